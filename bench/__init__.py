@@ -1,0 +1,1 @@
+"""repohub benchmark: data generator, wrk scenarios, report (python -m bench)."""

@@ -1,0 +1,406 @@
+"""``python -m bench`` (``make bench``): generate data, run the floor and repohub, write the report.
+
+python -m bench                          # 10k and 100k repositories, PostgreSQL, 15 s a scenario
+python -m bench --sizes 10000x100x10 --backends postgresql,sqlite --workers 1,2
+python -m bench --smoke --out /tmp/x     # seconds: tiny data, 1 s runs (CI keeps `make bench` alive)
+python -m bench --profile swr_list,v1_list
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import itertools
+import json
+import os
+import platform
+import re
+import shlex
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench import dataset as data
+from bench import floor, profile, report, servers, wrk
+from bench.scenarios import (
+    BY_KEY,
+    LUA,
+    SCENARIOS,
+    Scenario,
+    auth_header,
+    event_envelopes,
+    expand,
+    route_exists,
+)
+from bench.scenarios import script_path as scenario_script
+
+PROJECT = Path(__file__).resolve().parents[1]
+# Read pages compared with the floor's list page (only scenario 1 is the same page; the rest is context).
+FLOOR_COMPARED = ("swr_list", "swr_fuzzy", "v1_list", "v1_detail", "abeja_tags")
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass(frozen=True)
+class Options:
+    sizes: list[data.Size]
+    backends: list[str]
+    workers: list[int]
+    scenarios: list[Scenario]
+    load: wrk.Load
+    server: str
+    out: Path
+    work: Path
+    profile: set[str]
+    smoke: bool
+    sqlite_max: int
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="100x100x10,1000x100x10",
+        help="comma-separated NAMESPACESxREPOSxTAGS (repositories per namespace, tags each)",
+    )
+    parser.add_argument("--backends", default="postgresql", help="postgresql,sqlite")
+    parser.add_argument("--workers", default="1", help="comma-separated worker counts for repohub serve")
+    parser.add_argument("--scenarios", default=",".join(s.key for s in SCENARIOS))
+    parser.add_argument("--seconds", type=float, default=15.0, help="wrk duration per scenario")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("BENCH_PG", DEFAULT_SERVER),
+        help="any URL of the PostgreSQL server; bench databases are created beside it",
+    )
+    parser.add_argument("--out", type=Path, default=PROJECT / "docs", help="where benchmarks.md goes")
+    parser.add_argument("--work", type=Path, default=PROJECT / "bench" / "out", help="logs, SQLite files")
+    parser.add_argument("--profile", default="", help="scenarios to sample with py-spy (one worker)")
+    parser.add_argument(
+        "--sqlite-max", type=int, default=100_000, help="largest repository count run on SQLite"
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny data and 1 s runs, in a throwaway database"
+    )
+    args = parser.parse_args(argv)  # fmt: skip
+    unknown = [key for key in args.scenarios.split(",") if key not in BY_KEY]
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; known: {', '.join(BY_KEY)}")
+    load = wrk.Load(threads=args.threads, connections=args.connections, seconds=args.seconds)
+    sizes = [data.Size.parse(text) for text in args.sizes.split(",")]
+    backends = [name for name in args.backends.split(",") if name]
+    if args.smoke:
+        sizes, load = [data.Size(4, 25, 2)], wrk.Load(threads=1, connections=4, seconds=2)
+        backends = ["postgresql", "sqlite"]
+    return Options(
+        sizes=sizes,
+        backends=backends,
+        workers=[int(w) for w in args.workers.split(",")],
+        scenarios=[BY_KEY[key] for key in args.scenarios.split(",")],
+        load=load,
+        server=args.server,
+        out=args.out,
+        work=args.work,
+        profile={key for key in args.profile.split(",") if key},
+        smoke=args.smoke,
+        sqlite_max=args.sqlite_max,
+    )
+
+
+# -- counters for scenario 6 ----------------------------------------------------------------------
+def scalar(url: str, sql: str) -> int:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.split(":///", 1)[1]) as connection:
+            return int(connection.execute(sql).fetchone()[0])
+
+    async def query() -> int:
+        connection = await asyncpg.connect(data.pg_dsn(url))
+        try:
+            return int(await connection.fetchval(sql))
+        finally:
+            await connection.close()
+
+    return asyncio.run(query())
+
+
+DOWNLOADS = "SELECT coalesce(sum(download_count), 0) FROM repositories"
+
+
+def recorded_events(run_id: str) -> str:
+    """Events of this run the server recorded as applied (the wrk script's ids start with the run id)."""
+    return f"SELECT count(*) FROM registry_events WHERE id LIKE '{run_id}-%'"
+
+
+def remove_written(url: str) -> None:
+    """Drop what scenario 4 created, so a reused dataset keeps its size."""
+    statement = "DELETE FROM repositories WHERE name LIKE 'bw-%'"
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.split(":///", 1)[1]) as connection:
+            connection.execute(statement)
+        return
+
+    async def run() -> None:
+        connection = await asyncpg.connect(data.pg_dsn(url))
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
+
+
+# -- one scenario -------------------------------------------------------------------------------
+class Runner:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.run_id = uuid.uuid4().hex[:8]
+        self.results: list[report.Result] = []
+        options.work.mkdir(parents=True, exist_ok=True)
+
+    def _result(self, ds: data.Dataset, backend: str, workers: int, scenario: Scenario, status: str,
+                measured: wrk.Measured | None = None, **extra: object) -> report.Result:  # fmt: skip
+        row = report.Result(
+            size=ds.size.label, repositories=ds.size.repositories, tags=ds.size.repositories * ds.size.tags,
+            backend=backend, workers=workers, scenario=scenario.key, title=scenario.title, status=status,
+        )  # fmt: skip
+        if measured is not None:
+            row.rate, row.p50_ms, row.p99_ms = measured.rate, measured.p50_ms, measured.p99_ms
+            row.requests, row.errors = measured.requests, measured.errors
+        for key, value in extra.items():
+            setattr(row, key, value)
+        self.results.append(row)
+        label = (
+            f"{row.rate:8.0f} req/s  p50 {row.p50_ms:6.1f} ms  p99 {row.p99_ms:6.1f} ms"
+            if measured
+            else status
+        )
+        print(f"bench: {ds.size.label:>14} {backend:>10} w{workers} {scenario.key:<16} {label}", flush=True)
+        return row
+
+    def _env(
+        self, scenario: Scenario, ds: data.Dataset, files: dict[str, Path], auth: bool = True
+    ) -> dict[str, str]:
+        env = {
+            "BENCH_LUA": str(LUA),
+            "NAMESPACES": str(ds.size.namespaces),
+            "PATH_TEMPLATE": scenario.path,
+            "SAMPLES": str(files["samples"]),
+            "BODIES": str(files["events"]),
+            "BODY_TEMPLATE": scenario.body,
+            "RUN_ID": self.run_id,
+            **scenario.env,
+        }  # fmt: skip
+        if auth and scenario.auth != "none":
+            env["AUTH_HEADER"] = auth_header(scenario, ds)
+        return env
+
+    def _probe(self, url: str, scenario: Scenario, ds: data.Dataset, files: dict[str, Path]) -> str:
+        """One request like the scenario's: "ok", "endpoint missing", or what went wrong."""
+        try:
+            openapi = httpx.get(url + "/openapi.json", timeout=10).json()
+        except (httpx.HTTPError, ValueError):
+            openapi = {}
+        if not route_exists(openapi, scenario):
+            return "endpoint missing"
+        headers = {}
+        if scenario.auth != "none":
+            name, _, value = auth_header(scenario, ds).partition(":")
+            headers[name] = value.strip()
+        path = expand(scenario.path, ds.sample(1)[0])
+        body: str | None = None
+        if scenario.key == "create_repo":
+            body = scenario.body.replace("{name}", f"bw-probe-{self.run_id}")
+            headers["Content-Type"] = "application/json"
+        elif scenario.key == "registry_events":
+            first = files["events"].read_text().splitlines()[0]
+            counter = itertools.count(1)
+            body = re.sub(r"\{uid\}", lambda _: f"probe-{self.run_id}-{next(counter)}", first)
+            headers["Content-Type"] = "application/vnd.docker.distribution.events.v1+json"
+        try:
+            answer = httpx.request(
+                scenario.method.upper(), url + path, headers=headers, content=body, timeout=30
+            )
+        except httpx.HTTPError as error:
+            return f"failed: {error}"
+        if answer.status_code >= 300:
+            return f"failed: HTTP {answer.status_code} {answer.text[:160]!r}"
+        return "ok"
+
+    def measure(self, url: str, pid: int, backend: str, workers: int, scenario: Scenario, ds: data.Dataset,
+                files: dict[str, Path], floor_rates: dict[str, float]) -> None:  # fmt: skip
+        status = self._probe(url, scenario, ds, files)
+        if status != "ok":
+            self._result(ds, backend, workers, scenario, status)
+            return
+        env = self._env(scenario, ds, files)
+        if scenario.key == "registry_events":
+            env["CONTENT_TYPE"] = "application/vnd.docker.distribution.events.v1+json"
+        counters = (DOWNLOADS, recorded_events(self.run_id))
+        before = [scalar(ds.url, sql) for sql in counters] if scenario.key == "registry_events" else []
+        spy = None
+        if scenario.key in self.options.profile and workers == 1:
+            raw = self.options.work / f"profile-{ds.size.label}-{backend}-{scenario.key}.txt"
+            spy = profile.start(pid, self.options.load.seconds, raw)
+        load = self.options.load
+        if scenario.connections is not None and not self.options.smoke:
+            load = dataclasses.replace(load, connections=scenario.connections)
+        measured = wrk.run(url, scenario_script(scenario, floor.list_script()), env, load)
+        extra: dict[str, object] = {}
+        if spy is not None:
+            spy.wait(timeout=120)
+            summary = raw.with_suffix(".summary.txt")
+            summary.write_text(profile.summarise(raw))
+            extra["note"] = f"profile: {summary.name}"
+        failed = measured.errors > max(measured.requests // 100, 0)
+        if failed:
+            extra["note"] = f"{measured.errors} of {measured.requests} requests failed"
+        elif scenario.key in FLOOR_COMPARED and "floor" in floor_rates:
+            # The floor of this invocation is named: a later run may replace the floor row shown.
+            extra.update(
+                ratio=measured.rate / floor_rates["floor"], ratio_to=f"floor ({floor_rates['floor']:,.0f}/s)"
+            )
+        elif scenario.key == "registry_token" and "healthz" in floor_rates:
+            extra.update(
+                ratio=measured.rate / floor_rates["healthz"],
+                ratio_to=f"/healthz ({floor_rates['healthz']:,.0f}/s)",
+            )
+        if scenario.key == "healthz":
+            floor_rates["healthz"] = measured.rate
+        if scenario.key == "registry_events":
+            time.sleep(1.0)  # requests still in flight when wrk stopped
+            downloads, recorded = (
+                scalar(ds.url, sql) - was for sql, was in zip(counters, before, strict=True)
+            )
+            # Every bench event is a client's manifest GET of an existing repository: each event the
+            # server recorded as applied must have added exactly one download, no more, no less.
+            exact = "exact" if downloads == recorded else f"NOT exact: {recorded:,} events recorded"
+            extra.update(
+                units_per_s=recorded / max(load.seconds, 1),
+                note=f"download counters +{downloads:,} ({exact})",
+            )  # fmt: skip
+        self._result(ds, backend, workers, scenario, "ok", measured, **extra)
+
+    # -- a whole size ---------------------------------------------------------------------------
+    def files_for(self, ds: data.Dataset) -> dict[str, Path]:
+        directory = self.options.work / ds.size.label
+        directory.mkdir(parents=True, exist_ok=True)
+        samples, events = directory / "samples.txt", directory / "events.jsonl"
+        samples.write_text(
+            "".join(f"{ns} {repo} {ns_id} {rid}\n" for ns, repo, ns_id, rid in ds.sample(2000))
+        )
+        events.write_text("\n".join(event_envelopes(ds, 32, "127.0.0.1:5000")) + "\n")
+        return {"samples": samples, "events": events}
+
+    def run_floor(self, ds: data.Dataset, files: dict[str, Path], rates: dict[str, float]) -> None:
+        floor.prepare(ds.url, ds.size)
+        port = servers.free_port()
+        log = self.options.work / f"floor-{ds.size.label}.log"
+        probe = "/v2/manage/repos?namespace=ns1&limit=1&offset=0"
+        with servers.running(floor.command(port), floor.env(ds.url), port, log, probe) as server:
+            scenario = BY_KEY["swr_list"]
+            env = self._env(scenario, ds, files, auth=False)
+            measured = wrk.run(server.url, floor.list_script(), env, self.options.load)
+        rates["floor"] = measured.rate
+        self._result(ds, "floor", 1, scenario, "ok", measured, note="../shared/bench/floor_app.py")
+
+    def run_repohub(self, ds: data.Dataset, backend: str, workers: int, files: dict[str, Path],
+                    rates: dict[str, float]) -> None:  # fmt: skip
+        port = servers.free_port()
+        log = self.options.work / f"repohub-{ds.size.label}-{backend}-w{workers}.log"
+        env = servers.repohub_env(ds.url, self.options.work / "data")
+        try:
+            with servers.running(
+                servers.repohub_command(port, workers), env, port, log, "/healthz"
+            ) as server:
+                scenarios = self.options.scenarios
+                if self.options.smoke and backend == "sqlite":  # the smoke keeps SQLite to scenario 1
+                    scenarios = [s for s in scenarios if s.key in ("healthz", "swr_list")]
+                for scenario in scenarios:
+                    try:
+                        self.measure(server.url, server.pid, backend, workers, scenario, ds, files, rates)
+                    except (subprocess.SubprocessError, ValueError, OSError) as error:
+                        self._result(ds, backend, workers, scenario, f"failed: {error}"[:200])
+        finally:
+            remove_written(ds.url)
+
+    def run(self) -> None:
+        opts = self.options
+        for size in opts.sizes:
+            suffix = f"_smoke_{self.run_id}" if opts.smoke else ""
+            # PostgreSQL always: the floor runs on it, and SQLite rows are compared with the floor too.
+            pg = data.prepare_pg(opts.server, size, suffix=suffix)
+            rates: dict[str, float] = {}
+            try:
+                files = self.files_for(pg)
+                self.run_floor(pg, files, rates)
+                for backend in opts.backends:
+                    if backend == "sqlite" and size.repositories > opts.sqlite_max:
+                        continue
+                    ds = (
+                        pg
+                        if backend == "postgresql"
+                        else data.prepare_sqlite(
+                            opts.work / ("smoke-" + self.run_id if opts.smoke else "sqlite"), size
+                        )
+                    )
+                    for workers in opts.workers:
+                        # /healthz of this server is the reference for the token scenario
+                        rates.pop("healthz", None)
+                        self.run_repohub(ds, backend, workers, files, rates)
+            finally:
+                if opts.smoke:
+                    asyncio.run(data.drop_pg_database(opts.server, data.pg_database(size, suffix)))
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    wrk_version = subprocess.run([wrk.wrk_binary(), "-v"], capture_output=True, text=True).stdout.split("\n")[
+        0
+    ]
+    system = f"{platform.system()} {platform.release()}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}){memory}; {system}; Python {platform.python_version()}; "
+        f"{wrk_version.strip()}; PostgreSQL on the same machine"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    runner = Runner(options)
+    runner.run()
+    results_path = options.out / "benchmarks.json"
+    results = report.merge(report.load(results_path), runner.results)
+    report.save(results_path, results)
+    report.plot(results, options.out / "benchmarks.png")
+    command = "make bench" + (f" BENCH_ARGS='{shlex.join(sys.argv[1:])}'" if sys.argv[1:] else "")
+    report.write_markdown(
+        options.out / "benchmarks.md", report.generated(results, machine(), command, "benchmarks.png")
+    )
+    print(f"bench: wrote {options.out / 'benchmarks.md'}", flush=True)
+    print(json.dumps({"results": len(runner.results)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

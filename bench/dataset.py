@@ -1,0 +1,284 @@
+"""Fill repohub's own schema fast: N namespaces x M repositories x T tags, users, memberships, tokens.
+
+PostgreSQL gets COPY (asyncpg ``copy_records_to_table``), SQLite one ``executemany`` per table; the
+HTTP API would take hours for a million rows. The rows look like the floor's (``../shared/bench``):
+namespaces ``ns1..nsN``, repository names ``repo-<r>-<6 hex>``, one repository in three public, the
+newest updated first, so both answer the same page for the same request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+from repohub.auth.secrets import hash_password, token_digest
+from repohub.domain.entities import CATEGORIES
+from repohub.store import migrate
+
+MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+BENCH_USER, ADMIN_USER = "bench", "bench-admin"
+PASSWORD = "bench-password"
+CHUNK = 50_000
+
+
+@dataclass(frozen=True)
+class Size:
+    namespaces: int
+    per_namespace: int
+    tags: int
+
+    @property
+    def repositories(self) -> int:
+        return self.namespaces * self.per_namespace
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespaces}x{self.per_namespace}x{self.tags}"
+
+    @classmethod
+    def parse(cls, text: str) -> Size:
+        """``1000x100x10`` (namespaces x repositories each x tags each)."""
+        parts = [int(part) for part in text.lower().split("x")]
+        if len(parts) != 3 or min(parts) < 1:
+            raise ValueError(f"size must look like 1000x100x10, got {text!r}")
+        return cls(*parts)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    size: Size
+    url: str  # SQLAlchemy URL of repohub's database
+    token: str  # API token of the (non-admin) bench user, member of every namespace
+    admin_token: str
+    user_namespace_id: int  # id of the bench user's personal namespace
+
+    def sample(self, count: int, seed: int = 7) -> list[tuple[str, str, int, int]]:
+        """Random (namespace, repository, namespace id, repository id) of the generated rows."""
+        rng = random.Random(seed)
+        picked = []
+        for _ in range(count):
+            n = rng.randint(1, self.size.namespaces)
+            r = rng.randint(1, self.size.per_namespace)
+            picked.append((f"ns{n}", repo_name(n, r), n, repo_id(self.size, n, r)))
+        return picked
+
+
+def repo_name(n: int, r: int) -> str:
+    # The floor's name: 'repo-' || r || '-' || md5((n * 100000 + r)::text)::char(6)
+    return f"repo-{r}-{hashlib.md5(str(n * 100000 + r).encode()).hexdigest()[:6]}"
+
+
+def repo_id(size: Size, n: int, r: int) -> int:
+    return (n - 1) * size.per_namespace + r
+
+
+def tokens_for(label: str) -> tuple[str, str]:
+    """Deterministic tokens, so a dataset generated once can be reused by later runs."""
+    seed = hashlib.sha256(f"repohub-bench:{label}".encode()).hexdigest()
+    return f"bench-{seed[:40]}", f"admin-{seed[40:]}"
+
+
+# -- rows ----------------------------------------------------------------------------------------
+def _rows(size: Size, now: datetime) -> dict[str, Iterator[tuple[object, ...]]]:
+    token, admin_token = tokens_for(size.label)
+    password_hash = hash_password(PASSWORD)
+    n_ns = size.namespaces
+    bench_id, admin_id = 1, 2
+    users = [
+        (bench_id, BENCH_USER, "bench@example.test", None, password_hash, False, now, now),
+        (admin_id, ADMIN_USER, "admin@example.test", None, password_hash, True, now, now),
+    ]
+    namespaces = [(n, f"ns{n}", "org", None, None, now, now) for n in range(1, n_ns + 1)]
+    namespaces += [
+        (n_ns + 1, BENCH_USER, "user", None, bench_id, now, now),
+        (n_ns + 2, ADMIN_USER, "user", None, admin_id, now, now),
+    ]
+    memberships = [(n, bench_id, "member", now) for n in range(1, n_ns + 1)]
+    memberships += [(n_ns + 1, bench_id, "admin", now), (n_ns + 2, admin_id, "admin", now)]
+    credentials = [
+        (1, bench_id, "token", token_digest(token), None, "bench", now, None, None),
+        (2, admin_id, "token", token_digest(admin_token), None, "bench", now, None, None),
+    ]
+
+    def repositories() -> Iterator[tuple[object, ...]]:
+        for n in range(1, n_ns + 1):
+            for r in range(1, size.per_namespace + 1):
+                updated = now - timedelta(minutes=r)
+                yield (
+                    repo_id(size, n, r), n, repo_name(n, r), f"repository {r}", "",
+                    CATEGORIES[r % len(CATEGORIES)], r % 3 == 0, False, "default-icon.jpg", bench_id,
+                    size.tags * 1_000_000, size.tags, 0, 0, 0, None, updated, updated - timedelta(days=1),
+                    updated,
+                )  # fmt: skip
+
+    def tags() -> Iterator[tuple[object, ...]]:
+        for rid in range(1, size.repositories + 1):
+            for t in range(1, size.tags + 1):
+                digest = hashlib.sha256(f"{rid}:{t}".encode()).hexdigest()
+                at = now - timedelta(minutes=t)
+                yield (
+                    (rid - 1) * size.tags + t, rid, f"v{t}", f"sha256:{digest}", digest[::-1], MEDIA_TYPE,
+                    1_000_000 + t, None, bench_id, at, at,
+                )  # fmt: skip
+
+    return {
+        "users": iter(users),
+        "namespaces": iter(namespaces),
+        "memberships": iter(memberships),
+        "credentials": iter(credentials),
+        "repositories": repositories(),
+        "tags": tags(),
+    }
+
+
+COLUMNS = {
+    "users": ("id", "username", "email", "display_name", "password_hash", "is_admin", "created_at",
+              "updated_at"),
+    "namespaces": ("id", "name", "kind", "display_name", "creator_id", "created_at", "updated_at"),
+    "memberships": ("namespace_id", "user_id", "role", "created_at"),
+    "credentials": ("id", "user_id", "kind", "lookup", "encrypted_secret", "description", "created_at",
+                    "expires_at", "revoked_at"),
+    "repositories": ("id", "namespace_id", "name", "description", "full_description", "category",
+                     "is_public", "is_automated", "logo", "creator_id", "size", "tag_count",
+                     "download_count", "upload_count", "star_count", "pulled_at", "pushed_at",
+                     "created_at", "updated_at"),
+    "tags": ("id", "repository_id", "name", "digest", "image_id", "media_type", "size", "manifest",
+             "creator_id", "created_at", "updated_at"),
+}  # fmt: skip
+TABLES = tuple(COLUMNS)  # parents first
+
+
+def _chunks(rows: Iterator[tuple[object, ...]]) -> Iterator[list[tuple[object, ...]]]:
+    chunk: list[tuple[object, ...]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _dataset(size: Size, url: str) -> Dataset:
+    token, admin_token = tokens_for(size.label)
+    return Dataset(size, url, token, admin_token, size.namespaces + 1)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+def pg_dsn(url: str) -> str:
+    """asyncpg's DSN for a SQLAlchemy URL."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def pg_url(server: str, database: str) -> str:
+    """The SQLAlchemy URL of ``database`` on the server that ``server`` (any of its URLs) points at."""
+    base = server.replace("postgresql://", "postgresql+asyncpg://", 1)
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{database}"
+
+
+async def _pg_populated(dsn: str, size: Size) -> bool:
+    connection = await asyncpg.connect(dsn)
+    try:
+        if not await connection.fetchval("SELECT to_regclass('public.tags') IS NOT NULL"):
+            return False
+        repos = await connection.fetchval("SELECT count(*) FROM repositories")
+        tags = await connection.fetchval("SELECT count(*) FROM tags WHERE name = 'v1'")
+        users = await connection.fetchval("SELECT count(*) FROM users")
+        return bool(repos == size.repositories and tags == size.repositories and users == 2)
+    finally:
+        await connection.close()
+
+
+async def ensure_pg_database(server: str, database: str) -> bool:
+    """Create ``database`` if missing; True when it was created."""
+    connection = await asyncpg.connect(pg_dsn(pg_url(server, "postgres")))
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            await connection.execute(f'CREATE DATABASE "{database}"')
+        return not exists
+    finally:
+        await connection.close()
+
+
+async def drop_pg_database(server: str, database: str) -> None:
+    connection = await asyncpg.connect(pg_dsn(pg_url(server, "postgres")))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def _pg_fill(dsn: str, size: Size) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f"TRUNCATE {', '.join(reversed(TABLES))} RESTART IDENTITY CASCADE")
+        for table, rows in _rows(size, datetime.now(UTC)).items():
+            for chunk in _chunks(rows):
+                await connection.copy_records_to_table(table, records=chunk, columns=COLUMNS[table])
+        for table in ("users", "namespaces", "credentials", "repositories", "tags"):
+            # Rows came with explicit ids: move each id sequence past them.
+            await connection.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+
+
+def pg_database(size: Size, suffix: str = "") -> str:
+    return f"repohub_bench_{size.label}{suffix}"
+
+
+def prepare_pg(server: str, size: Size, *, suffix: str = "", log: bool = True) -> Dataset:
+    """The migrated, filled database ``repohub_bench_<size>``; generated once, reused afterwards."""
+    database = pg_database(size, suffix)
+    url = pg_url(server, database)
+    asyncio.run(ensure_pg_database(server, database))
+    migrate.upgrade(url)
+    if not asyncio.run(_pg_populated(pg_dsn(url), size)):
+        if log:
+            print(f"bench: generating {size.repositories:,} repositories in {database}", flush=True)
+        asyncio.run(_pg_fill(pg_dsn(url), size))
+    return _dataset(size, url)
+
+
+# -- SQLite --------------------------------------------------------------------------------------
+def _sqlite_value(value: object) -> object:
+    # The app stores aware datetimes as SQLAlchemy's SQLite format, in UTC, without the offset.
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def prepare_sqlite(directory: Path, size: Size, *, log: bool = True) -> Dataset:
+    path = directory / f"repohub_bench_{size.label}.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    directory.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(url)
+    with sqlite3.connect(path) as connection:
+        repos = connection.execute("SELECT count(*) FROM repositories").fetchone()[0]
+        users = connection.execute("SELECT count(*) FROM users").fetchone()[0]
+        if repos == size.repositories and users == 2:
+            return _dataset(size, url)
+        if log:
+            print(f"bench: generating {size.repositories:,} repositories in {path}", flush=True)
+        for table in reversed(TABLES):
+            connection.execute(f"DELETE FROM {table}")
+        for table, rows in _rows(size, datetime.now(UTC)).items():
+            marks = ", ".join("?" * len(COLUMNS[table]))
+            statement = f"INSERT INTO {table} ({', '.join(COLUMNS[table])}) VALUES ({marks})"
+            for chunk in _chunks(rows):
+                connection.executemany(statement, [tuple(map(_sqlite_value, row)) for row in chunk])
+        connection.commit()
+        connection.execute("ANALYZE")
+    return _dataset(size, url)

@@ -1,0 +1,87 @@
+"""The yardstick from ``../shared/bench``, used in place (never copied, so it cannot drift).
+
+``floor_schema.sql`` fills its own ``floor_*`` tables in the bench database with the same numbers of
+namespaces, repositories and tags; ``floor_app.py`` is served by uvicorn from that directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from bench.dataset import Size, pg_dsn
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def shared_bench() -> Path:
+    """``../shared/bench`` beside the checkout (``BENCH_SHARED`` overrides)."""
+    override = os.environ.get("BENCH_SHARED")
+    candidates = [Path(override)] if override else []
+    candidates += [PROJECT.parent / "shared" / "bench", PROJECT / "shared" / "bench"]
+    for candidate in candidates:
+        if (candidate / "floor_app.py").is_file() and (candidate / "floor_schema.sql").is_file():
+            return candidate
+    raise FileNotFoundError("floor_app.py not found: expected ../shared/bench beside the project")
+
+
+def _psql() -> str:
+    found = shutil.which("psql")
+    if found:
+        return found
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))
+    if not versions:
+        raise FileNotFoundError("psql not found (Debian package postgresql-client)")
+    return str(versions[-1])
+
+
+async def _floor_rows(dsn: str) -> tuple[int, int]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        if not await connection.fetchval("SELECT to_regclass('public.floor_tags') IS NOT NULL"):
+            return 0, 0
+        repos = await connection.fetchval("SELECT count(*) FROM floor_repos")
+        tags = await connection.fetchval("SELECT count(*) FROM floor_tags")
+        return int(repos), int(tags)
+    finally:
+        await connection.close()
+
+
+def prepare(url: str, size: Size) -> None:
+    """Load the floor's schema and data into the database of ``url`` unless it is there already."""
+    dsn = pg_dsn(url)
+    if asyncio.run(_floor_rows(dsn)) == (size.repositories, size.repositories * size.tags):
+        return
+    print(f"bench: loading the floor's tables ({size.repositories:,} repositories)", flush=True)
+    subprocess.run(
+        [
+            _psql(), "-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", dsn,
+            "-v", f"namespaces={size.namespaces}", "-v", f"per_ns={size.per_namespace}",
+            "-v", f"tags={size.tags}", "-f", str(shared_bench() / "floor_schema.sql"),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"},
+    )  # fmt: skip
+
+
+def command(port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(shared_bench()),
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+
+
+def env(url: str) -> dict[str, str]:
+    return {**os.environ, "FLOOR_DSN": pg_dsn(url)}
+
+
+def list_script() -> Path:
+    """The floor's own wrk script; scenario 1 uses it for both, so the requests are identical."""
+    return shared_bench() / "swr_list.lua"

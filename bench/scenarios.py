@@ -1,0 +1,137 @@
+"""The issue's scenarios: which request, which wrk script, which route must exist to run it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.dataset import BENCH_USER, Dataset
+
+LUA = Path(__file__).resolve().parent / "lua"
+EVENTS_PER_ENVELOPE = 100
+REGISTRY_SERVICE = "repohub-registry"
+EVENTS_SECRET = "repohub-bench-events-secret"  # REPOHUB_REGISTRY_EVENTS_SECRET of the served app
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    method: str
+    route: str  # OpenAPI path template that must exist in the app, else "endpoint missing"
+    path: str  # request path template ({ns}, {hex}, {repo}, {ns_id}, {repo_id})
+    script: str  # file in bench/lua (or "floor:swr_list.lua", the yardstick's own script)
+    auth: str = "header"  # "header" (below, {token} filled in), "basic" (API token as password), "none"
+    header: str = ""  # "Name: value" with {token}
+    body: str = ""  # create_repo: JSON with {name}
+    units: int = 1  # work items per request (events per envelope)
+    # Concurrency when not wrk's default: Distribution delivers an endpoint's notifications one
+    # envelope at a time, so a handful of senders (registry replicas) is the realistic load for 6.
+    connections: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("healthz", "GET /healthz (trivial endpoint, reference for 5)", "get", "/healthz",
+             "/healthz", "get.lua", auth="none"),
+    Scenario("swr_list", "1. SWR list page, 20 of a namespace", "get", "/v2/manage/repos",
+             "/v2/manage/repos?namespace={ns}&limit=20&offset=0", "floor:swr_list.lua",
+             header="X-Auth-Token: {token}", env={"LIMIT": "20"}),
+    Scenario("swr_fuzzy", "2. SWR list, fuzzy name, all namespaces", "get", "/v2/manage/repos",
+             "/v2/manage/repos?name={hex}&limit=20&offset=0", "get.lua", header="X-Auth-Token: {token}"),
+    Scenario("v1_list", "3. v1 list page (20)", "get", "/v1/repositories/{namespace}",
+             "/v1/repositories/{ns}/?page=1&page_size=20", "get.lua", header="Authorization: Token {token}"),
+    Scenario("v1_detail", "3. v1 repository detail", "get", "/v1/repositories/{namespace}/{repo_name}",
+             "/v1/repositories/{ns}/{repo}", "sample_get.lua", header="Authorization: Token {token}"),
+    Scenario("abeja_tags", "3. ABEJA tags page", "get",
+             "/organizations/{organization_id}/registry/repositories/{repository_id}/tags",
+             "/organizations/{ns_id}/registry/repositories/{repo_id}/tags?limit=20", "sample_get.lua",
+             header="Authorization: Bearer {token}"),
+    Scenario("create_repo", "4. create repository (v1 POST)", "post", "/v1/repositories/{namespace}",
+             "/v1/repositories/{ns}/", "create_repo.lua", header="Authorization: Token {token}",
+             body='{"repo_name": "{name}", "description": "bench"}'),
+    Scenario("registry_token", "5. registry token, API-token Basic, pull+push", "get", "/registry/token",
+             f"/registry/token?service={REGISTRY_SERVICE}&scope=repository:{{ns}}/{{repo}}:pull,push",
+             "sample_get.lua", auth="basic"),
+    Scenario("registry_events", "6. registry events, 100 pulls an envelope", "post", "/registry/events",
+             "/registry/events", "post_lines.lua", header=f"Authorization: Bearer {EVENTS_SECRET}",
+             units=EVENTS_PER_ENVELOPE, connections=4),
+)  # fmt: skip
+BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}
+
+
+def script_path(scenario: Scenario, floor_script: Path) -> Path:
+    return floor_script if scenario.script.startswith("floor:") else LUA / scenario.script
+
+
+def auth_header(scenario: Scenario, dataset: Dataset) -> str:
+    if scenario.auth == "basic":
+        basic = base64.b64encode(f"{BENCH_USER}:{dataset.token}".encode()).decode()
+        return f"Authorization: Basic {basic}"
+    return scenario.header.replace("{token}", dataset.token)
+
+
+def expand(template: str, sample: tuple[str, str, int, int]) -> str:
+    """The Lua scripts' template expansion, for the probe request made before a run."""
+    ns, repo, ns_id, rid = sample
+    values = {"ns": ns, "repo": repo, "ns_id": str(ns_id), "repo_id": str(rid), "hex": repo[-4:]}
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def route_exists(openapi: dict[str, object], scenario: Scenario) -> bool:
+    paths = openapi.get("paths", {})
+    assert isinstance(paths, dict)
+    wanted = scenario.route.rstrip("/")
+    return any(
+        path.rstrip("/") == wanted and scenario.method in methods
+        for path, methods in paths.items()
+        if isinstance(methods, dict)
+    )
+
+
+def event_envelopes(dataset: Dataset, count: int, registry_host: str) -> list[str]:
+    """Distribution notification envelopes of pull events for generated repositories, one per line.
+
+    Each event id is ``{uid}``, which the wrk script makes unique per request, so a receiver that
+    deduplicates by event id still applies every event.
+    """
+    rng = random.Random(11)
+    samples = dataset.sample(500, seed=13)
+    lines = []
+    for _ in range(count):
+        events = []
+        for _ in range(EVENTS_PER_ENVELOPE):
+            ns, repo, _ns_id, rid = rng.choice(samples)
+            tag = "v1"
+            digest = "sha256:" + f"{rid:064x}"[-64:]
+            events.append(
+                {
+                    "id": "{uid}",
+                    "timestamp": "2026-11-23T14:00:00.000000Z",
+                    "action": "pull",
+                    "target": {
+                        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                        "digest": digest,
+                        "size": 1234,
+                        "length": 1234,
+                        "repository": f"{ns}/{repo}",
+                        "url": f"http://{registry_host}/v2/{ns}/{repo}/manifests/{digest}",
+                        "tag": tag,
+                    },
+                    "request": {
+                        "id": "{uid}",
+                        "addr": "127.0.0.1:40000",
+                        "host": registry_host,
+                        "method": "GET",
+                        "useragent": "bench",
+                    },
+                    "actor": {"name": BENCH_USER},
+                    "source": {"addr": "registry:5000", "instanceID": "bench"},
+                }
+            )
+        lines.append(json.dumps({"events": events}, separators=(",", ":")))
+    return lines

@@ -1,0 +1,5 @@
+"""``python -m repohub`` runs the command line."""
+
+from repohub.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""HTTP: the three dialect routers, the registry adapter and shared dependencies."""

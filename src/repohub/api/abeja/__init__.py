@@ -1,0 +1,1 @@
+"""The ABEJA Platform registry dialect (``/organizations/{organization_id}/registry/...``)."""

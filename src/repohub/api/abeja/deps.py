@@ -1,0 +1,59 @@
+"""Who is calling the ABEJA dialect: every call needs a user (ABEJA has no anonymous access).
+
+The abeja-sdk sends ``Basic base64("user-<user_id>:<personal access token>")``, or ``Bearer <token>``
+when given an ``auth_token``. Both carry a repohub API token; with Basic, the user id must be the
+token's user, so a token pasted next to someone else's id is refused rather than silently used.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+from repohub.api.deps import AnonymousServiceDep
+from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
+from repohub.domain.entities import Principal, User
+from repohub.domain.errors import NotAuthenticated
+from repohub.domain.service import Service
+
+USER_PREFIX = "user-"
+_HINT = "use 'Authorization: Basic base64(user-<user_id>:<token>)' or 'Bearer <token>'"
+
+
+async def _basic_user(service: Service, encoded: str) -> User:
+    claimed_id, token = decode_basic(encoded)
+    # The SDK always prefixes "user-"; a bare id is accepted too, for hand-written scripts.
+    digits = claimed_id.removeprefix(USER_PREFIX)
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
+        raise NotAuthenticated(f"the Basic user must be 'user-<user_id>'; {_HINT}")
+    user = await service.accounts.authenticate_token(token)
+    if user.id != int(digits):
+        raise NotAuthenticated("the token does not belong to that user id")
+    return user
+
+
+async def abeja_service(
+    service: AnonymousServiceDep,
+    authorization: Annotated[
+        str | None, Header(description="Basic base64(user-<user_id>:<token>) or Bearer <token>")
+    ] = None,
+) -> Service:
+    try:
+        parsed = split_authorization(authorization)
+        if parsed is None:
+            raise NotAuthenticated(f"authentication is required; {_HINT}")
+        scheme, value = parsed
+        if scheme == "bearer":
+            user = await service.accounts.authenticate_token(value)
+        elif scheme == "basic":
+            user = await _basic_user(service, value)
+        else:
+            raise NotAuthenticated(f"unsupported authorization scheme; {_HINT}")
+    except MalformedCredentials as error:
+        raise NotAuthenticated(str(error)) from error
+    service.acting_as(Principal(user, via="token"))
+    return service
+
+
+AbejaService = Annotated[Service, Depends(abeja_service)]

@@ -1,0 +1,162 @@
+"""The ABEJA Platform registry dialect: translate HTTP to the service and back, nothing more.
+
+``organization_id`` is a namespace's numeric id and ``repository_id`` a repository's, so ids are
+the same as in every other dialect. Every call needs a signed-in user (see ``deps``).
+
+Visibility follows the rule all dialects share, decided by the service: an organization's private
+repositories exist only for its members; to anyone else they are 404, listed or fetched. Its public
+repositories are readable by every signed-in user, so listing an organization one does not belong
+to shows its public repositories only (what an ABEJA user expects of a shared, public image).
+``GET /organizations/{organization_id}`` answers for any existing namespace: a namespace's name is
+already public through the other dialects' paths.
+
+Paging: ``limit`` defaults to 10 and may be 1 to 100, ``offset`` counts from 0 — the ABEJA
+registry docs show only the default 10 (their sample), and 1..100 is what ABEJA documents for its
+other list calls (e.g. secrets). Anything else is a 400, never a silent clamp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from repohub.api.abeja.deps import AbejaService
+from repohub.api.abeja.schemas import (
+    Error,
+    Organization,
+    RepositoryCreate,
+    RepositoryDetail,
+    RepositoryPage,
+    TagPage,
+)
+from repohub.domain.catalog import MAX_PAGE
+from repohub.domain.entities import Creator, Namespace, Repository, Role, Tag
+from repohub.domain.errors import NotFound
+from repohub.domain.queries import RepoOrder, RepoQuery, TagQuery
+from repohub.domain.service import Service
+
+PREFIX = "/organizations"
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
+MAX_OFFSET = 1_000_000_000
+# Ids are BIGINT: longer digit strings cannot name anything, and must not reach the database.
+_MAX_ID_DIGITS = 18
+
+router = APIRouter(
+    prefix=PREFIX,
+    tags=["ABEJA"],
+    responses={code: {"model": Error} for code in (400, 401, 403, 404, 409, 503)},
+)
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"1 to {MAX_LIMIT}")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="from 0")]
+_REPOSITORIES = "/{organization_id}/registry/repositories"
+_REPOSITORY = _REPOSITORIES + "/{repository_id}"
+
+
+def _parse_id(value: str, what: str) -> int:
+    if not (value.isascii() and value.isdigit() and len(value) <= _MAX_ID_DIGITS):
+        raise NotFound(f"{what} {value!r} not found")
+    return int(value)
+
+
+async def _organization(service: Service, organization_id: str) -> Namespace:
+    try:
+        return await service.catalog.namespace_by_id(_parse_id(organization_id, "organization"))
+    except NotFound as error:
+        raise NotFound(f"organization {organization_id!r} not found") from error
+
+
+async def _repository(
+    service: Service, organization_id: str, repository_id: str
+) -> tuple[Namespace, Repository]:
+    namespace = await _organization(service, organization_id)
+    repo = await service.catalog.repository_by_id(namespace.id, _parse_id(repository_id, "repository"))
+    return namespace, repo
+
+
+async def _all_tags(service: Service, repo: Repository) -> list[Tag]:
+    """Every tag of the repository, newest first (the repository object carries them all)."""
+    tags: list[Tag] = []
+    while True:
+        page = await service.catalog.list_tags(repo, TagQuery(offset=len(tags), limit=MAX_PAGE))
+        tags.extend(page.items)
+        if not page.has_next or not page.items:
+            return tags
+
+
+async def _roles(
+    service: Service, namespace: Namespace, creators: Iterable[Creator | None]
+) -> dict[int, Role]:
+    """The creators' roles in the organization, fetched once for a whole response."""
+    ids = [creator.id for creator in creators if creator is not None]
+    return await service.catalog.member_roles(namespace, ids)
+
+
+async def _detail(service: Service, namespace: Namespace, repo: Repository) -> RepositoryDetail:
+    tags = await _all_tags(service, repo)
+    roles = await _roles(service, namespace, [repo.creator, *(tag.creator for tag in tags)])
+    return RepositoryDetail.with_tags(repo, tags, roles)
+
+
+@router.get("/{organization_id}", response_model=Organization)
+async def get_organization(organization_id: str, service: AbejaService) -> Organization:
+    """The organization (a repohub namespace) by its numeric id."""
+    return Organization.of(await _organization(service, organization_id))
+
+
+@router.post(_REPOSITORIES, response_model=RepositoryDetail)
+async def create_repository(
+    organization_id: str, body: RepositoryCreate, service: AbejaService
+) -> RepositoryDetail:
+    """Create a private repository (members and up); 200 with it, as ABEJA answers."""
+    namespace = await _organization(service, organization_id)
+    repo = await service.catalog.create_repository(
+        namespace.name, body.name, description=body.description or ""
+    )
+    return await _detail(service, namespace, repo)
+
+
+@router.get(_REPOSITORIES, response_model=RepositoryPage)
+async def list_repositories(
+    organization_id: str, service: AbejaService, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
+) -> RepositoryPage:
+    """The organization's repositories the caller may see, by name (entries carry no tags)."""
+    namespace = await _organization(service, organization_id)
+    page = await service.catalog.list_repositories(
+        RepoQuery(namespace=namespace.name, offset=offset, limit=limit, order=RepoOrder.NAME)
+    )
+    roles = await _roles(service, namespace, (repo.creator for repo in page.items))
+    return RepositoryPage.of(namespace, page, roles)
+
+
+@router.get(_REPOSITORY, response_model=RepositoryDetail)
+async def get_repository(organization_id: str, repository_id: str, service: AbejaService) -> RepositoryDetail:
+    return await _detail(service, *await _repository(service, organization_id, repository_id))
+
+
+@router.delete(_REPOSITORY, response_model=RepositoryDetail)
+async def delete_repository(
+    organization_id: str, repository_id: str, service: AbejaService
+) -> RepositoryDetail:
+    """Delete (organization admins); 200 with the deleted repository, since the SDK reads a body."""
+    namespace, repo = await _repository(service, organization_id, repository_id)
+    deleted = await _detail(service, namespace, repo)
+    await service.catalog.delete_repository(repo)
+    return deleted
+
+
+@router.get(_REPOSITORY + "/tags", response_model=TagPage)
+async def list_tags(
+    organization_id: str,
+    repository_id: str,
+    service: AbejaService,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> TagPage:
+    """The repository's tags, newest first."""
+    namespace, repo = await _repository(service, organization_id, repository_id)
+    page = await service.catalog.list_tags(repo, TagQuery(offset=offset, limit=limit))
+    roles = await _roles(service, namespace, (tag.creator for tag in page.items))
+    return TagPage.of(namespace, repo, page, roles)

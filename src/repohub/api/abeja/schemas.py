@@ -1,0 +1,178 @@
+"""Wire models of the ABEJA dialect, field for field as in the abeja-sdk's documented responses.
+
+Ids are decimal strings, except where ABEJA's samples show numbers: a tag's ``id`` and the
+``organization_id`` of the repository-list envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from repohub.api.render import iso
+from repohub.domain.entities import Creator as CreatorEntity
+from repohub.domain.entities import Namespace, Page, Repository, Role, Tag
+
+
+class RepositoryCreate(BaseModel):
+    """What ``create_repository`` sends; anything else is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr
+    description: StrictStr | None = None
+
+
+class Creator(BaseModel):
+    id: str
+    email: str | None
+    display_name: str | None
+    role: str | None = Field(description="the creator's role in the organization; null if no member")
+    is_registered: bool
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def of(cls, creator: CreatorEntity | None, roles: Mapping[int, Role]) -> Creator | None:
+        if creator is None:
+            return None
+        role = roles.get(creator.id)
+        return cls(
+            id=str(creator.id),
+            email=creator.email,
+            display_name=creator.display_name,
+            role=role.value if role else None,
+            is_registered=True,  # every repohub user has finished signing up
+            created_at=iso(creator.created_at),
+            updated_at=iso(creator.updated_at),
+        )
+
+
+class TagItem(BaseModel):
+    id: int
+    name: str
+    digest: str
+    media_type: str
+    size: int
+    creator: Creator | None
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def of(cls, tag: Tag, roles: Mapping[int, Role]) -> TagItem:
+        return cls(
+            id=tag.id,
+            name=tag.name,
+            digest=tag.digest,
+            media_type=tag.media_type,
+            size=tag.size,
+            creator=Creator.of(tag.creator, roles),
+            created_at=iso(tag.created_at),
+            updated_at=iso(tag.updated_at),
+        )
+
+
+class ListedRepository(BaseModel):
+    id: str
+    organization_id: str
+    name: str
+    description: str | None
+    creator: Creator | None
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def of(cls, repo: Repository, roles: Mapping[int, Role]) -> ListedRepository:
+        return cls(
+            id=str(repo.id),
+            organization_id=str(repo.namespace_id),
+            name=repo.name,
+            description=repo.description or None,  # ABEJA shows a missing description as null
+            creator=Creator.of(repo.creator, roles),
+            created_at=iso(repo.created_at),
+            updated_at=iso(repo.updated_at),
+        )
+
+
+class RepositoryDetail(ListedRepository):
+    tags: list[TagItem]
+
+    @classmethod
+    def with_tags(cls, repo: Repository, tags: Sequence[Tag], roles: Mapping[int, Role]) -> RepositoryDetail:
+        listed = ListedRepository.of(repo, roles)
+        return cls(**listed.model_dump(), tags=[TagItem.of(tag, roles) for tag in tags])
+
+
+class Organization(BaseModel):
+    id: str
+    name: str
+    display_name: str | None
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def of(cls, namespace: Namespace) -> Organization:
+        return cls(
+            id=str(namespace.id),
+            name=namespace.name,
+            display_name=namespace.display_name,
+            created_at=iso(namespace.created_at),
+            updated_at=iso(namespace.updated_at),
+        )
+
+
+class _Envelope(BaseModel):
+    offset: int
+    limit: int
+    has_next: bool
+    organization_name: str
+    created_at: str | None
+    updated_at: str | None
+
+
+def _envelope(namespace: Namespace, page: Page[Any]) -> dict[str, Any]:
+    return {
+        "offset": page.offset,
+        "limit": page.limit,
+        "has_next": page.has_next,
+        "organization_name": namespace.name,
+        "created_at": iso(namespace.created_at),
+        "updated_at": iso(namespace.updated_at),
+    }
+
+
+class RepositoryPage(_Envelope):
+    organization_id: int  # a number here, as in ABEJA's sample (a string everywhere else)
+    registry_repositories: list[ListedRepository]
+
+    @classmethod
+    def of(cls, namespace: Namespace, page: Page[Repository], roles: Mapping[int, Role]) -> RepositoryPage:
+        return cls(
+            **_envelope(namespace, page),
+            organization_id=namespace.id,
+            registry_repositories=[ListedRepository.of(repo, roles) for repo in page.items],
+        )
+
+
+class TagPage(_Envelope):
+    organization_id: str
+    registry_repository_id: str
+    tags: list[TagItem]
+
+    @classmethod
+    def of(
+        cls, namespace: Namespace, repo: Repository, page: Page[Tag], roles: Mapping[int, Role]
+    ) -> TagPage:
+        return cls(
+            **_envelope(namespace, page),
+            organization_id=str(namespace.id),
+            registry_repository_id=str(repo.id),
+            tags=[TagItem.of(tag, roles) for tag in page.items],
+        )
+
+
+class Error(BaseModel):
+    error: str
+    error_description: str
+    error_detail: dict[str, str] | None = None

@@ -1,0 +1,53 @@
+"""Typed dependencies shared by the dialects: app state, the per-request service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from repohub.auth.secrets import SecretBox
+from repohub.config import Settings
+from repohub.domain.gateway import RegistryGateway
+from repohub.domain.service import Service
+from repohub.store.faults import is_unavailable
+from repohub.store.unit import Store
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    secret_box: SecretBox
+    registry: RegistryGateway | None = None  # client of REPOHUB_REGISTRY_URL, when set
+
+
+async def app_state(request: Request) -> AppState:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hand-off
+    # (Condition.notify/wait in the profiles) on every request for a dictionary lookup.
+    return request.app.state.repohub  # type: ignore[no-any-return]
+
+
+StateDep = Annotated[AppState, Depends(app_state)]
+
+
+async def anonymous_service(state: StateDep) -> AsyncIterator[Service]:
+    """A service over a fresh session, acting for nobody until a dialect binds the caller."""
+    session = state.sessions()
+    try:
+        yield Service(Store(session), state.secret_box, registry=state.registry)
+    finally:
+        try:
+            await session.close()
+        except Exception as error:
+            # Closing runs after the answer went out; a connection that died with the database
+            # is dropped by the pool, and there is nobody left to tell.
+            if not is_unavailable(error):
+                raise
+
+
+AnonymousServiceDep = Annotated[Service, Depends(anonymous_service)]

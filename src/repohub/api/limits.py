@@ -1,0 +1,232 @@
+"""Abuse limits in front of every dialect: request body size, and rate limits on credential endpoints.
+
+Both answer in the dialect's own error format (the renderer registered for the path), so SDKs parse
+a 413 or 429 like any other error. Rate limits are counted per process in fixed one-minute windows:
+with R replicas a client gets at most R times the limit, which is what a per-replica limit means.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from repohub.api.errors import ErrorRenderers, Failure
+from repohub.config import Settings
+from repohub.domain.errors import InvalidInput, RateLimited
+from repohub.observability.metrics import RATE_LIMITED
+
+WINDOW = 60.0
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a body without Content-Length grows too big. An HTTPException,
+    because FastAPI turns any other error while reading a body into a 400; the app's handler renders
+    it in the dialect's format."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+
+
+@dataclass
+class Window:
+    """Fixed-window counters; the whole table is dropped when the window turns, so memory stays bounded."""
+
+    limit: int
+    started: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def allow(self, key: str, now: float) -> bool:
+        if self.limit <= 0:
+            return True
+        if now - self.started >= WINDOW:
+            self.started, self.counts = now, {}
+        count = self.counts.get(key, 0) + 1
+        self.counts[key] = count
+        return count <= self.limit
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int
+    login_per_client: int
+    login_per_user: int
+    token_per_client: int
+    token_per_user: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            max_body_bytes=settings.max_body_bytes,
+            login_per_client=settings.login_rate_per_client,
+            login_per_user=settings.login_rate_per_user,
+            token_per_client=settings.token_rate_per_client,
+            token_per_user=settings.token_rate_per_user,
+        )
+
+
+# (method, path without trailing slash) → which limit family applies.
+LOGIN_PATHS = {("POST", "/v1/generate-api-token")}
+TOKEN_PATHS = {("GET", "/registry/token"), ("POST", "/v2/manage/utils/authorizationtoken")}
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _basic_username(scope: Scope) -> str | None:
+    scheme, _, value = _header(scope, b"authorization").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode().partition(":")[0] or None
+    except ValueError:
+        return None
+
+
+def _login_username(body: bytes, content_type: str) -> str | None:
+    try:
+        if content_type.startswith("application/json"):
+            parsed = json.loads(body)
+            name = parsed.get("username") if isinstance(parsed, dict) else None
+        else:
+            name = (parse_qs(body.decode("utf-8", "replace")).get("username") or [None])[0]
+    except ValueError:
+        return None
+    return name if isinstance(name, str) else None
+
+
+class LimitsMiddleware:
+    def __init__(self, app: ASGIApp, limits: Limits, renderers: ErrorRenderers) -> None:
+        self.app = app
+        self.limits = limits
+        self.renderers = renderers
+        self.windows = {
+            "login_client": Window(limits.login_per_client),
+            "login_user": Window(limits.login_per_user),
+            "token_client": Window(limits.token_per_client),
+            "token_user": Window(limits.token_per_user),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > self.limits.max_body_bytes:
+            await self._refuse(scope, receive, send, self._too_large())
+            return
+        key = (scope["method"], self._app_path(scope).rstrip("/"))
+        if key in LOGIN_PATHS or key in TOKEN_PATHS:
+            family = "login" if key in LOGIN_PATHS else "token"
+            body, receive = await self._buffer(receive) if family == "login" else (b"", receive)
+            if body is None:
+                await self._refuse(scope, receive, send, self._too_large())
+                return
+            refusal = self._rate_check(scope, family, body)
+            if refusal is not None:
+                await self._refuse(scope, receive, send, refusal, retry_after=True)
+                return
+        await self._guarded(scope, receive, send)
+
+    # -- body size ------------------------------------------------------------------------------
+    def _too_large(self) -> Failure:
+        message = f"the request body is larger than {self.limits.max_body_bytes} bytes"
+        return Failure(413, InvalidInput.code, message)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count body bytes as the app reads them (chunked bodies have no Content-Length)."""
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limits.max_body_bytes:
+                    raise BodyTooLarge(self.limits.max_body_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send, self._too_large())
+
+    async def _buffer(self, receive: Receive) -> tuple[bytes | None, Receive]:
+        """Read a (small) body up front and hand the app a receive that replays it."""
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limits.max_body_bytes:
+                return None, receive
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return body, replay
+
+    # -- rate limits ----------------------------------------------------------------------------
+    def _rate_check(self, scope: Scope, family: str, body: bytes) -> Failure | None:
+        now = time.monotonic()
+        client = scope.get("client")
+        client_key = client[0] if client else "?"
+        if not self.windows[f"{family}_client"].allow(client_key, now):
+            RATE_LIMITED.labels(f"{family}_per_client").inc()
+            return Failure(429, RateLimited.code, "too many requests from this client, retry in a minute")
+        if family == "login":
+            user = _login_username(body, _header(scope, b"content-type"))
+        else:
+            user = _basic_username(scope)
+        if user is not None and not self.windows[f"{family}_user"].allow(user, now):
+            RATE_LIMITED.labels(f"{family}_per_user").inc()
+            return Failure(429, RateLimited.code, "too many attempts for this user, retry in a minute")
+        return None
+
+    # -- answering ------------------------------------------------------------------------------
+    @staticmethod
+    def _app_path(scope: Scope) -> str:
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        return path[len(root_path) :] if root_path and path.startswith(root_path) else path
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, failure: Failure, *, retry_after: bool = False
+    ) -> None:
+        request = Request(scope, receive)
+        response = self.renderers.for_request(request)(request, failure)
+        if retry_after:
+            response.headers["Retry-After"] = str(int(WINDOW))
+        if failure.status == 413:
+            response.headers["Connection"] = "close"  # the rest of the body is not read
+        await response(scope, receive, send)

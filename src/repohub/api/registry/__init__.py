@@ -1,0 +1,1 @@
+"""The registry adapter: the token service the registry sends clients to, and its event sink."""

@@ -1,0 +1,123 @@
+"""``GET /registry/token`` (Docker token spec) and ``POST /registry/events`` (Distribution notifications).
+
+The token path is hot: the signing key is loaded once per process, an API token given as the Basic
+password is checked by its SHA-256 lookup before any password hashing is tried, and the response
+is written straight out.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from repohub.api.deps import AnonymousServiceDep, StateDep
+from repohub.api.registry.schemas import Envelope, EnvelopeOut, TokenOut
+from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
+from repohub.auth.registry_token import Scope, issue_token, parse_scope
+from repohub.domain.entities import ANONYMOUS, Principal, User
+from repohub.domain.errors import InvalidInput, NotAuthenticated
+from repohub.domain.service import Service
+from repohub.observability.metrics import EVENTS_APPLIED, TOKENS_ISSUED
+from repohub.registry.keys import signing_key
+
+PREFIX = "/registry"
+EVENTS_MEDIA_TYPES = ("application/vnd.docker.distribution.events.v1+json", "application/json")
+MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
+router = APIRouter(prefix=PREFIX, tags=["registry"])
+
+
+async def _basic_user(service: Service, username: str, password: str) -> Principal:
+    """A Basic password may be an API token (cheap lookup, tried first) or the account's password."""
+    try:
+        user: User | None = await service.accounts.authenticate_token(password)
+    except NotAuthenticated:
+        user = None
+    if user is not None:
+        if username not in (user.username, f"user-{user.id}"):
+            raise NotAuthenticated("the token does not belong to this user")
+        return Principal(user, via="token")
+    return Principal(await service.accounts.authenticate_password(username, password), via="password")
+
+
+async def _principal(service: Service, authorization: str | None) -> Principal:
+    try:
+        parsed = split_authorization(authorization)
+        if parsed is None:
+            return ANONYMOUS
+        scheme, value = parsed
+        if scheme == "basic":
+            return await _basic_user(service, *decode_basic(value))
+    except MalformedCredentials as error:
+        raise NotAuthenticated(str(error)) from error
+    if scheme == "bearer":
+        return Principal(await service.accounts.authenticate_token(value), via="token")
+    raise NotAuthenticated("use Basic credentials (username and password or API token)")
+
+
+@router.get("/token", response_model=None, responses={200: {"model": TokenOut}, 400: {}, 401: {}})
+async def token(
+    request: Request,
+    state: StateDep,
+    service: AnonymousServiceDep,
+    scope: Annotated[list[str] | None, Query(description="repository:<name>:<actions>, repeatable")] = None,
+    service_name: Annotated[str | None, Query(alias="service", description="the registry's name")] = None,
+    account: Annotated[str | None, Query(description="informational; the credentials decide")] = None,
+    authorization: Annotated[str | None, Header(description="Basic user:password or user:token")] = None,
+) -> JSONResponse:
+    """A registry bearer token granting what the caller may do of what it asked (the rest is left out)."""
+    settings = state.settings
+    if service_name is not None and service_name != settings.registry_service:
+        raise InvalidInput(f"unknown service {service_name!r}; this is {settings.registry_service!r}")
+    requested: list[Scope] = []
+    for value in scope or ():
+        try:
+            requested.extend(parse_scope(value))
+        except ValueError as error:
+            raise InvalidInput(str(error), field="scope") from error
+    principal = await _principal(service, authorization)
+    if principal.user is not None:
+        service.acting_as(principal)
+    granted = await service.registry.grant(principal, requested)
+    issued = issue_token(
+        signing_key(settings),
+        issuer=settings.registry_issuer,
+        service=settings.registry_service,
+        subject=principal.user.username if principal.user else "",
+        access=granted,
+        ttl=settings.registry_token_ttl,
+    )
+    TOKENS_ISSUED.labels("registry").inc()
+    return JSONResponse(dict(issued))
+
+
+@router.post("/events", response_model=EnvelopeOut, responses={400: {}, 401: {}})
+async def events(
+    request: Request,
+    state: StateDep,
+    service: AnonymousServiceDep,
+    authorization: Annotated[str | None, Header(description="Bearer <shared secret>")] = None,
+    content_type: Annotated[str | None, Header()] = None,
+) -> EnvelopeOut:
+    """Apply one envelope of registry notifications (idempotent by event id)."""
+    expected = f"Bearer {state.settings.resolved_events_secret}".encode()
+    if authorization is None or not hmac.compare_digest(authorization.encode(), expected):
+        raise NotAuthenticated("the registry's shared secret is missing or wrong")
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type not in EVENTS_MEDIA_TYPES:
+        raise InvalidInput(f"Content-Type must be {EVENTS_MEDIA_TYPES[0]}")
+    body = await request.body()
+    if len(body) > MAX_ENVELOPE_BYTES:
+        raise InvalidInput(f"an envelope may be at most {MAX_ENVELOPE_BYTES} bytes")
+    try:
+        envelope = Envelope.model_validate_json(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        raise InvalidInput(f"not a notification envelope: {where}: {first.get('msg')}") from error
+    result = await service.registry.apply_events([event.to_domain() for event in envelope.events])
+    EVENTS_APPLIED.labels("all").inc(result.applied)
+    return EnvelopeOut(applied=result.applied, duplicates=result.duplicates, ignored=result.ignored)

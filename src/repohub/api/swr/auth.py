@@ -1,0 +1,67 @@
+"""Who is calling an SWR endpoint: an ``SDK-HMAC-SHA256`` signature (AK/SK) or ``X-Auth-Token``.
+
+Every SWR call must be authenticated, as on Huawei Cloud. The signature is checked over the request as
+the client sent it (raw path, root-path prefix restored), with the access key's secret from the store.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, Header, Request
+
+from repohub.api.deps import AnonymousServiceDep
+from repohub.api.swr.paths import signed_path
+from repohub.auth import aksk
+from repohub.domain.accounts import project_id_for
+from repohub.domain.entities import Principal
+from repohub.domain.errors import NotAuthenticated
+from repohub.domain.service import Service
+
+
+async def signed_request(request: Request) -> aksk.SignedRequest:
+    scope = request.scope
+    return aksk.SignedRequest(
+        method=request.method,
+        raw_path=signed_path(scope),
+        query=parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),
+        headers={name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]},
+        body=await request.body(),
+    )
+
+
+async def swr_service(
+    request: Request,
+    service: AnonymousServiceDep,
+    authorization: Annotated[
+        str | None, Header(description="SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=..., Signature=...")
+    ] = None,
+    x_auth_token: Annotated[str | None, Header(description="an API token instead of a signature")] = None,
+    x_project_id: Annotated[str | None, Header(description="the project id of the access key")] = None,
+) -> Service:
+    """Bind the caller; no credentials, a bad signature or an unknown key is a 401."""
+    if authorization and authorization.strip().startswith(aksk.ALGORITHM):
+        try:
+            access_key = aksk.parse_authorization(authorization).access_key
+        except aksk.SignatureError as error:
+            raise NotAuthenticated(str(error)) from error
+        user, secret = await service.accounts.access_key_secret(access_key)
+        try:
+            aksk.verify(await signed_request(request), secret)
+        except aksk.SignatureError as error:
+            raise NotAuthenticated(f"request signature rejected: {error}") from error
+        if x_project_id and x_project_id != project_id_for(user):
+            raise NotAuthenticated("X-Project-Id is not the project of this access key")
+        service.acting_as(Principal(user, via="access_key"))
+    elif x_auth_token:
+        user = await service.accounts.authenticate_token(x_auth_token.strip())
+        service.acting_as(Principal(user, via="token"))
+    elif authorization:
+        raise NotAuthenticated(f"use an {aksk.ALGORITHM} signature or the X-Auth-Token header")
+    else:
+        raise NotAuthenticated(f"authentication required: an {aksk.ALGORITHM} signature or X-Auth-Token")
+    return service
+
+
+SwrService = Annotated[Service, Depends(swr_service)]

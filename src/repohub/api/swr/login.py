@@ -1,0 +1,43 @@
+"""SWR's ``POST /v2/manage/utils/authorizationtoken``: a docker-login credential for the caller.
+
+As Huawei's CreateAuthorizationToken answers: the command in ``X-Swr-Dockerlogin``, the expiry in
+``x-swr-expireat`` and ``{"auths": {host: {"auth": base64(user:password)}}}`` (a docker config.json
+entry) in the body. The password is a 24-hour API token that repohub's registry token service accepts.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from repohub.api.deps import StateDep
+from repohub.api.swr.auth import SwrService
+from repohub.domain.registry import docker_login
+
+router = APIRouter(prefix="/v2/manage", tags=["SWR"])
+
+
+@router.post(
+    "/utils/authorizationtoken",
+    responses={
+        200: {
+            "headers": {
+                "X-Swr-Dockerlogin": {"description": "docker login -u <user> -p <password> <registry>"},
+                "x-swr-expireat": {"description": "when the password stops working (UTC, ISO 8601)"},
+            }
+        }
+    },
+)
+async def create_authorization_token(service: SwrService, state: StateDep) -> Any:
+    issued, expires = await docker_login(service.accounts, service.principal)
+    host = state.settings.registry_host
+    user = issued.user.username
+    auth = base64.b64encode(f"{user}:{issued.token}".encode()).decode()
+    headers = {
+        "X-Swr-Dockerlogin": f"docker login -u {user} -p {issued.token} {host}",
+        "x-swr-expireat": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return JSONResponse({"auths": {host: {"auth": auth}}}, headers=headers)

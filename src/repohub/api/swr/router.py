@@ -1,0 +1,261 @@
+"""The SWR dialect: translate ``/v2/manage/...`` to the service and back, nothing more.
+
+Names in paths are single segments; a repository name with ``/`` arrives as ``%2F`` and is routed on the
+raw path (see ``paths``). Creation and update answer 201 with an empty body, deletion 204, as SWR does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Query, Response
+
+from repohub.api.deps import StateDep
+from repohub.api.swr import filters
+from repohub.api.swr.auth import SwrService
+from repohub.api.swr.paths import RawSegmentRoute
+from repohub.api.swr.schemas import (
+    CreateNamespaceBody,
+    CreateRepoBody,
+    Error,
+    NamespaceAuth,
+    NamespaceList,
+    ShowNamespace,
+    ShowRepository,
+    ShowReposResp,
+    ShowReposTagResp,
+    UpdateRepoBody,
+    UserAuthIn,
+    access_of,
+    namespace_of,
+    repo_item_of,
+    repository_of,
+    role_of,
+    tag_of,
+)
+from repohub.domain.catalog import RepositoryChanges
+from repohub.domain.errors import InvalidInput
+from repohub.domain.namespaces import Grant
+
+PREFIX = "/v2/manage"
+router = APIRouter(
+    prefix=PREFIX,
+    tags=["SWR"],
+    route_class=RawSegmentRoute,
+    responses={code: {"model": Error} for code in (400, 401, 403, 404, 409, 503)},
+)
+
+NS = "/namespaces/{namespace:segment}"
+REPO = NS + "/repos/{repository:segment}"
+Text = Annotated[str | None, Query()]
+Filter = Annotated[str | None, Query(description="key::value pairs joined by '|'; wins over the parameters")]
+
+
+def _json(content: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(content), media_type="application/json", headers=headers)
+
+
+def _created() -> Response:
+    return Response(status_code=201)
+
+
+def _range_headers(page: filters.Paging, count: int, total: int) -> dict[str, str] | None:
+    return {"Content-Range": filters.content_range(page, count, total)} if page.explicit else None
+
+
+# -- repositories across namespaces ------------------------------------------------------------------
+@router.get(
+    "/repos",
+    response_model=list[ShowReposResp],
+    responses={200: {"headers": {"Content-Range": {"description": "offset-count/total, when paged"}}}},
+)
+async def list_repos_details(
+    service: SwrService,
+    state: StateDep,
+    namespace: Text = None,
+    name: Text = None,
+    category: Text = None,
+    limit: Annotated[str | None, Query(description="default 100, at most 1000; needs offset")] = None,
+    offset: Annotated[str | None, Query(description="start index; needs limit")] = None,
+    order_column: Annotated[
+        str | None, Query(description="updated_at, name, updated_time, tag_count")
+    ] = None,
+    order_type: Annotated[str | None, Query(description="asc or desc")] = None,
+    filter: Filter = None,
+) -> Response:
+    """Repositories the caller can see: public ones and those of its namespaces."""
+    params = {
+        "namespace": namespace,
+        "name": name,
+        "category": category,
+        "limit": limit,
+        "offset": offset,
+        "order_column": order_column,
+        "order_type": order_type,
+    }
+    query, page = filters.repo_query(filters.merged(params, filter, filters.REPO_KEYS))
+    found = await service.catalog.list_repositories(query, with_tag_names=True)
+    host, domain = state.settings.registry_host, state.settings.domain_name
+    rows = [repo_item_of(repo, host, domain, found.total) for repo in found.items]
+    return _json(rows, _range_headers(page, len(rows), found.total))
+
+
+# -- namespaces --------------------------------------------------------------------------------------
+@router.post("/namespaces", status_code=201, response_class=Response)
+async def create_namespace(body: CreateNamespaceBody, service: SwrService) -> Response:
+    """An organisation owned by the caller."""
+    await service.namespaces.create(body.namespace)
+    return _created()
+
+
+@router.get("/namespaces", response_model=NamespaceList)
+async def list_namespaces(service: SwrService, namespace: Text = None, filter: Filter = None) -> Any:
+    """Namespaces the caller belongs to (all for site admins), with its auth level."""
+    values = filters.merged({"namespace": namespace}, filter, filters.NAMESPACE_KEYS)
+    if values.get("mode", "visible") != "visible":
+        raise InvalidInput("mode must be 'visible'", field="filter")
+    views = await service.namespaces.visible(values.get("namespace"))
+    return {"namespaces": [namespace_of(view) for view in views]}
+
+
+@router.get(NS, response_model=ShowNamespace)
+async def show_namespace(namespace: str, service: SwrService) -> Any:
+    return namespace_of(await service.namespaces.get(namespace))
+
+
+@router.delete(NS, status_code=204, response_class=Response)
+async def delete_namespaces(namespace: str, service: SwrService) -> Response:
+    """Only an empty organisation can be deleted (409 otherwise); namespace admins only."""
+    await service.namespaces.delete(namespace)
+    return Response(status_code=204)
+
+
+# -- namespace access --------------------------------------------------------------------------------
+@router.get(NS + "/access", response_model=NamespaceAuth)
+async def show_namespace_auth(namespace: str, service: SwrService) -> Any:
+    return access_of(await service.namespaces.access(namespace))
+
+
+def _grants(body: list[UserAuthIn]) -> list[Grant]:
+    grants = []
+    for entry in body:
+        user_id = None
+        if entry.user_id is not None:
+            if not entry.user_id.isdigit():
+                raise InvalidInput(
+                    f"user_id must be a repohub user id, not {entry.user_id!r}", field="user_id"
+                )
+            user_id = int(entry.user_id)
+        grants.append(Grant(role=role_of(entry.auth), user_id=user_id, username=entry.user_name))
+    return grants
+
+
+@router.post(NS + "/access", status_code=201, response_class=Response)
+async def create_namespace_auth(namespace: str, body: list[UserAuthIn], service: SwrService) -> Response:
+    """Give users access: auth 7 = admin, 3 = member, 1 = viewer. 409 if one already has access."""
+    await service.namespaces.grant(namespace, _grants(body), change=False)
+    return _created()
+
+
+@router.patch(NS + "/access", status_code=201, response_class=Response)
+async def update_namespace_auth(namespace: str, body: list[UserAuthIn], service: SwrService) -> Response:
+    """Change the auth level of users who have access."""
+    await service.namespaces.grant(namespace, _grants(body), change=True)
+    return _created()
+
+
+@router.delete(NS + "/access", status_code=204, response_class=Response)
+async def delete_namespace_auth(
+    namespace: str, service: SwrService, body: Annotated[list[str], Body()]
+) -> Response:
+    """Remove the access of users, given by id."""
+    if not all(user_id.isdigit() for user_id in body):
+        raise InvalidInput("the body must be a list of repohub user ids", field="body")
+    await service.namespaces.revoke(namespace, [int(user_id) for user_id in body])
+    return Response(status_code=204)
+
+
+# -- repositories ------------------------------------------------------------------------------------
+@router.post(NS + "/repos", status_code=201, response_class=Response)
+async def create_repo(namespace: str, body: CreateRepoBody, service: SwrService) -> Response:
+    await service.catalog.create_repository(
+        namespace,
+        body.repository,
+        description=body.description,
+        is_public=body.is_public,
+        category=body.category,
+    )
+    return _created()
+
+
+@router.get(REPO, response_model=ShowRepository)
+async def show_repository(namespace: str, repository: str, service: SwrService, state: StateDep) -> Any:
+    repo = await service.catalog.repository(namespace, repository)
+    return repository_of(repo, state.settings.registry_host, state.settings.domain_name)
+
+
+@router.patch(REPO, status_code=201, response_class=Response)
+async def update_repo(namespace: str, repository: str, body: UpdateRepoBody, service: SwrService) -> Response:
+    repo = await service.catalog.repository(namespace, repository)
+    changes = RepositoryChanges(
+        description=body.description, is_public=body.is_public, category=body.category
+    )
+    await service.catalog.update_repository(repo, changes)
+    return _created()
+
+
+@router.delete(REPO, status_code=204, response_class=Response)
+async def delete_repo(namespace: str, repository: str, service: SwrService) -> Response:
+    repo = await service.catalog.repository(namespace, repository)
+    await service.catalog.delete_repository(repo)
+    return Response(status_code=204)
+
+
+# -- tags --------------------------------------------------------------------------------------------
+@router.get(
+    REPO + "/tags",
+    response_model=list[ShowReposTagResp],
+    responses={200: {"headers": {"Content-Range": {"description": "offset-count/total, when paged"}}}},
+)
+async def list_repository_tags(
+    namespace: str,
+    repository: str,
+    service: SwrService,
+    state: StateDep,
+    limit: Text = None,
+    offset: Text = None,
+    order_column: Annotated[str | None, Query(description="updated_at, created_at, name")] = None,
+    order_type: Text = None,
+    tag: Text = None,
+    filter: Filter = None,
+) -> Response:
+    params = {
+        "limit": limit,
+        "offset": offset,
+        "order_column": order_column,
+        "order_type": order_type,
+        "tag": tag,
+    }
+    query, page = filters.tag_query(filters.merged(params, filter, filters.TAG_KEYS))
+    repo = await service.catalog.repository(namespace, repository)
+    found = await service.catalog.list_tags(repo, query)
+    host, domain = state.settings.registry_host, state.settings.domain_name
+    rows = [tag_of(item, repo, host, domain) for item in found.items]
+    return _json(rows, _range_headers(page, len(rows), found.total))
+
+
+@router.get(REPO + "/tags/{tag:segment}", response_model=ShowReposTagResp)
+async def show_repo_tag(
+    namespace: str, repository: str, tag: str, service: SwrService, state: StateDep
+) -> Any:
+    repo = await service.catalog.repository(namespace, repository)
+    found = await service.catalog.tag(repo, tag)
+    return _json(tag_of(found, repo, state.settings.registry_host, state.settings.domain_name))
+
+
+@router.delete(REPO + "/tags/{tag:segment}", status_code=204, response_class=Response)
+async def delete_repo_tag(namespace: str, repository: str, tag: str, service: SwrService) -> Response:
+    repo = await service.catalog.repository(namespace, repository)
+    await service.catalog.delete_tag(repo, tag)
+    return Response(status_code=204)

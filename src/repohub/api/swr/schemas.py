@@ -1,0 +1,258 @@
+"""Wire models of the SWR dialect, named as huaweicloudsdkswr's models read them.
+
+Responses are built as plain dicts by the ``*_of`` functions (the repository list is a hot path and is
+serialised straight from them); the pydantic models document the same shapes in OpenAPI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from repohub.api.render import iso
+from repohub.domain.entities import Membership, Repository, Role, Tag
+from repohub.domain.errors import InvalidInput
+from repohub.domain.namespaces import NamespaceAccess, NamespaceView
+
+_FORBID = ConfigDict(extra="forbid")
+
+# SWR's permission levels: 7 manage, 3 write, 1 read.
+AUTH_OF_ROLE = {Role.ADMIN: 7, Role.MEMBER: 3, Role.VIEWER: 1}
+ROLE_OF_AUTH = {level: role for role, level in AUTH_OF_ROLE.items()}
+
+
+def role_of(auth: int) -> Role:
+    if auth not in ROLE_OF_AUTH:
+        raise InvalidInput(f"auth must be 7 (manage), 3 (write) or 1 (read), not {auth}", field="auth")
+    return ROLE_OF_AUTH[auth]
+
+
+# -- requests ----------------------------------------------------------------------------------------
+class CreateNamespaceBody(BaseModel):
+    model_config = _FORBID
+    namespace: StrictStr
+
+
+class UserAuthIn(BaseModel):
+    model_config = _FORBID
+    user_id: StrictStr | None = Field(default=None, description="repohub user id (decimal)")
+    user_name: StrictStr | None = None
+    auth: StrictInt = Field(description="7 manage (admin), 3 write (member), 1 read (viewer)")
+
+
+class CreateRepoBody(BaseModel):
+    model_config = _FORBID
+    repository: StrictStr
+    is_public: StrictBool
+    category: StrictStr = "other"
+    description: StrictStr = ""
+
+
+class UpdateRepoBody(BaseModel):
+    model_config = _FORBID
+    is_public: StrictBool
+    category: StrictStr | None = None
+    description: StrictStr | None = None
+
+
+# -- responses ---------------------------------------------------------------------------------------
+class ShowReposResp(BaseModel):
+    name: str
+    category: str
+    description: str
+    size: int
+    is_public: bool
+    num_images: int
+    num_download: int
+    created_at: str
+    updated_at: str
+    logo: str
+    url: str
+    path: str
+    internal_path: str
+    domain_name: str
+    namespace: str
+    tags: list[str]
+    status: bool
+    total_range: int
+
+
+class ShowNamespace(BaseModel):
+    id: int
+    name: str
+    creator_name: str
+    auth: int
+
+
+class NamespaceList(BaseModel):
+    namespaces: list[ShowNamespace]
+
+
+class UserAuth(BaseModel):
+    user_id: str
+    user_name: str
+    auth: int
+
+
+class NamespaceAuth(BaseModel):
+    id: int
+    name: str
+    creator_name: str
+    self_auth: UserAuth
+    others_auths: list[UserAuth]
+
+
+class ShowRepository(BaseModel):
+    id: int
+    ns_id: int
+    name: str
+    category: str
+    description: str
+    creator_id: str
+    creator_name: str
+    size: int
+    is_public: bool
+    num_images: int
+    num_download: int
+    url: str
+    path: str
+    internal_path: str
+    created: str
+    updated: str
+    domain_id: str
+    priority: int
+
+
+class ShowReposTagResp(BaseModel):
+    """A tag. The list's models read the name from ``Tag``, ``show_repo_tag``'s from ``tag``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    id: int
+    repo_id: int
+    Tag: str
+    tag: str
+    image_id: str
+    manifest: str
+    digest: str
+    schema_: int = Field(alias="schema")
+    path: str
+    internal_path: str
+    size: int
+    is_trusted: bool
+    created: str
+    updated: str
+    deleted: str | None
+    domain_id: str
+    scanned: bool
+    tag_type: int
+
+
+class Error(BaseModel):
+    error_code: str
+    error_msg: str
+
+
+# -- builders ----------------------------------------------------------------------------------------
+def pull_path(registry_host: str, repository: Repository) -> str:
+    return f"{registry_host}/{repository.namespace}/{repository.name}"
+
+
+def repo_item_of(repo: Repository, registry_host: str, domain_name: str, total: int) -> dict[str, Any]:
+    path = f"{registry_host}/{repo.namespace}/{repo.name}"
+    return {
+        "name": repo.name,
+        "category": repo.category,
+        "description": repo.description,
+        "size": repo.size,
+        "is_public": repo.is_public,
+        "num_images": repo.tag_count,
+        "num_download": repo.download_count,
+        "created_at": iso(repo.created_at),
+        "updated_at": iso(repo.updated_at),
+        "logo": "",
+        "url": "",
+        "path": path,
+        "internal_path": path,
+        "domain_name": domain_name,
+        "namespace": repo.namespace,
+        "tags": list(repo.tag_names),
+        "status": False,
+        "total_range": total,
+    }
+
+
+def repository_of(repo: Repository, registry_host: str, domain_name: str) -> dict[str, Any]:
+    path = pull_path(registry_host, repo)
+    return {
+        "id": repo.id,
+        "ns_id": repo.namespace_id,
+        "name": repo.name,
+        "category": repo.category,
+        "description": repo.description,
+        "creator_id": str(repo.creator.id) if repo.creator else "",
+        "creator_name": repo.creator.username if repo.creator else "",
+        "size": repo.size,
+        "is_public": repo.is_public,
+        "num_images": repo.tag_count,
+        "num_download": repo.download_count,
+        "url": "",
+        "path": path,
+        "internal_path": path,
+        "created": iso(repo.created_at),
+        "updated": iso(repo.updated_at),
+        "domain_id": domain_name,
+        "priority": 0,
+    }
+
+
+def tag_of(tag: Tag, repo: Repository, registry_host: str, domain_name: str) -> dict[str, Any]:
+    path = f"{pull_path(registry_host, repo)}:{tag.name}"
+    return {
+        "id": tag.id,
+        "repo_id": tag.repository_id,
+        "Tag": tag.name,
+        "tag": tag.name,
+        "image_id": tag.image_id,
+        "manifest": tag.manifest or "",
+        "digest": tag.digest,
+        # Docker's schema 1 manifests are the only ones that are not schema 2 (OCI counts as 2).
+        "schema": 1 if "manifest.v1" in tag.media_type else 2,
+        "path": path,
+        "internal_path": path,
+        "size": tag.size,
+        "is_trusted": False,
+        "created": iso(tag.created_at),
+        "updated": iso(tag.updated_at),
+        "deleted": None,
+        "domain_id": domain_name,
+        "scanned": False,
+        "tag_type": 0,
+    }
+
+
+def namespace_of(view: NamespaceView) -> dict[str, Any]:
+    return {
+        "id": view.namespace.id,
+        "name": view.namespace.name,
+        "creator_name": view.creator_name or "",
+        "auth": AUTH_OF_ROLE[view.role],
+    }
+
+
+def user_auth_of(member: Membership) -> dict[str, Any]:
+    return {
+        "user_id": str(member.user.id),
+        "user_name": member.user.username,
+        "auth": AUTH_OF_ROLE[member.role],
+    }
+
+
+def access_of(access: NamespaceAccess) -> dict[str, Any]:
+    return {
+        "id": access.namespace.id,
+        "name": access.namespace.name,
+        "creator_name": access.creator_name or "",
+        "self_auth": user_auth_of(access.caller),
+        "others_auths": [user_auth_of(member) for member in access.others],
+    }

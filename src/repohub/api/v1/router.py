@@ -1,0 +1,210 @@
+"""The v1 (Alauda-style) dialect: translate HTTP to the service and back, nothing more.
+
+Every path is served with and without a trailing slash (the seed uses both), without redirects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import ValidationError
+
+from repohub.api.deps import AnonymousServiceDep
+from repohub.api.v1.schemas import (
+    CreatedRepository,
+    Error,
+    ListedRepository,
+    LoginRequest,
+    LoginResponse,
+    RepositoryCreate,
+    RepositoryDetail,
+    RepositoryPage,
+    RepositoryUpdate,
+    StarState,
+    TagItem,
+    UpdatedRepository,
+)
+from repohub.auth.credentials import MalformedCredentials, split_authorization
+from repohub.domain.catalog import RepositoryChanges
+from repohub.domain.entities import Principal
+from repohub.domain.errors import InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.queries import RepoOrder, RepoQuery, TagQuery
+from repohub.domain.service import Service
+
+PREFIX = "/v1"
+router = APIRouter(
+    prefix=PREFIX,
+    tags=["v1 (Alauda)"],
+    responses={code: {"model": Error} for code in (400, 401, 403, 404, 409, 503)},
+)
+
+
+async def v1_service(
+    service: AnonymousServiceDep,
+    authorization: Annotated[str | None, Header(description="Token <api token>")] = None,
+) -> Service:
+    """Bind the caller of `Authorization: Token <token>`; no header means anonymous."""
+    try:
+        parsed = split_authorization(authorization)
+    except MalformedCredentials as error:
+        raise NotAuthenticated(str(error)) from error
+    if parsed is None:
+        return service
+    scheme, value = parsed
+    if scheme != "token":
+        raise NotAuthenticated("use 'Authorization: Token <token>'")
+    user = await service.accounts.authenticate_token(value)
+    service.acting_as(Principal(user, via="token"))
+    return service
+
+
+V1Service = Annotated[Service, Depends(v1_service)]
+Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
+PageSize = Annotated[int, Query(ge=1, le=100, description="results per page, at most 100")]
+
+
+def both_slashes(method: str, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a handler at ``path`` and at ``path + '/'``; only the first shows in the docs.
+
+    The slash form is registered first: a trailing ``{repo_name:path}`` would otherwise swallow the
+    slash into the repository name.
+    """
+
+    def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+        router.add_api_route(path + "/", handler, methods=[method], include_in_schema=False, **kwargs)
+        router.add_api_route(path, handler, methods=[method], **kwargs)
+        return handler
+
+    return register
+
+
+async def _form_or_json(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError as error:
+            raise InvalidInput("the body is not valid JSON") from error
+        if not isinstance(body, dict):
+            raise InvalidInput("the body must be a JSON object")
+        return body
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+_LOGIN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": LoginRequest.model_json_schema()},
+            "application/x-www-form-urlencoded": {"schema": LoginRequest.model_json_schema()},
+        },
+    }
+}
+
+
+@both_slashes("POST", "/generate-api-token", response_model=LoginResponse, openapi_extra=_LOGIN_BODY)
+async def generate_api_token(request: Request, service: AnonymousServiceDep) -> LoginResponse:
+    """Log in with username and password (form or JSON) and get a new API token."""
+    try:
+        login = LoginRequest.model_validate(await _form_or_json(request))
+    except ValidationError as error:
+        raise InvalidInput("username and password are required strings") from error
+    issued = await service.accounts.login(login.username, login.password)
+    return LoginResponse(token=issued.token, username=issued.user.username)
+
+
+@both_slashes("POST", "/repositories/{namespace}", status_code=201, response_model=CreatedRepository)
+async def create_repository(namespace: str, body: RepositoryCreate, service: V1Service) -> CreatedRepository:
+    if body.namespace is not None and body.namespace != namespace:
+        raise InvalidInput("namespace in the body must equal the one in the path", field="namespace")
+    repo = await service.catalog.create_repository(
+        namespace,
+        body.repo_name,
+        description=body.description,
+        full_description=body.full_description,
+        is_public=body.is_public,
+    )
+    return CreatedRepository.of(repo)
+
+
+@both_slashes("GET", "/repositories/{namespace}", response_model=RepositoryPage)
+async def list_repositories(
+    request: Request, namespace: str, service: V1Service, page: Page = 1, page_size: PageSize = 20
+) -> RepositoryPage:
+    """Repositories of a namespace, by name; anonymous callers see only public ones."""
+    await service.catalog.namespace(namespace)
+    found = await service.catalog.list_repositories(
+        RepoQuery(namespace=namespace, offset=(page - 1) * page_size, limit=page_size, order=RepoOrder.NAME)
+    )
+    if page > 1 and not found.items:
+        raise NotFound("Invalid page.")
+    return RepositoryPage(
+        count=found.total,
+        next=str(request.url.include_query_params(page=page + 1)) if found.has_next else None,
+        previous=_previous_url(request, page),
+        results=[ListedRepository.of(repo) for repo in found.items],
+    )
+
+
+def _previous_url(request: Request, page: int) -> str | None:
+    if page <= 1:
+        return None
+    if page == 2:  # DRF links the first page without a page parameter
+        return str(request.url.remove_query_params("page"))
+    return str(request.url.include_query_params(page=page - 1))
+
+
+@both_slashes("GET", "/repositories/{namespace}/{repo_name:path}/tags", response_model=list[TagItem])
+async def list_tags(
+    namespace: str,
+    repo_name: str,
+    service: V1Service,
+    page: Page = 1,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[TagItem]:
+    """Tags of a repository, newest first."""
+    repo = await service.catalog.repository(namespace, repo_name)
+    tags = await service.catalog.list_tags(repo, TagQuery(offset=(page - 1) * page_size, limit=page_size))
+    return [TagItem.of(tag) for tag in tags.items]
+
+
+@both_slashes("PUT", "/repositories/{namespace}/{repo_name:path}/star", response_model=StarState)
+async def star(namespace: str, repo_name: str, service: V1Service) -> StarState:
+    return await _set_star(service, namespace, repo_name, starred=True)
+
+
+@both_slashes("DELETE", "/repositories/{namespace}/{repo_name:path}/star", response_model=StarState)
+async def unstar(namespace: str, repo_name: str, service: V1Service) -> StarState:
+    return await _set_star(service, namespace, repo_name, starred=False)
+
+
+async def _set_star(service: Service, namespace: str, repo_name: str, *, starred: bool) -> StarState:
+    repo = await service.catalog.repository(namespace, repo_name)
+    repo = await service.catalog.set_star(repo, starred)
+    return StarState(repo_starred_count=repo.star_count, is_repo_starred=starred)
+
+
+@both_slashes("GET", "/repositories/{namespace}/{repo_name:path}", response_model=RepositoryDetail)
+async def get_repository(namespace: str, repo_name: str, service: V1Service) -> RepositoryDetail:
+    repo = await service.catalog.repository(namespace, repo_name)
+    return RepositoryDetail.of(repo, starred=await service.catalog.is_starred(repo))
+
+
+@both_slashes("PUT", "/repositories/{namespace}/{repo_name:path}", response_model=UpdatedRepository)
+async def update_repository(
+    namespace: str, repo_name: str, body: RepositoryUpdate, service: V1Service
+) -> UpdatedRepository:
+    repo = await service.catalog.repository(namespace, repo_name)
+    changes = RepositoryChanges(
+        description=body.description, full_description=body.full_description, is_public=body.is_public
+    )
+    return UpdatedRepository.of(await service.catalog.update_repository(repo, changes))
+
+
+@both_slashes("DELETE", "/repositories/{namespace}/{repo_name:path}", status_code=204)
+async def delete_repository(namespace: str, repo_name: str, service: V1Service) -> Response:
+    repo = await service.catalog.repository(namespace, repo_name)
+    await service.catalog.delete_repository(repo)
+    return Response(status_code=204)

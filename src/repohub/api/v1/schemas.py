@@ -1,0 +1,166 @@
+"""Wire models of the v1 dialect, named and shaped as in the Alauda seed.
+
+The seed names times differently per endpoint (creation_time, creation_at, created_at); each model
+carries the seed's names and also created_at/updated_at, so a client can rely on one pair.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+
+from repohub.api.render import iso
+from repohub.domain.entities import Repository, Tag
+
+_FORBID = ConfigDict(extra="forbid")
+
+
+class LoginRequest(BaseModel):
+    model_config = _FORBID
+    username: StrictStr
+    password: StrictStr
+
+
+class LoginResponse(BaseModel):
+    token: str
+    username: str
+
+
+class RepositoryCreate(BaseModel):
+    model_config = _FORBID
+    repo_name: StrictStr
+    description: StrictStr = ""
+    is_public: StrictBool = False
+    namespace: StrictStr | None = None
+    full_description: StrictStr = ""
+
+
+class RepositoryUpdate(BaseModel):
+    """Only these may change; any other field (repo_name, namespace...) is rejected, not ignored."""
+
+    model_config = _FORBID
+    description: StrictStr | None = None
+    full_description: StrictStr | None = None
+    is_public: StrictBool | None = None
+
+
+class _Base(BaseModel):
+    repo_name: str
+    namespace: str
+    repo_path: str
+    description: str
+    is_public: bool
+    logo: str
+    created_at: str
+    updated_at: str
+
+
+class CreatedRepository(_Base):
+    is_automated: bool
+    creation_time: str
+    updated_time: str
+    full_description: str
+
+    @classmethod
+    def of(cls, repo: Repository) -> CreatedRepository:
+        created, updated = iso(repo.created_at) or "", iso(repo.updated_at) or ""
+        return cls(
+            **_base(repo),
+            is_automated=repo.is_automated,
+            creation_time=created,
+            updated_time=updated,
+            full_description=repo.full_description,
+        )
+
+
+class UpdatedRepository(_Base):
+    @classmethod
+    def of(cls, repo: Repository) -> UpdatedRepository:
+        return cls(**_base(repo))
+
+
+class _Counters(_Base):
+    is_automated: bool
+    full_description: str
+    repo_starred_count: int
+    download: int
+    upload: int
+    pulled_at: str | None
+    pushed_at: str | None
+
+
+def _counters(repo: Repository) -> dict[str, object]:
+    return {
+        **_base(repo),
+        "is_automated": repo.is_automated,
+        "full_description": repo.full_description,
+        "repo_starred_count": repo.star_count,
+        "download": repo.download_count,
+        "upload": repo.upload_count,
+        "pulled_at": iso(repo.pulled_at),
+        "pushed_at": iso(repo.pushed_at),
+    }
+
+
+class ListedRepository(_Counters):
+    creation_at: str
+
+    @classmethod
+    def of(cls, repo: Repository) -> ListedRepository:
+        return cls(**_counters(repo), creation_at=iso(repo.created_at) or "")
+
+
+class RepositoryDetail(_Counters):
+    logo_file: str
+    is_repo_starred: bool
+
+    @classmethod
+    def of(cls, repo: Repository, *, starred: bool) -> RepositoryDetail:
+        return cls(**_counters(repo), logo_file=f"/static/images/{repo.logo}", is_repo_starred=starred)
+
+
+class RepositoryPage(BaseModel):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[ListedRepository]
+
+
+class TagItem(BaseModel):
+    image_id: str
+    tag: str
+    digest: str
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, tag: Tag) -> TagItem:
+        return cls(
+            image_id=tag.image_id,
+            tag=tag.name,
+            digest=tag.digest,
+            created_at=iso(tag.created_at) or "",
+            updated_at=iso(tag.updated_at) or "",
+        )
+
+
+class StarState(BaseModel):
+    repo_starred_count: int
+    is_repo_starred: bool
+
+
+class Error(BaseModel):
+    detail: str
+    code: str
+
+
+def _base(repo: Repository) -> dict[str, object]:
+    return {
+        "repo_name": repo.name,
+        "namespace": repo.namespace,
+        "repo_path": repo.path,
+        "description": repo.description,
+        "is_public": repo.is_public,
+        "logo": repo.logo,
+        "created_at": iso(repo.created_at),
+        "updated_at": iso(repo.updated_at),
+    }

@@ -1,0 +1,112 @@
+"""The ASGI application: wiring of settings, database, routers, error rendering and docs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
+
+from repohub.api import errors, ops
+from repohub.api.abeja import errors as abeja_errors
+from repohub.api.abeja.router import router as abeja_router
+from repohub.api.deps import AppState
+from repohub.api.limits import Limits, LimitsMiddleware
+from repohub.api.observe import ObserveMiddleware
+from repohub.api.proxy import ForwardedHeadersMiddleware
+from repohub.api.registry import errors as registry_errors
+from repohub.api.registry.router import router as registry_router
+from repohub.api.request_id import RequestIdMiddleware
+from repohub.api.swr import errors as swr_errors
+from repohub.api.swr.iam import router as iam_router
+from repohub.api.swr.login import router as swr_login_router
+from repohub.api.swr.router import router as swr_router
+from repohub.api.v1 import errors as v1_errors
+from repohub.api.v1.router import router as v1_router
+from repohub.auth.secrets import SecretBox
+from repohub.config import Settings
+from repohub.observability import dbpool, metrics
+from repohub.registry.keys import registry_client
+from repohub.store.engine import create_engine, create_sessionmaker
+
+DESCRIPTION = """
+One catalogue of container-image repositories, served in three vendor dialects:
+
+* **v1 (Alauda)** under `/v1/repositories/{namespace}/` — `Authorization: Token <token>`
+* **ABEJA** under `/organizations/{organization_id}/registry/repositories`
+* **SWR** under `/v2/manage/...` — AK/SK signatures or `X-Auth-Token`
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            connect_timeout=settings.db_connect_timeout,
+            command_timeout=settings.db_command_timeout,
+            pool_timeout=settings.db_pool_timeout,
+        )
+        dbpool.instrument(engine)
+        registry = registry_client(settings)
+        app.state.repohub = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            secret_box=SecretBox(settings.resolved_secret_key),
+            registry=registry,
+        )
+        try:
+            yield
+        finally:
+            if registry is not None:
+                await registry.aclose()
+            dbpool.release(engine)
+            await engine.dispose()
+            metrics.process_exited()
+
+    app = FastAPIOffline(
+        title="repohub",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    renderers = errors.ErrorRenderers()
+    renderers.register(v1_router.prefix + "/", v1_errors.render)
+    renderers.register(swr_router.prefix + "/", swr_errors.render)
+    renderers.register(iam_router.prefix + "/", swr_errors.render)
+    renderers.register(abeja_router.prefix + "/", abeja_errors.render)
+    renderers.register(registry_router.prefix + "/", registry_errors.render)
+    errors.install(app, renderers)
+    app.include_router(ops.router)
+    app.include_router(v1_router)
+    app.include_router(registry_router)
+    app.include_router(swr_login_router)  # SWR's docker-login credential (registry adapter)
+    app.include_router(swr_router)
+    app.include_router(iam_router)
+    app.include_router(abeja_router)
+    # Added last = outermost: the request id exists even for responses made by other middleware.
+    # Always installed: it also puts the configured root path into ``path``; it believes
+    # X-Forwarded-* only when proxy headers are on and the peer is trusted.
+    trusted = settings.trusted_proxies if settings.proxy_headers else frozenset[str]()
+    # Innermost: body size and credential rate limits, answered in the dialect's format.
+    app.add_middleware(LimitsMiddleware, limits=Limits.of(settings), renderers=renderers)
+    if settings.cors_origin_list:  # CORS stays off unless origins are configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-Id", "Content-Range", "Retry-After"],
+        )
+    # Inside the forwarded-headers middleware: metrics and access log see the real client.
+    app.add_middleware(ObserveMiddleware)
+    app.add_middleware(ForwardedHeadersMiddleware, trusted=trusted, root_path=settings.root_path)
+    app.add_middleware(RequestIdMiddleware)
+    return app

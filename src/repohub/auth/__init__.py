@@ -1,0 +1,1 @@
+"""Credentials: parsing, hashing, signatures and tokens."""

@@ -1,0 +1,65 @@
+"""Hashing and encryption of secrets: argon2 for passwords, SHA-256 for tokens, Fernet for AK secrets."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
+
+_hasher = PasswordHasher()
+TOKEN_BYTES = 32
+# Tokens carry a prefix so secret scanners can spot them and so one never begins with "-", which
+# a command line would take for an option (`repohub tokens revoke TOKEN`).
+TOKEN_PREFIX = "rh_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_token() -> str:
+    """A random API token. High entropy, so a fast hash (not argon2) is safe for storing it."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_access_key() -> tuple[str, str]:
+    access_key = "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(20))
+    return access_key, secrets.token_urlsafe(30)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class SecretBox:
+    """Symmetric encryption of stored secrets with a key derived from the server's secret key."""
+
+    def __init__(self, server_key: str) -> None:
+        digest = hashlib.sha256(b"repohub-secret-box\0" + server_key.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    def seal(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def open(self, sealed: str) -> str | None:
+        try:
+            return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            return None

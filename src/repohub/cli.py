@@ -1,0 +1,320 @@
+"""The ``repohub`` command: serve, migrate, and manage accounts and credentials.
+
+Scripts and tests depend on these command names and on the ``--json`` output shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, TypeVar
+from urllib.parse import urlsplit
+
+import typer
+
+from repohub.auth.registry_token import registry_config_fragment
+from repohub.auth.secrets import SecretBox
+from repohub.config import Settings
+from repohub.domain.entities import Role
+from repohub.domain.errors import DomainError
+from repohub.domain.service import Service
+from repohub.registry.keys import registry_client, signing_key
+from repohub.store import migrate as migrations
+from repohub.store.engine import create_engine, create_sessionmaker
+from repohub.store.unit import Store
+
+T = TypeVar("T")
+
+app = typer.Typer(help="repohub: container-image repositories in three API dialects.", no_args_is_help=True)
+users = typer.Typer(help="Manage users.", no_args_is_help=True)
+orgs = typer.Typer(help="Manage organisations (namespaces of kind org).", no_args_is_help=True)
+members = typer.Typer(help="Manage namespace memberships.", no_args_is_help=True)
+tokens = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+access_keys = typer.Typer(help="Manage SWR access keys (AK/SK).", no_args_is_help=True)
+app.add_typer(users, name="users")
+app.add_typer(orgs, name="orgs")
+app.add_typer(members, name="members")
+app.add_typer(tokens, name="tokens")
+app.add_typer(access_keys, name="access-keys")
+registry_cli = typer.Typer(help="Pair with a Distribution registry (tokens, events).", no_args_is_help=True)
+app.add_typer(registry_cli, name="registry")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+def _with_service(action: Callable[[Service], Awaitable[T]]) -> T:
+    """Run one use case against the configured database and exit non-zero on a domain error."""
+    settings = Settings()
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        registry = registry_client(settings)  # deletes and sync talk to the registry when it is set
+        try:
+            async with create_sessionmaker(engine)() as session:
+                box = SecretBox(settings.resolved_secret_key)
+                return await action(Service(Store(session), box, registry=registry))
+        finally:
+            if registry is not None:
+                await registry.aclose()
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(code=1) from error
+
+
+def _print(payload: dict[str, str] | list[dict[str, str]], as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(payload) if as_json else text)
+
+
+def _migrate_and_bootstrap(settings: Settings) -> None:
+    migrations.upgrade(settings.database_url)
+    password = settings.admin_password.get_secret_value() if settings.admin_password else None
+    generated = _with_service(
+        lambda service: service.accounts.bootstrap_admin(settings.admin_username, password)
+    )
+    if generated:
+        # Shown once, on stderr, so it never ends up in a pipe meant for data.
+        print(
+            f"repohub: created admin user {settings.admin_username!r} with password: {generated}",
+            file=sys.stderr,
+        )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations, then create the admin account if there is no user yet."""
+    _migrate_and_bootstrap(Settings())
+    typer.echo("database is at the newest schema")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to bind")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API (migrates the embedded SQLite database itself)."""
+    import uvicorn
+
+    from repohub.observability import logs, metrics
+
+    settings = Settings()
+    if settings.is_sqlite:
+        _migrate_and_bootstrap(settings)
+    metrics.prepare_workers(workers, settings.data_dir / "prometheus")
+    uvicorn.run(
+        "repohub.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,  # repohub's own middleware applies X-Forwarded-* from trusted proxies
+        server_header=False,
+        timeout_graceful_shutdown=20,
+        log_config=logs.log_config(settings.log_level),
+        access_log=False,  # repohub.access logs each request as JSON instead
+        # Workers import the app before answering the supervisor's first ping; on a busy small
+        # machine that takes longer than uvicorn's 5 s default, and the worker would be killed.
+        timeout_worker_healthcheck=30,
+    )
+
+
+@users.command("create")
+def users_create(
+    name: str,
+    password: Annotated[str, typer.Option(help="the user's password")],
+    email: Annotated[str | None, typer.Option(help="e-mail address")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="make a site admin")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a user and its personal namespace NAME."""
+    user = _with_service(
+        lambda service: service.accounts.create_user(name, password, email=email, is_admin=admin)
+    )
+    _print(
+        {"id": str(user.id), "username": user.username}, as_json, f"created user {user.username} ({user.id})"
+    )
+
+
+@orgs.command("create")
+def orgs_create(
+    name: str,
+    owner: Annotated[str | None, typer.Option(help="user who becomes the org's admin")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an organisation (a namespace); its id is ABEJA's organization_id."""
+    namespace = _with_service(lambda service: service.accounts.create_org(name, owner=owner))
+    _print(
+        {"id": str(namespace.id), "name": namespace.name},
+        as_json,
+        f"created org {namespace.name} ({namespace.id})",
+    )
+
+
+@orgs.command("list")
+def orgs_list(as_json: JsonFlag = False) -> None:
+    """List organisations."""
+    found = _with_service(lambda service: service.accounts.list_orgs())
+    payload = [{"id": str(namespace.id), "name": namespace.name} for namespace in found]
+    _print(payload, as_json, "\n".join(f"{item['id']}\t{item['name']}" for item in payload))
+
+
+@members.command("add")
+def members_add(
+    namespace: str,
+    user: str,
+    role: Annotated[Role, typer.Option(help="admin, member or viewer")],
+) -> None:
+    """Give USER a role in NAMESPACE (or change it)."""
+    _with_service(lambda service: service.accounts.add_member(namespace, user, role))
+    typer.echo(f"{user} is {role} of {namespace}")
+
+
+@tokens.command("create")
+def tokens_create(
+    user: str,
+    as_json: JsonFlag = False,
+    expires_in: Annotated[
+        str | None,
+        typer.Option("--expires-in", help="lifetime: 3600s, 90m, 12h, 30d; default none"),
+    ] = None,
+) -> None:
+    """Create an API token for USER; it is shown once."""
+    try:
+        lifetime = parse_duration(expires_in) if expires_in is not None else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--expires-in") from error
+    expires_at = datetime.now(UTC) + lifetime if lifetime is not None else None
+    issued = _with_service(lambda service: service.accounts.create_token(user, expires_at=expires_at))
+    payload = {"user_id": str(issued.user.id), "username": issued.user.username, "token": issued.token}
+    if expires_at is not None:
+        payload["expires_at"] = expires_at.isoformat()
+    _print(payload, as_json, issued.token)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``12h``, ``30d`` (a bare number is seconds)."""
+    match = re.fullmatch(r"\s*(\d{1,9})\s*([smhd]?)\s*", text)
+    if match is None or int(match[1]) == 0:
+        raise ValueError("use a positive number with s, m, h or d, e.g. 30d")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    return timedelta(seconds=int(match[1]) * unit)
+
+
+@app.command()
+def audit(
+    since: Annotated[
+        str | None, typer.Option(help="ISO time (2026-01-31T12:00:00Z) or an age such as 90m, 24h, 7d")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="at most this many entries")] = 1000,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the audit trail of writes (who, what, when, from where), oldest first."""
+    try:
+        moment = _since(since) if since is not None else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--since") from error
+    entries = _with_service(lambda service: service.store.audit.since(moment, limit=limit))
+    if as_json:
+        typer.echo(json.dumps(entries))
+        return
+    for entry in entries:
+        who = entry["actor"] or "-"
+        typer.echo(f"{entry['at']}\t{who}\t{entry['source']}\t{entry['action']}\t{entry['target']}")
+
+
+def _since(text: str) -> datetime:
+    try:
+        return datetime.now(UTC) - parse_duration(text)
+    except ValueError:
+        pass
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@tokens.command("revoke")
+def tokens_revoke(token: str) -> None:
+    """Revoke an API token."""
+    if not _with_service(lambda service: service.accounts.revoke_token(token)):
+        typer.echo("error: no such live token", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("revoked")
+
+
+@access_keys.command("create")
+def access_keys_create(user: str, as_json: JsonFlag = False) -> None:
+    """Create an SWR access key pair for USER; the secret is shown once."""
+    key = _with_service(lambda service: service.accounts.create_access_key(user))
+    payload = {"access_key": key.access_key, "secret_key": key.secret_key, "project_id": key.project_id}
+    _print(payload, as_json, "\n".join(f"{name}: {value}" for name, value in payload.items()))
+
+
+@registry_cli.command("config")
+def registry_config(
+    url: Annotated[
+        str | None, typer.Option(help="repohub's URL for clients and the registry [REPOHUB_PUBLIC_URL]")
+    ] = None,
+    registry_url: Annotated[
+        str | None, typer.Option(help="the registry's own URL: adds its http.addr to the fragment")
+    ] = None,
+) -> None:
+    """Print the registry config.yml sections for repohub: auth.token and notifications.
+
+    Creates the token signing key and certificate on first use; add storage (and http) yourself.
+    """
+    settings = Settings()
+    base = (url or settings.public_url).rstrip("/")
+    cert_path = settings.token_cert_path
+    signing_key(settings)  # the certificate must exist before the registry reads it
+    fragment = registry_config_fragment(
+        realm=f"{base}/registry/token",
+        service=settings.registry_service,
+        issuer=settings.registry_issuer,
+        cert_path=cert_path,
+        events_url=f"{base}/registry/events",
+        events_secret=settings.resolved_events_secret,
+    )
+    if registry_url:
+        parsed = urlsplit(registry_url)
+        if not parsed.hostname or not parsed.port:
+            typer.echo("error: --registry-url needs a host and a port, e.g. http://127.0.0.1:5000", err=True)
+            raise typer.Exit(code=1)
+        fragment = f"http:\n  addr: {parsed.hostname}:{parsed.port}\n" + fragment
+    typer.echo(fragment, nl=False)
+
+
+@registry_cli.command("sync")
+def registry_sync(
+    as_json: JsonFlag = False,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="prune every tag even if the registry lists no repository")
+    ] = False,
+) -> None:
+    """Make the catalogue's tags match the registry's (REPOHUB_REGISTRY_URL) and report what changed."""
+    report = _with_service(lambda service: service.registry.sync(allow_empty=allow_empty))
+    changes = {
+        "created_repositories": report.created_repositories,
+        "added_tags": report.added_tags,
+        "moved_tags": report.moved_tags,
+        "removed_tags": report.removed_tags,
+        "skipped": report.skipped,
+    }
+    if as_json:
+        typer.echo(json.dumps(changes))
+        return
+    labels = {
+        "created_repositories": "created repository",
+        "added_tags": "added tag",
+        "moved_tags": "moved tag",
+        "removed_tags": "removed tag",
+        "skipped": "skipped",
+    }
+    lines = [f"{labels[key]} {item}" for key, items in changes.items() for item in items]
+    typer.echo("\n".join(lines) if lines else "catalogue already matches the registry")

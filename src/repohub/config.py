@@ -1,0 +1,106 @@
+"""Settings: the only place that reads the environment (prefix ``REPOHUB_``, ``.env`` supported)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/repohub.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REPOHUB_", env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    data_dir: Path = Path("data")
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
+    # Encrypts access-key secrets at rest. Unset: generated once and kept in ``data_dir``.
+    secret_key: SecretStr | None = None
+    registry_host: str = "127.0.0.1:5000"
+    domain_name: str = "repohub.local"
+    root_path: str = ""
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    proxy_headers: bool = True
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    # Fail fast when PostgreSQL is gone instead of hanging requests: a stopped server refuses at
+    # once (503 at once); an unreachable host costs at most the connect timeout. New connections
+    # on a busy small machine can take over a second, so the connect timeout is not tighter.
+    db_connect_timeout: float = Field(default=3.0, gt=0)
+    db_command_timeout: float = Field(default=10.0, gt=0)
+    db_pool_timeout: float = Field(default=2.0, gt=0)
+    log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+    # Abuse limits (0 disables a rate limit); rates are requests per minute per process.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    login_rate_per_client: int = Field(default=60, ge=0)
+    login_rate_per_user: int = Field(default=30, ge=0)
+    token_rate_per_client: int = Field(default=600, ge=0)
+    token_rate_per_user: int = Field(default=300, ge=0)
+    cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: no CORS headers at all
+    # The Distribution registry repohub issues tokens for and hears events from (see README).
+    registry_url: str | None = None  # its HTTP API, e.g. http://127.0.0.1:5000; unset: no registry calls
+    public_url: str = "http://127.0.0.1:8000"  # how clients and the registry reach repohub
+    registry_service: str = "repohub-registry"
+    registry_issuer: str = "repohub"
+    registry_token_ttl: int = Field(default=300, ge=10, le=86_400)
+    registry_key_path: Path | None = None  # default: data_dir/registry-token.key
+    registry_cert_path: Path | None = None  # default: data_dir/registry-token.crt
+    # The shared secret the registry sends with events. Unset: generated once and kept in data_dir.
+    registry_events_secret: SecretStr | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return _persisted_secret(self.data_dir / "secret.key")
+
+    @cached_property
+    def resolved_events_secret(self) -> str:
+        if self.registry_events_secret is not None:
+            return self.registry_events_secret.get_secret_value()
+        return _persisted_secret(self.data_dir / "registry-events.secret")
+
+    @property
+    def token_key_path(self) -> Path:
+        return self.registry_key_path or self.data_dir / "registry-token.key"
+
+    @property
+    def token_cert_path(self) -> Path:
+        return self.registry_cert_path or self.data_dir / "registry-token.crt"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def trusted_proxies(self) -> frozenset[str]:
+        return frozenset(ip.strip() for ip in self.forwarded_allow_ips.split(",") if ip.strip())
+
+
+def _persisted_secret(path: Path) -> str:
+    """Read the generated server key, creating it on first use (kept so restarts can still decrypt)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(key)
+        tmp.chmod(0o600)
+        try:
+            # link() fails if another process won the race; then its key is the key.
+            path.hardlink_to(tmp)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_text().strip()

@@ -1,0 +1,1 @@
+"""Domain: entities, rules and use cases, free of HTTP and SQL."""

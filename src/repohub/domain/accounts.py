@@ -1,0 +1,189 @@
+"""Account use cases: users, organisations, memberships, credentials, authentication."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+
+from repohub.auth.secrets import (
+    SecretBox,
+    generate_password,
+    hash_password,
+    new_access_key,
+    new_token,
+    token_digest,
+    verify_password,
+)
+from repohub.domain.entities import AccessKey, IssuedToken, Membership, Namespace, NamespaceKind, Role, User
+from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.names import validate_namespace_name
+from repohub.domain.verified import TOKENS as VERIFIED_TOKENS
+from repohub.observability.metrics import TOKENS_ISSUED
+from repohub.store.tables import utcnow
+from repohub.store.unit import Store
+
+TOKEN = "token"
+ACCESS_KEY = "access_key"
+MAX_PASSWORD = 1024
+
+
+def project_id_for(user: User) -> str:
+    """SWR's project id for a user: stable, derived, nothing to store."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"repohub:user:{user.id}").hex
+
+
+class AccountService:
+    def __init__(self, store: Store, secret_box: SecretBox) -> None:
+        self._store = store
+        self._box = secret_box
+
+    # -- authentication -------------------------------------------------------------------------
+    async def authenticate_password(self, username: str, password: str) -> User:
+        user = await self._store.users.by_username(username)
+        if user is None or len(password) > MAX_PASSWORD:
+            raise NotAuthenticated("invalid username or password")
+        stored = await self._store.users.password_hash(user.id)
+        # argon2 is deliberately slow: off the event loop, so other requests keep flowing meanwhile.
+        if not await asyncio.to_thread(verify_password, stored, password):
+            raise NotAuthenticated("invalid username or password")
+        return user
+
+    async def authenticate_token(self, token: str, *, now: datetime | None = None) -> User:
+        """The token's user; a token verified in the last few seconds is not looked up again."""
+        digest, moment = token_digest(token), now or utcnow()
+        remembered = VERIFIED_TOKENS.get(digest, moment)
+        if remembered is not None:
+            return remembered
+        found = await self._store.credentials.token_user(digest, now=moment)
+        if found is None:
+            raise NotAuthenticated("invalid or expired token")
+        VERIFIED_TOKENS.put(digest, *found)
+        return found[0]
+
+    async def access_key_secret(self, access_key: str) -> tuple[User, str]:
+        """The user and plaintext secret of an access key, for verifying a request signature."""
+        found = await self._store.credentials.user_for(ACCESS_KEY, access_key, now=utcnow())
+        secret = self._box.open(found[1]) if found and found[1] else None
+        if found is None or secret is None:
+            raise NotAuthenticated("unknown access key")
+        return found[0], secret
+
+    # -- users and organisations ----------------------------------------------------------------
+    async def create_user(
+        self, username: str, password: str, *, email: str | None = None, is_admin: bool = False
+    ) -> User:
+        """A user and its personal namespace of the same name, of which it is the admin."""
+        validate_namespace_name(username, field="username")
+        if not password or len(password) > MAX_PASSWORD:
+            raise InvalidInput(f"password must be 1 to {MAX_PASSWORD} characters", field="password")
+        if email is not None and ("@" not in email or len(email) > 254 or "\x00" in email):
+            raise InvalidInput("email must be an address like name@example.com", field="email")
+        if await self._store.namespaces.by_name(username) is not None:
+            raise Conflict(f"the name {username!r} is taken")
+        password_hash = await asyncio.to_thread(hash_password, password)
+        async with self._store.transaction(conflict=f"the name {username!r} is taken"):
+            user = await self._store.users.add(
+                username=username, email=email, password_hash=password_hash, is_admin=is_admin
+            )
+            namespace = await self._store.namespaces.add(
+                name=username, kind=NamespaceKind.USER, creator_id=user.id
+            )
+            await self._store.namespaces.set_member(namespace.id, user.id, Role.ADMIN)
+        return user
+
+    async def bootstrap_admin(self, username: str, password: str | None) -> str | None:
+        """Create the site admin when there is no user yet; returns the password if it was generated."""
+        if await self._store.users.count() > 0:
+            return None
+        generated = password is None
+        chosen = generate_password() if password is None else password
+        try:
+            await self.create_user(username, chosen, is_admin=True)
+        except Conflict:
+            return None  # another process bootstrapped it first
+        return chosen if generated else None
+
+    async def user(self, username: str) -> User:
+        user = await self._store.users.by_username(username)
+        if user is None:
+            raise NotFound(f"user {username!r} not found")
+        return user
+
+    async def user_by_id(self, user_id: int) -> User:
+        user = await self._store.users.get(user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} not found")
+        return user
+
+    async def create_org(self, name: str, *, owner: str | None = None) -> Namespace:
+        validate_namespace_name(name)
+        owner_user = await self.user(owner) if owner else None
+        if await self._store.namespaces.by_name(name) is not None:
+            raise Conflict(f"namespace {name!r} already exists")
+        async with self._store.transaction(conflict=f"namespace {name!r} already exists"):
+            namespace = await self._store.namespaces.add(
+                name=name, kind=NamespaceKind.ORG, creator_id=owner_user.id if owner_user else None
+            )
+            if owner_user is not None:
+                await self._store.namespaces.set_member(namespace.id, owner_user.id, Role.ADMIN)
+        return namespace
+
+    async def list_orgs(self) -> list[Namespace]:
+        return await self._store.namespaces.list(kind=NamespaceKind.ORG)
+
+    async def add_member(self, namespace: str, username: str, role: Role) -> Membership:
+        found = await self._store.namespaces.by_name(namespace)
+        if found is None:
+            raise NotFound(f"namespace {namespace!r} not found")
+        user = await self.user(username)
+        async with self._store.transaction():
+            await self._store.namespaces.set_member(found.id, user.id, role)
+        return Membership(namespace_id=found.id, user=user, role=role)
+
+    # -- credentials ----------------------------------------------------------------------------
+    async def create_token(
+        self, username: str, *, description: str = "", expires_at: datetime | None = None
+    ) -> IssuedToken:
+        user = await self.user(username)
+        return await self._issue_token(user, description=description, expires_at=expires_at)
+
+    async def login(self, username: str, password: str) -> IssuedToken:
+        """Password login that hands out a fresh API token (v1's generate-api-token)."""
+        user = await self.authenticate_password(username, password)
+        return await self._issue_token(user, description="login")
+
+    async def _issue_token(
+        self, user: User, *, description: str, expires_at: datetime | None = None
+    ) -> IssuedToken:
+        token = new_token()
+        async with self._store.transaction():
+            await self._store.credentials.add(
+                user_id=user.id,
+                kind=TOKEN,
+                lookup=token_digest(token),
+                description=description,
+                expires_at=expires_at,
+            )
+        TOKENS_ISSUED.labels("api").inc()
+        return IssuedToken(user=user, token=token)
+
+    async def revoke_token(self, token: str) -> bool:
+        async with self._store.transaction():
+            revoked = await self._store.credentials.revoke(TOKEN, [token_digest(token)])
+        VERIFIED_TOKENS.forget(token_digest(token))
+        return revoked > 0
+
+    async def create_access_key(self, username: str) -> AccessKey:
+        user = await self.user(username)
+        access_key, secret_key = new_access_key()
+        async with self._store.transaction():
+            await self._store.credentials.add(
+                user_id=user.id,
+                kind=ACCESS_KEY,
+                lookup=access_key,
+                encrypted_secret=self._box.seal(secret_key),
+            )
+        return AccessKey(
+            user=user, access_key=access_key, secret_key=secret_key, project_id=project_id_for(user)
+        )

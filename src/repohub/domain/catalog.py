@@ -1,0 +1,223 @@
+"""Catalogue use cases: namespaces, repositories, tags and stars, with every permission rule.
+
+A private repository is reported as missing (NotFound) to callers who may not read it, so that its
+existence is not revealed; callers who can read but not change it get PermissionDenied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from repohub.domain.entities import CATEGORIES, Namespace, Page, Principal, Repository, Role, Tag
+from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from repohub.domain.gateway import RegistryGateway
+from repohub.domain.names import validate_repository_name
+from repohub.domain.queries import RepoQuery, TagQuery, Visibility
+from repohub.store.unit import Store
+
+MAX_DESCRIPTION = 1024
+MAX_FULL_DESCRIPTION = 100_000
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryChanges:
+    """Fields a client may change; None means "leave as it is"."""
+
+    description: str | None = None
+    full_description: str | None = None
+    is_public: bool | None = None
+    category: str | None = None
+
+    def as_values(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.__slots__ if getattr(self, key) is not None}
+
+
+def _check_text(value: str, limit: int, field: str) -> None:
+    if len(value) > limit:
+        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+    if "\x00" in value:  # PostgreSQL cannot store it; refused on SQLite too, so both behave alike
+        raise InvalidInput(f"{field} may not contain NUL characters", field=field)
+
+
+def _check_category(category: str) -> None:
+    if category not in CATEGORIES:
+        raise InvalidInput(f"category must be one of {', '.join(CATEGORIES)}", field="category")
+
+
+def check_paging(offset: int, limit: int, *, max_limit: int = MAX_PAGE) -> None:
+    if offset < 0:
+        raise InvalidInput("offset must be 0 or more", field="offset")
+    if not 1 <= limit <= max_limit:
+        raise InvalidInput(f"limit must be between 1 and {max_limit}", field="limit")
+
+
+class CatalogService:
+    def __init__(
+        self, store: Store, principal: Principal, *, registry: RegistryGateway | None = None
+    ) -> None:
+        self._store = store
+        self.principal = principal
+        # When set, deletes remove the images from the registry first: if that fails, nothing changes.
+        self._registry = registry
+
+    # -- permissions ----------------------------------------------------------------------------
+    async def role_in(self, namespace: Namespace) -> Role | None:
+        """The caller's effective role: site admins act as admins everywhere."""
+        if self.principal.is_admin:
+            return Role.ADMIN
+        if self.principal.user is None:
+            return None
+        return await self._store.namespaces.role(namespace.id, self.principal.user.id)
+
+    def _visibility(self) -> Visibility:
+        user = self.principal.user
+        if user is None:
+            return Visibility()
+        return Visibility(everything=user.is_admin, member_id=user.id)
+
+    async def _require_role(self, namespace: Namespace, needed: Role, action: str) -> Role:
+        if self.principal.is_anonymous:
+            raise NotAuthenticated(f"authentication is required to {action}")
+        role = await self.role_in(namespace)
+        if role is None or not role.at_least(needed):
+            raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the {needed} role")
+        return role
+
+    async def _readable(self, namespace: Namespace, repository: Repository | None, label: str) -> Repository:
+        if repository is not None and (repository.is_public or await self.role_in(namespace) is not None):
+            return repository
+        raise NotFound(f"repository {label!r} not found")
+
+    # -- namespaces -----------------------------------------------------------------------------
+    async def namespace(self, name: str) -> Namespace:
+        found = await self._store.namespaces.by_name(name)
+        if found is None:
+            raise NotFound(f"namespace {name!r} not found")
+        return found
+
+    async def namespace_by_id(self, namespace_id: int) -> Namespace:
+        found = await self._store.namespaces.get(namespace_id)
+        if found is None:
+            raise NotFound(f"namespace {namespace_id} not found")
+        return found
+
+    async def member_roles(self, namespace: Namespace, user_ids: Iterable[int]) -> dict[int, Role]:
+        """Roles of the given users in a namespace (e.g. of creators a dialect shows); non-members
+        are absent. Only membership counts here: it is what the namespace's own people see."""
+        return await self._store.namespaces.roles(namespace.id, sorted(set(user_ids)))
+
+    # -- repositories ---------------------------------------------------------------------------
+    async def create_repository(
+        self,
+        namespace_name: str,
+        name: str,
+        *,
+        description: str = "",
+        full_description: str = "",
+        is_public: bool = False,
+        category: str = "other",
+    ) -> Repository:
+        namespace = await self.namespace(namespace_name)
+        await self._require_role(namespace, Role.MEMBER, "create repositories")
+        validate_repository_name(namespace.name, name)
+        _check_text(description, MAX_DESCRIPTION, "description")
+        _check_text(full_description, MAX_FULL_DESCRIPTION, "full_description")
+        _check_category(category)
+        duplicate = f"repository '{namespace.name}/{name}' already exists"
+        if await self._store.repositories.by_name(namespace.id, name) is not None:
+            raise Conflict(duplicate)
+        creator = self.principal.user
+        async with self._store.transaction(conflict=duplicate):
+            repository_id = await self._store.repositories.add(
+                namespace_id=namespace.id,
+                name=name,
+                description=description,
+                full_description=full_description,
+                category=category,
+                is_public=is_public,
+                creator_id=creator.id if creator else None,
+            )
+        return await self._fetch(repository_id)
+
+    async def _fetch(self, repository_id: int) -> Repository:
+        repository = await self._store.repositories.get(repository_id)
+        if repository is None:
+            raise NotFound(f"repository {repository_id} not found")
+        return repository
+
+    async def repository(self, namespace_name: str, name: str) -> Repository:
+        namespace = await self.namespace(namespace_name)
+        found = await self._store.repositories.by_name(namespace.id, name)
+        return await self._readable(namespace, found, f"{namespace_name}/{name}")
+
+    async def repository_by_id(self, namespace_id: int, repository_id: int) -> Repository:
+        namespace = await self.namespace_by_id(namespace_id)
+        found = await self._store.repositories.get(repository_id)
+        if found is not None and found.namespace_id != namespace.id:
+            found = None
+        return await self._readable(namespace, found, str(repository_id))
+
+    async def list_repositories(self, query: RepoQuery, *, with_tag_names: bool = False) -> Page[Repository]:
+        check_paging(query.offset, query.limit)
+        found = await self._store.repositories.page(query, self._visibility(), with_tag_names=with_tag_names)
+        await self._store.release()  # read-only: the connection is not needed while the page renders
+        return found
+
+    async def update_repository(self, repository: Repository, changes: RepositoryChanges) -> Repository:
+        namespace = await self.namespace_by_id(repository.namespace_id)
+        await self._require_role(namespace, Role.MEMBER, "change repositories")
+        if changes.description is not None:
+            _check_text(changes.description, MAX_DESCRIPTION, "description")
+        if changes.full_description is not None:
+            _check_text(changes.full_description, MAX_FULL_DESCRIPTION, "full_description")
+        if changes.category is not None:
+            _check_category(changes.category)
+        values = changes.as_values()
+        if values:
+            async with self._store.transaction():
+                await self._store.repositories.update(repository.id, values)
+        return await self._fetch(repository.id)
+
+    async def delete_repository(self, repository: Repository) -> None:
+        namespace = await self.namespace_by_id(repository.namespace_id)
+        await self._require_role(namespace, Role.ADMIN, "delete repositories")
+        if self._registry is not None:
+            await self._registry.delete_repository(repository.path)
+        async with self._store.transaction():
+            await self._store.repositories.delete(repository.id)
+
+    # -- stars ----------------------------------------------------------------------------------
+    async def is_starred(self, repository: Repository) -> bool:
+        user = self.principal.user
+        return user is not None and await self._store.repositories.is_starred(repository.id, user.id)
+
+    async def set_star(self, repository: Repository, starred: bool) -> Repository:
+        user = self.principal.user
+        if user is None:
+            raise NotAuthenticated("authentication is required to star repositories")
+        async with self._store.transaction():
+            await self._store.repositories.set_star(repository.id, user.id, starred)
+        return await self._fetch(repository.id)
+
+    # -- tags -----------------------------------------------------------------------------------
+    async def list_tags(self, repository: Repository, query: TagQuery) -> Page[Tag]:
+        check_paging(query.offset, query.limit)
+        return await self._store.tags.page(repository.id, query)
+
+    async def tag(self, repository: Repository, name: str) -> Tag:
+        found = await self._store.tags.get(repository.id, name)
+        if found is None:
+            raise NotFound(f"tag {name!r} not found in {repository.path!r}")
+        return found
+
+    async def delete_tag(self, repository: Repository, name: str) -> None:
+        namespace = await self.namespace_by_id(repository.namespace_id)
+        await self.tag(repository, name)
+        await self._require_role(namespace, Role.ADMIN, "delete tags")
+        if self._registry is not None:
+            await self._registry.delete_tag(repository.path, name)
+        async with self._store.transaction():
+            await self._store.tags.delete(repository.id, [name])

@@ -1,0 +1,165 @@
+"""Domain objects handed between the store, the service and the dialects (plain, immutable data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    MEMBER = "member"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+_ROLE_RANK = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
+
+
+class NamespaceKind(StrEnum):
+    USER = "user"
+    ORG = "org"
+
+
+CATEGORIES = ("app_server", "linux", "framework_app", "database", "lang", "other", "windows", "arm")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    email: str | None
+    display_name: str | None
+    is_admin: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    id: int
+    name: str
+    kind: NamespaceKind
+    display_name: str | None
+    creator_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    namespace_id: int
+    user: User
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class Creator:
+    """The few user fields dialects show next to a repository or tag."""
+
+    id: int
+    username: str
+    email: str | None
+    display_name: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    id: int
+    namespace_id: int
+    namespace: str
+    name: str
+    description: str
+    full_description: str
+    category: str
+    is_public: bool
+    is_automated: bool
+    logo: str
+    creator: Creator | None
+    size: int
+    tag_count: int
+    download_count: int
+    upload_count: int
+    star_count: int
+    pulled_at: datetime | None
+    pushed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    # Tag names, newest first; filled only where a dialect shows them with the repository.
+    tag_names: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    id: int
+    repository_id: int
+    name: str
+    digest: str
+    image_id: str
+    media_type: str
+    size: int
+    manifest: str | None
+    creator: Creator | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user, or nobody (anonymous)."""
+
+    user: User | None = None
+    via: str = "anonymous"  # "password" | "token" | "access_key" | "anonymous"
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user is None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user is not None and self.user.is_admin
+
+
+ANONYMOUS = Principal()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    user: User
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    user: User
+    access_key: str
+    secret_key: str
+    project_id: str

@@ -1,0 +1,42 @@
+"""What the domain needs from the image registry, as a Protocol (implemented in ``repohub.registry``).
+
+The catalogue calls it before deleting so the registry never keeps images the catalogue forgot;
+event handling and sync call it to learn what a manifest weighs and which tags exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+# The account the registry sees on repohub's own calls: not a valid username, so never a person.
+INTERNAL_SUBJECT = "@repohub"
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestInfo:
+    digest: str
+    media_type: str
+    size: int  # manifest + config + layers (for an index: the index plus each image it lists)
+    image_id: str  # config digest without "sha256:"; empty for an index
+    manifest: str | None  # the manifest's JSON text
+
+
+class RegistryGateway(Protocol):
+    async def delete_repository(self, path: str) -> None:
+        """Delete every tagged manifest of ``namespace/name``; nothing to do if the registry has none."""
+
+    async def delete_tag(self, path: str, tag: str) -> None:
+        """Remove one tag; other tags on the same digest survive."""
+
+    async def repositories(self) -> list[str]:
+        """Every repository path the registry knows (``/v2/_catalog``)."""
+
+    async def tags(self, path: str) -> list[str]:
+        """Tags of one repository; empty when the registry has none."""
+
+    async def tag_digest(self, path: str, tag: str) -> str | None:
+        """The manifest digest a tag points at, None when the tag does not exist."""
+
+    async def manifest_info(self, path: str, reference: str) -> ManifestInfo | None:
+        """Digest, media type and total size of a manifest (by tag or digest); None when missing."""

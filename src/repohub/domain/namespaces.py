@@ -1,0 +1,194 @@
+"""Namespace use cases a caller performs itself: create, list, show, delete, and manage who has access.
+
+Rules: any authenticated user may create an organisation (and becomes its admin); a caller sees the
+namespaces it belongs to (site admins see all) and nothing else exists for it (NotFound); viewers and up
+may read the access list; namespace admins delete namespaces and change access. A namespace keeps at
+least one admin, a non-empty namespace cannot be deleted, and a user's personal namespace lives as long
+as the user does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from repohub.domain.entities import Membership, Namespace, NamespaceKind, Principal, Role, User
+from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from repohub.domain.names import namespace_name_problem
+from repohub.store.unit import Store
+
+MAX_GRANTS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceView:
+    """A namespace as its caller sees it: with the caller's effective role and the creator's name."""
+
+    namespace: Namespace
+    role: Role
+    creator_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceAccess:
+    namespace: Namespace
+    creator_name: str | None
+    caller: Membership  # a site admin who is not a member shows as admin
+    others: list[Membership]
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A role for a user named by id, by name, or by both (then they must agree)."""
+
+    role: Role
+    user_id: int | None = None
+    username: str | None = None
+
+
+class NamespaceService:
+    def __init__(self, store: Store, principal: Principal) -> None:
+        self._store = store
+        self.principal = principal
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _caller(self, action: str) -> User:
+        if self.principal.user is None:
+            raise NotAuthenticated(f"authentication is required to {action}")
+        return self.principal.user
+
+    async def _effective_role(self, namespace: Namespace, user: User) -> Role | None:
+        if user.is_admin:
+            return Role.ADMIN
+        return await self._store.namespaces.role(namespace.id, user.id)
+
+    async def _visible(self, name: str, action: str) -> tuple[Namespace, User, Role]:
+        """The namespace, the caller and its role; NotFound when the caller is not in it."""
+        user = self._caller(action)
+        namespace = await self._store.namespaces.by_name(name)
+        role = await self._effective_role(namespace, user) if namespace is not None else None
+        if namespace is None or role is None:
+            raise NotFound(f"namespace {name!r} not found")
+        return namespace, user, role
+
+    async def _administered(self, name: str, action: str) -> tuple[Namespace, User]:
+        namespace, user, role = await self._visible(name, action)
+        if role is not Role.ADMIN:
+            raise PermissionDenied(f"{action} in namespace {name!r} needs the admin role")
+        return namespace, user
+
+    async def _creator_name(self, namespace: Namespace) -> str | None:
+        if namespace.creator_id is None:
+            return None
+        creator = await self._store.users.get(namespace.creator_id)
+        return creator.username if creator else None
+
+    # -- namespaces -----------------------------------------------------------------------------
+    async def create(self, name: str) -> Namespace:
+        """An organisation owned (as admin) by the caller."""
+        user = self._caller("create namespaces")
+        problem = namespace_name_problem(name)
+        if problem:
+            raise InvalidInput(f"invalid namespace name {name!r}: {problem}", field="namespace")
+        taken = f"namespace {name!r} already exists"
+        if await self._store.namespaces.by_name(name) is not None:
+            raise Conflict(taken)
+        async with self._store.transaction(conflict=taken):
+            namespace = await self._store.namespaces.add(
+                name=name, kind=NamespaceKind.ORG, creator_id=user.id
+            )
+            await self._store.namespaces.set_member(namespace.id, user.id, Role.ADMIN)
+        return namespace
+
+    async def visible(self, name: str | None = None) -> list[NamespaceView]:
+        """The namespaces the caller belongs to (all for site admins), by name; ``name`` picks one."""
+        user = self._caller("list namespaces")
+        rows = await self._store.namespaces.listing(member_id=None if user.is_admin else user.id, name=name)
+        return [
+            NamespaceView(namespace, Role.ADMIN if user.is_admin else role or Role.VIEWER, creator)
+            for namespace, role, creator in rows
+        ]
+
+    async def get(self, name: str) -> NamespaceView:
+        namespace, _, role = await self._visible(name, "read namespaces")
+        return NamespaceView(namespace, role, await self._creator_name(namespace))
+
+    async def delete(self, name: str) -> None:
+        namespace, _ = await self._administered(name, "delete the namespace")
+        if namespace.kind is NamespaceKind.USER:
+            raise Conflict(f"namespace {name!r} is a user's personal namespace and cannot be deleted")
+        if await self._store.repositories.exists_in(namespace.id):
+            raise Conflict(f"namespace {name!r} still has repositories; delete them first")
+        async with self._store.transaction():
+            await self._store.namespaces.delete(namespace.id)
+
+    # -- access ---------------------------------------------------------------------------------
+    async def access(self, name: str) -> NamespaceAccess:
+        namespace, user, role = await self._visible(name, "read namespace access")
+        members = await self._store.namespaces.members(namespace.id)
+        caller = next((m for m in members if m.user.id == user.id), None)
+        return NamespaceAccess(
+            namespace=namespace,
+            creator_name=await self._creator_name(namespace),
+            caller=caller or Membership(namespace_id=namespace.id, user=user, role=role),
+            others=[m for m in members if m.user.id != user.id],
+        )
+
+    async def grant(self, name: str, grants: Sequence[Grant], *, change: bool) -> None:
+        """Give users access (``change=False``: they must not have any yet) or change their role
+        (``change=True``: they must have access already). All or nothing."""
+        action = "change access" if change else "grant access"
+        namespace, _ = await self._administered(name, action)
+        if not 1 <= len(grants) <= MAX_GRANTS:
+            raise InvalidInput(f"give 1 to {MAX_GRANTS} users", field="body")
+        current = {m.user.id: m.role for m in await self._store.namespaces.members(namespace.id)}
+        wanted: dict[int, Role] = {}
+        for grant in grants:
+            user = await self._user_of(grant)
+            if user.id in wanted:
+                raise InvalidInput(f"user {user.username!r} is listed more than once", field="body")
+            if change and user.id not in current:
+                raise NotFound(f"user {user.username!r} has no access to namespace {name!r}")
+            if not change and user.id in current:
+                raise Conflict(f"user {user.username!r} already has access to namespace {name!r}")
+            wanted[user.id] = grant.role
+        self._keep_an_admin(name, {**current, **wanted})
+        async with self._store.transaction():
+            for user_id, role in wanted.items():
+                await self._store.namespaces.set_member(namespace.id, user_id, role)
+
+    async def revoke(self, name: str, user_ids: Sequence[int]) -> None:
+        namespace, _ = await self._administered(name, "remove access")
+        if not 1 <= len(user_ids) <= MAX_GRANTS:
+            raise InvalidInput(f"give 1 to {MAX_GRANTS} user ids", field="body")
+        current = {m.user.id: m.role for m in await self._store.namespaces.members(namespace.id)}
+        for user_id in user_ids:
+            if user_id not in current:
+                raise NotFound(f"user {user_id} has no access to namespace {name!r}")
+        self._keep_an_admin(name, {k: v for k, v in current.items() if k not in set(user_ids)})
+        async with self._store.transaction():
+            for user_id in set(user_ids):
+                await self._store.namespaces.remove_member(namespace.id, user_id)
+
+    @staticmethod
+    def _keep_an_admin(name: str, roles: dict[int, Role]) -> None:
+        if Role.ADMIN not in roles.values():
+            raise Conflict(f"namespace {name!r} must keep at least one admin")
+
+    async def _user_of(self, grant: Grant) -> User:
+        if grant.user_id is None and not grant.username:
+            raise InvalidInput("each entry needs a user_id or a user_name", field="user_id")
+        user = (
+            await self._store.users.get(grant.user_id)
+            if grant.user_id is not None
+            else await self._store.users.by_username(grant.username or "")
+        )
+        label = grant.user_id if grant.user_id is not None else grant.username
+        if user is None:
+            raise NotFound(f"user {label!r} not found")
+        if grant.username and grant.username != user.username:
+            raise InvalidInput(
+                f"user_id {grant.user_id} belongs to {user.username!r}, not {grant.username!r}",
+                field="user_name",
+            )
+        return user

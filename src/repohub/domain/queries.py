@@ -1,0 +1,47 @@
+"""Query objects built once at the edge of a dialect and handed down to the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RepoOrder(StrEnum):
+    NAME = "name"
+    UPDATED_AT = "updated_at"
+    CREATED_AT = "created_at"
+    TAG_COUNT = "tag_count"
+
+
+class TagOrder(StrEnum):
+    NAME = "name"
+    UPDATED_AT = "updated_at"
+    CREATED_AT = "created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class RepoQuery:
+    namespace: str | None = None
+    name_contains: str | None = None  # case-insensitive substring
+    category: str | None = None
+    offset: int = 0
+    limit: int = 20
+    order: RepoOrder = RepoOrder.NAME
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TagQuery:
+    name: str | None = None  # exact tag name filter
+    offset: int = 0
+    limit: int = 20
+    order: TagOrder = TagOrder.CREATED_AT
+    descending: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """Which repositories a caller may see: all, or the public ones plus those of its namespaces."""
+
+    everything: bool = False
+    member_id: int | None = None

@@ -1,0 +1,477 @@
+"""The registry's side of the catalogue: who gets which token, what its events change, sync.
+
+Grant rules (the same permission rules every dialect follows):
+
+* ``pull`` — anyone on a public repository; viewers and up of the namespace on any name in it
+  (a name that does not exist yet reveals nothing: the registry answers "unknown" anyway).
+* ``push`` — members and up, on an existing repository or on a valid new name in their namespace.
+  The repository enters the catalogue (private) when its first tagged manifest push event arrives,
+  not at grant time, so a push that fails half-way leaves no empty repository behind.
+* ``delete`` — namespace admins. ``*`` asks for all three and gets what the caller may have.
+* ``registry:catalog:*`` — site admins only. Site admins get everything on every existing namespace.
+* Anything else (unknown actions, other resource types, missing namespaces) is left out, as the
+  token spec says; an empty grant is still a valid token.
+
+Events: only manifest events count. A tagged ``push`` creates or moves the tag and counts one upload;
+a manifest ``GET`` counts one download (``HEAD`` existence checks do not); ``delete`` by digest removes
+every tag on that digest, ``delete`` by tag removes that tag. Blob events are ignored. Each envelope
+is applied in one transaction, its event ids recorded first so a redelivery counts nothing twice, and
+each repository's counters and summary change in one UPDATE. repohub's own calls (account
+``@repohub``: sync, deletes) change tags but count neither pulls nor pushes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from repohub.auth.registry_token import Scope
+from repohub.domain.accounts import AccountService
+from repohub.domain.entities import IssuedToken, Principal, Role
+from repohub.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    UpstreamFailed,
+    UpstreamUnavailable,
+)
+from repohub.domain.gateway import INTERNAL_SUBJECT, ManifestInfo, RegistryGateway
+from repohub.domain.names import validate_repository_name
+from repohub.store.registry import AccessFacts
+from repohub.store.tables import utcnow
+from repohub.store.unit import Store
+
+log = logging.getLogger("repohub.registry")
+
+PULL, PUSH, DELETE = "pull", "push", "delete"
+REPOSITORY_ACTIONS = (PULL, PUSH, DELETE)
+# A docker-login credential (SWR's temporary login command) lives this long, as on Huawei Cloud.
+DOCKER_LOGIN_VALIDITY = timedelta(hours=24)
+# Event ids are kept this long; the registry gives up retrying far sooner.
+EVENT_RETENTION = timedelta(days=7)
+MANIFEST_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    }
+)
+
+
+def split_path(path: str) -> tuple[str, str] | None:
+    """``namespace/name`` of a registry path; None when it has no namespace part."""
+    namespace, sep, name = path.partition("/")
+    if not sep or not namespace or not name:
+        return None
+    return namespace, name
+
+
+def allowed_actions(
+    principal: Principal, facts: AccessFacts, name: str, requested: Sequence[str]
+) -> list[str]:
+    """The subset of ``requested`` the caller gets on ``facts``' repository (pure: tested directly)."""
+    role = Role.ADMIN if principal.is_admin else facts.role
+    may: set[str] = set()
+    if facts.repository_id is not None and facts.is_public:
+        may.add(PULL)
+    if role is not None:
+        may.add(PULL)
+        if role.at_least(Role.MEMBER) and (facts.repository_id is not None or _creatable(name)):
+            may.add(PUSH)
+        if role.at_least(Role.ADMIN):
+            may.add(DELETE)
+    if "*" in requested:
+        return ["*"] if may == set(REPOSITORY_ACTIONS) else [a for a in REPOSITORY_ACTIONS if a in may]
+    return [action for action in requested if action in may]
+
+
+async def docker_login(accounts: AccountService, principal: Principal) -> tuple[IssuedToken, datetime]:
+    """A short-lived API token for ``docker login -u <user> -p <token>`` and when it expires: the token
+    service takes it as the Basic password, and the grants are the caller's own."""
+    if principal.user is None:
+        raise NotAuthenticated("authentication is required for a docker login credential")
+    expires_at = utcnow() + DOCKER_LOGIN_VALIDITY
+    issued = await accounts.create_token(
+        principal.user.username, description="docker login", expires_at=expires_at
+    )
+    return issued, expires_at
+
+
+def _creatable(name: str) -> bool:
+    try:
+        validate_repository_name("x", name)
+    except InvalidInput:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEvent:
+    """One notification event, reduced to what the catalogue uses."""
+
+    id: str
+    action: str
+    repository: str
+    timestamp: datetime | None = None
+    media_type: str | None = None
+    digest: str | None = None
+    tag: str | None = None
+    size: int | None = None
+    url: str | None = None
+    method: str | None = None
+    actor: str | None = None
+
+    @property
+    def is_manifest(self) -> bool:
+        if self.action == DELETE:
+            return True  # delete events carry no media type; a blob digest matches no tag anyway
+        if self.media_type in MANIFEST_MEDIA_TYPES:
+            return True
+        return self.url is not None and "/manifests/" in self.url
+
+    @property
+    def by_repohub(self) -> bool:
+        return self.actor == INTERNAL_SUBJECT
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeResult:
+    applied: int
+    duplicates: int
+    ignored: int
+
+
+@dataclass(slots=True)
+class _RepositoryPlan:
+    downloads: int = 0
+    uploads: int = 0
+    pulled_at: datetime | None = None
+    pushed_at: datetime | None = None
+    tags_changed: bool = False
+
+
+def _count_pull(plan: _RepositoryPlan, event: RegistryEvent, moment: datetime) -> None:
+    """A manifest GET by a client is a download; HEAD checks and repohub's own reads are not."""
+    if (event.method or "GET").upper() == "GET" and not event.by_repohub:
+        plan.downloads += 1
+        plan.pulled_at = _later(plan.pulled_at, moment)
+
+
+def _pulls(events: Sequence[RegistryEvent], now: datetime) -> _RepositoryPlan:
+    plan = _RepositoryPlan()
+    for event in events:
+        _count_pull(plan, event, event.timestamp or now)
+    return plan
+
+
+@dataclass(slots=True)
+class SyncReport:
+    created_repositories: list[str] = field(default_factory=list)
+    added_tags: list[str] = field(default_factory=list)
+    moved_tags: list[str] = field(default_factory=list)
+    removed_tags: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created_repositories or self.added_tags or self.moved_tags or self.removed_tags)
+
+
+def _later(current: datetime | None, moment: datetime) -> datetime:
+    return moment if current is None or moment > current else current
+
+
+class RegistryService:
+    def __init__(self, store: Store, gateway: RegistryGateway | None = None) -> None:
+        self._store = store
+        self._gateway = gateway
+
+    # -- tokens ---------------------------------------------------------------------------------
+    async def grant(self, principal: Principal, scopes: Sequence[Scope]) -> list[Scope]:
+        """What of ``scopes`` the caller gets; ungranted actions and scopes are simply absent."""
+        granted: list[Scope] = []
+        user_id = principal.user.id if principal.user else None
+        for scope in scopes:
+            if scope.type == "registry" and scope.name == "catalog":
+                if principal.is_admin and scope.actions:
+                    granted.append(scope)
+                continue
+            if scope.type != "repository":
+                continue
+            parts = split_path(scope.name)
+            if parts is None:
+                continue
+            facts = await self._store.registry.access_facts(parts[0], parts[1], user_id)
+            if facts is None:
+                continue
+            actions = allowed_actions(principal, facts, parts[1], scope.actions)
+            if actions:
+                granted.append(Scope(scope.type, scope.name, tuple(actions)))
+        await self._store.release()  # read-only: no connection held while the token is signed and sent
+        return granted
+
+    # -- events ---------------------------------------------------------------------------------
+    async def apply_events(self, events: Sequence[RegistryEvent]) -> EnvelopeResult:
+        """Apply one envelope; a concurrent delivery of the same envelope is retried once and then counts
+        as a duplicate (its ids exist by then)."""
+        try:
+            return await self._apply(events)
+        except Conflict:
+            return await self._apply(events)
+
+    async def _apply(self, events: Sequence[RegistryEvent]) -> EnvelopeResult:
+        unique: dict[str, RegistryEvent] = {}
+        for event in events:
+            if event.is_manifest:
+                unique.setdefault(event.id, event)
+        ignored = len(events) - len(unique)
+        seen = await self._store.registry.seen_events(unique)
+        fresh = [event for event_id, event in unique.items() if event_id not in seen]
+        duplicates = len(unique) - len(fresh)
+        if not fresh:
+            return EnvelopeResult(applied=0, duplicates=duplicates, ignored=ignored)
+        # Ask the registry for sizes before the transaction: no lock is held while it answers.
+        infos = await self._manifest_infos(fresh)
+        actors = await self._actor_ids(fresh)
+        now = utcnow()
+        async with self._store.transaction(conflict="these events are being applied by another request"):
+            await self._store.registry.record_events([event.id for event in fresh], now)
+            by_repository: dict[str, list[RegistryEvent]] = {}
+            for event in fresh:
+                by_repository.setdefault(event.repository, []).append(event)
+            # One lock order for every envelope: concurrent envelopes touching the same repositories
+            # in different orders deadlocked on PostgreSQL (seen under `make bench`, scenario 6).
+            known = await self._store.registry.repository_ids(
+                parts for parts in map(split_path, by_repository) if parts is not None
+            )
+            # Pull-only repositories (most of a busy envelope) are counted together in one batched
+            # statement; it is flushed before any other repository, so the lock order stays by path.
+            downloads: list[tuple[int, int, datetime]] = []
+            for path, group in sorted(by_repository.items()):
+                parts = split_path(path)
+                repository_id = known.get(parts) if parts is not None else None
+                if repository_id is not None and all(event.action == PULL for event in group):
+                    plan = _pulls(group, now)
+                    if plan.downloads and plan.pulled_at is not None:
+                        downloads.append((repository_id, plan.downloads, plan.pulled_at))
+                    continue
+                await self._store.registry.add_downloads(downloads)
+                downloads = []
+                await self._apply_repository(path, group, infos, actors, now)
+            await self._store.registry.add_downloads(downloads)
+            await self._store.registry.prune_events(now - EVENT_RETENTION)
+        return EnvelopeResult(applied=len(fresh), duplicates=duplicates, ignored=ignored)
+
+    async def _manifest_infos(self, events: Sequence[RegistryEvent]) -> dict[tuple[str, str], ManifestInfo]:
+        infos: dict[tuple[str, str], ManifestInfo] = {}
+        if self._gateway is None:
+            return infos
+        for event in events:
+            if event.action != PUSH or not event.tag or not event.digest:
+                continue
+            key = (event.repository, event.digest)
+            if key in infos:
+                continue
+            try:
+                info = await self._gateway.manifest_info(event.repository, event.digest)
+            except (UpstreamFailed, UpstreamUnavailable) as error:
+                # The tag is still recorded (manifest size only); `repohub registry sync` corrects it.
+                log.warning("cannot read manifest %s@%s: %s", event.repository, event.digest, error.message)
+                continue
+            if info is not None:
+                infos[key] = info
+        return infos
+
+    async def _actor_ids(self, events: Sequence[RegistryEvent]) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for name in {event.actor for event in events if event.action == PUSH and event.actor}:
+            user = await self._store.users.by_username(name)
+            if user is not None:
+                ids[name] = user.id
+        return ids
+
+    async def _apply_repository(
+        self,
+        path: str,
+        events: list[RegistryEvent],
+        infos: dict[tuple[str, str], ManifestInfo],
+        actors: dict[str, int],
+        now: datetime,
+    ) -> None:
+        first_push = next((e for e in events if e.action == PUSH and e.tag), None)
+        repository_id = await self._repository_id(path, create_for=first_push, actors=actors, now=now)
+        if repository_id is None:
+            return
+        plan = _RepositoryPlan()
+        for event in events:
+            moment = event.timestamp or now
+            if event.action == PUSH:
+                plan.pushed_at = _later(plan.pushed_at, moment)
+                if event.tag and event.digest:
+                    info = infos.get((path, event.digest))
+                    await self._store.tags.upsert(
+                        repository_id,
+                        name=event.tag,
+                        digest=event.digest,
+                        image_id=info.image_id if info else "",
+                        media_type=info.media_type if info else (event.media_type or ""),
+                        size=info.size if info else (event.size or 0),
+                        manifest=info.manifest if info else None,
+                        creator_id=actors.get(event.actor or ""),
+                        at=moment,
+                    )
+                    plan.tags_changed = True
+                    if not event.by_repohub:
+                        plan.uploads += 1
+            elif event.action == PULL:
+                _count_pull(plan, event, moment)
+            elif event.action == DELETE:
+                if event.tag:
+                    await self._store.registry.delete_tags(repository_id, [event.tag])
+                    plan.tags_changed = True
+                elif event.digest:
+                    await self._store.registry.delete_digest(repository_id, event.digest)
+                    plan.tags_changed = True
+        if plan.pushed_at is not None and events and all(e.by_repohub for e in events):
+            plan.pushed_at = None  # repohub re-tagging after a delete is not a user's push
+        await self._store.registry.update_repository(
+            repository_id,
+            downloads=plan.downloads,
+            uploads=plan.uploads,
+            pulled_at=plan.pulled_at,
+            pushed_at=plan.pushed_at,
+            tags_changed=plan.tags_changed,
+        )
+
+    async def _repository_id(
+        self,
+        path: str,
+        *,
+        create_for: RegistryEvent | None,
+        actors: dict[str, int],
+        now: datetime,
+    ) -> int | None:
+        """The catalogue's repository for ``path``; a first tagged push creates it (private)."""
+        parts = split_path(path)
+        if parts is None:
+            return None
+        namespace = await self._store.namespaces.by_name(parts[0])
+        if namespace is None:
+            log.warning("registry event for %r: no namespace %r; ignored", path, parts[0])
+            return None
+        found = await self._store.registry.repository_id(namespace.id, parts[1])
+        if found is not None or create_for is None:
+            return found
+        if not _creatable(parts[1]):
+            log.warning("registry event for %r: not a valid repository name; ignored", path)
+            return None
+        return await self._store.repositories.add(
+            namespace_id=namespace.id,
+            name=parts[1],
+            description="",
+            full_description="",
+            category="other",
+            is_public=False,
+            creator_id=actors.get(create_for.actor or ""),
+        )
+
+    # -- sync -----------------------------------------------------------------------------------
+    async def sync(self, *, allow_empty: bool = False) -> SyncReport:
+        """Make the catalogue's tags match the registry's (after repohub missed events).
+
+        An empty registry catalogue next to a tagged repohub catalogue usually means the wrong
+        registry (or a fresh storage volume): pruning every tag then needs ``allow_empty``.
+        """
+        if self._gateway is None:
+            raise InvalidInput("no registry configured: set REPOHUB_REGISTRY_URL")
+        gateway = self._gateway
+        report = SyncReport()
+        paths = await gateway.repositories()
+        if not paths and not allow_empty and await self._store.registry.tagged_repositories():
+            raise InvalidInput(
+                "the registry lists no repositories but the catalogue has tagged ones; refusing to remove "
+                "every tag (check REPOHUB_REGISTRY_URL, or allow it explicitly)"
+            )
+        for path in paths:
+            try:
+                await self._sync_repository(gateway, path, report)
+            except (UpstreamFailed, UpstreamUnavailable):
+                raise
+            except DomainError as error:
+                report.skipped.append(f"{path}: {error.message}")
+        in_registry = set(paths)
+        for repository_id, path in await self._store.registry.tagged_repositories():
+            if path in in_registry:
+                continue
+            stored = await self._store.registry.tags_of(repository_id)
+            async with self._store.transaction():
+                await self._store.registry.delete_tags(repository_id, list(stored))
+                await self._store.registry.update_repository(repository_id, tags_changed=True)
+            report.removed_tags.extend(f"{path}:{name}" for name in sorted(stored))
+        return report
+
+    async def _sync_repository(self, gateway: RegistryGateway, path: str, report: SyncReport) -> None:
+        parts = split_path(path)
+        if parts is None:
+            report.skipped.append(f"{path}: no namespace part")
+            return
+        tags = await gateway.tags(path)
+        namespace = await self._store.namespaces.by_name(parts[0])
+        if namespace is None:
+            if tags:
+                report.skipped.append(f"{path}: namespace {parts[0]!r} does not exist")
+            return
+        repository_id = await self._store.registry.repository_id(namespace.id, parts[1])
+        if repository_id is None and not tags:
+            return
+        current = await self._store.registry.tags_of(repository_id) if repository_id is not None else {}
+        changes: list[tuple[str, ManifestInfo]] = []
+        for tag in tags:
+            digest = await gateway.tag_digest(path, tag)
+            if digest is None or (tag in current and current[tag].digest == digest and current[tag].complete):
+                continue
+            info = await gateway.manifest_info(path, digest)
+            if info is not None:
+                changes.append((tag, info))
+        gone = sorted(set(current) - set(tags))
+        if not changes and not gone:
+            return
+        now = utcnow()
+        async with self._store.transaction(conflict=f"{path} changed during sync; run it again"):
+            if repository_id is None:
+                if not _creatable(parts[1]):
+                    report.skipped.append(f"{path}: not a valid repository name")
+                    return
+                repository_id = await self._store.repositories.add(
+                    namespace_id=namespace.id,
+                    name=parts[1],
+                    description="",
+                    full_description="",
+                    category="other",
+                    is_public=False,
+                    creator_id=None,
+                )
+                report.created_repositories.append(path)
+            for tag, info in changes:
+                await self._store.tags.upsert(
+                    repository_id,
+                    name=tag,
+                    digest=info.digest,
+                    image_id=info.image_id,
+                    media_type=info.media_type,
+                    size=info.size,
+                    manifest=info.manifest,
+                    creator_id=None,
+                    at=now,
+                )
+                (report.moved_tags if tag in current else report.added_tags).append(f"{path}:{tag}")
+            if gone:
+                await self._store.registry.delete_tags(repository_id, gone)
+                report.removed_tags.extend(f"{path}:{tag}" for tag in gone)
+            await self._store.registry.update_repository(repository_id, tags_changed=True)

@@ -1,0 +1,40 @@
+"""The service a request works with: account and catalogue use cases over one unit of work."""
+
+from __future__ import annotations
+
+from repohub.auth.secrets import SecretBox
+from repohub.domain.accounts import AccountService
+from repohub.domain.catalog import CatalogService
+from repohub.domain.entities import ANONYMOUS, Principal
+from repohub.domain.gateway import RegistryGateway
+from repohub.domain.namespaces import NamespaceService
+from repohub.domain.registry import RegistryService
+from repohub.observability import context
+from repohub.store.unit import Store
+
+
+class Service:
+    def __init__(
+        self,
+        store: Store,
+        secret_box: SecretBox,
+        principal: Principal = ANONYMOUS,
+        *,
+        registry: RegistryGateway | None = None,
+    ) -> None:
+        self.store = store
+        self._registry = registry  # the image registry, when configured: deletes go there first
+        self.accounts = AccountService(store, secret_box)
+        self.catalog = CatalogService(store, principal, registry=registry)
+        self.registry = RegistryService(store, registry)
+        self.namespaces = NamespaceService(store, principal)
+
+    def acting_as(self, principal: Principal) -> None:
+        """Bind the authenticated caller (resolved after the service was made)."""
+        context.note_user(principal.user.username if principal.user else None)  # for the access log
+        self.catalog = CatalogService(self.store, principal, registry=self._registry)
+        self.namespaces = NamespaceService(self.store, principal)
+
+    @property
+    def principal(self) -> Principal:
+        return self.catalog.principal

@@ -1,0 +1,1 @@
+"""Metrics, per-request context and structured logs (nothing here knows a dialect's wire format)."""

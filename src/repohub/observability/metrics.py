@@ -1,0 +1,86 @@
+"""Prometheus metrics. Other modules increment the counters here; ``/metrics`` exposes them.
+
+Multi-process safe: ``repohub serve --workers N`` (N > 1) sets ``PROMETHEUS_MULTIPROC_DIR`` before the
+workers start, so prometheus-client keeps each worker's values in files there and ``/metrics`` sums
+them (gauges: the sum over live workers).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+HTTP_REQUESTS = Counter(
+    "repohub_http_requests",
+    "HTTP requests answered, by dialect, route template, method and status",
+    ["dialect", "route", "method", "status"],
+)
+HTTP_DURATION = Histogram(
+    "repohub_http_request_duration_seconds",
+    "Time to answer an HTTP request, by dialect and route template",
+    ["dialect", "route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+DB_POOL_IN_USE = Gauge(
+    "repohub_db_pool_connections_in_use",
+    "Database connections checked out of the pool",
+    multiprocess_mode="livesum",
+)
+DB_POOL_SIZE = Gauge(
+    "repohub_db_pool_size",
+    "Configured database pool size (without overflow)",
+    multiprocess_mode="livesum",
+)
+# Incremented by whoever issues a token: kind is "api" (login, CLI) or "registry" (Distribution JWT).
+TOKENS_ISSUED = Counter("repohub_tokens_issued", "Credentials issued, by kind", ["kind"])
+# Incremented by the registry event sink for each notification applied: action is push, pull, delete…
+EVENTS_APPLIED = Counter("repohub_registry_events_applied", "Registry events applied, by action", ["action"])
+RATE_LIMITED = Counter("repohub_rate_limited", "Requests refused by a rate limit, by limit", ["limit"])
+
+
+def is_multiprocess() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text for a scrape, merged across workers in multi-process mode."""
+    if is_multiprocess():
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def process_exited() -> None:
+    """Drop this worker's live gauges (multi-process mode) when it stops."""
+    if is_multiprocess():
+        _multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def prepare_workers(workers: int, directory: Path) -> None:
+    """Before uvicorn starts N > 1 workers: give them a fresh shared directory for metric files.
+
+    prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` from the environment when a worker imports
+    it, so this is the one place repohub writes the environment (inherited by the workers). An
+    operator who sets the variable already keeps their directory.
+    """
+    if workers <= 1 or is_multiprocess():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # values of a previous run would be summed in otherwise
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(directory)

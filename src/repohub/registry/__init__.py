@@ -1,0 +1,1 @@
+"""Talking to the Distribution registry: its HTTP API, and the key repohub signs its tokens with."""

@@ -1,0 +1,1 @@
+"""Store: async SQLAlchemy data access, the only place with SQL."""

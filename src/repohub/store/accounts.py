@@ -1,0 +1,277 @@
+"""Users, namespaces, memberships and credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from repohub.domain.entities import Membership, Namespace, NamespaceKind, Role, User
+from repohub.store.tables import CredentialRow, MembershipRow, NamespaceRow, UserRow, utcnow
+
+_USER_COLUMNS = (
+    UserRow.id,
+    UserRow.username,
+    UserRow.email,
+    UserRow.display_name,
+    UserRow.is_admin,
+    UserRow.created_at,
+    UserRow.updated_at,
+)
+
+
+def user_from_row(row: RowMapping) -> User:
+    return User(
+        id=row["id"],
+        username=row["username"],
+        email=row["email"],
+        display_name=row["display_name"],
+        is_admin=row["is_admin"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def namespace_from_row(row: NamespaceRow) -> Namespace:
+    return Namespace(
+        id=row.id,
+        name=row.name,
+        kind=NamespaceKind(row.kind),
+        display_name=row.display_name,
+        creator_id=row.creator_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class UserStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def count(self) -> int:
+        return (await self._session.execute(select(func.count()).select_from(UserRow))).scalar_one()
+
+    async def add(
+        self, *, username: str, email: str | None, password_hash: str | None, is_admin: bool
+    ) -> User:
+        now = utcnow()
+        result = await self._session.execute(
+            insert(UserRow)
+            .values(
+                username=username,
+                email=email,
+                password_hash=password_hash,
+                is_admin=is_admin,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(*_USER_COLUMNS)
+        )
+        return user_from_row(result.mappings().one())
+
+    async def get(self, user_id: int) -> User | None:
+        row = (await self._session.execute(select(*_USER_COLUMNS).where(UserRow.id == user_id))).mappings()
+        found = row.first()
+        return user_from_row(found) if found else None
+
+    async def by_username(self, username: str) -> User | None:
+        if "\x00" in username:  # no stored name holds NUL, and PostgreSQL refuses to compare with one
+            return None
+        result = await self._session.execute(select(*_USER_COLUMNS).where(UserRow.username == username))
+        found = result.mappings().first()
+        return user_from_row(found) if found else None
+
+    async def password_hash(self, user_id: int) -> str | None:
+        result = await self._session.execute(select(UserRow.password_hash).where(UserRow.id == user_id))
+        return result.scalar_one_or_none()
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        await self._session.execute(
+            update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash)
+        )
+
+
+class NamespaceStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, *, name: str, kind: NamespaceKind, creator_id: int | None) -> Namespace:
+        now = utcnow()
+        row = NamespaceRow(name=name, kind=kind.value, creator_id=creator_id, created_at=now, updated_at=now)
+        self._session.add(row)
+        await self._session.flush()
+        return namespace_from_row(row)
+
+    async def by_name(self, name: str) -> Namespace | None:
+        if "\x00" in name:  # no stored name holds NUL, and PostgreSQL refuses to compare with one
+            return None
+        row = (await self._session.execute(select(NamespaceRow).where(NamespaceRow.name == name))).scalar()
+        return namespace_from_row(row) if row else None
+
+    async def get(self, namespace_id: int) -> Namespace | None:
+        row = await self._session.get(NamespaceRow, namespace_id)
+        return namespace_from_row(row) if row else None
+
+    async def list(
+        self, *, kind: NamespaceKind | None = None, member_id: int | None = None
+    ) -> list[Namespace]:
+        query = select(NamespaceRow).order_by(NamespaceRow.name)
+        if kind is not None:
+            query = query.where(NamespaceRow.kind == kind.value)
+        if member_id is not None:
+            query = query.join(MembershipRow, MembershipRow.namespace_id == NamespaceRow.id).where(
+                MembershipRow.user_id == member_id
+            )
+        rows = (await self._session.execute(query)).scalars()
+        return [namespace_from_row(row) for row in rows]
+
+    async def listing(
+        self, *, member_id: int | None, name: str | None = None
+    ) -> list[tuple[Namespace, Role | None, str | None]]:
+        """Namespaces by name with ``member_id``'s role (None: every namespace, no role) and the
+        creator's username, in one query."""
+        creator = UserRow.__table__.alias("namespace_creator")
+        query = (
+            select(NamespaceRow, creator.c.username)
+            .outerjoin(creator, creator.c.id == NamespaceRow.creator_id)
+            .order_by(NamespaceRow.name)
+        )
+        if member_id is not None:
+            query = query.add_columns(MembershipRow.role).join(
+                MembershipRow,
+                (MembershipRow.namespace_id == NamespaceRow.id) & (MembershipRow.user_id == member_id),
+            )
+        if name is not None:
+            query = query.where(NamespaceRow.name == name)
+        rows = (await self._session.execute(query)).all()
+        return [
+            (namespace_from_row(row[0]), Role(row[2]) if member_id is not None else None, row[1])
+            for row in rows
+        ]
+
+    async def delete(self, namespace_id: int) -> None:
+        await self._session.execute(delete(NamespaceRow).where(NamespaceRow.id == namespace_id))
+
+    async def role(self, namespace_id: int, user_id: int) -> Role | None:
+        result = await self._session.execute(
+            select(MembershipRow.role).where(
+                MembershipRow.namespace_id == namespace_id, MembershipRow.user_id == user_id
+            )
+        )
+        role = result.scalar_one_or_none()
+        return Role(role) if role else None
+
+    async def roles(self, namespace_id: int, user_ids: Sequence[int]) -> dict[int, Role]:
+        """The membership roles of several users at once (users without one are left out)."""
+        if not user_ids:
+            return {}
+        result = await self._session.execute(
+            select(MembershipRow.user_id, MembershipRow.role).where(
+                MembershipRow.namespace_id == namespace_id, MembershipRow.user_id.in_(list(user_ids))
+            )
+        )
+        return {user_id: Role(role) for user_id, role in result}
+
+    async def set_member(self, namespace_id: int, user_id: int, role: Role) -> None:
+        updated = await self._session.execute(
+            update(MembershipRow)
+            .where(MembershipRow.namespace_id == namespace_id, MembershipRow.user_id == user_id)
+            .values(role=role.value)
+        )
+        if updated.rowcount == 0:  # type: ignore[attr-defined]
+            await self._session.execute(
+                insert(MembershipRow).values(
+                    namespace_id=namespace_id, user_id=user_id, role=role.value, created_at=utcnow()
+                )
+            )
+
+    async def remove_member(self, namespace_id: int, user_id: int) -> bool:
+        result = await self._session.execute(
+            delete(MembershipRow).where(
+                MembershipRow.namespace_id == namespace_id, MembershipRow.user_id == user_id
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def members(self, namespace_id: int) -> list[Membership]:
+        result = await self._session.execute(
+            select(*_USER_COLUMNS, MembershipRow.role)
+            .join(MembershipRow, MembershipRow.user_id == UserRow.id)
+            .where(MembershipRow.namespace_id == namespace_id)
+            .order_by(UserRow.username)
+        )
+        return [
+            Membership(namespace_id=namespace_id, user=user_from_row(row), role=Role(row["role"]))
+            for row in result.mappings()
+        ]
+
+
+class CredentialStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self,
+        *,
+        user_id: int,
+        kind: str,
+        lookup: str,
+        encrypted_secret: str | None = None,
+        description: str = "",
+        expires_at: datetime | None = None,
+    ) -> None:
+        await self._session.execute(
+            insert(CredentialRow).values(
+                user_id=user_id,
+                kind=kind,
+                lookup=lookup,
+                encrypted_secret=encrypted_secret,
+                description=description,
+                created_at=utcnow(),
+                expires_at=expires_at,
+            )
+        )
+
+    async def user_for(self, kind: str, lookup: str, *, now: datetime) -> tuple[User, str | None] | None:
+        """The live credential's user (and encrypted secret), or None if unknown, revoked or expired."""
+        result = await self._session.execute(
+            select(*_USER_COLUMNS, CredentialRow.encrypted_secret, CredentialRow.expires_at)
+            .join(CredentialRow, CredentialRow.user_id == UserRow.id)
+            .where(
+                CredentialRow.kind == kind,
+                CredentialRow.lookup == lookup,
+                CredentialRow.revoked_at.is_(None),
+            )
+        )
+        row = result.mappings().first()
+        if row is None or (row["expires_at"] is not None and row["expires_at"] <= now):
+            return None
+        return user_from_row(row), row["encrypted_secret"]
+
+    async def token_user(self, lookup: str, *, now: datetime) -> tuple[User, datetime | None] | None:
+        """A live API token's user and the token's expiry (bounds how long it may be remembered)."""
+        result = await self._session.execute(
+            select(*_USER_COLUMNS, CredentialRow.expires_at)
+            .join(CredentialRow, CredentialRow.user_id == UserRow.id)
+            .where(
+                CredentialRow.kind == "token",
+                CredentialRow.lookup == lookup,
+                CredentialRow.revoked_at.is_(None),
+            )
+        )
+        row = result.mappings().first()
+        if row is None or (row["expires_at"] is not None and row["expires_at"] <= now):
+            return None
+        return user_from_row(row), row["expires_at"]
+
+    async def revoke(self, kind: str, lookups: Sequence[str]) -> int:
+        result = await self._session.execute(
+            update(CredentialRow)
+            .where(CredentialRow.kind == kind, CredentialRow.lookup.in_(lookups))
+            .where(CredentialRow.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

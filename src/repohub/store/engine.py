@@ -1,0 +1,61 @@
+"""Engine and session factory for the configured database URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The database file of an SQLite URL (None for PostgreSQL or an in-memory SQLite)."""
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def create_engine(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    connect_timeout: float = 1.0,
+    command_timeout: float = 10.0,
+    pool_timeout: float = 1.5,
+) -> AsyncEngine:
+    if database_url.startswith("sqlite"):
+        path = sqlite_file(database_url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # Writers queue on SQLite's lock instead of failing at once under concurrent requests.
+        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        # No pre-ping (a round trip at every checkout): a connection that died raises on use, is
+        # invalidated with every older one, the request gets a 503, and the next one a fresh connection.
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        pool_timeout=pool_timeout,
+        # asyncpg: seconds to establish a connection, and default per-statement timeout.
+        connect_args={"timeout": connect_timeout, "command_timeout": command_timeout},
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,123 @@
+"""The repository list page on PostgreSQL: one prepared SQL statement on the asyncpg connection.
+
+The hottest read of every dialect (the SWR list page above all) is one round trip: the page, its total
+(``count(*) OVER ()``), each row's tag names as an array and the visibility rule (an ``EXISTS`` on the
+membership key) in one statement. The SQL text of each query shape (which filters are set, the order,
+the visibility kind) is built once and kept, and asyncpg prepares it once per connection; building the
+same statement with SQLAlchemy and going through its result layer cost more CPU than the query itself.
+Run outside SQLAlchemy's transaction, a lone read sends no BEGIN/ROLLBACK either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from repohub.domain.queries import RepoOrder, RepoQuery, Visibility
+from repohub.store.faults import is_unavailable
+
+_COLUMNS = """r.id, r.namespace_id, n.name AS namespace, r.name, r.description, r.full_description,
+ r.category, r.is_public, r.is_automated, r.logo, r.size, r.tag_count, r.download_count,
+ r.upload_count, r.star_count, r.pulled_at, r.pushed_at, r.created_at, r.updated_at,
+ c.id AS creator_id, c.username AS creator_username, c.email AS creator_email,
+ c.display_name AS creator_display_name, c.created_at AS creator_created_at,
+ c.updated_at AS creator_updated_at, count(*) OVER () AS total"""
+# Newest first, the order RepositoryStore.tag_names() gives.
+_TAG_NAMES = (
+    "ARRAY(SELECT t.name FROM tags t WHERE t.repository_id = r.id"
+    " ORDER BY t.created_at DESC, t.id DESC) AS tag_names"
+)
+_FROM = (
+    " FROM repositories r JOIN namespaces n ON n.id = r.namespace_id LEFT JOIN users c ON c.id = r.creator_id"
+)
+_ORDER_COLUMNS = {
+    RepoOrder.NAME: "r.name",
+    RepoOrder.UPDATED_AT: "r.updated_at",
+    RepoOrder.CREATED_AT: "r.created_at",
+    RepoOrder.TAG_COUNT: "r.tag_count",
+}
+EVERYTHING, PUBLIC, MEMBER = "everything", "public", "member"
+
+
+def visibility_kind(visibility: Visibility) -> str:
+    if visibility.everything:
+        return EVERYTHING
+    return PUBLIC if visibility.member_id is None else MEMBER
+
+
+@lru_cache(maxsize=256)
+def _where(namespace: bool, name: bool, category: bool, visible: str) -> str:
+    """The WHERE clause of a shape; parameters are numbered in that order, from $1."""
+    conditions: list[str] = []
+    if namespace:
+        conditions.append(f"n.name = ${len(conditions) + 1}")
+    if name:
+        conditions.append(f"lower(r.name) LIKE ${len(conditions) + 1} ESCAPE '\\'")
+    if category:
+        conditions.append(f"r.category = ${len(conditions) + 1}")
+    if visible == PUBLIC:
+        conditions.append("r.is_public IS TRUE")
+    elif visible == MEMBER:
+        conditions.append(
+            "(r.is_public IS TRUE OR EXISTS (SELECT 1 FROM memberships m"
+            f" WHERE m.namespace_id = r.namespace_id AND m.user_id = ${len(conditions) + 1}))"
+        )
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+@lru_cache(maxsize=512)
+def page_sql(
+    namespace: bool, name: bool, category: bool, visible: str, order: RepoOrder, descending: bool,
+    tag_names: bool,
+) -> str:  # fmt: skip
+    """The page statement of one query shape; LIMIT and OFFSET are its last two parameters."""
+    where = _where(namespace, name, category, visible)
+    count = where.count("$")
+    direction = "DESC" if descending else "ASC"
+    columns = _COLUMNS + (", " + _TAG_NAMES if tag_names else "")
+    return (
+        f"SELECT {columns}{_FROM}{where}"
+        f" ORDER BY {_ORDER_COLUMNS[order]} {direction}, r.id {direction}"
+        f" LIMIT ${count + 1} OFFSET ${count + 2}"
+    )
+
+
+@lru_cache(maxsize=256)
+def count_sql(namespace: bool, name: bool, category: bool, visible: str) -> str:
+    return "SELECT count(*)" + _FROM + _where(namespace, name, category, visible)
+
+
+def shape(query: RepoQuery, visibility: Visibility, pattern: str | None) -> tuple[tuple[Any, ...], list[Any]]:
+    """The shape key (which filters are set) and the filter parameters, in the statement's order."""
+    params: list[Any] = []
+    for value in (query.namespace, pattern, query.category):
+        if value is not None:
+            params.append(value)
+    kind = visibility_kind(visibility)
+    if kind == MEMBER:
+        params.append(visibility.member_id)
+    key = (query.namespace is not None, pattern is not None, query.category is not None, kind)
+    return key, params
+
+
+async def fetch(connection: AsyncConnection, sql: str, params: Sequence[Any]) -> list[Any]:
+    """Rows of one statement on the session's asyncpg connection (prepared and cached by asyncpg).
+
+    Driver errors come back as SQLAlchemy's, as every other query's do: a lost connection is
+    invalidated with the pool's idle ones (the next request connects anew) and rendered as 503 by
+    the error mapping.
+    """
+    fairy = await connection.get_raw_connection()
+    try:
+        return list(await fairy.driver_connection.fetch(sql, *params))  # type: ignore[union-attr]
+    except Exception as error:
+        if is_unavailable(error):
+            await connection.invalidate(error)
+            # As SQLAlchemy does on a disconnect: the pooled connections are as dead as this one.
+            await connection.engine.dispose(close=False)
+            raise OperationalError(sql, list(params), error, connection_invalidated=True) from error
+        raise DBAPIError(sql, list(params), error) from error

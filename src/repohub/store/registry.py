@@ -1,0 +1,210 @@
+"""SQL behind the registry adapter: access facts for tokens, event ids, batched tag and counter writes.
+
+Tag writes here do not recompute the repository summary each time (``TagStore`` does); the caller
+applies a whole envelope and then calls :meth:`RegistryStore.update_repository` once per repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from repohub.domain.entities import Role
+from repohub.store.tables import (
+    MembershipRow,
+    NamespaceRow,
+    RegistryEventRow,
+    RepositoryRow,
+    TagRow,
+    UTCDateTime,
+    utcnow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessFacts:
+    """What a token grant depends on, for one ``namespace/name`` and one caller."""
+
+    namespace_id: int
+    role: Role | None
+    repository_id: int | None
+    is_public: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTag:
+    name: str
+    digest: str
+    size: int
+    complete: bool  # the manifest was read from the registry (size includes config and layers)
+
+
+class RegistryStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def access_facts(self, namespace: str, name: str, user_id: int | None) -> AccessFacts | None:
+        """Namespace, the caller's role and the repository in one query; None when no such namespace."""
+        member = and_(
+            MembershipRow.namespace_id == NamespaceRow.id,
+            MembershipRow.user_id == (user_id if user_id is not None else -1),
+        )
+        repository = and_(RepositoryRow.namespace_id == NamespaceRow.id, RepositoryRow.name == name)
+        result = await self._session.execute(
+            select(NamespaceRow.id, MembershipRow.role, RepositoryRow.id, RepositoryRow.is_public)
+            .select_from(NamespaceRow)
+            .outerjoin(MembershipRow, member)
+            .outerjoin(RepositoryRow, repository)
+            .where(NamespaceRow.name == namespace)
+        )
+        row = result.first()
+        if row is None:
+            return None
+        return AccessFacts(
+            namespace_id=row[0],
+            role=Role(row[1]) if row[1] else None,
+            repository_id=row[2],
+            is_public=bool(row[3]),
+        )
+
+    # -- event ids ------------------------------------------------------------------------------
+    async def seen_events(self, ids: Iterable[str]) -> set[str]:
+        wanted = list(ids)
+        if not wanted:
+            return set()
+        result = await self._session.execute(
+            select(RegistryEventRow.id).where(RegistryEventRow.id.in_(wanted))
+        )
+        return set(result.scalars())
+
+    async def record_events(self, ids: Iterable[str], at: datetime) -> None:
+        """Insert the ids; a concurrent delivery of the same events fails on the primary key."""
+        rows = [{"id": event_id, "received_at": at} for event_id in ids]
+        if rows:
+            await self._session.execute(insert(RegistryEventRow), rows)
+
+    async def prune_events(self, before: datetime) -> None:
+        await self._session.execute(delete(RegistryEventRow).where(RegistryEventRow.received_at < before))
+
+    # -- repositories and tags ------------------------------------------------------------------
+    async def repository_id(self, namespace_id: int, name: str) -> int | None:
+        result = await self._session.execute(
+            select(RepositoryRow.id).where(
+                RepositoryRow.namespace_id == namespace_id, RepositoryRow.name == name
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def tags_of(self, repository_id: int) -> dict[str, StoredTag]:
+        result = await self._session.execute(
+            select(TagRow.name, TagRow.digest, TagRow.size, TagRow.manifest.is_not(None)).where(
+                TagRow.repository_id == repository_id
+            )
+        )
+        return {row[0]: StoredTag(row[0], row[1], row[2], bool(row[3])) for row in result}
+
+    async def tagged_repositories(self) -> list[tuple[int, str]]:
+        """Ids and ``namespace/name`` paths of repositories that have at least one tag."""
+        result = await self._session.execute(
+            select(RepositoryRow.id, NamespaceRow.name, RepositoryRow.name)
+            .join(NamespaceRow, NamespaceRow.id == RepositoryRow.namespace_id)
+            .where(RepositoryRow.tag_count > 0)
+            .order_by(RepositoryRow.id)
+        )
+        return [(repository_id, f"{namespace}/{name}") for repository_id, namespace, name in result]
+
+    async def delete_tags(self, repository_id: int, names: Iterable[str]) -> None:
+        await self._session.execute(
+            delete(TagRow).where(TagRow.repository_id == repository_id, TagRow.name.in_(list(names)))
+        )
+
+    async def delete_digest(self, repository_id: int, digest: str) -> None:
+        await self._session.execute(
+            delete(TagRow).where(TagRow.repository_id == repository_id, TagRow.digest == digest)
+        )
+
+    async def repository_ids(self, paths: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Ids of existing repositories by (namespace, name), for a whole envelope in one query."""
+        pairs = sorted(set(paths))
+        if not pairs:
+            return {}
+        result = await self._session.execute(
+            select(NamespaceRow.name, RepositoryRow.name, RepositoryRow.id)
+            .join(NamespaceRow, NamespaceRow.id == RepositoryRow.namespace_id)
+            .where(tuple_(NamespaceRow.name, RepositoryRow.name).in_(pairs))
+        )
+        return {(namespace, name): repository_id for namespace, name, repository_id in result}
+
+    async def add_downloads(self, counts: Sequence[tuple[int, int, datetime]]) -> None:
+        """(repository id, downloads, last pull) of many repositories: one statement, run per row.
+
+        The same change ``update_repository`` makes for a pull-only group; rows are updated in the
+        order given, so callers keep one lock order across concurrent envelopes.
+        """
+        if not counts:
+            return
+        statement = (
+            update(RepositoryRow)
+            .where(RepositoryRow.id == bindparam("repository_id"))
+            .values(
+                download_count=RepositoryRow.download_count + bindparam("downloads"),
+                pulled_at=_later_bound(RepositoryRow.pulled_at, "pulled"),
+            )
+        )
+        connection = await self._session.connection()
+        await connection.execute(
+            statement,
+            [{"repository_id": rid, "downloads": n, "pulled": at} for rid, n, at in counts],
+        )
+
+    async def update_repository(
+        self,
+        repository_id: int,
+        *,
+        downloads: int = 0,
+        uploads: int = 0,
+        pulled_at: datetime | None = None,
+        pushed_at: datetime | None = None,
+        tags_changed: bool = False,
+    ) -> None:
+        """One UPDATE: add the counters, move the times forward only, recount tags and size if needed."""
+        values: dict[str, Any] = {}
+        if downloads:
+            values["download_count"] = RepositoryRow.download_count + downloads
+        if uploads:
+            values["upload_count"] = RepositoryRow.upload_count + uploads
+        if pulled_at is not None:
+            values["pulled_at"] = _later(RepositoryRow.pulled_at, pulled_at)
+        if pushed_at is not None:
+            values["pushed_at"] = _later(RepositoryRow.pushed_at, pushed_at)
+        if tags_changed:
+            of_repository = TagRow.repository_id == repository_id
+            values["tag_count"] = (
+                select(func.count()).select_from(TagRow).where(of_repository).scalar_subquery()
+            )
+            values["size"] = (
+                select(func.coalesce(func.sum(TagRow.size), 0)).where(of_repository).scalar_subquery()
+            )
+        if tags_changed or pushed_at is not None:
+            values["updated_at"] = utcnow()
+        if values:
+            await self._session.execute(
+                update(RepositoryRow).where(RepositoryRow.id == repository_id).values(**values)
+            )
+
+
+def _later_bound(column: Any, name: str) -> Any:
+    """``_later`` with the moment as a named bind parameter, for one statement run over many rows."""
+    value = bindparam(name, type_=UTCDateTime())
+    return case((column.is_(None), value), (column < value, value), else_=column)
+
+
+def _later(column: Any, moment: datetime) -> Any:
+    """``column`` moved forward to ``moment``, never back (events of one envelope may come out of order)."""
+    value = literal(moment, UTCDateTime())
+    return case((column.is_(None), value), (column < value, value), else_=column)

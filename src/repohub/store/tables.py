@@ -1,0 +1,217 @@
+"""Typed SQLAlchemy models: the schema of the catalogue. Only ``store`` imports this module."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names keep Alembic diffs identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; SQLite would otherwise hand back naive ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY, so big ids are BIGINT elsewhere only.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UserRow(Timestamps, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class NamespaceRow(Timestamps, Base):
+    __tablename__ = "namespaces"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "user" (personal) or "org"
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class MembershipRow(Base):
+    __tablename__ = "memberships"
+
+    namespace_id: Mapped[int] = mapped_column(
+        ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8))  # admin | member | viewer
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_memberships_user_id", "user_id"),)
+
+
+class RepositoryRow(Timestamps, Base):
+    __tablename__ = "repositories"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    full_description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(16), default="other")
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    logo: Mapped[str] = mapped_column(String(255), default="default-icon.jpg")
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    tag_count: Mapped[int] = mapped_column(Integer, default=0)
+    download_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    upload_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    star_count: Mapped[int] = mapped_column(Integer, default=0)
+    pulled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("namespace_id", "name"),
+        Index("ix_repositories_is_public", "is_public"),
+    )
+
+
+# The fuzzy name filter (``lower(name) LIKE '%...%'``) uses a trigram index on PostgreSQL (pg_trgm,
+# migration 0004), so it costs the matches, not a scan of every repository. SQLite scans.
+Index(
+    "ix_repositories_name_trgm",
+    func.lower(RepositoryRow.name).label("name_lower"),
+    postgresql_using="gin",
+    postgresql_ops={"name_lower": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+
+
+class TagRow(Timestamps, Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(80))
+    image_id: Mapped[str] = mapped_column(String(80), default="")  # config digest, sans "sha256:"
+    media_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    manifest: Mapped[str | None] = mapped_column(Text)
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        UniqueConstraint("repository_id", "name"),
+        Index("ix_tags_repository_id_digest", "repository_id", "digest"),
+    )
+
+
+class StarRow(Base):
+    __tablename__ = "stars"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_stars_repository_id", "repository_id"),)
+
+
+class CredentialRow(Base):
+    """API tokens (``lookup`` = SHA-256 of the token) and access keys (``lookup`` = the AK)."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "token" | "access_key"
+    lookup: Mapped[str] = mapped_column(String(128), unique=True)
+    encrypted_secret: Mapped[str | None] = mapped_column(Text)  # access keys only
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_credentials_user_id", "user_id"),)
+
+
+class RegistryEventRow(Base):
+    """Ids of registry notification events already applied: the registry retries, we count once."""
+
+    __tablename__ = "registry_events"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_registry_events_received_at", "received_at"),)
+
+
+class AuditRow(Base):
+    """One write: who (user or the CLI), what (statement and identifying values), when, from where.
+
+    ``actor`` is a username, not a foreign key: the trail outlives the users it names.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))  # e.g. "insert repositories"
+    target: Mapped[str] = mapped_column(Text, default="")  # identifying values, never secrets
+    source: Mapped[str] = mapped_column(String(64), default="")  # client address, or "cli"
+    request_id: Mapped[str] = mapped_column(String(128), default="")
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)

@@ -1,0 +1,49 @@
+"""The unit of work a request gets: one session, the stores over it, commit with conflict mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from repohub.domain.errors import Conflict
+from repohub.store.accounts import CredentialStore, NamespaceStore, UserStore
+from repohub.store.audit import AuditStore
+from repohub.store.registry import RegistryStore
+from repohub.store.repositories import RepositoryStore, TagStore
+
+
+class Store:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.users = UserStore(session)
+        self.namespaces = NamespaceStore(session)
+        self.credentials = CredentialStore(session)
+        self.repositories = RepositoryStore(session)
+        self.tags = TagStore(session)
+        self.audit = AuditStore(session)  # importing store.audit also installs the write recorder
+        self.registry = RegistryStore(session)
+
+    async def release(self) -> None:
+        """End a read-only use case early: the connection goes back to the pool now rather than after
+        the answer is rendered and sent (under load, a held connection is one another request waits
+        for). The session opens a new one if it is used again."""
+        session = self.session
+        if not session.in_transaction() or session.new or session.dirty or session.deleted:
+            return
+        await session.close()
+
+    @asynccontextmanager
+    async def transaction(self, *, conflict: str = "the resource already exists") -> AsyncIterator[None]:
+        """Commit what the block wrote; a uniqueness violation anywhere in it becomes a Conflict."""
+        try:
+            yield
+            await self.session.commit()
+        except IntegrityError as error:
+            await self.session.rollback()
+            raise Conflict(conflict) from error
+        except BaseException:
+            await self.session.rollback()
+            raise

@@ -1,0 +1,1 @@
+"""repohub's test suite."""

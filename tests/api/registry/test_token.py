@@ -1,0 +1,231 @@
+"""GET /registry/token: who gets which actions, verified by decoding the signed JWT with the certificate."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography import x509
+
+from repohub.config import Settings
+from repohub.domain.entities import Role
+from repohub.registry.keys import signing_key
+from tests.conftest import Accounts, token_header
+
+PASSWORD = "pw-" + "x" * 8
+
+
+def basic(user: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
+
+
+def claims(settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+    """Verify the token as the registry does: signature by the certificate's key, iss, aud, kid."""
+    key = signing_key(settings)
+    public_key = x509.load_pem_x509_certificate(key.cert_pem).public_key()
+    assert jwt.get_unverified_header(body["token"])["kid"] == key.kid
+    assert body["access_token"] == body["token"]
+    return jwt.decode(
+        body["token"], public_key, algorithms=["ES256"], audience="repohub-registry", issuer="repohub"
+    )
+
+
+async def access(
+    client: httpx.AsyncClient, settings: Settings, scopes: list[str], headers: dict[str, str] | None = None
+) -> dict[str, list[str]]:
+    response = await client.get(
+        "/registry/token",
+        params=[("service", "repohub-registry"), *(("scope", scope) for scope in scopes)],
+        headers=headers or {},
+    )
+    assert response.status_code == 200, response.text
+    decoded = claims(settings, response.json())
+    return {f"{item['type']}:{item['name']}": item["actions"] for item in decoded["access"]}
+
+
+@pytest.fixture
+async def world(accounts: Accounts, client: httpx.AsyncClient) -> dict[str, str]:
+    tokens = {
+        name: await accounts.user(name, password=PASSWORD)
+        for name in ("owner", "member", "viewer", "outsider")
+    }
+    tokens["root"] = await accounts.user("root", admin=True, password=PASSWORD)
+    await accounts.org("acme", owner="owner")
+    await accounts.member("acme", "member", Role.MEMBER)
+    await accounts.member("acme", "viewer", Role.VIEWER)
+    for name, public in (("private", False), ("public", True)):
+        created = await client.post(
+            "/v1/repositories/acme/",
+            json={"repo_name": name, "is_public": public},
+            headers=token_header(tokens["member"]),
+        )
+        assert created.status_code == 201, created.text
+    return tokens
+
+
+SCOPES = [
+    "repository:acme/private:pull,push,delete",
+    "repository:acme/public:pull,push,delete",
+    "repository:acme/new/app:pull,push",
+    "repository:nowhere/app:pull,push",
+    "registry:catalog:*",
+]
+
+
+async def test_anonymous_pulls_public_only(client: httpx.AsyncClient, settings: Settings, world: Any) -> None:
+    assert await access(client, settings, SCOPES) == {"repository:acme/public": ["pull"]}
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        (
+            "outsider",
+            {"repository:acme/public": ["pull"]},
+        ),
+        (
+            "viewer",
+            {
+                "repository:acme/private": ["pull"],
+                "repository:acme/public": ["pull"],
+                "repository:acme/new/app": ["pull"],
+            },
+        ),
+        (
+            "member",
+            {
+                "repository:acme/private": ["pull", "push"],
+                "repository:acme/public": ["pull", "push"],
+                "repository:acme/new/app": ["pull", "push"],
+            },
+        ),
+        (
+            "owner",
+            {
+                "repository:acme/private": ["pull", "push", "delete"],
+                "repository:acme/public": ["pull", "push", "delete"],
+                "repository:acme/new/app": ["pull", "push"],
+            },
+        ),
+        (
+            "root",
+            {
+                "repository:acme/private": ["pull", "push", "delete"],
+                "repository:acme/public": ["pull", "push", "delete"],
+                "repository:acme/new/app": ["pull", "push"],
+                "registry:catalog": ["*"],
+            },
+        ),
+    ],
+)
+async def test_grants_follow_the_role(
+    client: httpx.AsyncClient, settings: Settings, world: dict[str, str], user: str, expected: dict[str, Any]
+) -> None:
+    by_token = await access(client, settings, SCOPES, basic(user, world[user]))
+    assert by_token == expected
+    assert await access(client, settings, SCOPES, basic(user, PASSWORD)) == expected
+
+
+async def test_subject_and_lifetime(client: httpx.AsyncClient, settings: Settings, world: Any) -> None:
+    response = await client.get(
+        "/registry/token",
+        params={"scope": "repository:acme/private:pull", "account": "member"},
+        headers=basic("member", world["member"]),
+    )
+    body = response.json()
+    decoded = claims(settings, body)
+    assert decoded["sub"] == "member"
+    assert body["expires_in"] == settings.registry_token_ttl == decoded["exp"] - decoded["iat"]
+
+
+async def test_star_gets_what_the_caller_may(
+    client: httpx.AsyncClient, settings: Settings, world: Any
+) -> None:
+    scope = ["repository:acme/private:*"]
+    assert await access(client, settings, scope, basic("owner", world["owner"])) == {
+        "repository:acme/private": ["*"]
+    }
+    assert await access(client, settings, scope, basic("member", world["member"])) == {
+        "repository:acme/private": ["pull", "push"]
+    }
+
+
+async def test_invalid_new_name_gets_no_push(
+    client: httpx.AsyncClient, settings: Settings, world: Any
+) -> None:
+    got = await access(
+        client, settings, ["repository:acme/" + "a" * 130 + ":pull,push"], basic("member", PASSWORD)
+    )
+    assert got == {"repository:acme/" + "a" * 130: ["pull"]}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        basic("member", "wrong-password"),
+        basic("ghost", PASSWORD),
+        {"Authorization": "Basic !!!not-base64"},
+        {"Authorization": "Digest abc"},
+        {"Authorization": "Bearer not-a-token"},
+    ],
+)
+async def test_bad_credentials_are_401(
+    client: httpx.AsyncClient, world: Any, headers: dict[str, str]
+) -> None:
+    response = await client.get(
+        "/registry/token", params={"scope": "repository:acme/public:pull"}, headers=headers
+    )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Basic realm="repohub"'
+    assert response.json()["errors"][0]["code"] == "UNAUTHORIZED"
+
+
+async def test_a_token_of_another_user_is_401(client: httpx.AsyncClient, world: dict[str, str]) -> None:
+    response = await client.get("/registry/token", headers=basic("owner", world["member"]))
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"scope": "repository:acme/private"},
+        {"scope": "repository:Acme/X:pull"},
+        {"scope": "registry:other:*"},
+        {"service": "someone-else"},
+    ],
+)
+async def test_bad_requests_are_400(client: httpx.AsyncClient, world: Any, params: dict[str, str]) -> None:
+    response = await client.get("/registry/token", params=params)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "INVALID_REQUEST"
+
+
+async def test_no_scope_is_an_empty_grant(client: httpx.AsyncClient, settings: Settings, world: Any) -> None:
+    assert await access(client, settings, []) == {}
+
+
+async def test_swr_docker_login_credential_works_at_the_token_service(
+    client: httpx.AsyncClient, settings: Settings, world: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/v2/manage/utils/authorizationtoken", headers={"X-Auth-Token": world["member"]}
+    )
+    assert response.status_code == 200, response.text
+    command = response.headers["x-swr-dockerlogin"].split()
+    assert command[:3] == ["docker", "login", "-u"] and command[3] == "member"
+    assert command[-1] == settings.registry_host
+    assert response.headers["x-swr-expireat"].endswith("Z")
+    auth = response.json()["auths"][settings.registry_host]["auth"]
+    user, password = base64.b64decode(auth).decode().split(":", 1)
+    assert (user, password) == ("member", command[5])
+    got = await access(client, settings, ["repository:acme/private:pull,push"], basic(user, password))
+    assert got == {"repository:acme/private": ["pull", "push"]}
+
+
+async def test_swr_docker_login_needs_credentials(client: httpx.AsyncClient, world: Any) -> None:
+    response = await client.post("/v2/manage/utils/authorizationtoken")
+    assert response.status_code == 401
+    assert "error_code" in response.json()

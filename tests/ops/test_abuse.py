@@ -1,0 +1,133 @@
+"""Abuse and bad input: body size limit, credential rate limits, CORS, token expiry and revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from repohub.app import create_app
+from repohub.config import Settings
+from tests.conftest import token_header
+from tests.server import cli
+
+
+@asynccontextmanager
+async def app_with(settings: Settings, **changes: object) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app with some settings changed (its own limiter state), over the test database."""
+    application = create_app(settings.model_copy(update=changes))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+async def test_body_over_the_limit_is_413_in_each_dialect_format(settings, accounts):
+    token = await accounts.user("big")
+    org = await accounts.org("bigorg", owner="big")
+    huge = b'{"repo_name": "x", "description": "' + b"a" * 5000 + b'"}'
+    async with app_with(settings, max_body_bytes=4096) as http:
+        v1 = await http.post("/v1/repositories/big/", content=huge, headers=token_header(token))
+        assert v1.status_code == 413
+        assert v1.json()["code"] == "invalid_input" and "4096" in v1.json()["detail"]
+        abeja = await http.post(
+            f"/organizations/{org}/registry/repositories",
+            content=huge,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        assert abeja.status_code == 413 and set(abeja.json()) >= {"error", "error_description"}
+        swr = await http.post("/v2/manage/namespaces", content=huge, headers={"X-Auth-Token": token})
+        assert swr.status_code == 413 and swr.json()["error_code"].startswith("SVCSTG.SWR.413")
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it is read
+            for _ in range(10):
+                yield b"a" * 1000
+
+        chunked = await http.post(
+            "/v1/repositories/big/",
+            content=chunks(),
+            headers={**token_header(token), "Content-Type": "application/json"},
+        )
+        assert chunked.status_code == 413 and chunked.json()["code"] == "invalid_input"
+        # Under the limit all is as usual.
+        fine = await http.post("/v1/repositories/big/", json={"repo_name": "ok"}, headers=token_header(token))
+        assert fine.status_code == 201
+
+
+async def test_login_rate_limited_per_user_and_per_client(settings, accounts):
+    await accounts.user("tess", password="tess-password")
+    await accounts.user("uma", password="uma-password")
+    async with app_with(settings, login_rate_per_user=3, login_rate_per_client=6) as http:
+        for attempt in range(3):
+            wrong = await http.post("/v1/generate-api-token/", data={"username": "tess", "password": "no"})
+            assert wrong.status_code == 401, attempt
+        limited = await http.post(
+            "/v1/generate-api-token/", json={"username": "tess", "password": "tess-password"}
+        )
+        assert limited.status_code == 429
+        assert limited.json() == {
+            "detail": "too many attempts for this user, retry in a minute",
+            "code": "rate_limited",
+        }
+        assert limited.headers["retry-after"] == "60"
+        # Another user from the same client is still let in, until the client's own limit.
+        ok = await http.post("/v1/generate-api-token", data={"username": "uma", "password": "uma-password"})
+        assert ok.status_code == 200
+        for _ in range(2):
+            await http.post("/v1/generate-api-token/", data={"username": "someone", "password": "x"})
+        by_client = await http.post("/v1/generate-api-token/", data={"username": "uma", "password": "x"})
+        assert by_client.status_code == 429 and "client" in by_client.json()["detail"]
+        metrics = (await http.get("/metrics")).text
+        assert 'repohub_rate_limited_total{limit="login_per_user"}' in metrics
+
+
+async def test_registry_token_rate_limited_per_user_in_distribution_format(settings, accounts):
+    token = await accounts.user("vic")
+    basic = base64.b64encode(f"vic:{token}".encode()).decode()
+    async with app_with(settings, token_rate_per_user=2) as http:
+        url = "/registry/token?service=repohub-registry&scope=repository:vic/app:pull"
+        for _ in range(2):
+            assert (await http.get(url, headers={"Authorization": f"Basic {basic}"})).status_code == 200
+        limited = await http.get(url, headers={"Authorization": f"Basic {basic}"})
+        assert limited.status_code == 429
+        assert limited.json()["errors"][0]["message"].startswith("too many attempts")
+
+
+async def test_cors_is_off_unless_origins_are_configured(settings, client):
+    preflight = {"Origin": "https://ui.example", "Access-Control-Request-Method": "GET"}
+    plain = await client.get("/healthz", headers={"Origin": "https://ui.example"})
+    assert "access-control-allow-origin" not in plain.headers
+    assert "access-control-allow-origin" not in (await client.options("/healthz", headers=preflight)).headers
+    async with app_with(settings, cors_origins="https://ui.example") as http:
+        allowed = await http.get("/healthz", headers={"Origin": "https://ui.example"})
+        assert allowed.headers["access-control-allow-origin"] == "https://ui.example"
+        other = await http.get("/healthz", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+async def test_tokens_expire_and_can_be_revoked_from_the_cli(settings, client, accounts):
+    await accounts.user("wes")
+    short = json.loads(cli(settings, "tokens", "create", "wes", "--expires-in", "2s", "--json"))
+    assert "expires_at" in short
+    assert (
+        await client.get("/v1/repositories/wes/", headers=token_header(short["token"]))
+    ).status_code == 200
+    await asyncio.sleep(2.5)
+    expired = await client.get("/v1/repositories/wes/", headers=token_header(short["token"]))
+    assert expired.status_code == 401 and expired.json()["code"] == "not_authenticated"
+
+    doomed = cli(settings, "tokens", "create", "wes").strip()
+    assert cli(settings, "tokens", "revoke", doomed).strip() == "revoked"
+    for headers in (token_header(doomed), {"X-Auth-Token": doomed}):
+        path = "/v1/repositories/wes/" if "Authorization" in headers else "/v2/manage/namespaces"
+        assert (await client.get(path, headers=headers)).status_code == 401
+    bad = [str(cli.__name__)]  # the CLI refuses nonsense durations with a usage error
+    try:
+        cli(settings, "tokens", "create", "wes", "--expires-in", "soon")
+    except RuntimeError as error:
+        bad.append(str(error))
+    assert len(bad) == 2 and "expires-in" in bad[1]

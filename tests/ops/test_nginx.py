@@ -1,0 +1,177 @@
+"""deploy/nginx.conf for real: Debian nginx in front of ``repohub serve`` and the registry, at the
+root and under /repohub/ (REPOHUB_ROOT_PATH); X-Forwarded-* believed only from trusted proxies."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from repohub.config import Settings
+from tests.e2e.registry import registry_config, running_registry
+from tests.server import cli, free_port, serve
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def _main_config(tmp: Path, server_blocks: str) -> Path:
+    """A complete nginx.conf with every path under ``tmp`` (no root-owned defaults touched)."""
+    for name in ("client", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp / name).mkdir(parents=True, exist_ok=True)
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    config = tmp / "nginx.conf"
+    config.write_text(
+        f"{user}worker_processes 1;\ndaemon off;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log warn;\n"
+        "events { worker_connections 256; }\n"
+        "http {\n"
+        f"  access_log {tmp}/access.log;\n"
+        f"  client_body_temp_path {tmp}/client;\n  proxy_temp_path {tmp}/proxy;\n"
+        f"  fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n"
+        f"{server_blocks}\n}}\n"
+    )
+    return config
+
+
+def _deploy_blocks(port: int, repohub: str, registry: str) -> str:
+    """deploy/nginx.conf with the compose service names and port replaced by the test's."""
+    text = DEPLOY.read_text()
+    text = re.sub(
+        r"upstream repohub \{.*?\n\}", f"upstream repohub {{\n  server {repohub};\n}}", text, flags=re.S
+    )
+    text = re.sub(
+        r"upstream registry \{.*?\n\}", f"upstream registry {{\n  server {registry};\n}}", text, flags=re.S
+    )
+    return text.replace("listen 80;", f"listen 127.0.0.1:{port};")
+
+
+@contextmanager
+def nginx(tmp: Path, server_blocks: str, port: int) -> Iterator[str]:
+    if not Path(NGINX).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("nginx is required in CI (Debian package nginx)")
+        pytest.skip("nginx not installed")
+    config = _main_config(tmp, server_blocks)
+    check = subprocess.run([NGINX, "-t", "-c", str(config), "-p", str(tmp)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    process = subprocess.Popen([NGINX, "-c", str(config), "-p", str(tmp)], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(url + "/", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "nginx did not start"
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _accounts(settings: Settings) -> tuple[str, str]:
+    cli(settings, "users", "create", "nora", "--password", "nora-password")
+    token = cli(settings, "tokens", "create", "nora").strip()
+    org = json.loads(cli(settings, "orgs", "create", "nginxorg", "--owner", "nora", "--json"))["id"]
+    return token, org
+
+
+def _check_dialects(base: str, token: str, org: str, prefix: str) -> None:
+    with httpx.Client(base_url=base, timeout=20) as http:
+        headers = {"Authorization": f"Token {token}"}
+        for name in ("a1", "a2", "a3"):
+            made = http.post(f"{prefix}/v1/repositories/nora/", json={"repo_name": name}, headers=headers)
+            assert made.status_code == 201, made.text
+        first = http.get(f"{prefix}/v1/repositories/nora/?page_size=1", headers=headers).json()
+        assert first["next"] == f"{base}{prefix}/v1/repositories/nora/?page_size=1&page=2"
+        second = http.get(first["next"], headers=headers).json()
+        assert second["previous"] == f"{base}{prefix}/v1/repositories/nora/?page_size=1"
+        assert [item["repo_name"] for item in second["results"]] == ["a2"]
+        # A client's own X-Forwarded-Host is overwritten by nginx, never believed.
+        spoofed = http.get(
+            f"{prefix}/v1/repositories/nora/?page_size=1",
+            headers={**headers, "X-Forwarded-Host": "evil.example"},
+        ).json()
+        assert "evil" not in spoofed["next"]
+
+        abeja = http.get(
+            f"{prefix}/organizations/{org}/registry/repositories",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert abeja.status_code == 200, abeja.text
+        swr = http.get(f"{prefix}/v2/manage/namespaces", headers={"X-Auth-Token": token})
+        assert swr.status_code == 200, swr.text
+        assert "nora" in swr.text
+        docs = http.get(f"{prefix}/docs")
+        assert docs.status_code == 200 and f"{prefix}/openapi.json" in docs.text
+        spec = http.get(f"{prefix}/openapi.json")
+        assert spec.status_code == 200 and "/v1/repositories/{namespace}" in spec.json()["paths"]
+        assert http.get(f"{prefix}/readyz").status_code == 200
+        assert http.get(f"{prefix}/metrics").status_code == 200
+
+
+def test_nginx_at_the_root_with_the_registry(settings, clean, tmp_path):
+    token, org = _accounts(settings)
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    fragment = cli(settings, "registry", "config", "--url", public)
+    registry_port = free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(registry_config(fragment, tmp_path / "storage", registry_port))
+    with serve(settings) as server, running_registry(config, registry_port):
+        blocks = _deploy_blocks(port, server.url.removeprefix("http://"), f"127.0.0.1:{registry_port}")
+        with nginx(tmp_path / "nginx", blocks, port) as base:
+            _check_dialects(base, token, org, "")
+            # /v2/ is the registry's (token auth challenge pointing at repohub), /v2/manage/ is repohub's.
+            challenge = httpx.get(f"{base}/v2/")
+            assert challenge.status_code == 401
+            assert challenge.headers["docker-distribution-api-version"] == "registry/2.0"
+            assert f'realm="{public}/registry/token"' in challenge.headers["www-authenticate"]
+            assert "docker-distribution-api-version" not in httpx.get(f"{base}/v2/manage/repos").headers
+            token_answer = httpx.get(
+                f"{base}/registry/token?service=repohub-registry&scope=repository:nora/a1:pull",
+                auth=("nora", token),
+            )
+            assert token_answer.status_code == 200 and token_answer.json()["token"]
+
+
+def test_nginx_under_a_path_prefix(settings, clean, tmp_path):
+    token, org = _accounts(settings)
+    port = free_port()
+    with serve(settings, extra_env={"REPOHUB_ROOT_PATH": "/repohub"}) as server:
+        blocks = (
+            f"server {{\n  listen 127.0.0.1:{port};\n"
+            "  proxy_set_header Host $http_host;\n  proxy_set_header X-Forwarded-Proto $scheme;\n"
+            "  proxy_set_header X-Forwarded-Host $http_host;\n"
+            "  proxy_set_header X-Forwarded-For $remote_addr;\n"
+            f"  location /repohub/ {{ proxy_pass {server.url}/; }}\n}}\n"
+        )
+        with nginx(tmp_path / "nginx", blocks, port) as base:
+            _check_dialects(base, token, org, "/repohub")
+
+
+def test_forwarded_headers_ignored_from_untrusted_peers(settings, clean):
+    token, _ = _accounts(settings)
+    auth = {"Authorization": f"Token {token}"}
+    forwarded = {**auth, "X-Forwarded-Host": "public.example", "X-Forwarded-Proto": "https"}
+    with serve(settings, extra_env={"REPOHUB_FORWARDED_ALLOW_IPS": "127.0.0.1"}) as server:
+        for name in ("b1", "b2"):
+            httpx.post(f"{server.url}/v1/repositories/nora/", json={"repo_name": name}, headers=auth)
+        page = f"{server.url}/v1/repositories/nora/?page_size=1"
+        trusted = httpx.get(page, headers=forwarded).json()
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+            untrusted = other.get(page, headers=forwarded).json()
+    assert trusted["next"].startswith("https://public.example/v1/repositories/nora/")
+    assert untrusted["next"].startswith(f"{server.url}/v1/repositories/nora/")

@@ -1,0 +1,104 @@
+"""A real PostgreSQL server for tests: the local one on 127.0.0.1:5432, else a throwaway cluster.
+
+In CI (``CI=true``) having neither is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+LOCAL = ("127.0.0.1", 5432)
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _throwaway_cluster() -> tuple[str, int, str]:
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise RuntimeError("no PostgreSQL binaries (initdb, pg_ctl) found")
+    directory = tempfile.mkdtemp(prefix="repohub-pg-")
+    data = os.path.join(directory, "data")
+    user = "postgres"
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(directory, "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*run_as, initdb, "-D", data, "-U", user, "-A", "trust"], check=True, capture_output=True)
+    port = _free_port()
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [*run_as, pg_ctl, "-D", data, "-o", options, "-w", "-l", os.path.join(directory, "log"), "start"],
+        check=True,
+        capture_output=True,
+    )
+    atexit.register(
+        lambda: subprocess.run([*run_as, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True)
+    )
+    return "127.0.0.1", port, user
+
+
+def _psql(host: str, port: int, user: str, sql: str) -> None:
+    psql = _pg_bin("psql")
+    if psql is None:
+        raise RuntimeError("psql not found")
+    subprocess.run(
+        [psql, "-h", host, "-p", str(port), "-U", user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        check=True,
+        capture_output=True,
+    )
+
+
+def create_database() -> str:
+    """A fresh, empty database; returns its SQLAlchemy URL. Dropped when the test run ends."""
+    try:
+        if _answers(*LOCAL):
+            host, port, user = LOCAL[0], LOCAL[1], "postgres"
+        else:
+            host, port, user = _throwaway_cluster()
+        name = f"repohub_test_{uuid.uuid4().hex[:12]}"
+        _psql(host, port, user, f"CREATE DATABASE {name}")
+    except (RuntimeError, subprocess.CalledProcessError, OSError) as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI: {error}")
+        pytest.skip(f"no PostgreSQL available: {error}")
+    atexit.register(lambda: _drop(host, port, user, name))
+    return f"postgresql+asyncpg://{user}@{host}:{port}/{name}"
+
+
+def _drop(host: str, port: int, user: str, name: str) -> None:
+    for _ in range(3):
+        try:
+            _psql(host, port, user, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            return
+        except subprocess.CalledProcessError:
+            time.sleep(0.5)

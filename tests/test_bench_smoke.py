@@ -1,0 +1,53 @@
+"""`make bench` keeps working: its smoke mode runs every scenario for a second and writes the report.
+
+Not a timed test: it checks that the generator, the floor, the servers, wrk and the report fit
+together and that every measured row has numbers and no failed requests, not how fast they are.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import floor
+from bench.scenarios import BY_KEY
+
+from tests.postgres import create_database
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_smoke_writes_report_with_numbers(tmp_path: Path) -> None:
+    floor.shared_bench()  # ../shared/bench beside the checkout is part of the set-up
+    # Any database on the test server will do: the bench creates (and drops) its own beside it.
+    server = create_database().replace("postgresql+asyncpg://", "postgresql://", 1)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--server", server, "--out", str(tmp_path / "docs"),
+         "--work", str(tmp_path / "work")],
+        cwd=PROJECT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    markdown = (tmp_path / "docs" / "benchmarks.md").read_text()
+    assert "| data (repos / tags) |" in markdown and "Machine:" in markdown
+    assert (tmp_path / "docs" / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
+
+    rows = json.loads((tmp_path / "docs" / "benchmarks.json").read_text())
+    by = {(row["backend"], row["scenario"]): row for row in rows}
+    floor_row, swr = by[("floor", "swr_list")], by[("postgresql", "swr_list")]
+    assert floor_row["status"] == "ok" and floor_row["rate"] > 0
+    for row in rows:
+        # Every scenario either ran cleanly or names the endpoint it still lacks; none crashed.
+        assert row["status"] in ("ok", "endpoint missing"), row
+        if row["status"] == "ok":
+            assert row["rate"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"], row
+            assert row["errors"] == 0, row
+    assert {key for backend, key in by if backend == "postgresql"} == set(BY_KEY)
+    if swr["status"] == "ok":
+        assert swr["ratio"] == swr["rate"] / floor_row["rate"]
+        assert f"{swr['ratio']:.2f}× floor ({floor_row['rate']:,.0f}/s)" in markdown
+    events = by[("postgresql", "registry_events")]
+    if events["status"] == "ok":
+        assert "(exact)" in events["note"], events  # each recorded event added one download
