@@ -30,6 +30,7 @@ from repohub.config import Settings
 from repohub.observability import dbpool, metrics
 from repohub.registry.keys import registry_client
 from repohub.store.engine import create_engine, create_sessionmaker
+from repohub.store.pg_reader import PgReader
 
 DESCRIPTION = """
 One catalogue of container-image repositories, served in three vendor dialects:
@@ -54,6 +55,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_timeout=settings.db_pool_timeout,
         )
         dbpool.instrument(engine)
+        reader = (
+            None
+            if settings.is_sqlite
+            else await PgReader.open(
+                settings.database_url,
+                size=settings.db_pool_size,
+                connect_timeout=settings.db_connect_timeout,
+                command_timeout=settings.db_command_timeout,
+                acquire_timeout=settings.db_pool_timeout,
+            )
+        )
         registry = registry_client(settings)
         app.state.repohub = AppState(
             settings=settings,
@@ -61,12 +73,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions=create_sessionmaker(engine),
             secret_box=SecretBox(settings.resolved_secret_key),
             registry=registry,
+            reader=reader,
         )
         try:
             yield
         finally:
             if registry is not None:
                 await registry.aclose()
+            if reader is not None:
+                await reader.close()
             dbpool.release(engine)
             await engine.dispose()
             metrics.process_exited()

@@ -14,6 +14,7 @@ from repohub.config import Settings
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.service import Service
 from repohub.store.faults import is_unavailable
+from repohub.store.pg_reader import PgReader
 from repohub.store.unit import Store
 
 
@@ -24,6 +25,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     secret_box: SecretBox
     registry: RegistryGateway | None = None  # client of REPOHUB_REGISTRY_URL, when set
+    reader: PgReader | None = None  # PostgreSQL: the pool of lone hot reads
 
 
 async def app_state(request: Request) -> AppState:
@@ -39,7 +41,7 @@ async def anonymous_service(state: StateDep) -> AsyncIterator[Service]:
     """A service over a fresh session, acting for nobody until a dialect binds the caller."""
     session = state.sessions()
     try:
-        yield Service(Store(session), state.secret_box, registry=state.registry)
+        yield Service(Store(session, state.reader), state.secret_box, registry=state.registry)
     finally:
         try:
             await session.close()

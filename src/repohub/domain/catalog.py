@@ -162,9 +162,10 @@ class CatalogService:
 
     async def list_repositories(self, query: RepoQuery, *, with_tag_names: bool = False) -> Page[Repository]:
         check_paging(query.offset, query.limit)
-        found = await self._store.repositories.page(query, self._visibility(), with_tag_names=with_tag_names)
-        await self._store.release()  # read-only: the connection is not needed while the page renders
-        return found
+        # Read-only: the session's connection goes back now (the page may come from the store's
+        # pool of hot reads, and nothing needs the connection while the page renders).
+        await self._store.release()
+        return await self._store.repositories.page(query, self._visibility(), with_tag_names=with_tag_names)
 
     async def update_repository(self, repository: Repository, changes: RepositoryChanges) -> Repository:
         namespace = await self.namespace_by_id(repository.namespace_id)

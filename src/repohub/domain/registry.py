@@ -197,6 +197,7 @@ class RegistryService:
         """What of ``scopes`` the caller gets; ungranted actions and scopes are simply absent."""
         granted: list[Scope] = []
         user_id = principal.user.id if principal.user else None
+        await self._store.release()  # read-only: lone reads may take the store's pool of hot reads
         for scope in scopes:
             if scope.type == "registry" and scope.name == "catalog":
                 if principal.is_admin and scope.actions:
@@ -213,7 +214,7 @@ class RegistryService:
             actions = allowed_actions(principal, facts, parts[1], scope.actions)
             if actions:
                 granted.append(Scope(scope.type, scope.name, tuple(actions)))
-        await self._store.release()  # read-only: no connection held while the token is signed and sent
+        await self._store.release()  # no connection held while the token is signed and sent
         return granted
 
     # -- events ---------------------------------------------------------------------------------

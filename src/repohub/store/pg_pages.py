@@ -10,7 +10,7 @@ Run outside SQLAlchemy's transaction, a lone read sends no BEGIN/ROLLBACK either
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -102,6 +102,16 @@ def shape(query: RepoQuery, visibility: Visibility, pattern: str | None) -> tupl
         params.append(visibility.member_id)
     key = (query.namespace is not None, pattern is not None, query.category is not None, kind)
     return key, params
+
+
+Fetch = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
+
+
+def on_connection(connection: AsyncConnection) -> Fetch:
+    async def fetch_here(sql: str, params: Sequence[Any]) -> list[Any]:
+        return await fetch(connection, sql, params)
+
+    return fetch_here
 
 
 async def fetch(connection: AsyncConnection, sql: str, params: Sequence[Any]) -> list[Any]:

@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, sel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from repohub.domain.entities import Role
+from repohub.store.pg_reader import PgReader
 from repohub.store.tables import (
     MembershipRow,
     NamespaceRow,
@@ -44,25 +45,38 @@ class StoredTag:
     complete: bool  # the manifest was read from the registry (size includes config and layers)
 
 
+# The access facts as one prepared statement for the reader's pool (PostgreSQL): the query of every
+# ``GET /registry/token`` scope, as ``access_facts`` builds it below.
+_ACCESS_FACTS_SQL = (
+    "SELECT n.id, m.role, r.id, r.is_public FROM namespaces n"
+    " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
+    " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id AND r.name = $3"
+    " WHERE n.name = $1"
+)
+
+
 class RegistryStore:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, reader: PgReader | None = None) -> None:
         self._session = session
+        self._reader = reader
 
     async def access_facts(self, namespace: str, name: str, user_id: int | None) -> AccessFacts | None:
         """Namespace, the caller's role and the repository in one query; None when no such namespace."""
-        member = and_(
-            MembershipRow.namespace_id == NamespaceRow.id,
-            MembershipRow.user_id == (user_id if user_id is not None else -1),
-        )
-        repository = and_(RepositoryRow.namespace_id == NamespaceRow.id, RepositoryRow.name == name)
-        result = await self._session.execute(
-            select(NamespaceRow.id, MembershipRow.role, RepositoryRow.id, RepositoryRow.is_public)
-            .select_from(NamespaceRow)
-            .outerjoin(MembershipRow, member)
-            .outerjoin(RepositoryRow, repository)
-            .where(NamespaceRow.name == namespace)
-        )
-        row = result.first()
+        member_id = user_id if user_id is not None else -1
+        if self._reader is not None and not self._session.in_transaction():
+            rows = await self._reader.fetch(_ACCESS_FACTS_SQL, (namespace, member_id, name))
+            row = rows[0] if rows else None
+        else:
+            member = and_(MembershipRow.namespace_id == NamespaceRow.id, MembershipRow.user_id == member_id)
+            repository = and_(RepositoryRow.namespace_id == NamespaceRow.id, RepositoryRow.name == name)
+            result = await self._session.execute(
+                select(NamespaceRow.id, MembershipRow.role, RepositoryRow.id, RepositoryRow.is_public)
+                .select_from(NamespaceRow)
+                .outerjoin(MembershipRow, member)
+                .outerjoin(RepositoryRow, repository)
+                .where(NamespaceRow.name == namespace)
+            )
+            row = result.first()
         if row is None:
             return None
         return AccessFacts(

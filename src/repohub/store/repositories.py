@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from repohub.domain.entities import Creator, Page, Repository, Tag
 from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery, Visibility
 from repohub.store import pg_pages
+from repohub.store.pg_reader import PgReader
 from repohub.store.tables import MembershipRow, NamespaceRow, RepositoryRow, StarRow, TagRow, UserRow, utcnow
 
 _creator = aliased(UserRow, name="creator")
@@ -161,8 +162,9 @@ def _escape_like(text: str) -> str:
 
 
 class RepositoryStore:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, reader: PgReader | None = None) -> None:
         self._session = session
+        self._reader = reader
 
     async def add(
         self,
@@ -276,16 +278,22 @@ class RepositoryStore:
         pattern = f"%{_escape_like(query.name_contains.lower())}%" if query.name_contains else None
         key, params = pg_pages.shape(query, visibility, pattern)
         sql = pg_pages.page_sql(*key, query.order, query.descending, with_tag_names)
-        connection = await self._session.connection()
-        rows = await pg_pages.fetch(connection, sql, [*params, query.limit, query.offset])
+        fetch = await self._fetcher()
+        rows = await fetch(sql, [*params, query.limit, query.offset])
         if rows:
             total = rows[0]["total"]
         elif query.offset:  # past the end: the window count had no row to ride on
-            total = (await pg_pages.fetch(connection, pg_pages.count_sql(*key), params))[0][0]
+            total = (await fetch(pg_pages.count_sql(*key), params))[0][0]
         else:
             total = 0
         items = [_repository_from_row(row, tuple(row["tag_names"]) if with_tag_names else ()) for row in rows]
         return Page(items=items, total=total, offset=query.offset, limit=query.limit)
+
+    async def _fetcher(self) -> pg_pages.Fetch:
+        """The reader's pool for a lone read; inside a transaction, the session's own connection."""
+        if self._reader is not None and not self._session.in_transaction():
+            return self._reader.fetch
+        return pg_pages.on_connection(await self._session.connection())
 
     async def _count(self, conditions: list[ColumnElement[bool]]) -> int:
         """The total when the page is empty (past the end): the window count had no row to ride on."""

@@ -11,20 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from repohub.domain.errors import Conflict
 from repohub.store.accounts import CredentialStore, NamespaceStore, UserStore
 from repohub.store.audit import AuditStore
+from repohub.store.pg_reader import PgReader
 from repohub.store.registry import RegistryStore
 from repohub.store.repositories import RepositoryStore, TagStore
 
 
 class Store:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, reader: PgReader | None = None) -> None:
+        """``reader``: PostgreSQL's pool for lone hot reads (``pg_reader``); without it all goes through
+        the session."""
         self.session = session
         self.users = UserStore(session)
         self.namespaces = NamespaceStore(session)
         self.credentials = CredentialStore(session)
-        self.repositories = RepositoryStore(session)
+        self.repositories = RepositoryStore(session, reader)
         self.tags = TagStore(session)
         self.audit = AuditStore(session)  # importing store.audit also installs the write recorder
-        self.registry = RegistryStore(session)
+        self.registry = RegistryStore(session, reader)
 
     async def release(self) -> None:
         """End a read-only use case early: the connection goes back to the pool now rather than after

@@ -1,0 +1,71 @@
+"""A small asyncpg pool of its own for the hot reads on PostgreSQL (list pages, registry token grants).
+
+Taking a connection through a SQLAlchemy session (a greenlet hop, the pool's checkout and reset
+events, the session's own bookkeeping) cost more CPU than the page query itself; asyncpg's pool hands
+one out in microseconds and prepares each statement once per connection. Only lone reads come here,
+outside any transaction: a use case that writes keeps its session, so it always reads what it wrote.
+
+A lost database surfaces as SQLAlchemy's ``OperationalError`` with ``connection_invalidated``, as it
+does on the session path, so every dialect answers 503; the pool's idle connections are dropped with
+it, and the next request after the database is back connects anew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from repohub.store.faults import is_unavailable
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """``postgresql+asyncpg://...`` (SQLAlchemy's form) as the plain DSN asyncpg takes."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _no_reset(_connection: asyncpg.Connection) -> None:
+    """Reads change no session state, so the pool's reset query (a round trip per release) is skipped."""
+
+
+class PgReader:
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+        self._pool = pool
+        self._acquire_timeout = acquire_timeout
+
+    @classmethod
+    async def open(
+        cls,
+        database_url: str,
+        *,
+        size: int,
+        connect_timeout: float,
+        command_timeout: float,
+        acquire_timeout: float,
+    ) -> PgReader:
+        """A pool that connects lazily: the service starts, and answers 503, while the database is down."""
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(database_url),
+            min_size=0,
+            max_size=size,
+            reset=_no_reset,
+            timeout=connect_timeout,
+            command_timeout=command_timeout,
+        )
+        return cls(pool, acquire_timeout)
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[asyncpg.Record]:
+        try:
+            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+                return list(await connection.fetch(sql, *params))
+        except Exception as error:
+            if is_unavailable(error):
+                await self._pool.expire_connections()  # the idle ones died with this one
+                raise OperationalError(sql, list(params), error, connection_invalidated=True) from error
+            raise DBAPIError(sql, list(params), error) from error
+
+    async def close(self) -> None:
+        await self._pool.close()
