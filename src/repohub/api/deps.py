@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
 from repohub.domain.gateway import RegistryGateway
+from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.service import Service
 from repohub.store.faults import is_unavailable
 from repohub.store.pg_reader import PgReader
@@ -26,6 +27,7 @@ class AppState:
     secret_box: SecretBox
     registry: RegistryGateway | None = None  # client of REPOHUB_REGISTRY_URL, when set
     reader: PgReader | None = None  # PostgreSQL: the pool of lone hot reads
+    grant_facts: GrantFacts = field(default_factory=GrantFacts)  # registry token grants, briefly
 
 
 async def app_state(request: Request) -> AppState:
@@ -41,7 +43,8 @@ async def anonymous_service(state: StateDep) -> AsyncIterator[Service]:
     """A service over a fresh session, acting for nobody until a dialect binds the caller."""
     session = state.sessions()
     try:
-        yield Service(Store(session, state.reader), state.secret_box, registry=state.registry)
+        store = Store(session, state.reader)
+        yield Service(store, state.secret_box, registry=state.registry, grant_facts=state.grant_facts)
     finally:
         try:
             await session.close()

@@ -39,6 +39,7 @@ from repohub.domain.errors import (
     UpstreamUnavailable,
 )
 from repohub.domain.gateway import INTERNAL_SUBJECT, ManifestInfo, RegistryGateway
+from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.names import validate_repository_name
 from repohub.store.registry import AccessFacts
 from repohub.store.tables import utcnow
@@ -188,9 +189,12 @@ def _later(current: datetime | None, moment: datetime) -> datetime:
 
 
 class RegistryService:
-    def __init__(self, store: Store, gateway: RegistryGateway | None = None) -> None:
+    def __init__(
+        self, store: Store, gateway: RegistryGateway | None = None, grant_facts: GrantFacts | None = None
+    ) -> None:
         self._store = store
         self._gateway = gateway
+        self._grant_facts = grant_facts  # the serving process's memo; None: always ask the store
 
     # -- tokens ---------------------------------------------------------------------------------
     async def grant(self, principal: Principal, scopes: Sequence[Scope]) -> list[Scope]:
@@ -208,7 +212,7 @@ class RegistryService:
             parts = split_path(scope.name)
             if parts is None:
                 continue
-            facts = await self._store.registry.access_facts(parts[0], parts[1], user_id)
+            facts = await self._access_facts(parts[0], parts[1], user_id)
             if facts is None:
                 continue
             actions = allowed_actions(principal, facts, parts[1], scope.actions)
@@ -216,6 +220,18 @@ class RegistryService:
                 granted.append(Scope(scope.type, scope.name, tuple(actions)))
         await self._store.release()  # no connection held while the token is signed and sent
         return granted
+
+    async def _access_facts(self, namespace: str, name: str, user_id: int | None) -> AccessFacts | None:
+        memo = self._grant_facts
+        if memo is None:
+            return await self._store.registry.access_facts(namespace, name, user_id)
+        key, commits = (namespace, name, user_id), Store.commits
+        facts = memo.get(key, commits)
+        if facts is None:
+            facts = await self._store.registry.access_facts(namespace, name, user_id)
+            if facts is not None:  # an unknown namespace is asked again: it may be created any moment
+                memo.put(key, commits, facts)
+        return facts
 
     # -- events ---------------------------------------------------------------------------------
     async def apply_events(self, events: Sequence[RegistryEvent]) -> EnvelopeResult:

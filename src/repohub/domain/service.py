@@ -7,6 +7,7 @@ from repohub.domain.accounts import AccountService
 from repohub.domain.catalog import CatalogService
 from repohub.domain.entities import ANONYMOUS, Principal
 from repohub.domain.gateway import RegistryGateway
+from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.namespaces import NamespaceService
 from repohub.domain.registry import RegistryService
 from repohub.observability import context
@@ -21,12 +22,13 @@ class Service:
         principal: Principal = ANONYMOUS,
         *,
         registry: RegistryGateway | None = None,
+        grant_facts: GrantFacts | None = None,
     ) -> None:
         self.store = store
         self._registry = registry  # the image registry, when configured: deletes go there first
         self.accounts = AccountService(store, secret_box)
         self.catalog = CatalogService(store, principal, registry=registry)
-        self.registry = RegistryService(store, registry)
+        self.registry = RegistryService(store, registry, grant_facts)
         self.namespaces = NamespaceService(store, principal)
 
     def acting_as(self, principal: Principal) -> None:

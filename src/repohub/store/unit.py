@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import ClassVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,10 @@ from repohub.store.repositories import RepositoryStore, TagStore
 
 
 class Store:
+    # Writes this process committed so far: memos of read results (``domain.grant_facts``) compare it
+    # to know that something they remember may have changed.
+    commits: ClassVar[int] = 0
+
     def __init__(self, session: AsyncSession, reader: PgReader | None = None) -> None:
         """``reader``: PostgreSQL's pool for lone hot reads (``pg_reader``); without it all goes through
         the session."""
@@ -44,6 +49,7 @@ class Store:
         try:
             yield
             await self.session.commit()
+            Store.commits += 1
         except IntegrityError as error:
             await self.session.rollback()
             raise Conflict(conflict) from error

@@ -229,3 +229,22 @@ async def test_swr_docker_login_needs_credentials(client: httpx.AsyncClient, wor
     response = await client.post("/v2/manage/utils/authorizationtoken")
     assert response.status_code == 401
     assert "error_code" in response.json()
+
+
+async def test_a_change_shows_in_the_next_grant(
+    client: httpx.AsyncClient, settings: Settings, world: dict[str, str]
+) -> None:
+    """Grants are remembered for a moment, but never past a write this process committed."""
+    scope = ["repository:acme/public:pull"]
+    assert await access(client, settings, scope) == {"repository:acme/public": ["pull"]}
+    assert await access(client, settings, scope) == {"repository:acme/public": ["pull"]}  # remembered
+    hidden = await client.put(
+        "/v1/repositories/acme/public", json={"is_public": False}, headers=token_header(world["owner"])
+    )
+    assert hidden.status_code == 200, hidden.text
+    assert await access(client, settings, scope) == {}
+    shown = await client.put(
+        "/v1/repositories/acme/public", json={"is_public": True}, headers=token_header(world["owner"])
+    )
+    assert shown.status_code == 200, shown.text
+    assert await access(client, settings, scope) == {"repository:acme/public": ["pull"]}
