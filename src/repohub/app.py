@@ -30,7 +30,7 @@ from repohub.config import Settings
 from repohub.observability import dbpool, metrics
 from repohub.registry.keys import registry_client
 from repohub.store.engine import create_engine, create_sessionmaker
-from repohub.store.pg_reader import PgReader
+from repohub.store.readers import open_reader
 
 DESCRIPTION = """
 One catalogue of container-image repositories, served in three vendor dialects:
@@ -55,16 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_timeout=settings.db_pool_timeout,
         )
         dbpool.instrument(engine)
-        reader = (
-            None
-            if settings.is_sqlite
-            else await PgReader.open(
-                settings.database_url,
-                size=settings.db_pool_size,
-                connect_timeout=settings.db_connect_timeout,
-                command_timeout=settings.db_command_timeout,
-                acquire_timeout=settings.db_pool_timeout,
-            )
+        reader = await open_reader(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            connect_timeout=settings.db_connect_timeout,
+            command_timeout=settings.db_command_timeout,
+            acquire_timeout=settings.db_pool_timeout,
         )
         registry = registry_client(settings)
         app.state.repohub = AppState(

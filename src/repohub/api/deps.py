@@ -15,7 +15,7 @@ from repohub.domain.gateway import RegistryGateway
 from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.service import Service
 from repohub.store.faults import is_unavailable
-from repohub.store.pg_reader import PgReader
+from repohub.store.readers import Reader
 from repohub.store.unit import Store
 
 
@@ -26,7 +26,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     secret_box: SecretBox
     registry: RegistryGateway | None = None  # client of REPOHUB_REGISTRY_URL, when set
-    reader: PgReader | None = None  # PostgreSQL: the pool of lone hot reads
+    reader: Reader | None = None  # connections of the store's own for lone hot reads
     grant_facts: GrantFacts = field(default_factory=GrantFacts)  # registry token grants, briefly
 
 

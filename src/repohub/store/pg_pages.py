@@ -1,4 +1,4 @@
-"""The repository list page on PostgreSQL: one prepared SQL statement on the asyncpg connection.
+"""The repository list page as SQL text: one prepared statement per query shape.
 
 The hottest read of every dialect (the SWR list page above all) is one round trip: the page, its total
 (``count(*) OVER ()``), each row's tag names as an array and the visibility rule (an ``EXISTS`` on the
@@ -6,6 +6,9 @@ membership key) in one statement. The SQL text of each query shape (which filter
 the visibility kind) is built once and kept, and asyncpg prepares it once per connection; building the
 same statement with SQLAlchemy and going through its result layer cost more CPU than the query itself.
 Run outside SQLAlchemy's transaction, a lone read sends no BEGIN/ROLLBACK either.
+
+SQLite's reader runs the same text (``$n`` read as ``?n``), without the tag-name array: it asks for
+the page's tag names in a second statement (``tag_names_sql``).
 """
 
 from __future__ import annotations
@@ -83,6 +86,16 @@ def page_sql(
         f"SELECT {columns}{_FROM}{where}"
         f" ORDER BY {_ORDER_COLUMNS[order]} {direction}, r.id {direction}"
         f" LIMIT ${count + 1} OFFSET ${count + 2}"
+    )
+
+
+@lru_cache(maxsize=64)
+def tag_names_sql(count: int) -> str:
+    """The tag names of ``count`` repositories, each one's newest first (``RepositoryStore.tag_names``)."""
+    wanted = ", ".join(f"${number}" for number in range(1, count + 1))
+    return (
+        f"SELECT t.repository_id, t.name FROM tags t WHERE t.repository_id IN ({wanted})"
+        " ORDER BY t.repository_id, t.created_at DESC, t.id DESC"
     )
 
 

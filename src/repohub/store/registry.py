@@ -15,7 +15,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, literal, sel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from repohub.domain.entities import Role
-from repohub.store.pg_reader import PgReader
+from repohub.store.readers import Reader
 from repohub.store.tables import (
     MembershipRow,
     NamespaceRow,
@@ -56,7 +56,7 @@ _ACCESS_FACTS_SQL = (
 
 
 class RegistryStore:
-    def __init__(self, session: AsyncSession, reader: PgReader | None = None) -> None:
+    def __init__(self, session: AsyncSession, reader: Reader | None = None) -> None:
         self._session = session
         self._reader = reader
 

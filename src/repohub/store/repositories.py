@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from repohub.domain.entities import Creator, Page, Repository, Tag
 from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery, Visibility
 from repohub.store import pg_pages
-from repohub.store.pg_reader import PgReader
+from repohub.store.readers import Reader
 from repohub.store.tables import MembershipRow, NamespaceRow, RepositoryRow, StarRow, TagRow, UserRow, utcnow
 
 _creator = aliased(UserRow, name="creator")
@@ -122,6 +122,13 @@ def _tag_from_row(row: RowMapping) -> Tag:
     )
 
 
+async def _tag_names(fetch: pg_pages.Fetch, repository_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    names: dict[int, list[str]] = defaultdict(list)
+    for row in await fetch(pg_pages.tag_names_sql(len(repository_ids)), repository_ids):
+        names[row[0]].append(row[1])
+    return {key: tuple(value) for key, value in names.items()}
+
+
 def _select_repositories() -> Select[Any]:
     return (
         select(*_REPOSITORY_COLUMNS)
@@ -162,7 +169,7 @@ def _escape_like(text: str) -> str:
 
 
 class RepositoryStore:
-    def __init__(self, session: AsyncSession, reader: PgReader | None = None) -> None:
+    def __init__(self, session: AsyncSession, reader: Reader | None = None) -> None:
         self._session = session
         self._reader = reader
 
@@ -221,8 +228,11 @@ class RepositoryStore:
         self, query: RepoQuery, visibility: Visibility, *, with_tag_names: bool = False
     ) -> Page[Repository]:
         """One page and the total under the same filter (window count: no second scan when rows exist)."""
-        if self._session.get_bind().dialect.name == "postgresql":
-            return await self._pg_page(query, visibility, with_tag_names)
+        postgresql = self._session.get_bind().dialect.name == "postgresql"
+        lone = self._reader is not None and not self._session.in_transaction()
+        if postgresql or lone:
+            return await self._sql_page(query, visibility, with_tag_names, postgresql=postgresql, lone=lone)
+        # SQLite inside a transaction: the session's own connection, through SQLAlchemy Core.
         conditions: list[ColumnElement[bool]] = []
         if query.namespace is not None:
             conditions.append(NamespaceRow.name == query.namespace)
@@ -271,14 +281,20 @@ class RepositoryStore:
         items = [_repository_from_row(row, tag_names.get(row["id"], ())) for row in rows]
         return Page(items=items, total=total, offset=query.offset, limit=query.limit)
 
-    async def _pg_page(
-        self, query: RepoQuery, visibility: Visibility, with_tag_names: bool
+    async def _sql_page(
+        self, query: RepoQuery, visibility: Visibility, with_tag_names: bool, *, postgresql: bool, lone: bool
     ) -> Page[Repository]:
-        """PostgreSQL: one prepared statement per query shape, rows straight from asyncpg (pg_pages)."""
+        """The page as SQL text of its query shape (``pg_pages``), rows mapped straight to the domain:
+        on the reader for a lone read, else on the session's connection (PostgreSQL only)."""
         pattern = f"%{_escape_like(query.name_contains.lower())}%" if query.name_contains else None
         key, params = pg_pages.shape(query, visibility, pattern)
-        sql = pg_pages.page_sql(*key, query.order, query.descending, with_tag_names)
-        fetch = await self._fetcher()
+        inline_tags = with_tag_names and postgresql  # as an array column; SQLite asks in a second query
+        sql = pg_pages.page_sql(*key, query.order, query.descending, inline_tags)
+        fetch: pg_pages.Fetch
+        if lone and self._reader is not None:
+            fetch = self._reader.fetch
+        else:
+            fetch = pg_pages.on_connection(await self._session.connection())
         rows = await fetch(sql, [*params, query.limit, query.offset])
         if rows:
             total = rows[0]["total"]
@@ -286,14 +302,12 @@ class RepositoryStore:
             total = (await fetch(pg_pages.count_sql(*key), params))[0][0]
         else:
             total = 0
-        items = [_repository_from_row(row, tuple(row["tag_names"]) if with_tag_names else ()) for row in rows]
+        if inline_tags:
+            items = [_repository_from_row(row, tuple(row["tag_names"])) for row in rows]
+        else:
+            names = await _tag_names(fetch, [row["id"] for row in rows]) if with_tag_names and rows else {}
+            items = [_repository_from_row(row, names.get(row["id"], ())) for row in rows]
         return Page(items=items, total=total, offset=query.offset, limit=query.limit)
-
-    async def _fetcher(self) -> pg_pages.Fetch:
-        """The reader's pool for a lone read; inside a transaction, the session's own connection."""
-        if self._reader is not None and not self._session.in_transaction():
-            return self._reader.fetch
-        return pg_pages.on_connection(await self._session.connection())
 
     async def _count(self, conditions: list[ColumnElement[bool]]) -> int:
         """The total when the page is empty (past the end): the window count had no row to ride on."""

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from repohub.domain.errors import Conflict
 from repohub.store.accounts import CredentialStore, NamespaceStore, UserStore
 from repohub.store.audit import AuditStore
-from repohub.store.pg_reader import PgReader
+from repohub.store.readers import Reader
 from repohub.store.registry import RegistryStore
 from repohub.store.repositories import RepositoryStore, TagStore
 
@@ -22,9 +22,9 @@ class Store:
     # to know that something they remember may have changed.
     commits: ClassVar[int] = 0
 
-    def __init__(self, session: AsyncSession, reader: PgReader | None = None) -> None:
-        """``reader``: PostgreSQL's pool for lone hot reads (``pg_reader``); without it all goes through
-        the session."""
+    def __init__(self, session: AsyncSession, reader: Reader | None = None) -> None:
+        """``reader``: connections of the store's own for lone hot reads (``readers``); without it all
+        goes through the session."""
         self.session = session
         self.users = UserStore(session)
         self.namespaces = NamespaceStore(session)
