@@ -23,6 +23,7 @@ each repository's counters and summary change in one UPDATE. repohub's own calls
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +54,7 @@ REPOSITORY_ACTIONS = (PULL, PUSH, DELETE)
 DOCKER_LOGIN_VALIDITY = timedelta(hours=24)
 # Event ids are kept this long; the registry gives up retrying far sooner.
 EVENT_RETENTION = timedelta(days=7)
+PRUNE_INTERVAL_SECONDS = 60.0
 MANIFEST_MEDIA_TYPES = frozenset(
     {
         "application/vnd.oci.image.manifest.v1+json",
@@ -184,6 +186,20 @@ class SyncReport:
         return bool(self.created_repositories or self.added_tags or self.moved_tags or self.removed_tags)
 
 
+_next_prune = 0.0  # monotonic time after which this process prunes old event ids again
+
+
+def _prune_due() -> bool:
+    """At most once a minute per process: ids are kept for days, and the DELETE, prepared once and
+    then planned generically by PostgreSQL, scanned the whole table each time."""
+    global _next_prune
+    now = time.monotonic()
+    if now < _next_prune:
+        return False
+    _next_prune = now + PRUNE_INTERVAL_SECONDS
+    return True
+
+
 def _later(current: datetime | None, moment: datetime) -> datetime:
     return moment if current is None or moment > current else current
 
@@ -235,8 +251,8 @@ class RegistryService:
 
     # -- events ---------------------------------------------------------------------------------
     async def apply_events(self, events: Sequence[RegistryEvent]) -> EnvelopeResult:
-        """Apply one envelope; a concurrent delivery of the same envelope is retried once and then counts
-        as a duplicate (its ids exist by then)."""
+        """Apply one envelope, each event once: ids already recorded count as duplicates. A conflict
+        with a concurrent envelope (both creating a repository on its first push) is retried once."""
         try:
             return await self._apply(events)
         except Conflict:
@@ -248,17 +264,20 @@ class RegistryService:
             if event.is_manifest:
                 unique.setdefault(event.id, event)
         ignored = len(events) - len(unique)
-        seen = await self._store.registry.seen_events(unique)
-        fresh = [event for event_id, event in unique.items() if event_id not in seen]
-        duplicates = len(unique) - len(fresh)
-        if not fresh:
-            return EnvelopeResult(applied=0, duplicates=duplicates, ignored=ignored)
-        # Ask the registry for sizes before the transaction: no lock is held while it answers.
-        infos = await self._manifest_infos(fresh)
-        actors = await self._actor_ids(fresh)
+        if not unique:
+            return EnvelopeResult(applied=0, duplicates=0, ignored=ignored)
+        # Ask the registry for the sizes of pushed manifests before the transaction: no lock is held
+        # while it answers. Only pushes need it, and only those not applied already.
+        pushes = [event for event in unique.values() if event.action == PUSH]
+        infos: dict[tuple[str, str], ManifestInfo] = {}
+        if pushes:
+            seen = await self._store.registry.seen_events(event.id for event in pushes)
+            infos = await self._manifest_infos([event for event in pushes if event.id not in seen])
+        actors = await self._actor_ids(pushes)
         now = utcnow()
         async with self._store.transaction(conflict="these events are being applied by another request"):
-            await self._store.registry.record_events([event.id for event in fresh], now)
+            claimed = await self._store.registry.claim_events(list(unique), now)
+            fresh = [event for event_id, event in unique.items() if event_id in claimed]
             by_repository: dict[str, list[RegistryEvent]] = {}
             for event in fresh:
                 by_repository.setdefault(event.repository, []).append(event)
@@ -282,8 +301,9 @@ class RegistryService:
                 downloads = []
                 await self._apply_repository(path, group, infos, actors, now)
             await self._store.registry.add_downloads(downloads)
-            await self._store.registry.prune_events(now - EVENT_RETENTION)
-        return EnvelopeResult(applied=len(fresh), duplicates=duplicates, ignored=ignored)
+            if _prune_due():
+                await self._store.registry.prune_events(now - EVENT_RETENTION)
+        return EnvelopeResult(applied=len(fresh), duplicates=len(unique) - len(fresh), ignored=ignored)
 
     async def _manifest_infos(self, events: Sequence[RegistryEvent]) -> dict[tuple[str, str], ManifestInfo]:
         infos: dict[tuple[str, str], ManifestInfo] = {}

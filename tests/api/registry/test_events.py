@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,6 +150,18 @@ async def test_a_replayed_envelope_counts_once(
     doubled = [envelope[0], envelope[0]]  # the same id twice inside one envelope
     assert await post(client, settings, doubled) == {"applied": 0, "duplicates": 1, "ignored": 1}
     assert (await repo(client, admin_token))["download"] == 2
+
+
+async def test_a_delivery_racing_itself_counts_once(
+    client: httpx.AsyncClient, settings: Settings, admin_token: str
+) -> None:
+    """The registry retries; a retry may arrive while the first delivery is still being applied."""
+    await post(client, settings, [manifest_event("push", tag="v1", digest=D1, size=1)])
+    envelope = [manifest_event("pull", tag="v1", digest=D1) for _ in range(5)]
+    results = await asyncio.gather(*(post(client, settings, envelope) for _ in range(6)))
+    assert sorted(result["applied"] for result in results) == [0, 0, 0, 0, 0, 5]
+    assert all(result["applied"] + result["duplicates"] == 5 for result in results)
+    assert (await repo(client, admin_token))["download"] == 5
 
 
 async def test_pulled_at_never_moves_back(
