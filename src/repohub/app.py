@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -71,6 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             registry=registry,
             reader=reader,
         )
+        # The ~150k objects of the loaded application live as long as the process: keep them out of
+        # the collector's sweeps, each of which otherwise paused every request for ~80 ms (the p99).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
