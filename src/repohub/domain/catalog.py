@@ -10,7 +10,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from repohub.domain.entities import CATEGORIES, Namespace, Page, Principal, Repository, Role, Tag
+from repohub.domain.entities import (
+    CATEGORIES,
+    Namespace,
+    Page,
+    Principal,
+    Repository,
+    RepositorySummary,
+    Role,
+    Tag,
+)
 from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.names import validate_repository_name
@@ -166,6 +175,12 @@ class CatalogService:
         # pool of hot reads, and nothing needs the connection while the page renders).
         await self._store.release()
         return await self._store.repositories.page(query, self._visibility(), with_tag_names=with_tag_names)
+
+    async def list_repository_summaries(self, query: RepoQuery) -> Page[RepositorySummary]:
+        """``list_repositories`` with tag names, as summaries (the columns a list across namespaces shows)."""
+        check_paging(query.offset, query.limit)
+        await self._store.release()
+        return await self._store.repositories.summaries(query, self._visibility())
 
     async def update_repository(self, repository: Repository, changes: RepositoryChanges) -> Repository:
         namespace = await self.namespace_by_id(repository.namespace_id)

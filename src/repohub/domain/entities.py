@@ -104,6 +104,43 @@ class Repository:
     def path(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    def summary(self) -> RepositorySummary:
+        return RepositorySummary(
+            id=self.id,
+            namespace_id=self.namespace_id,
+            namespace=self.namespace,
+            name=self.name,
+            description=self.description,
+            category=self.category,
+            is_public=self.is_public,
+            size=self.size,
+            tag_count=self.tag_count,
+            download_count=self.download_count,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            tag_names=self.tag_names,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RepositorySummary:
+    """A repository as a list page across namespaces shows it (SWR's ``GET /v2/manage/repos``): no
+    long texts, no creator, so that the hottest page reads and maps half the columns."""
+
+    id: int
+    namespace_id: int
+    namespace: str
+    name: str
+    description: str
+    category: str
+    is_public: bool
+    size: int
+    tag_count: int
+    download_count: int
+    created_at: datetime
+    updated_at: datetime
+    tag_names: tuple[str, ...] = ()  # newest first
+
 
 @dataclass(frozen=True, slots=True)
 class Tag:

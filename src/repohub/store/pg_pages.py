@@ -29,14 +29,15 @@ _COLUMNS = """r.id, r.namespace_id, n.name AS namespace, r.name, r.description, 
  c.id AS creator_id, c.username AS creator_username, c.email AS creator_email,
  c.display_name AS creator_display_name, c.created_at AS creator_created_at,
  c.updated_at AS creator_updated_at, count(*) OVER () AS total"""
+_SUMMARY_COLUMNS = """r.id, r.namespace_id, n.name AS namespace, r.name, r.description, r.category,
+ r.is_public, r.size, r.tag_count, r.download_count, r.created_at, r.updated_at, count(*) OVER () AS total"""
 # Newest first, the order RepositoryStore.tag_names() gives.
 _TAG_NAMES = (
     "ARRAY(SELECT t.name FROM tags t WHERE t.repository_id = r.id"
     " ORDER BY t.created_at DESC, t.id DESC) AS tag_names"
 )
-_FROM = (
-    " FROM repositories r JOIN namespaces n ON n.id = r.namespace_id LEFT JOIN users c ON c.id = r.creator_id"
-)
+_FROM = " FROM repositories r JOIN namespaces n ON n.id = r.namespace_id"
+_WITH_CREATOR = " LEFT JOIN users c ON c.id = r.creator_id"
 _ORDER_COLUMNS = {
     RepoOrder.NAME: "r.name",
     RepoOrder.UPDATED_AT: "r.updated_at",
@@ -75,15 +76,16 @@ def _where(namespace: bool, name: bool, category: bool, visible: str) -> str:
 @lru_cache(maxsize=512)
 def page_sql(
     namespace: bool, name: bool, category: bool, visible: str, order: RepoOrder, descending: bool,
-    tag_names: bool,
+    tag_names: bool, summary: bool = False,
 ) -> str:  # fmt: skip
-    """The page statement of one query shape; LIMIT and OFFSET are its last two parameters."""
+    """The page statement of one query shape; LIMIT and OFFSET are its last two parameters.
+    ``summary``: only the columns of a ``RepositorySummary``."""
     where = _where(namespace, name, category, visible)
     count = where.count("$")
     direction = "DESC" if descending else "ASC"
-    columns = _COLUMNS + (", " + _TAG_NAMES if tag_names else "")
+    columns = (_SUMMARY_COLUMNS if summary else _COLUMNS) + (", " + _TAG_NAMES if tag_names else "")
     return (
-        f"SELECT {columns}{_FROM}{where}"
+        f"SELECT {columns}{_FROM}{'' if summary else _WITH_CREATOR}{where}"
         f" ORDER BY {_ORDER_COLUMNS[order]} {direction}, r.id {direction}"
         f" LIMIT ${count + 1} OFFSET ${count + 2}"
     )

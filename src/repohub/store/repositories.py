@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -15,12 +15,13 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from repohub.domain.entities import Creator, Page, Repository, Tag
+from repohub.domain.entities import Creator, Page, Repository, RepositorySummary, Tag
 from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery, Visibility
 from repohub.store import pg_pages
 from repohub.store.readers import Reader
 from repohub.store.tables import MembershipRow, NamespaceRow, RepositoryRow, StarRow, TagRow, UserRow, utcnow
 
+Item = TypeVar("Item", Repository, RepositorySummary)
 _creator = aliased(UserRow, name="creator")
 _CREATOR_COLUMNS = (
     _creator.id.label("creator_id"),
@@ -100,6 +101,24 @@ def _repository_from_row(row: RowMapping, tag_names: tuple[str, ...] = ()) -> Re
         star_count=row["star_count"],
         pulled_at=row["pulled_at"],
         pushed_at=row["pushed_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        tag_names=tag_names,
+    )
+
+
+def _summary_from_row(row: RowMapping, tag_names: tuple[str, ...] = ()) -> RepositorySummary:
+    return RepositorySummary(
+        id=row["id"],
+        namespace_id=row["namespace_id"],
+        namespace=row["namespace"],
+        name=row["name"],
+        description=row["description"],
+        category=row["category"],
+        is_public=row["is_public"],
+        size=row["size"],
+        tag_count=row["tag_count"],
+        download_count=row["download_count"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         tag_names=tag_names,
@@ -231,7 +250,14 @@ class RepositoryStore:
         postgresql = self._session.get_bind().dialect.name == "postgresql"
         lone = self._reader is not None and not self._session.in_transaction()
         if postgresql or lone:
-            return await self._sql_page(query, visibility, with_tag_names, postgresql=postgresql, lone=lone)
+            return await self._sql_page(
+                query,
+                visibility,
+                with_tag_names,
+                postgresql=postgresql,
+                lone=lone,
+                row_of=_repository_from_row,
+            )
         # SQLite inside a transaction: the session's own connection, through SQLAlchemy Core.
         conditions: list[ColumnElement[bool]] = []
         if query.namespace is not None:
@@ -281,15 +307,34 @@ class RepositoryStore:
         items = [_repository_from_row(row, tag_names.get(row["id"], ())) for row in rows]
         return Page(items=items, total=total, offset=query.offset, limit=query.limit)
 
+    async def summaries(self, query: RepoQuery, visibility: Visibility) -> Page[RepositorySummary]:
+        """A page of summaries with their tag names: ``page`` with half the columns."""
+        postgresql = self._session.get_bind().dialect.name == "postgresql"
+        lone = self._reader is not None and not self._session.in_transaction()
+        if postgresql or lone:
+            return await self._sql_page(
+                query, visibility, True, postgresql=postgresql, lone=lone, row_of=_summary_from_row
+            )
+        full = await self.page(query, visibility, with_tag_names=True)
+        return Page([item.summary() for item in full.items], full.total, full.offset, full.limit)
+
     async def _sql_page(
-        self, query: RepoQuery, visibility: Visibility, with_tag_names: bool, *, postgresql: bool, lone: bool
-    ) -> Page[Repository]:
+        self,
+        query: RepoQuery,
+        visibility: Visibility,
+        with_tag_names: bool,
+        *,
+        postgresql: bool,
+        lone: bool,
+        row_of: Callable[[Any, tuple[str, ...]], Item],
+    ) -> Page[Item]:
         """The page as SQL text of its query shape (``pg_pages``), rows mapped straight to the domain:
         on the reader for a lone read, else on the session's connection (PostgreSQL only)."""
         pattern = f"%{_escape_like(query.name_contains.lower())}%" if query.name_contains else None
         key, params = pg_pages.shape(query, visibility, pattern)
         inline_tags = with_tag_names and postgresql  # as an array column; SQLite asks in a second query
-        sql = pg_pages.page_sql(*key, query.order, query.descending, inline_tags)
+        summary = row_of is _summary_from_row
+        sql = pg_pages.page_sql(*key, query.order, query.descending, inline_tags, summary)
         fetch: pg_pages.Fetch
         if lone and self._reader is not None:
             fetch = self._reader.fetch
@@ -303,10 +348,10 @@ class RepositoryStore:
         else:
             total = 0
         if inline_tags:
-            items = [_repository_from_row(row, tuple(row["tag_names"])) for row in rows]
+            items = [row_of(row, tuple(row["tag_names"])) for row in rows]
         else:
             names = await _tag_names(fetch, [row["id"] for row in rows]) if with_tag_names and rows else {}
-            items = [_repository_from_row(row, names.get(row["id"], ())) for row in rows]
+            items = [row_of(row, names.get(row["id"], ())) for row in rows]
         return Page(items=items, total=total, offset=query.offset, limit=query.limit)
 
     async def _count(self, conditions: list[ColumnElement[bool]]) -> int:

@@ -95,7 +95,7 @@ async def list_repos_details(
         "order_type": order_type,
     }
     query, page = filters.repo_query(filters.merged(params, filter, filters.REPO_KEYS))
-    found = await service.catalog.list_repositories(query, with_tag_names=True)
+    found = await service.catalog.list_repository_summaries(query)
     host, domain = state.settings.registry_host, state.settings.domain_name
     rows = [repo_item_of(repo, host, domain, found.total) for repo in found.items]
     return _json(rows, _range_headers(page, len(rows), found.total))

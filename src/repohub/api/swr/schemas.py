@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from repohub.api.render import iso
-from repohub.domain.entities import Membership, Repository, Role, Tag
+from repohub.domain.entities import Membership, Repository, RepositorySummary, Role, Tag
 from repohub.domain.errors import InvalidInput
 from repohub.domain.namespaces import NamespaceAccess, NamespaceView
 
@@ -158,7 +158,7 @@ def pull_path(registry_host: str, repository: Repository) -> str:
     return f"{registry_host}/{repository.namespace}/{repository.name}"
 
 
-def repo_item_of(repo: Repository, registry_host: str, domain_name: str, total: int) -> dict[str, Any]:
+def repo_item_of(repo: RepositorySummary, registry_host: str, domain_name: str, total: int) -> dict[str, Any]:
     path = f"{registry_host}/{repo.namespace}/{repo.name}"
     return {
         "name": repo.name,
