@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -122,10 +122,12 @@ class Repository:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RepositorySummary:
+class RepositorySummary(NamedTuple):
     """A repository as a list page across namespaces shows it (SWR's ``GET /v2/manage/repos``): no
-    long texts, no creator, so that the hottest page reads and maps half the columns."""
+    long texts, no creator, so that the hottest page reads and maps half the columns.
+
+    A named tuple rather than a frozen dataclass: a page makes up to a thousand of them straight from
+    row tuples, in a fifth of the time."""
 
     id: int
     namespace_id: int

@@ -22,6 +22,7 @@ from repohub.store.readers import Reader
 from repohub.store.tables import MembershipRow, NamespaceRow, RepositoryRow, StarRow, TagRow, UserRow, utcnow
 
 Item = TypeVar("Item", Repository, RepositorySummary)
+SUMMARY_FIELDS = len(RepositorySummary._fields) - 1  # all but tag_names
 _creator = aliased(UserRow, name="creator")
 _CREATOR_COLUMNS = (
     _creator.id.label("creator_id"),
@@ -107,22 +108,9 @@ def _repository_from_row(row: RowMapping, tag_names: tuple[str, ...] = ()) -> Re
     )
 
 
-def _summary_from_row(row: RowMapping, tag_names: tuple[str, ...] = ()) -> RepositorySummary:
-    return RepositorySummary(
-        id=row["id"],
-        namespace_id=row["namespace_id"],
-        namespace=row["namespace"],
-        name=row["name"],
-        description=row["description"],
-        category=row["category"],
-        is_public=row["is_public"],
-        size=row["size"],
-        tag_count=row["tag_count"],
-        download_count=row["download_count"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        tag_names=tag_names,
-    )
+def _summary_from_row(row: Any, tag_names: tuple[str, ...] = ()) -> RepositorySummary:
+    # pg_pages selects a summary's columns in the order of its fields (a unit test holds them together).
+    return RepositorySummary(*row[:SUMMARY_FIELDS], tag_names)
 
 
 def _tag_from_row(row: RowMapping) -> Tag:

@@ -1,0 +1,45 @@
+"""The page SQL of pg_pages and the domain objects its rows become, held together."""
+
+from __future__ import annotations
+
+import re
+
+from repohub.domain.entities import RepositorySummary
+from repohub.domain.queries import RepoOrder
+from repohub.store import pg_pages
+from repohub.store.sqlite_reader import sqlite_sql
+
+
+def selected_names(sql: str) -> list[str]:
+    columns = sql.split("SELECT ", 1)[1].split(" FROM repositories", 1)[0]
+    names = []
+    for column in re.split(r",\s*(?![^()]*\))", columns):
+        column = column.strip()
+        names.append(column.split(" AS ")[-1] if " AS " in column else column.split(".")[-1])
+    return names
+
+
+def test_summary_columns_come_in_the_order_of_its_fields() -> None:
+    # _summary_from_row builds a summary from the row's leading values by position.
+    sql = pg_pages.page_sql(True, False, False, "member", RepoOrder.NAME, False, True, True)
+    assert selected_names(sql) == [*RepositorySummary._fields[:-1], "total", "tag_names"]
+
+
+def test_summary_pages_skip_the_creator_join_and_full_pages_keep_it() -> None:
+    summary = pg_pages.page_sql(False, True, False, "public", RepoOrder.UPDATED_AT, True, False, True)
+    full = pg_pages.page_sql(False, True, False, "public", RepoOrder.UPDATED_AT, True, False, False)
+    assert "users c" not in summary and "full_description" not in summary
+    assert "LEFT JOIN users c" in full and "creator_username" in full
+
+
+def test_parameters_are_numbered_for_sqlite_too() -> None:
+    sql = pg_pages.page_sql(True, True, True, "member", RepoOrder.NAME, False, False, True)
+    assert re.findall(r"\$(\d+)", sql) == ["1", "2", "3", "4", "5", "6"]
+    assert "$" not in sqlite_sql(sql) and re.findall(r"\?(\d+)", sqlite_sql(sql)) == [
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+    ]
