@@ -9,11 +9,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from repohub.auth.registry_token import SigningKey
 from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.service import Service
+from repohub.registry.keys import signing_key
 from repohub.store.faults import is_unavailable
 from repohub.store.readers import Reader
 from repohub.store.unit import Store
@@ -28,6 +30,15 @@ class AppState:
     registry: RegistryGateway | None = None  # client of REPOHUB_REGISTRY_URL, when set
     reader: Reader | None = None  # connections of the store's own for lone hot reads
     grant_facts: GrantFacts = field(default_factory=GrantFacts)  # registry token grants, briefly
+    _token_key: SigningKey | None = None
+
+    @property
+    def token_key(self) -> SigningKey:
+        """The registry token signing key, created on first use; kept here because resolving its
+        configured paths on every ``GET /registry/token`` cost more than a tenth of the request."""
+        if self._token_key is None:
+            self._token_key = signing_key(self.settings)
+        return self._token_key
 
 
 async def app_state(request: Request) -> AppState:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from repohub.api.deps import AnonymousServiceDep, StateDep
@@ -22,7 +23,6 @@ from repohub.domain.entities import ANONYMOUS, Principal, User
 from repohub.domain.errors import InvalidInput, NotAuthenticated
 from repohub.domain.service import Service
 from repohub.observability.metrics import EVENTS_APPLIED, TOKENS_ISSUED
-from repohub.registry.keys import signing_key
 
 PREFIX = "/registry"
 EVENTS_MEDIA_TYPES = ("application/vnd.docker.distribution.events.v1+json", "application/json")
@@ -67,7 +67,7 @@ async def token(
     service_name: Annotated[str | None, Query(alias="service", description="the registry's name")] = None,
     account: Annotated[str | None, Query(description="informational; the credentials decide")] = None,
     authorization: Annotated[str | None, Header(description="Basic user:password or user:token")] = None,
-) -> JSONResponse:
+) -> Response:
     """A registry bearer token granting what the caller may do of what it asked (the rest is left out)."""
     settings = state.settings
     if service_name is not None and service_name != settings.registry_service:
@@ -83,7 +83,7 @@ async def token(
         service.acting_as(principal)
     granted = await service.registry.grant(principal, requested)
     issued = issue_token(
-        signing_key(settings),
+        state.token_key,
         issuer=settings.registry_issuer,
         service=settings.registry_service,
         subject=principal.user.username if principal.user else "",
@@ -91,7 +91,7 @@ async def token(
         ttl=settings.registry_token_ttl,
     )
     TOKENS_ISSUED.labels("registry").inc()
-    return JSONResponse(dict(issued))
+    return Response(orjson.dumps(issued), media_type="application/json")
 
 
 @router.post("/events", response_model=EnvelopeOut, responses={400: {}, 401: {}})
