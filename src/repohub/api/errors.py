@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from repohub.domain import errors
@@ -123,8 +124,12 @@ def install(app: FastAPI, renderers: ErrorRenderers) -> None:
             response.headers[name] = value
         return response
 
+    # Each class named here is handled inside the app's middleware. What only the catch-all
+    # ``Exception`` handler below sees is answered by Starlette's outermost layer instead: the right
+    # body, but no request id, and a 500 in the metrics and the access log.
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)  # no free connection in the pool within DB_POOL_TIMEOUT
     @app.exception_handler(OSError)
     @app.exception_handler(TimeoutError)
     async def on_database_down(request: Request, error: Exception) -> Response:
