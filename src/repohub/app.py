@@ -31,6 +31,7 @@ from repohub.config import Settings
 from repohub.observability import dbpool, metrics
 from repohub.registry.keys import registry_client
 from repohub.store.engine import create_engine, create_sessionmaker
+from repohub.store.gate import Gate
 from repohub.store.readers import open_reader
 
 DESCRIPTION = """
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             secret_box=SecretBox(settings.resolved_secret_key),
             registry=registry,
             reader=reader,
+            session_gate=Gate(settings.db_pool_size, settings.db_pool_timeout),
         )
         # The ~150k objects of the loaded application live as long as the process: keep them out of
         # the collector's sweeps, each of which otherwise paused every request for ~80 ms (the p99).

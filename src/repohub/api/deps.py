@@ -17,6 +17,7 @@ from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.service import Service
 from repohub.registry.keys import signing_key
 from repohub.store.faults import is_unavailable
+from repohub.store.gate import Gate
 from repohub.store.readers import Reader
 from repohub.store.unit import Store
 
@@ -29,6 +30,9 @@ class AppState:
     secret_box: SecretBox
     registry: RegistryGateway | None = None  # client of REPOHUB_REGISTRY_URL, when set
     reader: Reader | None = None  # connections of the store's own for lone hot reads
+    # Fair admission to the engine's pool, one slot per pooled connection (``store.gate``); the pool's
+    # overflow stays free for the rest (readiness checks), and is not opened and closed per request.
+    session_gate: Gate = field(default_factory=lambda: Gate(10, 2.0))
     grant_facts: GrantFacts = field(default_factory=GrantFacts)  # registry token grants, briefly
     _token_key: SigningKey | None = None
 
@@ -51,19 +55,21 @@ StateDep = Annotated[AppState, Depends(app_state)]
 
 
 async def anonymous_service(state: StateDep) -> AsyncIterator[Service]:
-    """A service over a fresh session, acting for nobody until a dialect binds the caller."""
-    session = state.sessions()
-    try:
-        store = Store(session, state.reader)
-        yield Service(store, state.secret_box, registry=state.registry, grant_facts=state.grant_facts)
-    finally:
+    """A service over a fresh session, acting for nobody until a dialect binds the caller. The
+    request waits its turn for a slot of the pool first (``store.gate``), up to DB_POOL_TIMEOUT."""
+    async with state.session_gate.slot():
+        session = state.sessions()
         try:
-            await session.close()
-        except Exception as error:
-            # Closing runs after the answer went out; a connection that died with the database
-            # is dropped by the pool, and there is nobody left to tell.
-            if not is_unavailable(error):
-                raise
+            store = Store(session, state.reader)
+            yield Service(store, state.secret_box, registry=state.registry, grant_facts=state.grant_facts)
+        finally:
+            try:
+                await session.close()
+            except Exception as error:
+                # Closing runs after the answer went out; a connection that died with the database
+                # is dropped by the pool, and there is nobody left to tell.
+                if not is_unavailable(error):
+                    raise
 
 
 AnonymousServiceDep = Annotated[Service, Depends(anonymous_service)]

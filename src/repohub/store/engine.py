@@ -32,7 +32,13 @@ def create_engine(
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # Writers queue on SQLite's lock instead of failing at once under concurrent requests.
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            database_url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            connect_args={"timeout": 30},
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(

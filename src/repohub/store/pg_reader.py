@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from repohub.store.faults import is_unavailable
+from repohub.store.gate import Gate
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -32,9 +33,9 @@ async def _no_reset(_connection: asyncpg.Connection) -> None:
 
 
 class PgReader:
-    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, size: int, acquire_timeout: float) -> None:
         self._pool = pool
-        self._acquire_timeout = acquire_timeout
+        self._gate = Gate(size, acquire_timeout)  # the pool's own queue lets late comers pass
 
     @classmethod
     async def open(
@@ -55,17 +56,18 @@ class PgReader:
             timeout=connect_timeout,
             command_timeout=command_timeout,
         )
-        return cls(pool, acquire_timeout)
+        return cls(pool, size, acquire_timeout)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[asyncpg.Record]:
-        try:
-            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
-                return list(await connection.fetch(sql, *params))
-        except Exception as error:
-            if is_unavailable(error):
-                await self._pool.expire_connections()  # the idle ones died with this one
-                raise OperationalError(sql, list(params), error, connection_invalidated=True) from error
-            raise DBAPIError(sql, list(params), error) from error
+        async with self._gate.slot():
+            try:
+                async with self._pool.acquire() as connection:
+                    return list(await connection.fetch(sql, *params))
+            except Exception as error:
+                if is_unavailable(error):
+                    await self._pool.expire_connections()  # the idle ones died with this one
+                    raise OperationalError(sql, list(params), error, connection_invalidated=True) from error
+                raise DBAPIError(sql, list(params), error) from error
 
     async def close(self) -> None:
         await self._pool.close()
