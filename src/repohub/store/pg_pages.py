@@ -54,8 +54,13 @@ def visibility_kind(visibility: Visibility) -> str:
 
 
 @lru_cache(maxsize=256)
-def _where(namespace: bool, name: bool, category: bool, visible: str) -> str:
-    """The WHERE clause of a shape; parameters are numbered in that order, from $1."""
+def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
+    """FROM and WHERE of a shape; parameters are numbered in that order, from $1.
+
+    The caller's membership comes in as a LEFT JOIN on its primary key (namespace, user): one probe
+    for the page of a namespace. As an EXISTS, PostgreSQL hashed all of the caller's memberships for
+    every page instead, 4 ms for a member of 10,000 namespaces."""
+    joins = _FROM
     conditions: list[str] = []
     if namespace:
         conditions.append(f"n.name = ${len(conditions) + 1}")
@@ -66,11 +71,12 @@ def _where(namespace: bool, name: bool, category: bool, visible: str) -> str:
     if visible == PUBLIC:
         conditions.append("r.is_public IS TRUE")
     elif visible == MEMBER:
-        conditions.append(
-            "(r.is_public IS TRUE OR EXISTS (SELECT 1 FROM memberships m"
-            f" WHERE m.namespace_id = r.namespace_id AND m.user_id = ${len(conditions) + 1}))"
+        joins += (
+            " LEFT JOIN memberships m"
+            f" ON m.namespace_id = r.namespace_id AND m.user_id = ${len(conditions) + 1}"
         )
-    return " WHERE " + " AND ".join(conditions) if conditions else ""
+        conditions.append("(r.is_public IS TRUE OR m.user_id IS NOT NULL)")
+    return joins + (" WHERE " + " AND ".join(conditions) if conditions else "")
 
 
 @lru_cache(maxsize=512)
@@ -80,12 +86,14 @@ def page_sql(
 ) -> str:  # fmt: skip
     """The page statement of one query shape; LIMIT and OFFSET are its last two parameters.
     ``summary``: only the columns of a ``RepositorySummary``."""
-    where = _where(namespace, name, category, visible)
-    count = where.count("$")
+    filtered = _filtered(namespace, name, category, visible)
+    count = filtered.count("$")
     direction = "DESC" if descending else "ASC"
     columns = (_SUMMARY_COLUMNS if summary else _COLUMNS) + (", " + _TAG_NAMES if tag_names else "")
+    if not summary:  # the creator's columns
+        filtered = filtered.replace(_FROM, _FROM + _WITH_CREATOR, 1)
     return (
-        f"SELECT {columns}{_FROM}{'' if summary else _WITH_CREATOR}{where}"
+        f"SELECT {columns}{filtered}"
         f" ORDER BY {_ORDER_COLUMNS[order]} {direction}, r.id {direction}"
         f" LIMIT ${count + 1} OFFSET ${count + 2}"
     )
@@ -103,7 +111,7 @@ def tag_names_sql(count: int) -> str:
 
 @lru_cache(maxsize=256)
 def count_sql(namespace: bool, name: bool, category: bool, visible: str) -> str:
-    return "SELECT count(*)" + _FROM + _where(namespace, name, category, visible)
+    return "SELECT count(*)" + _filtered(namespace, name, category, visible)
 
 
 def shape(query: RepoQuery, visibility: Visibility, pattern: str | None) -> tuple[tuple[Any, ...], list[Any]]:
