@@ -130,9 +130,14 @@ def _tag_from_row(row: RowMapping) -> Tag:
 
 
 async def _tag_names(fetch: pg_pages.Fetch, repository_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    return _grouped(await fetch(pg_pages.tag_names_sql(len(repository_ids)), repository_ids))
+
+
+def _grouped(rows: Iterable[Any]) -> dict[int, tuple[str, ...]]:
+    """(repository id, tag name) rows, in order, as each repository's tuple of names."""
     names: dict[int, list[str]] = defaultdict(list)
-    for row in await fetch(pg_pages.tag_names_sql(len(repository_ids)), repository_ids):
-        names[row[0]].append(row[1])
+    for repository_id, name in rows:  # rows unpack as tuples (.tuples() is deprecated in 2.1)
+        names[repository_id].append(name)
     return {key: tuple(value) for key, value in names.items()}
 
 
@@ -358,10 +363,7 @@ class RepositoryStore:
             .where(TagRow.repository_id.in_(list(repository_ids)))
             .order_by(TagRow.repository_id, TagRow.created_at.desc(), TagRow.id.desc())
         )
-        names: dict[int, list[str]] = defaultdict(list)
-        for repository_id, name in result:  # rows unpack as tuples (.tuples() is deprecated in 2.1)
-            names[repository_id].append(name)
-        return {key: tuple(value) for key, value in names.items()}
+        return _grouped(result)
 
     async def update(self, repository_id: int, changes: dict[str, Any]) -> None:
         unknown = set(changes) - UPDATABLE
