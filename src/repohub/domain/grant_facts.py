@@ -18,6 +18,7 @@ from repohub.store.registry import AccessFacts
 TTL_SECONDS = 2.0
 MAX_ENTRIES = 10_000
 Key = tuple[str, str, int | None]  # namespace, repository name, caller's user id
+NAMESPACE_WIDE = ""  # in place of a repository name (never a valid one): the caller's role only
 
 
 class GrantFacts:

@@ -40,7 +40,7 @@ from repohub.domain.errors import (
     UpstreamUnavailable,
 )
 from repohub.domain.gateway import INTERNAL_SUBJECT, ManifestInfo, RegistryGateway
-from repohub.domain.grant_facts import GrantFacts
+from repohub.domain.grant_facts import NAMESPACE_WIDE, GrantFacts
 from repohub.domain.names import validate_repository_name
 from repohub.store.registry import AccessFacts
 from repohub.store.tables import utcnow
@@ -228,7 +228,7 @@ class RegistryService:
             parts = split_path(scope.name)
             if parts is None:
                 continue
-            facts = await self._access_facts(parts[0], parts[1], user_id)
+            facts = await self._access_facts(parts[0], parts[1], user_id, is_admin=principal.is_admin)
             if facts is None:
                 continue
             actions = allowed_actions(principal, facts, parts[1], scope.actions)
@@ -237,16 +237,28 @@ class RegistryService:
         await self._store.release()  # no connection held while the token is signed and sent
         return granted
 
-    async def _access_facts(self, namespace: str, name: str, user_id: int | None) -> AccessFacts | None:
+    async def _access_facts(
+        self, namespace: str, name: str, user_id: int | None, *, is_admin: bool
+    ) -> AccessFacts | None:
         memo = self._grant_facts
         if memo is None:
             return await self._store.registry.access_facts(namespace, name, user_id)
-        key, commits = (namespace, name, user_id), Store.commits
+        commits = Store.commits
+        # A caller with a role in the namespace gets what the role allows on any repository there
+        # that could be created, whether it exists yet or not: one entry per namespace serves a whole
+        # push of many repositories. Outsiders' pulls depend on each repository's visibility.
+        in_namespace = memo.get((namespace, NAMESPACE_WIDE, user_id), commits)
+        if in_namespace is not None and (in_namespace.role is not None or is_admin) and _creatable(name):
+            return in_namespace
+        key = (namespace, name, user_id)
         facts = memo.get(key, commits)
         if facts is None:
             facts = await self._store.registry.access_facts(namespace, name, user_id)
-            if facts is not None:  # an unknown namespace is asked again: it may be created any moment
-                memo.put(key, commits, facts)
+            if facts is None:  # an unknown namespace is asked again: it may be created any moment
+                return None
+            memo.put(key, commits, facts)
+            wide = AccessFacts(facts.namespace_id, facts.role, repository_id=None, is_public=False)
+            memo.put((namespace, NAMESPACE_WIDE, user_id), commits, wide)
         return facts
 
     # -- events ---------------------------------------------------------------------------------

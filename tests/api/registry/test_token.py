@@ -248,3 +248,35 @@ async def test_a_change_shows_in_the_next_grant(
     )
     assert shown.status_code == 200, shown.text
     assert await access(client, settings, scope) == {"repository:acme/public": ["pull"]}
+
+
+async def test_a_role_is_remembered_per_namespace_but_never_past_a_change(
+    client: httpx.AsyncClient, settings: Settings, world: dict[str, str]
+) -> None:
+    """One remembered role serves a whole push of new repositories; a role change shows at once."""
+    member = basic("member", world["member"])
+    first = ["repository:acme/private:pull,push"]
+    assert await access(client, settings, first, member) == {"repository:acme/private": ["pull", "push"]}
+    # Neither exists: the namespace's role answers for a valid new name, not for one too long to create.
+    too_long = "acme/" + "a" * 200
+    later = ["repository:acme/fresh/app:pull,push", f"repository:{too_long}:pull,push"]
+    assert await access(client, settings, later, member) == {
+        "repository:acme/fresh/app": ["pull", "push"],
+        f"repository:{too_long}": ["pull"],
+    }
+    demoted = await client.patch(
+        "/v2/manage/namespaces/acme/access",
+        json=[{"user_name": "member", "auth": 1}],
+        headers={"X-Auth-Token": world["owner"]},
+    )
+    assert demoted.status_code == 201, demoted.text
+    assert await access(client, settings, later, member) == {
+        "repository:acme/fresh/app": ["pull"],
+        f"repository:{too_long}": ["pull"],
+    }
+    # An outsider's answer still rests on each repository's visibility.
+    outsider = basic("outsider", world["outsider"])
+    assert await access(client, settings, ["repository:acme/public:pull"], outsider) == {
+        "repository:acme/public": ["pull"]
+    }
+    assert await access(client, settings, ["repository:acme/private:pull"], outsider) == {}
