@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -54,7 +55,8 @@ async def app_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(app_state)]
 
 
-async def anonymous_service(state: StateDep) -> AsyncIterator[Service]:
+@asynccontextmanager
+async def service_session(state: AppState) -> AsyncIterator[Service]:
     """A service over a fresh session, acting for nobody until a dialect binds the caller. The
     request waits its turn for a slot of the pool first (``store.gate``), up to DB_POOL_TIMEOUT."""
     async with state.session_gate.slot():
@@ -64,12 +66,18 @@ async def anonymous_service(state: StateDep) -> AsyncIterator[Service]:
             yield Service(store, state.secret_box, registry=state.registry, grant_facts=state.grant_facts)
         finally:
             try:
-                await session.close()
+                if session.in_transaction():  # else it holds no connection: nothing to give back
+                    await session.close()
             except Exception as error:
                 # Closing runs after the answer went out; a connection that died with the database
                 # is dropped by the pool, and there is nobody left to tell.
                 if not is_unavailable(error):
                     raise
+
+
+async def anonymous_service(state: StateDep) -> AsyncIterator[Service]:
+    async with service_session(state) as service:
+        yield service
 
 
 AnonymousServiceDep = Annotated[Service, Depends(anonymous_service)]
