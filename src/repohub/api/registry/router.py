@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from repohub.api.deps import AnonymousServiceDep, AppState, StateDep, service_session
+from repohub.api.parameters import parameter
 from repohub.api.registry.schemas import Envelope, EnvelopeOut, TokenOut
 from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
 from repohub.auth.registry_token import Scope, issue_token, parse_scope
@@ -62,20 +63,11 @@ async def _principal(service: Service, authorization: str | None) -> Principal:
 # cost more than everything else the request does (profiles in docs/benchmarks.md). Its parameters are
 # declared for the OpenAPI document here instead.
 _TOKEN_PARAMETERS = [
-    {
-        "name": "scope",
-        "in": "query",
-        "required": False,
-        "description": "repository:<name>:<actions> or registry:catalog:*, repeatable",
-        "schema": {"type": "array", "items": {"type": "string"}},
-    },
-    {"name": "service", "in": "query", "required": False, "description": "the registry's name",
-     "schema": {"type": "string"}},
-    {"name": "account", "in": "query", "required": False,
-     "description": "informational; the credentials decide", "schema": {"type": "string"}},
-    {"name": "authorization", "in": "header", "required": False,
-     "description": "Basic user:password or user:token", "schema": {"type": "string"}},
-]  # fmt: skip
+    parameter("scope", "repository:<name>:<actions> or registry:catalog:*, repeatable", repeated=True),
+    parameter("service", "the registry's name"),
+    parameter("account", "informational; the credentials decide"),
+    parameter("authorization", "Basic user:password or user:token", where="header"),
+]
 
 
 @router.get(
