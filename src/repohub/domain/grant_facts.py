@@ -1,48 +1,67 @@
 """A per-process memo of what registry token grants depend on, kept for two seconds.
 
-A ``docker pull`` or ``push`` asks ``GET /registry/token`` again and again for the same repositories,
-and each scope's answer rests on a few facts (the namespace, the repository, the caller's role) that
-rarely change. An entry lives ``TTL_SECONDS`` and is void as soon as this process commits any write,
-so its own changes show at once; a change committed by another process (a replica, the CLI) shows
-within ``TTL_SECONDS``. A token issued from them outlives any such change by its whole lifetime
-(``REPOHUB_REGISTRY_TOKEN_TTL``) anyway. One memo per application (per database), held by its state.
+A ``docker pull`` or ``push`` asks ``GET /registry/token`` again and again, and each scope's answer
+rests on a few facts that rarely change: the caller's roles in namespaces, and for anyone without a
+role there the repository's existence and visibility. An entry lives ``TTL_SECONDS`` and is void as
+soon as this process commits any write, so its own changes show at once; a change committed by
+another process (a replica, the CLI) shows within ``TTL_SECONDS``. A token issued from them outlives
+any such change by its whole lifetime (``REPOHUB_REGISTRY_TOKEN_TTL``) anyway. One memo per
+application (per database), held by its state.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Generic, TypeVar
 
 from repohub.store.registry import AccessFacts
 
 TTL_SECONDS = 2.0
 MAX_ENTRIES = 10_000
-Key = tuple[str, str, int | None]  # namespace, repository name, caller's user id
-NAMESPACE_WIDE = ""  # in place of a repository name (never a valid one): the caller's role only
+FactsKey = tuple[str, str, int | None]  # namespace, repository name, caller's user id
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-class GrantFacts:
+class TimedMemo(Generic[K, V]):
+    """Values remembered for ``ttl`` seconds and while the process's commit count stays the same;
+    the oldest go first beyond ``max_entries``."""
+
     def __init__(self, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
         self._ttl = ttl
         self._max = max_entries
-        # key -> (monotonic deadline, commit count when read, facts)
-        self._entries: OrderedDict[Key, tuple[float, int, AccessFacts]] = OrderedDict()
+        self._entries: OrderedDict[K, tuple[float, int, V]] = OrderedDict()  # deadline, commits, value
 
-    def get(self, key: Key, commits: int) -> AccessFacts | None:
+    def get(self, key: K, commits: int) -> V | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        deadline, seen_commits, facts = entry
+        deadline, seen_commits, value = entry
         if seen_commits != commits or time.monotonic() >= deadline:
             del self._entries[key]
             return None
-        return facts
+        return value
 
-    def put(self, key: Key, commits: int, facts: AccessFacts) -> None:
-        self._entries[key] = (time.monotonic() + self._ttl, commits, facts)
+    def put(self, key: K, commits: int, value: V) -> None:
+        self._entries[key] = (time.monotonic() + self._ttl, commits, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+class GrantFacts:
+    """``roles``: a user's roles, by namespace name (one read per user answers a push into any
+    namespace it belongs to); ``facts``: one repository's facts for one caller, for the rest."""
+
+    def __init__(self, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+        self.roles: TimedMemo[int, Mapping[str, AccessFacts]] = TimedMemo(ttl, max_entries)
+        self.facts: TimedMemo[FactsKey, AccessFacts] = TimedMemo(ttl, max_entries)
+
+    def clear(self) -> None:
+        self.roles.clear()
+        self.facts.clear()

@@ -40,7 +40,7 @@ from repohub.domain.errors import (
     UpstreamUnavailable,
 )
 from repohub.domain.gateway import INTERNAL_SUBJECT, ManifestInfo, RegistryGateway
-from repohub.domain.grant_facts import NAMESPACE_WIDE, GrantFacts
+from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.names import validate_repository_name
 from repohub.store.registry import AccessFacts
 from repohub.store.tables import utcnow
@@ -228,7 +228,7 @@ class RegistryService:
             parts = split_path(scope.name)
             if parts is None:
                 continue
-            facts = await self._access_facts(parts[0], parts[1], user_id, is_admin=principal.is_admin)
+            facts = await self._access_facts(parts[0], parts[1], user_id)
             if facts is None:
                 continue
             actions = allowed_actions(principal, facts, parts[1], scope.actions)
@@ -237,28 +237,28 @@ class RegistryService:
         await self._store.release()  # no connection held while the token is signed and sent
         return granted
 
-    async def _access_facts(
-        self, namespace: str, name: str, user_id: int | None, *, is_admin: bool
-    ) -> AccessFacts | None:
+    async def _access_facts(self, namespace: str, name: str, user_id: int | None) -> AccessFacts | None:
         memo = self._grant_facts
         if memo is None:
             return await self._store.registry.access_facts(namespace, name, user_id)
         commits = Store.commits
         # A caller with a role in the namespace gets what the role allows on any repository there
-        # that could be created, whether it exists yet or not: one entry per namespace serves a whole
-        # push of many repositories. Outsiders' pulls depend on each repository's visibility.
-        in_namespace = memo.get((namespace, NAMESPACE_WIDE, user_id), commits)
-        if in_namespace is not None and (in_namespace.role is not None or is_admin) and _creatable(name):
-            return in_namespace
+        # whose name could be created, whether it exists yet or not: one read of the caller's roles
+        # answers a whole push into its namespaces. Outsiders' pulls rest on each repository.
+        if user_id is not None and _creatable(name):
+            roles = memo.roles.get(user_id, commits)
+            if roles is None:
+                roles = await self._store.registry.member_roles(user_id)
+                memo.roles.put(user_id, commits, roles)
+            in_namespace = roles.get(namespace)
+            if in_namespace is not None:
+                return in_namespace
         key = (namespace, name, user_id)
-        facts = memo.get(key, commits)
+        facts = memo.facts.get(key, commits)
         if facts is None:
             facts = await self._store.registry.access_facts(namespace, name, user_id)
-            if facts is None:  # an unknown namespace is asked again: it may be created any moment
-                return None
-            memo.put(key, commits, facts)
-            wide = AccessFacts(facts.namespace_id, facts.role, repository_id=None, is_public=False)
-            memo.put((namespace, NAMESPACE_WIDE, user_id), commits, wide)
+            if facts is not None:  # an unknown namespace is asked again: it may be created any moment
+                memo.facts.put(key, commits, facts)
         return facts
 
     # -- events ---------------------------------------------------------------------------------

@@ -64,6 +64,11 @@ _ACCESS_FACTS_SQL = (
     " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id AND r.name = $3"
     " WHERE n.name = $1"
 )
+# A user's roles, for ``member_roles``: one read answers its tokens for every namespace it belongs to.
+_MEMBER_ROLES_SQL = (
+    "SELECT n.name, n.id, m.role FROM memberships m JOIN namespaces n ON n.id = m.namespace_id"
+    " WHERE m.user_id = $1"
+)
 
 
 # An envelope's event ids and repository paths go in as one array (PostgreSQL) or JSON text (SQLite)
@@ -136,6 +141,22 @@ class RegistryStore:
             repository_id=row[2],
             is_public=bool(row[3]),
         )
+
+    async def member_roles(self, user_id: int) -> dict[str, AccessFacts]:
+        """The user's role in each namespace it belongs to, as facts of no particular repository."""
+        if self._reader is not None and not self._session.in_transaction():
+            rows: Sequence[Sequence[Any]] = await self._reader.fetch(_MEMBER_ROLES_SQL, (user_id,))
+        else:
+            result = await self._session.execute(
+                select(NamespaceRow.name, NamespaceRow.id, MembershipRow.role)
+                .join(NamespaceRow, NamespaceRow.id == MembershipRow.namespace_id)
+                .where(MembershipRow.user_id == user_id)
+            )
+            rows = result.all()
+        return {
+            name: AccessFacts(namespace_id=id_, role=Role(role), repository_id=None, is_public=False)
+            for name, id_, role in rows
+        }
 
     # -- event ids ------------------------------------------------------------------------------
     async def seen_events(self, ids: Iterable[str]) -> set[str]:
