@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from repohub.api import errors, ops
+from repohub.api import errors, openapi, ops
 from repohub.api.abeja import errors as abeja_errors
 from repohub.api.abeja.router import router as abeja_router
 from repohub.api.deps import AppState
@@ -19,7 +19,7 @@ from repohub.api.observe import ObserveMiddleware
 from repohub.api.proxy import ForwardedHeadersMiddleware
 from repohub.api.registry import errors as registry_errors
 from repohub.api.registry.router import router as registry_router
-from repohub.api.request_id import RequestIdMiddleware
+from repohub.api.request_id import install as install_request_id
 from repohub.api.swr import errors as swr_errors
 from repohub.api.swr.iam import router as iam_router
 from repohub.api.swr.login import router as swr_login_router
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     renderers.register(abeja_router.prefix + "/", abeja_errors.render)
     renderers.register(registry_router.prefix + "/", registry_errors.render)
     errors.install(app, renderers)
+    openapi.install(app)  # the document declares the dialects' 400s, not FastAPI's unused 422
     # FastAPI tries the routes in this order on every request, each with a regular expression, and no
     # two routers share a path: the hot machine-facing ones (registry tokens and events, SWR lists)
     # come first, saving a dozen failed matches a request (docs/benchmarks.md).
@@ -112,9 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(iam_router)
     app.include_router(abeja_router)
     app.include_router(v1_router)
-    # Added last = outermost: the request id exists even for responses made by other middleware.
-    # Always installed: it also puts the configured root path into ``path``; it believes
-    # X-Forwarded-* only when proxy headers are on and the peer is trusted.
+    # The forwarded-headers middleware is always installed: it also puts the configured root path
+    # into ``path``; it believes X-Forwarded-* only when proxy headers are on and the peer is trusted.
     trusted = settings.trusted_proxies if settings.proxy_headers else frozenset[str]()
     # Innermost: body size and credential rate limits, answered in the dialect's format.
     app.add_middleware(LimitsMiddleware, limits=Limits.of(settings), renderers=renderers)
@@ -129,5 +129,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the forwarded-headers middleware: metrics and access log see the real client.
     app.add_middleware(ObserveMiddleware)
     app.add_middleware(ForwardedHeadersMiddleware, trusted=trusted, root_path=settings.root_path)
-    app.add_middleware(RequestIdMiddleware)
+    install_request_id(app)  # outermost of all, so even an unhandled error's 500 carries the id
     return app

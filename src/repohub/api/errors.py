@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from repohub.api.request_id import request_id_of
 from repohub.domain import errors
 from repohub.store.faults import is_unavailable
 
@@ -103,6 +104,11 @@ def _validation_message(error: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _logged(request: Request) -> dict[str, object]:
+    """The JSON log line's fields: the request id ties the error to its access line and response."""
+    return {"fields": {"request_id": request_id_of(request.scope)}}
+
+
 def install(app: FastAPI, renderers: ErrorRenderers) -> None:
     def respond(request: Request, failure: Failure) -> Response:
         return renderers.for_request(request)(request, failure)
@@ -125,15 +131,16 @@ def install(app: FastAPI, renderers: ErrorRenderers) -> None:
         return response
 
     # Each class named here is handled inside the app's middleware. What only the catch-all
-    # ``Exception`` handler below sees is answered by Starlette's outermost layer instead: the right
-    # body, but no request id, and a 500 in the metrics and the access log.
+    # ``Exception`` handler below sees is answered by Starlette's ServerErrorMiddleware instead,
+    # outside the app's own middleware but inside the request id's (request_id.install): the right
+    # body and the id, and a 500 in the metrics and the access log.
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     @app.exception_handler(PoolTimeout)  # no free connection in the pool within DB_POOL_TIMEOUT
     @app.exception_handler(OSError)
     @app.exception_handler(TimeoutError)
     async def on_database_down(request: Request, error: Exception) -> Response:
-        log.warning("dependency unavailable: %s", type(error).__name__)
+        log.warning("dependency unavailable: %s", type(error).__name__, extra=_logged(request))
         failure = Failure(503, errors.UpstreamUnavailable.code, "the database is unavailable, retry later")
         return respond(request, failure)
 
@@ -145,5 +152,7 @@ def install(app: FastAPI, renderers: ErrorRenderers) -> None:
         if _is_bad_character(error):
             message = "the request contains a character that cannot be stored (NUL)"
             return respond(request, Failure(400, errors.InvalidInput.code, message))
-        log.exception("unexpected error serving %s %s", request.method, request.url.path)
+        log.exception(
+            "unexpected error serving %s %s", request.method, request.url.path, extra=_logged(request)
+        )
         return respond(request, Failure(500, "internal_error", "internal server error"))

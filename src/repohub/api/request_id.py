@@ -1,10 +1,15 @@
-"""``X-Request-Id``: taken from the request when it is sane, generated otherwise, echoed on every response."""
+"""``X-Request-Id``: taken from the request when it is sane, generated otherwise, echoed on every response.
+
+"Every response" includes the 500 Starlette's ServerErrorMiddleware makes of an unhandled error, and
+that layer sits outside everything ``add_middleware`` installs: so ``install`` wraps the whole stack.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
 
+from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,3 +40,15 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def install(app: Starlette) -> None:
+    """Make ``RequestIdMiddleware`` the outermost layer, outside ServerErrorMiddleware as well, so the
+    unhandled-error 500 carries the id and its handler finds it in the scope (for the error log)."""
+    build = app.build_middleware_stack
+
+    def build_with_request_id() -> ASGIApp:
+        return RequestIdMiddleware(build())
+
+    # Starlette builds the stack lazily on the first request, after every handler and middleware is in.
+    app.build_middleware_stack = build_with_request_id  # type: ignore[method-assign]

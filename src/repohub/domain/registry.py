@@ -143,11 +143,25 @@ class RegistryEvent:
         return self.actor == INTERNAL_SUBJECT
 
 
+OTHER = "other"
+
+
 @dataclass(frozen=True, slots=True)
 class EnvelopeResult:
     applied: int
     duplicates: int
     ignored: int
+    # Applied events by action: push, pull, delete, or "other" for any other word the registry sends
+    # (it is free text on the wire, and a metric label must not take arbitrary values).
+    applied_by_action: dict[str, int] = field(default_factory=dict)
+
+
+def _count_actions(events: Sequence[RegistryEvent]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for event in events:
+        action = event.action if event.action in REPOSITORY_ACTIONS else OTHER
+        counts[action] = counts.get(action, 0) + 1
+    return counts
 
 
 @dataclass(slots=True)
@@ -315,7 +329,12 @@ class RegistryService:
             await self._store.registry.add_downloads(downloads)
             if _prune_due():
                 await self._store.registry.prune_events(now - EVENT_RETENTION)
-        return EnvelopeResult(applied=len(fresh), duplicates=len(unique) - len(fresh), ignored=ignored)
+        return EnvelopeResult(
+            applied=len(fresh),
+            duplicates=len(unique) - len(fresh),
+            ignored=ignored,
+            applied_by_action=_count_actions(fresh),
+        )
 
     async def _manifest_infos(self, events: Sequence[RegistryEvent]) -> dict[tuple[str, str], ManifestInfo]:
         infos: dict[tuple[str, str], ManifestInfo] = {}

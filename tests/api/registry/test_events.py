@@ -65,6 +65,14 @@ async def tags(client: httpx.AsyncClient, token: str, name: str = "app") -> dict
     return {item["tag"]: item["digest"] for item in response.json()}
 
 
+async def swr_tags(client: httpx.AsyncClient, token: str, name: str = "app") -> list[dict[str, Any]]:
+    response = await client.get(
+        f"/v2/manage/namespaces/acme/repos/{name}/tags", headers={"X-Auth-Token": token}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 @contextmanager
 def repository_updates(app: FastAPI) -> Iterator[list[str]]:
     """Every UPDATE of the repositories table the app's engine sends while the block runs."""
@@ -138,6 +146,52 @@ async def test_a_burst_is_one_update_per_repository_and_counts_manifest_gets(
     assert app_detail["pulled_at"] == "2025-03-02T00:00:00.000000Z"
     assert other["download"] == 2
     assert await tags(client, admin_token, "other") == {"v1": D1, "v2": D2}
+
+
+async def test_every_push_event_counts_one_upload(
+    client: httpx.AsyncClient, settings: Settings, admin_token: str
+) -> None:
+    await post(client, settings, [manifest_event("push", tag="v1", digest=D1, size=1)])
+    assert (await repo(client, admin_token))["upload"] == 1
+    # Two pushes in one envelope count two, a re-push of the same tag and digest too (it is a push).
+    await post(
+        client,
+        settings,
+        [
+            manifest_event("push", tag="v2", digest=D2, size=1),
+            manifest_event("push", tag="v1", digest=D1, size=1),
+        ],
+    )
+    assert (await repo(client, admin_token))["upload"] == 3
+    await post(client, settings, [manifest_event("push", tag="v3", digest=D1, actor="@repohub")])
+    await post(client, settings, [manifest_event("pull", tag="v1", digest=D1), blob_event("push")])
+    detail = await repo(client, admin_token)
+    assert detail["upload"] == 3  # repohub's own re-tag, pulls and blob pushes are no uploads
+    assert detail["download"] == 1
+
+
+async def test_pushing_an_existing_tag_with_a_new_digest_moves_it(
+    client: httpx.AsyncClient, settings: Settings, admin_token: str
+) -> None:
+    await post(
+        client,
+        settings,
+        [manifest_event("push", tag="latest", digest=D1, size=418, timestamp="2025-03-01T10:00:00Z")],
+    )
+    (before,) = await swr_tags(client, admin_token)
+    assert (before["Tag"], before["digest"], before["size"]) == ("latest", D1, 418)
+    await post(
+        client,
+        settings,
+        [manifest_event("push", tag="latest", digest=D2, size=977, timestamp="2025-03-02T10:00:00Z")],
+    )
+    (after,) = await swr_tags(client, admin_token)  # still one tag: moved, not added
+    assert (after["Tag"], after["digest"], after["size"]) == ("latest", D2, 977)
+    assert after["id"] == before["id"] and after["updated"] > before["updated"]
+    assert await tags(client, admin_token) == {"latest": D2}
+    swr = await client.get("/v2/manage/namespaces/acme/repos/app", headers={"X-Auth-Token": admin_token})
+    assert swr.json()["num_images"] == 1 and swr.json()["size"] == 977  # the summary follows the move
+    assert (await repo(client, admin_token))["upload"] == 2
 
 
 async def test_a_replayed_envelope_counts_once(

@@ -11,7 +11,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from repohub.api.abeja.schemas import Error
 from repohub.api.errors import Failure
+from repohub.api.openapi import ErrorResponses
 
 CODES = {
     400: "bad_request",
@@ -24,6 +26,9 @@ CODES = {
     502: "bad_gateway",
     503: "service_unavailable",
 }
+
+
+error_responses = ErrorResponses(Error)  # for the routes' ``responses=``
 
 
 def render(_request: Request, failure: Failure) -> Response:

@@ -23,14 +23,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from repohub.api.abeja.deps import AbejaService
+from repohub.api.abeja.errors import error_responses
 from repohub.api.abeja.schemas import (
-    Error,
     Organization,
     RepositoryCreate,
     RepositoryDetail,
     RepositoryPage,
     TagPage,
 )
+from repohub.api.openapi import COMMON, REGISTRY_REFUSED, TOO_LARGE
 from repohub.domain.catalog import MAX_PAGE
 from repohub.domain.entities import Creator, Namespace, Repository, Role, Tag
 from repohub.domain.errors import NotFound
@@ -47,7 +48,7 @@ _MAX_ID_DIGITS = 18
 router = APIRouter(
     prefix=PREFIX,
     tags=["ABEJA"],
-    responses={code: {"model": Error} for code in (400, 401, 403, 404, 409, 503)},
+    responses=error_responses(*COMMON),
 )
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"1 to {MAX_LIMIT}")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="from 0")]
@@ -106,7 +107,7 @@ async def get_organization(organization_id: str, service: AbejaService) -> Organ
     return Organization.of(await _organization(service, organization_id))
 
 
-@router.post(_REPOSITORIES, response_model=RepositoryDetail)
+@router.post(_REPOSITORIES, response_model=RepositoryDetail, responses=error_responses(TOO_LARGE))
 async def create_repository(
     organization_id: str, body: RepositoryCreate, service: AbejaService
 ) -> RepositoryDetail:
@@ -136,7 +137,7 @@ async def get_repository(organization_id: str, repository_id: str, service: Abej
     return await _detail(service, *await _repository(service, organization_id, repository_id))
 
 
-@router.delete(_REPOSITORY, response_model=RepositoryDetail)
+@router.delete(_REPOSITORY, response_model=RepositoryDetail, responses=error_responses(REGISTRY_REFUSED))
 async def delete_repository(
     organization_id: str, repository_id: str, service: AbejaService
 ) -> RepositoryDetail:

@@ -6,9 +6,21 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from repohub.api.errors import Failure
+from repohub.api.openapi import ErrorResponses
+from repohub.api.registry.schemas import Errors
 
 # Distribution's own error codes where one fits, so docker and skopeo print something familiar.
-_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 503: "UNAVAILABLE"}
+_CODES = {
+    400: "INVALID_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "DENIED",
+    404: "NOT_FOUND",
+    429: "TOOMANYREQUESTS",
+    503: "UNAVAILABLE",
+}
+
+
+error_responses = ErrorResponses(Errors)  # for the routes' ``responses=``
 
 
 def render(request: Request, failure: Failure) -> Response:

@@ -16,7 +16,9 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from repohub.api.deps import AnonymousServiceDep, AppState, StateDep, service_session
+from repohub.api.openapi import BAD_INPUT, RATE_LIMITED, TOO_LARGE, UNAUTHENTICATED, UNAVAILABLE
 from repohub.api.parameters import parameter
+from repohub.api.registry.errors import error_responses
 from repohub.api.registry.schemas import Envelope, EnvelopeOut, TokenOut
 from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
 from repohub.auth.registry_token import Scope, issue_token, parse_scope
@@ -73,7 +75,10 @@ _TOKEN_PARAMETERS = [
 @router.get(
     "/token",
     response_model=None,
-    responses={200: {"model": TokenOut}, 400: {}, 401: {}},
+    responses={
+        200: {"model": TokenOut},
+        **error_responses(BAD_INPUT, UNAUTHENTICATED, RATE_LIMITED, UNAVAILABLE),
+    },
     openapi_extra={"parameters": _TOKEN_PARAMETERS},
 )
 async def token(request: Request) -> Response:
@@ -107,7 +112,11 @@ async def token(request: Request) -> Response:
     return Response(orjson.dumps(issued), media_type="application/json")
 
 
-@router.post("/events", response_model=EnvelopeOut, responses={400: {}, 401: {}})
+@router.post(
+    "/events",
+    response_model=EnvelopeOut,
+    responses=error_responses(BAD_INPUT, UNAUTHENTICATED, TOO_LARGE, UNAVAILABLE),
+)
 async def events(
     request: Request,
     state: StateDep,
@@ -132,5 +141,6 @@ async def events(
         where = ".".join(str(part) for part in first.get("loc", ()))
         raise InvalidInput(f"not a notification envelope: {where}: {first.get('msg')}") from error
     result = await service.registry.apply_events([event.to_domain() for event in envelope.events])
-    EVENTS_APPLIED.labels("all").inc(result.applied)
+    for action, count in result.applied_by_action.items():
+        EVENTS_APPLIED.labels(action).inc(count)
     return EnvelopeOut(applied=result.applied, duplicates=result.duplicates, ignored=result.ignored)

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from repohub.domain.registry import RegistryEvent
 
 _LOOSE = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class ErrorItem(BaseModel):
+    code: str
+    message: str
+    detail: Any = None
+
+
+class Errors(BaseModel):
+    """Distribution's error body, which docker and skopeo print."""
+
+    errors: list[ErrorItem]
 
 
 class TokenOut(BaseModel):

@@ -10,6 +10,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from repohub.api.errors import Failure
+from repohub.api.openapi import ErrorResponses
+from repohub.api.swr.schemas import Error
 
 # Detail number per domain error code, so that clients can tell errors of one status apart.
 _DETAIL = {
@@ -21,6 +23,9 @@ _DETAIL = {
     "conflict": 1,
     "rate_limited": 1,
 }
+
+
+error_responses = ErrorResponses(Error)  # for the routes' ``responses=``
 
 
 def error_code(failure: Failure) -> str:

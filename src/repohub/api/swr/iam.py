@@ -12,7 +12,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from repohub.api.deps import StateDep
+from repohub.api.openapi import UNAUTHENTICATED, UNAVAILABLE
 from repohub.api.swr.auth import SwrService
+from repohub.api.swr.errors import error_responses
 from repohub.domain.accounts import project_id_for
 from repohub.domain.errors import NotAuthenticated
 
@@ -31,7 +33,7 @@ class Projects(BaseModel):
     projects: list[Project]
 
 
-@router.get("/projects", response_model=Projects)
+@router.get("/projects", response_model=Projects, responses=error_responses(UNAUTHENTICATED, UNAVAILABLE))
 async def keystone_list_projects(
     service: SwrService,
     state: StateDep,

@@ -14,7 +14,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from repohub.api.deps import StateDep
+from repohub.api.openapi import RATE_LIMITED, UNAUTHENTICATED, UNAVAILABLE
 from repohub.api.swr.auth import SwrService
+from repohub.api.swr.errors import error_responses
 from repohub.domain.registry import docker_login
 
 router = APIRouter(prefix="/v2/manage", tags=["SWR"])
@@ -28,7 +30,8 @@ router = APIRouter(prefix="/v2/manage", tags=["SWR"])
                 "X-Swr-Dockerlogin": {"description": "docker login -u <user> -p <password> <registry>"},
                 "x-swr-expireat": {"description": "when the password stops working (UTC, ISO 8601)"},
             }
-        }
+        },
+        **error_responses(UNAUTHENTICATED, RATE_LIMITED, UNAVAILABLE),
     },
 )
 async def create_authorization_token(service: SwrService, state: StateDep) -> Any:

@@ -12,14 +12,15 @@ import orjson
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from repohub.api.deps import StateDep
+from repohub.api.openapi import COMMON, REGISTRY_REFUSED, TOO_LARGE
 from repohub.api.parameters import query_parameters
 from repohub.api.swr import filters
 from repohub.api.swr.auth import SwrService
+from repohub.api.swr.errors import error_responses
 from repohub.api.swr.paths import RawSegmentRoute
 from repohub.api.swr.schemas import (
     CreateNamespaceBody,
     CreateRepoBody,
-    Error,
     NamespaceAuth,
     NamespaceList,
     ShowNamespace,
@@ -44,9 +45,12 @@ router = APIRouter(
     prefix=PREFIX,
     tags=["SWR"],
     route_class=RawSegmentRoute,
-    responses={code: {"model": Error} for code in (400, 401, 403, 404, 409, 503)},
+    responses=error_responses(*COMMON),
 )
 
+# Extra statuses: operations that take a body; deletes that go through the registry.
+WITH_BODY = error_responses(TOO_LARGE)
+VIA_REGISTRY = error_responses(REGISTRY_REFUSED)
 NS = "/namespaces/{namespace:segment}"
 REPO = NS + "/repos/{repository:segment}"
 Text = Annotated[str | None, Query()]
@@ -99,7 +103,7 @@ async def list_repos_details(request: Request, service: SwrService) -> Response:
 
 
 # -- namespaces --------------------------------------------------------------------------------------
-@router.post("/namespaces", status_code=201, response_class=Response)
+@router.post("/namespaces", status_code=201, response_class=Response, responses=WITH_BODY)
 async def create_namespace(body: CreateNamespaceBody, service: SwrService) -> Response:
     """An organisation owned by the caller."""
     await service.namespaces.create(body.namespace)
@@ -148,21 +152,21 @@ def _grants(body: list[UserAuthIn]) -> list[Grant]:
     return grants
 
 
-@router.post(NS + "/access", status_code=201, response_class=Response)
+@router.post(NS + "/access", status_code=201, response_class=Response, responses=WITH_BODY)
 async def create_namespace_auth(namespace: str, body: list[UserAuthIn], service: SwrService) -> Response:
     """Give users access: auth 7 = admin, 3 = member, 1 = viewer. 409 if one already has access."""
     await service.namespaces.grant(namespace, _grants(body), change=False)
     return _created()
 
 
-@router.patch(NS + "/access", status_code=201, response_class=Response)
+@router.patch(NS + "/access", status_code=201, response_class=Response, responses=WITH_BODY)
 async def update_namespace_auth(namespace: str, body: list[UserAuthIn], service: SwrService) -> Response:
     """Change the auth level of users who have access."""
     await service.namespaces.grant(namespace, _grants(body), change=True)
     return _created()
 
 
-@router.delete(NS + "/access", status_code=204, response_class=Response)
+@router.delete(NS + "/access", status_code=204, response_class=Response, responses=WITH_BODY)
 async def delete_namespace_auth(
     namespace: str, service: SwrService, body: Annotated[list[str], Body()]
 ) -> Response:
@@ -174,7 +178,7 @@ async def delete_namespace_auth(
 
 
 # -- repositories ------------------------------------------------------------------------------------
-@router.post(NS + "/repos", status_code=201, response_class=Response)
+@router.post(NS + "/repos", status_code=201, response_class=Response, responses=WITH_BODY)
 async def create_repo(namespace: str, body: CreateRepoBody, service: SwrService) -> Response:
     await service.catalog.create_repository(
         namespace,
@@ -192,7 +196,7 @@ async def show_repository(namespace: str, repository: str, service: SwrService, 
     return repository_of(repo, state.settings.registry_host, state.settings.domain_name)
 
 
-@router.patch(REPO, status_code=201, response_class=Response)
+@router.patch(REPO, status_code=201, response_class=Response, responses=WITH_BODY)
 async def update_repo(namespace: str, repository: str, body: UpdateRepoBody, service: SwrService) -> Response:
     repo = await service.catalog.repository(namespace, repository)
     changes = RepositoryChanges(
@@ -202,7 +206,7 @@ async def update_repo(namespace: str, repository: str, body: UpdateRepoBody, ser
     return _created()
 
 
-@router.delete(REPO, status_code=204, response_class=Response)
+@router.delete(REPO, status_code=204, response_class=Response, responses=VIA_REGISTRY)
 async def delete_repo(namespace: str, repository: str, service: SwrService) -> Response:
     repo = await service.catalog.repository(namespace, repository)
     await service.catalog.delete_repository(repo)
@@ -251,7 +255,7 @@ async def show_repo_tag(
     return _json(tag_of(found, repo, state.settings.registry_host, state.settings.domain_name))
 
 
-@router.delete(REPO + "/tags/{tag:segment}", status_code=204, response_class=Response)
+@router.delete(REPO + "/tags/{tag:segment}", status_code=204, response_class=Response, responses=VIA_REGISTRY)
 async def delete_repo_tag(namespace: str, repository: str, tag: str, service: SwrService) -> Response:
     repo = await service.catalog.repository(namespace, repository)
     await service.catalog.delete_tag(repo, tag)

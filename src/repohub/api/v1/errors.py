@@ -6,6 +6,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from repohub.api.errors import Failure
+from repohub.api.openapi import ErrorResponses
+from repohub.api.v1.schemas import Error
+
+error_responses = ErrorResponses(Error)  # for the routes' ``responses=``
 
 
 def render(_request: Request, failure: Failure) -> Response:

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import ValidationError
 
 from repohub.api.deps import AnonymousServiceDep
+from repohub.api.openapi import COMMON, RATE_LIMITED, REGISTRY_REFUSED, TOO_LARGE
+from repohub.api.v1.errors import error_responses
 from repohub.api.v1.schemas import (
     CreatedRepository,
-    Error,
     ListedRepository,
     LoginRequest,
     LoginResponse,
@@ -37,7 +38,7 @@ PREFIX = "/v1"
 router = APIRouter(
     prefix=PREFIX,
     tags=["v1 (Alauda)"],
-    responses={code: {"model": Error} for code in (400, 401, 403, 404, 409, 503)},
+    responses=error_responses(*COMMON),
 )
 
 
@@ -104,7 +105,13 @@ _LOGIN_BODY = {
 }
 
 
-@both_slashes("POST", "/generate-api-token", response_model=LoginResponse, openapi_extra=_LOGIN_BODY)
+@both_slashes(
+    "POST",
+    "/generate-api-token",
+    response_model=LoginResponse,
+    openapi_extra=_LOGIN_BODY,
+    responses=error_responses(TOO_LARGE, RATE_LIMITED),
+)
 async def generate_api_token(request: Request, service: AnonymousServiceDep) -> LoginResponse:
     """Log in with username and password (form or JSON) and get a new API token."""
     try:
@@ -115,7 +122,13 @@ async def generate_api_token(request: Request, service: AnonymousServiceDep) -> 
     return LoginResponse(token=issued.token, username=issued.user.username)
 
 
-@both_slashes("POST", "/repositories/{namespace}", status_code=201, response_model=CreatedRepository)
+@both_slashes(
+    "POST",
+    "/repositories/{namespace}",
+    status_code=201,
+    response_model=CreatedRepository,
+    responses=error_responses(TOO_LARGE),
+)
 async def create_repository(namespace: str, body: RepositoryCreate, service: V1Service) -> CreatedRepository:
     if body.namespace is not None and body.namespace != namespace:
         raise InvalidInput("namespace in the body must equal the one in the path", field="namespace")
@@ -192,7 +205,12 @@ async def get_repository(namespace: str, repo_name: str, service: V1Service) -> 
     return RepositoryDetail.of(repo, starred=await service.catalog.is_starred(repo))
 
 
-@both_slashes("PUT", "/repositories/{namespace}/{repo_name:path}", response_model=UpdatedRepository)
+@both_slashes(
+    "PUT",
+    "/repositories/{namespace}/{repo_name:path}",
+    response_model=UpdatedRepository,
+    responses=error_responses(TOO_LARGE),
+)
 async def update_repository(
     namespace: str, repo_name: str, body: RepositoryUpdate, service: V1Service
 ) -> UpdatedRepository:
@@ -203,7 +221,12 @@ async def update_repository(
     return UpdatedRepository.of(await service.catalog.update_repository(repo, changes))
 
 
-@both_slashes("DELETE", "/repositories/{namespace}/{repo_name:path}", status_code=204)
+@both_slashes(
+    "DELETE",
+    "/repositories/{namespace}/{repo_name:path}",
+    status_code=204,
+    responses=error_responses(REGISTRY_REFUSED),
+)
 async def delete_repository(namespace: str, repo_name: str, service: V1Service) -> Response:
     repo = await service.catalog.repository(namespace, repo_name)
     await service.catalog.delete_repository(repo)

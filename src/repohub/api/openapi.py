@@ -1,0 +1,89 @@
+"""What the OpenAPI document says an operation answers: each error status it can really return, with
+its dialect's error body, and no 422 (repohub answers validation errors with a 400 in the dialect's
+format, so FastAPI's default 422 would be a status no client ever sees).
+
+Dialects describe their errors through one :class:`ErrorResponses` each (in their ``errors.py``), so
+a status's description and headers are written once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+Responses = dict[int | str, dict[str, Any]]
+
+# Statuses by cause, named so that routes read as what can happen to them.
+BAD_INPUT, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT = 400, 401, 403, 404, 409
+TOO_LARGE = 413  # a body over REPOHUB_MAX_BODY_BYTES (api.limits), on operations that take one
+RATE_LIMITED = 429  # the credential endpoints (api.limits)
+REGISTRY_REFUSED = 502  # deletes that go through the registry first
+UNAVAILABLE = 503  # the database (or the registry) is down: every database-backed operation
+# What every operation of a dialect router may answer.
+COMMON = (BAD_INPUT, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, UNAVAILABLE)
+
+_DESCRIPTIONS = {
+    BAD_INPUT: "Malformed request or a rule broken (validation errors included)",
+    UNAUTHENTICATED: "Credentials missing, malformed, unknown or expired",
+    FORBIDDEN: "Authenticated, but not allowed to do this",
+    NOT_FOUND: "Does not exist, or is not visible to the caller",
+    CONFLICT: "Conflicts with what exists (duplicate name, non-empty namespace...)",
+    TOO_LARGE: "The request body is larger than REPOHUB_MAX_BODY_BYTES",
+    RATE_LIMITED: "Too many requests from this client or for this user; retry after Retry-After",
+    REGISTRY_REFUSED: "The registry refused or failed to delete the images; nothing was changed",
+    UNAVAILABLE: "The database (or the registry) is unavailable; retry later",
+}
+_HEADERS = {
+    RATE_LIMITED: {
+        "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}},
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorResponses:
+    """Builds the ``responses=`` entries of one dialect: its error body model for each status."""
+
+    model: type[BaseModel]
+
+    def __call__(self, *statuses: int) -> Responses:
+        responses: Responses = {}
+        for status in statuses:
+            entry: dict[str, Any] = {"model": self.model, "description": _DESCRIPTIONS[status]}
+            if status in _HEADERS:
+                entry["headers"] = _HEADERS[status]
+            responses[status] = entry
+        return responses
+
+
+_VALIDATION_REF = "#/components/schemas/HTTPValidationError"
+
+
+def drop_unreturned_validation_errors(document: dict[str, Any]) -> None:
+    """Remove the 422 FastAPI adds to every operation with parameters, and its now unused schemas."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            schema = responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema")
+            if schema == {"$ref": _VALIDATION_REF}:  # only FastAPI's own; a declared 422 would stay
+                del responses["422"]
+    schemas = document.get("components", {}).get("schemas", {})
+    if _VALIDATION_REF not in repr(document):
+        schemas.pop("HTTPValidationError", None)
+        if "#/components/schemas/ValidationError" not in repr(document):
+            schemas.pop("ValidationError", None)
+
+
+def install(app: FastAPI) -> None:
+    """Make ``app`` serve its document without the 422s. Idempotent: wraps the class's method."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            drop_unreturned_validation_errors(type(app).openapi(app))  # generated once, then cached
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi_schema = None  # a document generated before this would keep its 422s
+    app.openapi = openapi  # type: ignore[method-assign]
