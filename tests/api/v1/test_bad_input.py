@@ -121,6 +121,10 @@ UPDATE_CASES = [
     {"full_description": ["x"]},
     {"is_public": "false"},
     {"is_public": 0},
+    {"is_public": None},  # null is not "leave as it is": a create rejects it too
+    {"description": None},
+    {"full_description": None},
+    {"description": "ok", "is_public": None},
 ]
 
 

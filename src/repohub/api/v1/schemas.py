@@ -6,7 +6,10 @@ carries the seed's names and also created_at/updated_at, so a client can rely on
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from repohub.api.render import iso
 from repohub.domain.entities import Repository, Tag
@@ -34,13 +37,31 @@ class RepositoryCreate(BaseModel):
     full_description: StrictStr = ""
 
 
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # "default": null would contradict the non-null type
+
+
+def _unchanged_if_left_out() -> Any:
+    return Field(default=None, json_schema_extra=_drop_default, description="left out: unchanged")
+
+
 class RepositoryUpdate(BaseModel):
-    """Only these may change; any other field (repo_name, namespace...) is rejected, not ignored."""
+    """Only these may change; any other field (repo_name, namespace...) is rejected, not ignored.
+    A field left out stays as it is; null is rejected, as in a create."""
 
     model_config = _FORBID
-    description: StrictStr | None = None
-    full_description: StrictStr | None = None
-    is_public: StrictBool | None = None
+    description: StrictStr | SkipJsonSchema[None] = _unchanged_if_left_out()
+    full_description: StrictStr | SkipJsonSchema[None] = _unchanged_if_left_out()
+    is_public: StrictBool | SkipJsonSchema[None] = _unchanged_if_left_out()
+
+    @field_validator("description", "full_description", "is_public", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Runs only for fields present in the body, so leaving one out still works. Read as "no
+        # change", a null answered 200 to a client that meant to clear the field.
+        if value is None:
+            raise ValueError("may be left out but not null")
+        return value
 
 
 class _Base(BaseModel):
