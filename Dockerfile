@@ -19,9 +19,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     REPOHUB_DATA_DIR=/app/data \
     REPOHUB_DATABASE_URL=sqlite+aiosqlite:////app/data/repohub.db \
     REPOHUB_PROXY_HEADERS=true \
-    REPOHUB_FORWARDED_ALLOW_IPS=*
-# The container sits behind a reverse proxy whose address is not 127.0.0.1 from in here, so proxy
-# headers are believed from any peer; set REPOHUB_FORWARDED_ALLOW_IPS to the proxy's address to narrow.
+    REPOHUB_FORWARDED_ALLOW_IPS=127.0.0.1
+# X-Forwarded-* are believed from 127.0.0.1 only: set REPOHUB_FORWARDED_ALLOW_IPS to the reverse
+# proxy's address or network (deploy/compose.yaml trusts nginx's fixed address), never to * where
+# clients can reach the container directly (they could then claim any address, scheme and host).
 RUN mkdir -p /app/data && chown repohub /app/data
 # The SQLite database and the generated server key (secret.key) must outlive the container.
 VOLUME ["/app/data"]

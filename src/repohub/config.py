@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/repohub.db"
@@ -24,6 +25,7 @@ class Settings(BaseSettings):
     registry_host: str = "127.0.0.1:5000"
     domain_name: str = "repohub.local"
     root_path: str = ""
+    # Comma-separated proxy addresses and CIDR ranges (or ``*``) whose X-Forwarded-* are believed.
     forwarded_allow_ips: str = "127.0.0.1,::1"
     proxy_headers: bool = True
     db_pool_size: int = Field(default=10, ge=1)
@@ -52,6 +54,15 @@ class Settings(BaseSettings):
     registry_cert_path: Path | None = None  # default: data_dir/registry-token.crt
     # The shared secret the registry sends with events. Unset: generated once and kept in data_dir.
     registry_events_secret: SecretStr | None = None
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        """A typo must stop the start, not silently trust nobody (or the wrong range)."""
+        for entry in value.split(","):
+            if entry.strip() not in ("", "*"):
+                ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names the entry
+        return value
 
     @property
     def is_sqlite(self) -> bool:

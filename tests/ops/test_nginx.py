@@ -3,6 +3,7 @@ root and under /repohub/ (REPOHUB_ROOT_PATH); X-Forwarded-* believed only from t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import pytest
 
 from repohub.config import Settings
 from tests.e2e.registry import registry_config, running_registry
-from tests.server import cli, free_port, serve
+from tests.server import Server, cli, free_port, serve
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -145,6 +146,34 @@ def test_nginx_at_the_root_with_the_registry(settings, clean, tmp_path):
                 auth=("nora", token),
             )
             assert token_answer.status_code == 200 and token_answer.json()["token"]
+            _check_body_limits(base, token)
+
+
+def _check_body_limits(base: str, token: str) -> None:
+    """repohub's paths stop at its own limit (10 MiB); /v2/ streams image layers of any size."""
+    over = b"{" * (10 * 1024 * 1024 + 1)
+    with httpx.Client(base_url=base, timeout=60) as http:
+        v1 = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        refused = http.post("/v1/repositories/nora/", content=over, headers=v1)
+        assert refused.status_code == 413 and "nginx" in refused.text  # never reached repohub
+        swr = http.post("/v2/manage/namespaces", content=over, headers={"X-Auth-Token": token})
+        assert swr.status_code == 413 and "nginx" in swr.text
+        under = http.post("/v1/repositories/nora/", content=b"{" * (5 * 1024 * 1024), headers=v1)
+        assert under.status_code == 400 and under.json()["code"] == "invalid_input"  # repohub's answer
+        scope = "repository:nora/a1:pull,push"
+        bearer = http.get(
+            f"/registry/token?service=repohub-registry&scope={scope}", auth=("nora", token)
+        ).json()["token"]
+        registry = {"Authorization": f"Bearer {bearer}"}
+        started = http.post("/v2/nora/a1/blobs/uploads/", headers=registry)
+        assert started.status_code == 202, started.text
+        layer = os.urandom(12 * 1024 * 1024)
+        digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+        location = httpx.URL(base).join(started.headers["location"]).copy_merge_params({"digest": digest})
+        done = http.put(location, content=layer, headers=registry)
+        assert done.status_code == 201, done.text
+        stored = http.head(f"/v2/nora/a1/blobs/{digest}", headers=registry)
+        assert stored.headers["content-length"] == str(len(layer))
 
 
 def test_nginx_under_a_path_prefix(settings, clean, tmp_path):
@@ -162,16 +191,76 @@ def test_nginx_under_a_path_prefix(settings, clean, tmp_path):
             _check_dialects(base, token, org, "/repohub")
 
 
+def _clients(server: Server) -> dict[str, str]:
+    """Request id → client address, from the JSON access log."""
+    lines = server.log.read_text().splitlines()
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    return {
+        entry["request_id"]: entry["client"] for entry in entries if entry.get("logger") == "repohub.access"
+    }
+
+
+def _from(address: str) -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address))
+
+
 def test_forwarded_headers_ignored_from_untrusted_peers(settings, clean):
     token, _ = _accounts(settings)
     auth = {"Authorization": f"Token {token}"}
-    forwarded = {**auth, "X-Forwarded-Host": "public.example", "X-Forwarded-Proto": "https"}
-    with serve(settings, extra_env={"REPOHUB_FORWARDED_ALLOW_IPS": "127.0.0.1"}) as server:
+    forwarded = {
+        **auth,
+        "X-Forwarded-Host": "public.example",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Prefix": "/edge",
+        "X-Forwarded-For": "203.0.113.7",
+    }
+    # 127.0.0.1 by address, 127.0.0.4-127.0.0.7 by range; 127.0.0.2 is not a proxy.
+    trust = {"REPOHUB_FORWARDED_ALLOW_IPS": "127.0.0.1, 127.0.0.4/30"}
+    with serve(settings, extra_env=trust) as server:
         for name in ("b1", "b2"):
             httpx.post(f"{server.url}/v1/repositories/nora/", json={"repo_name": name}, headers=auth)
         page = f"{server.url}/v1/repositories/nora/?page_size=1"
-        trusted = httpx.get(page, headers=forwarded).json()
-        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
-            untrusted = other.get(page, headers=forwarded).json()
-    assert trusted["next"].startswith("https://public.example/v1/repositories/nora/")
-    assert untrusted["next"].startswith(f"{server.url}/v1/repositories/nora/")
+        trusted = httpx.get(page, headers={**forwarded, "X-Request-Id": "by-address"}).json()
+        with _from("127.0.0.2") as other:
+            untrusted = other.get(page, headers={**forwarded, "X-Request-Id": "untrusted"}).json()
+        with _from("127.0.0.5") as proxy:
+            in_range = proxy.get(page, headers={**forwarded, "X-Request-Id": "in-range"}).json()
+            # An appending proxy in the range: the client's own leftmost entry is not believed, nor
+            # is a trusted proxy further along the chain taken for the client.
+            for request_id, chain in (
+                ("forged", "198.51.100.66, 203.0.113.8"),
+                ("chain", "198.51.100.66, 203.0.113.9, 127.0.0.6"),
+            ):
+                headers = {**auth, "X-Forwarded-For": chain, "X-Request-Id": request_id}
+                assert proxy.get(page, headers=headers).status_code == 200
+    assert trusted["next"].startswith("https://public.example/edge/v1/repositories/nora/")
+    assert in_range["next"].startswith("https://public.example/edge/v1/repositories/nora/?")
+    assert untrusted["next"].startswith(f"{server.url}/v1/repositories/nora/?")
+    clients = _clients(server)
+    assert clients["by-address"] == "203.0.113.7"
+    assert clients["in-range"] == "203.0.113.7"
+    assert clients["untrusted"] == "127.0.0.2"  # its X-Forwarded-For is ignored
+    assert clients["forged"] == "203.0.113.8"
+    assert clients["chain"] == "203.0.113.9"
+
+
+def test_client_address_behind_an_appending_nginx(settings, clean, tmp_path):
+    """nginx's ``$proxy_add_x_forwarded_for`` keeps what the client sent and appends the real peer:
+    repohub takes the peer nginx saw, never the client's own claim."""
+    token, _ = _accounts(settings)
+    port = free_port()
+    with serve(settings, extra_env={"REPOHUB_FORWARDED_ALLOW_IPS": "127.0.0.0/30"}) as server:
+        blocks = (
+            f"server {{\n  listen 127.0.0.1:{port};\n"
+            "  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+            f"  location / {{ proxy_pass {server.url}; }}\n}}\n"
+        )
+        with nginx(tmp_path / "nginx", blocks, port) as base, _from("127.0.0.9") as client:
+            headers = {"Authorization": f"Token {token}", "X-Forwarded-For": "198.51.100.66"}
+            for request_id in ("via-nginx-1", "via-nginx-2"):
+                answer = client.get(
+                    f"{base}/v1/repositories/nora/", headers={**headers, "X-Request-Id": request_id}
+                )
+                assert answer.status_code == 200
+    clients = _clients(server)
+    assert clients["via-nginx-1"] == clients["via-nginx-2"] == "127.0.0.9"

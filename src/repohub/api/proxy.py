@@ -3,6 +3,11 @@
 Uvicorn's own middleware covers the scheme and client address; v1's absolute ``next`` links also
 need the public host and any path prefix the proxy strips, so one middleware handles all four.
 
+Trusted proxies are addresses or CIDR ranges (``10.0.0.0/8``), or ``*`` for every peer. The client is
+found in X-Forwarded-For the way uvicorn and werkzeug's ProxyFix find it: walk the list from the
+right (each proxy appends the peer it saw), skip trusted proxies, and take the first untrusted hop.
+Entries left of that hop were written by the client and may be forged.
+
 ASGI's ``path`` includes ``root_path`` (Starlette builds ``request.url`` from ``path`` alone), so a
 prefix a proxy stripped (``X-Forwarded-Prefix``, or the configured root path) is put back in front
 of ``path`` as well; routing takes it off again.
@@ -10,13 +15,37 @@ of ``path`` as well; routing takes it off again.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 # A host[:port] as it may appear in a URL; anything else in X-Forwarded-Host is ignored.
 _HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+")
+_FORWARDED = frozenset({b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-for", b"x-forwarded-prefix"})
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_trusted(entries: Iterable[str]) -> tuple[bool, tuple[Network, ...]]:
+    """``*`` (trust every peer) and the networks of the other entries; a bad entry is a ValueError."""
+    cleaned = [entry.strip() for entry in entries if entry.strip()]
+    networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in cleaned if entry != "*")
+    return "*" in cleaned, networks
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; match them against IPv4 ranges.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def _first(value: bytes) -> str:
@@ -34,11 +63,10 @@ def _prepend(scope: Scope, prefix: str) -> None:
 
 
 class ForwardedHeadersMiddleware:
-    def __init__(self, app: ASGIApp, trusted: frozenset[str], root_path: str = "") -> None:
+    def __init__(self, app: ASGIApp, trusted: Iterable[str], root_path: str = "") -> None:
         self.app = app
         self.root_path = root_path.rstrip("/")
-        self.trust_all = "*" in trusted
-        self.trusted = trusted
+        self.trust_all, self.networks = parse_trusted(trusted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -58,16 +86,31 @@ class ForwardedHeadersMiddleware:
             _prepend(scope, root)
         return scope
 
+    def _trusts(self, host: str) -> bool:
+        if self.trust_all:
+            return True
+        address = _address(host)
+        return address is not None and any(address in network for network in self.networks)
+
     def _is_trusted(self, scope: Scope) -> bool:
         client = scope.get("client")
-        return self.trust_all or (client is not None and client[0] in self.trusted)
+        return self.trust_all or (client is not None and self._trusts(client[0]))
+
+    def _client_of(self, forwarded_for: bytes) -> str | None:
+        """The first untrusted hop from the right; the leftmost if every hop is a trusted proxy."""
+        hops = [hop.strip() for hop in forwarded_for.decode("latin-1").split(",") if hop.strip()]
+        if not hops:
+            return None
+        return next((hop for hop in reversed(hops) if not self._trusts(hop)), hops[0])
 
     def _apply(self, scope: Scope) -> Scope:
-        forwarded = {
-            name: value
-            for name, value in scope["headers"]
-            if name in (b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-for", b"x-forwarded-prefix")
-        }
+        forwarded: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-for" and name in forwarded:
+                # Repeated headers are one list (RFC 9110 5.3), in the order the hops appended them.
+                forwarded[name] += b"," + value
+            elif name in _FORWARDED:
+                forwarded[name] = value
         if not forwarded:
             return scope
         scope = dict(scope)
@@ -81,8 +124,8 @@ class ForwardedHeadersMiddleware:
             headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
             headers.append((b"host", _first(host).encode("latin-1")))
             scope["headers"] = headers
-        if client := forwarded.get(b"x-forwarded-for"):
-            scope["client"] = (_first(client), 0)
+        if (hops := forwarded.get(b"x-forwarded-for")) and (client := self._client_of(hops)):
+            scope["client"] = (client, 0)
         if prefix := forwarded.get(b"x-forwarded-prefix"):
             cleaned = "/" + _first(prefix).strip("/")
             if _PREFIX.fullmatch(cleaned):
