@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
 
 from repohub.app import create_app
 from repohub.config import Settings
+from tests.api.swr.test_signature import signed_headers
 from tests.conftest import token_header
 from tests.server import cli
 
@@ -24,6 +25,14 @@ async def app_with(settings: Settings, **changes: object) -> AsyncIterator[httpx
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
+
+
+async def refused_after(allowed: int, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    """Send ``allowed`` requests that must pass, then return the next one's response."""
+    for _ in range(allowed):
+        passed = await send()
+        assert passed.status_code == 200, passed.text
+    return await send()
 
 
 async def test_body_over_the_limit_is_413_in_each_dialect_format(settings, accounts):
@@ -95,6 +104,69 @@ async def test_registry_token_rate_limited_per_user_in_distribution_format(setti
         limited = await http.get(url, headers={"Authorization": f"Basic {basic}"})
         assert limited.status_code == 429
         assert limited.json()["errors"][0]["message"].startswith("too many attempts")
+
+
+async def test_registry_token_with_bearer_rate_limited_per_token_in_distribution_format(settings, accounts):
+    token = await accounts.user("val")
+    other = await accounts.user("wyn")
+    async with app_with(settings, token_rate_per_user=2) as http:
+        url = "/registry/token?service=repohub-registry&scope=repository:val/app:pull"
+        limited = await refused_after(2, lambda: http.get(url, headers={"Authorization": f"Bearer {token}"}))
+        assert limited.status_code == 429
+        assert limited.headers["retry-after"] == "60"
+        assert limited.json() == {
+            "errors": [
+                {
+                    "code": "TOOMANYREQUESTS",
+                    "message": "too many attempts for this user, retry in a minute",
+                    "detail": None,
+                }
+            ]
+        }
+        # Keyed on the token, not the client: another user's token from here is still served.
+        assert (await http.get(url, headers={"Authorization": f"Bearer {other}"})).status_code == 200
+        metrics = (await http.get("/metrics")).text
+        assert 'repohub_rate_limited_total{limit="token_per_user"}' in metrics
+
+
+async def test_swr_authorization_token_rate_limited_per_token_and_access_key_in_swr_format(
+    settings, accounts
+):
+    token = await accounts.user("xia")
+    async for service in accounts.service_for(None):
+        key = await service.accounts.create_access_key("xia")
+    path = "/v2/manage/utils/authorizationtoken"
+    expected = {
+        "error_code": "SVCSTG.SWR.4290001",
+        "error_msg": "too many attempts for this user, retry in a minute",
+    }
+    async with app_with(settings, token_rate_per_user=2) as http:
+        limited = await refused_after(2, lambda: http.post(path, headers={"X-Auth-Token": token}))
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "60"
+        assert limited.json() == expected
+        # The access key has a window of its own (each request signed anew, as an SDK does).
+        limited = await refused_after(2, lambda: http.post(path, headers=signed_headers("POST", path, key)))
+        assert limited.status_code == 429 and limited.json() == expected
+
+
+async def test_token_requests_rate_limited_per_client_in_each_dialect_format(settings, accounts):
+    tokens = [await accounts.user(name) for name in ("yan", "zoe")]
+    registry = "/registry/token?service=repohub-registry"
+    swr = "/v2/manage/utils/authorizationtoken"
+    async with app_with(settings, token_rate_per_client=3) as http:
+        # Three callers (one anonymous) share this client's window of both token endpoints.
+        assert (await http.get(registry)).status_code == 200
+        assert (await http.get(registry, headers={"Authorization": f"Bearer {tokens[0]}"})).status_code == 200
+        assert (await http.post(swr, headers={"X-Auth-Token": tokens[1]})).status_code == 200
+        message = "too many requests from this client, retry in a minute"
+        limited = await http.get(registry, headers={"Authorization": f"Bearer {tokens[1]}"})
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "60"
+        assert limited.json()["errors"][0] == {"code": "TOOMANYREQUESTS", "message": message, "detail": None}
+        limited = await http.post(swr, headers={"X-Auth-Token": tokens[0]})
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "60"
+        assert limited.json() == {"error_code": "SVCSTG.SWR.4290001", "error_msg": message}
+        metrics = (await http.get("/metrics")).text
+        assert 'repohub_rate_limited_total{limit="token_per_client"}' in metrics
 
 
 async def test_cors_is_off_unless_origins_are_configured(settings, client):

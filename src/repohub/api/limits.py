@@ -3,6 +3,10 @@
 Both answer in the dialect's own error format (the renderer registered for the path), so SDKs parse
 a 413 or 429 like any other error. Rate limits are counted per process in fixed one-minute windows:
 with R replicas a client gets at most R times the limit, which is what a per-replica limit means.
+
+The per-user limits key on who the request claims to be, read from it before authentication and
+without the database: the login's username, a Basic username, an SWR access key id, or the SHA-256 of
+a bearer / X-Auth-Token token (the same digest the store looks tokens up by; never the token itself).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
@@ -18,6 +23,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from repohub.api.errors import ErrorRenderers, Failure
+from repohub.auth import aksk
+from repohub.auth.secrets import token_digest
 from repohub.config import Settings
 from repohub.domain.errors import InvalidInput, RateLimited
 from repohub.observability.metrics import RATE_LIMITED
@@ -71,11 +78,6 @@ class Limits:
         )
 
 
-# (method, path without trailing slash) → which limit family applies.
-LOGIN_PATHS = {("POST", "/v1/generate-api-token")}
-TOKEN_PATHS = {("GET", "/registry/token"), ("POST", "/v2/manage/utils/authorizationtoken")}
-
-
 def _header(scope: Scope, name: bytes) -> str:
     for key, value in scope["headers"]:
         if key == name:
@@ -83,14 +85,46 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def _basic_username(scope: Scope) -> str | None:
-    scheme, _, value = _header(scope, b"authorization").partition(" ")
-    if scheme.lower() != "basic":
-        return None
+def _basic_username(value: str) -> str | None:
     try:
         return base64.b64decode(value, validate=True).decode().partition(":")[0] or None
     except ValueError:
         return None
+
+
+def _token_key(token: str) -> str | None:
+    # ":" cannot occur in a Basic username (it ends there), so these keys never collide with one.
+    token = token.strip()
+    return f"token:{token_digest(token)}" if token else None
+
+
+def _registry_caller(scope: Scope) -> str | None:
+    """``GET /registry/token``: Basic names its user; Bearer is an API token."""
+    scheme, _, value = _header(scope, b"authorization").strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme == "basic":
+        return _basic_username(value.strip())
+    return _token_key(value) if scheme == "bearer" else None
+
+
+def _swr_caller(scope: Scope) -> str | None:
+    """SWR's docker-login call, in the order ``swr_service`` reads it: a signature's access key
+    id, else X-Auth-Token. Anything else is a 401 without a database hit, so it needs no key."""
+    authorization = _header(scope, b"authorization").strip()
+    if authorization.startswith(aksk.ALGORITHM):
+        try:
+            return f"ak:{aksk.parse_authorization(authorization).access_key}"
+        except aksk.SignatureError:
+            return None
+    return _token_key(_header(scope, b"x-auth-token"))
+
+
+# (method, path without trailing slash) → limit family; token paths → who the caller claims to be.
+LOGIN_PATHS = {("POST", "/v1/generate-api-token")}
+TOKEN_PATHS: dict[tuple[str, str], Callable[[Scope], str | None]] = {
+    ("GET", "/registry/token"): _registry_caller,
+    ("POST", "/v2/manage/utils/authorizationtoken"): _swr_caller,
+}
 
 
 def _login_username(body: bytes, content_type: str) -> str | None:
@@ -132,7 +166,7 @@ class LimitsMiddleware:
             if body is None:
                 await self._refuse(scope, receive, send, self._too_large())
                 return
-            refusal = self._rate_check(scope, family, body)
+            refusal = self._rate_check(scope, family, key, body)
             if refusal is not None:
                 await self._refuse(scope, receive, send, refusal, retry_after=True)
                 return
@@ -197,7 +231,7 @@ class LimitsMiddleware:
         return body, replay
 
     # -- rate limits ----------------------------------------------------------------------------
-    def _rate_check(self, scope: Scope, family: str, body: bytes) -> Failure | None:
+    def _rate_check(self, scope: Scope, family: str, path: tuple[str, str], body: bytes) -> Failure | None:
         now = time.monotonic()
         client = scope.get("client")
         client_key = client[0] if client else "?"
@@ -207,7 +241,7 @@ class LimitsMiddleware:
         if family == "login":
             user = _login_username(body, _header(scope, b"content-type"))
         else:
-            user = _basic_username(scope)
+            user = TOKEN_PATHS[path](scope)
         if user is not None and not self.windows[f"{family}_user"].allow(user, now):
             RATE_LIMITED.labels(f"{family}_per_user").inc()
             return Failure(429, RateLimited.code, "too many attempts for this user, retry in a minute")
