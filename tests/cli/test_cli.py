@@ -4,12 +4,16 @@ import asyncio
 import json
 import os
 import re
+import string
 import subprocess
 from collections.abc import Awaitable, Callable
 
 import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from repohub.auth.secrets import SecretBox
+from repohub.auth.secrets import PASSWORD_ALPHABET, SecretBox, generate_password
 from repohub.config import Settings
 from repohub.domain.entities import Role
 from repohub.domain.service import Service
@@ -164,6 +168,56 @@ def test_access_keys_create_json(settings, env):
     assert again["project_id"] == key["project_id"] and again["access_key"] != key["access_key"]
 
 
+# -- registry config ------------------------------------------------------------------------------
+
+
+def test_registry_config_prints_a_fragment_the_registry_can_use(tmp_path):
+    """No database is touched; the key, the certificate and the events secret are made on first use."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("REPOHUB_")}
+    environment.update(
+        REPOHUB_DATA_DIR=str(tmp_path / "data"),
+        REPOHUB_REGISTRY_KEY_PATH=str(tmp_path / "keys" / "token.key"),
+        REPOHUB_REGISTRY_CERT_PATH="certs/token.crt",  # relative: the registry needs it absolute
+        REPOHUB_REGISTRY_SERVICE="hub-registry",
+        REPOHUB_REGISTRY_ISSUER="hub-issuer",
+    )
+    args = (
+        "registry",
+        "config",
+        "--url",
+        "https://hub.example.test/",
+        "--registry-url",
+        "http://127.0.0.1:5055",
+    )
+    done = run(environment, *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)
+
+    key, cert = tmp_path / "keys" / "token.key", tmp_path / "certs" / "token.crt"
+    assert config["http"] == {"addr": "127.0.0.1:5055"}
+    assert config["auth"]["token"] == {
+        "realm": "https://hub.example.test/registry/token",
+        "service": "hub-registry",
+        "issuer": "hub-issuer",
+        "rootcertbundle": str(cert),
+    }
+    (endpoint,) = config["notifications"]["endpoints"]
+    assert endpoint["url"] == "https://hub.example.test/registry/events"
+    secret = (tmp_path / "data" / "registry-events.secret").read_text().strip()
+    assert endpoint["headers"] == {"Authorization": [f"Bearer {secret}"]} and len(secret) >= 32
+    # The files exist, the certificate is a real one for the key, and the key is private.
+    private_key = load_pem_private_key(key.read_bytes(), password=None)
+    certificate = x509.load_pem_x509_certificate(cert.read_bytes())
+    assert certificate.public_key().public_numbers() == private_key.public_key().public_numbers()
+    assert key.stat().st_mode & 0o777 == 0o600
+
+    # Run again (as a deploy script does on every start): same key, same secret, same output.
+    again = run(environment, *args, cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout == done.stdout
+    no_port = run(environment, "registry", "config", "--registry-url", "http://127.0.0.1", cwd=tmp_path)
+    assert no_port.returncode == 1 and no_port.stderr.startswith("error: ")
+
+
 # -- migrate and the admin bootstrap on a fresh database ------------------------------------------
 
 
@@ -190,6 +244,7 @@ def test_first_migrate_creates_the_admin_and_prints_the_password_once(fresh, tmp
     found = re.findall(r"created admin user 'admin' with password: (\S+)", first.stderr)
     assert len(found) == 1, first.stderr
     password = found[0]
+    assert re.fullmatch(r"[A-Za-z0-9]{24}", password)  # `docker login -p PASSWORD` takes it as is
     assert password not in first.stdout  # stderr only, never in the data stream
     second = run(environment, "migrate", cwd=tmp_path)
     assert second.returncode == 0 and "password" not in second.stderr + second.stdout
@@ -200,6 +255,15 @@ def test_first_migrate_creates_the_admin_and_prints_the_password_once(fresh, tmp
 
     admin, users = with_service(settings, check)
     assert admin.is_admin is True and users == 1
+
+
+def test_a_generated_password_never_starts_with_a_dash():
+    # token_urlsafe's alphabet holds "-", and one in 64 of its passwords began with it; the
+    # alphabet now has no character that a command line would read as an option.
+    assert set(PASSWORD_ALPHABET) == set(string.ascii_letters + string.digits)
+    drawn = [generate_password() for _ in range(2000)]
+    assert all(re.fullmatch(r"[A-Za-z0-9]{24}", password) for password in drawn)
+    assert len(set(drawn)) == len(drawn)
 
 
 def test_a_chosen_admin_password_is_used_and_not_printed(fresh, tmp_path):

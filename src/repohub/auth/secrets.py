@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import string
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -44,8 +45,14 @@ def new_access_key() -> tuple[str, str]:
     return access_key, secrets.token_urlsafe(30)
 
 
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+PASSWORD_LENGTH = 24  # 24 × log2(62) ≈ 143 bits
+
+
 def generate_password() -> str:
-    return secrets.token_urlsafe(18)
+    """The first admin's password. Letters and digits only: token_urlsafe could begin with "-",
+    which `docker login -p ...` would take for an option, and nothing here needs shell quoting."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
 
 
 class SecretBox:
