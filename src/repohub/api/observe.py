@@ -16,9 +16,10 @@ from repohub.observability import context
 from repohub.observability.logs import ACCESS, lean_records
 from repohub.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 
-# Path prefix → dialect label; the longest match wins. Dialects not listed count as "other".
+# Path prefix → dialect label; the first match wins, so a longer prefix comes before a shorter one.
 DIALECTS: tuple[tuple[str, str], ...] = (
     ("/v2/manage", "swr"),
+    ("/v3/", "swr"),  # the IAM call huaweicloudsdkswr makes for a project id
     ("/v1/", "v1"),
     ("/organizations/", "abeja"),
     ("/registry/", "registry"),

@@ -8,6 +8,7 @@ them (gauges: the sum over live workers).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import (
@@ -33,14 +34,17 @@ HTTP_DURATION = Histogram(
     ["dialect", "route", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+# Label pool: "session" (SQLAlchemy's, for use cases) or "reader" (the asyncpg pool of lone hot reads).
 DB_POOL_IN_USE = Gauge(
     "repohub_db_pool_connections_in_use",
-    "Database connections checked out of the pool",
+    "Database connections checked out, by pool",
+    ["pool"],
     multiprocess_mode="livesum",
 )
 DB_POOL_SIZE = Gauge(
     "repohub_db_pool_size",
-    "Configured database pool size (without overflow)",
+    "Configured database pool size (without overflow), by pool",
+    ["pool"],
     multiprocess_mode="livesum",
 )
 # Incremented by whoever issues a token: kind is "api" (login, CLI) or "registry" (Distribution JWT).
@@ -54,8 +58,18 @@ def is_multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
+_before_scrape: list[Callable[[], None]] = []
+
+
+def before_scrape(hook: Callable[[], None]) -> None:
+    """Run ``hook`` at each scrape: values read then (a pool's state) cost requests nothing."""
+    _before_scrape.append(hook)
+
+
 def render() -> tuple[bytes, str]:
     """The exposition text for a scrape, merged across workers in multi-process mode."""
+    for hook in _before_scrape:
+        hook()
     if is_multiprocess():
         registry = CollectorRegistry()
         _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -12,7 +12,9 @@ it, and the next request after the database is back connects anew.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -32,10 +34,30 @@ async def _no_reset(_connection: asyncpg.Connection) -> None:
     """Reads change no session state, so the pool's reset query (a round trip per release) is skipped."""
 
 
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    size: int  # the most connections the pool opens
+    in_use: int  # connections handed out right now
+
+
+# The open readers, for metrics read at scrape time (weak: a reader's lifetime is its application's).
+_open: weakref.WeakSet[PgReader] = weakref.WeakSet()
+
+
+def open_pool_stats() -> list[PoolStats]:
+    return [reader.stats() for reader in list(_open)]
+
+
 class PgReader:
     def __init__(self, pool: asyncpg.Pool, size: int, acquire_timeout: float) -> None:
         self._pool = pool
         self._gate = Gate(size, acquire_timeout)  # the pool's own queue lets late comers pass
+        _open.add(self)
+
+    def stats(self) -> PoolStats:
+        """Counted from the pool's holders on demand: nothing is kept up to date per request."""
+        pool = self._pool
+        return PoolStats(size=pool.get_max_size(), in_use=pool.get_size() - pool.get_idle_size())
 
     @classmethod
     async def open(
@@ -70,4 +92,5 @@ class PgReader:
                 raise DBAPIError(sql, list(params), error) from error
 
     async def close(self) -> None:
+        _open.discard(self)
         await self._pool.close()
