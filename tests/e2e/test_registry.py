@@ -152,6 +152,8 @@ def _push_and_list(
     eventually(lambda: hub.v1_tags("hello") == expected, "three tags in v1")
     sizes = {"v1": (one.digest, one.size), "v2": (two.digest, two.size), "latest": (two.digest, two.size)}
     assert hub.swr_tags("hello") == sizes
+    listed = hub.swr("GET", "/namespaces/acme/repos/hello/tags").json()
+    assert {item["schema"] for item in listed} == {2}  # skopeo pushed OCI manifests: schema 2
     assert hub.abeja_tags(org_id, "hello") == sizes
     detail = hub.v1("GET", "/repositories/acme/hello").json()
     assert detail["is_public"] is False  # a first push creates a private repository

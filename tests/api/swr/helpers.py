@@ -16,8 +16,18 @@ def auth(token: str) -> dict[str, str]:
     return {"X-Auth-Token": token}
 
 
+DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
 async def add_tag(
-    app: FastAPI, namespace: str, repository: str, name: str, *, at: datetime = BASE, size: int = 100
+    app: FastAPI,
+    namespace: str,
+    repository: str,
+    name: str,
+    *,
+    at: datetime = BASE,
+    size: int = 100,
+    media_type: str = DOCKER_V2,
 ) -> None:
     async with app.state.repohub.sessions() as session:
         store = Store(session)
@@ -31,7 +41,7 @@ async def add_tag(
                 name=name,
                 digest="sha256:" + hashlib.sha256(f"{namespace}/{repository}:{name}".encode()).hexdigest(),
                 image_id=hashlib.sha256(f"config:{name}".encode()).hexdigest(),
-                media_type="application/vnd.docker.distribution.manifest.v2+json",
+                media_type=media_type,
                 size=size,
                 manifest='{"schemaVersion": 2}',
                 creator_id=None,

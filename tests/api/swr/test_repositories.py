@@ -146,6 +146,21 @@ async def test_tags_paging_sort_show_delete(client, accounts, app):
     assert repo["num_images"] == 3
 
 
+async def test_tag_schema_follows_the_manifest_media_type(client, accounts, app):
+    alice = await accounts.user("alice")
+    await make(client, alice, "alice", "app")
+    media_types = {
+        "oci": "application/vnd.oci.image.manifest.v1+json",  # says "v1", is a schema 2 manifest
+        "index": "application/vnd.oci.image.index.v1+json",
+        "docker2": "application/vnd.docker.distribution.manifest.v2+json",
+        "docker1": "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    }
+    for name, media_type in media_types.items():
+        await add_tag(app, "alice", "app", name, media_type=media_type)
+    listed = (await client.get(f"{NS}/alice/repos/app/tags", headers=auth(alice))).json()
+    assert {tag["Tag"]: tag["schema"] for tag in listed} == {"oci": 2, "index": 2, "docker2": 2, "docker1": 1}
+
+
 async def test_error_body_and_request_id(client, accounts):
     alice = await accounts.user("alice")
     response = await client.get(f"{NS}/alice/repos/missing", headers={**auth(alice), "X-Request-Id": "req-1"})

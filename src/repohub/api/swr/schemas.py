@@ -206,6 +206,16 @@ def repository_of(repo: Repository, registry_host: str, domain_name: str) -> dic
     }
 
 
+# Docker's schema 1 manifests (``...manifest.v1+json``, ``...v1+prettyjws``). OCI's own media type
+# also says "manifest.v1", but it is a schema 2 manifest, as are Docker's v2 and manifest lists.
+_SCHEMA_1 = "application/vnd.docker.distribution.manifest.v1+"
+
+
+def manifest_schema(media_type: str) -> int:
+    """SWR's ``schema`` of a tag: 1 for Docker schema 1 manifests, 2 for everything newer."""
+    return 1 if media_type.startswith(_SCHEMA_1) else 2
+
+
 def tag_of(tag: Tag, repo: Repository, registry_host: str, domain_name: str) -> dict[str, Any]:
     path = f"{pull_path(registry_host, repo)}:{tag.name}"
     return {
@@ -216,8 +226,7 @@ def tag_of(tag: Tag, repo: Repository, registry_host: str, domain_name: str) -> 
         "image_id": tag.image_id,
         "manifest": tag.manifest or "",
         "digest": tag.digest,
-        # Docker's schema 1 manifests are the only ones that are not schema 2 (OCI counts as 2).
-        "schema": 1 if "manifest.v1" in tag.media_type else 2,
+        "schema": manifest_schema(tag.media_type),
         "path": path,
         "internal_path": path,
         "size": tag.size,
