@@ -203,7 +203,8 @@ class CatalogService:
         if self._registry is not None:
             await self._registry.delete_repository(repository.path)
         async with self._store.transaction():
-            await self._store.repositories.delete(repository.id)
+            if not await self._store.repositories.delete(repository.id):
+                raise NotFound(f"repository {repository.path!r} not found")
 
     # -- stars ----------------------------------------------------------------------------------
     async def is_starred(self, repository: Repository) -> bool:

@@ -375,10 +375,13 @@ class RepositoryStore:
             .values(**changes, updated_at=utcnow())
         )
 
-    async def delete(self, repository_id: int) -> None:
+    async def delete(self, repository_id: int) -> bool:
+        """Delete the repository with its tags and stars; False if it was already gone (a concurrent
+        delete committed first: its row lock made this one wait, then find nothing)."""
         await self._session.execute(delete(TagRow).where(TagRow.repository_id == repository_id))
         await self._session.execute(delete(StarRow).where(StarRow.repository_id == repository_id))
-        await self._session.execute(delete(RepositoryRow).where(RepositoryRow.id == repository_id))
+        deleted = await self._session.execute(delete(RepositoryRow).where(RepositoryRow.id == repository_id))
+        return bool(deleted.rowcount)  # type: ignore[attr-defined]
 
     async def is_starred(self, repository_id: int, user_id: int) -> bool:
         result = await self._session.execute(
