@@ -22,7 +22,7 @@ from abeja.registry import APIClient
 from repohub.config import Settings
 from repohub.domain.entities import Role
 from tests.api.abeja.support import MANIFEST_V2, add_tag, user_id
-from tests.server import Server, serve
+from tests.server import Server, cli, serve
 
 
 @pytest.fixture(scope="module")
@@ -136,28 +136,59 @@ async def test_exception_classes(app, accounts, alice):
     assert time.monotonic() - started < 10
 
 
-async def test_abeja_api_url_from_the_environment(server, alice):
-    """What a user does: set three variables and run an unmodified script."""
-    script = (
-        "import json, sys\n"
-        "from abeja.registry import APIClient\n"
-        "client = APIClient()\n"
-        "made = client.create_repository(sys.argv[1], 'from-env', 'set by env')\n"
-        "print(json.dumps(client.get_repositories(sys.argv[1])))\n"
-    )
+# What a user runs: an unmodified script, configured only by the SDK's environment variables.
+_SCRIPT = (
+    "import json, sys\n"
+    "from abeja.registry import APIClient\n"
+    "client = APIClient()\n"
+    "made = client.create_repository(sys.argv[1], sys.argv[2], 'set by env')\n"
+    "print(json.dumps({'made': made, 'listed': client.get_repositories(sys.argv[1])}))\n"
+)
+
+
+async def _run_sdk_script(server: Server, *, user_id: str, token: str, org: str, repo: str) -> dict:
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": "/tmp",
         "ABEJA_API_URL": server.url,
-        "ABEJA_PLATFORM_USER_ID": alice["user_id"],
-        "ABEJA_PLATFORM_PERSONAL_ACCESS_TOKEN": alice["token"],
+        "ABEJA_PLATFORM_USER_ID": user_id,
+        "ABEJA_PLATFORM_PERSONAL_ACCESS_TOKEN": token,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, alice["org"], env=env, stdout=PIPE, stderr=PIPE
+        sys.executable, "-c", _SCRIPT, org, repo, env=env, stdout=PIPE, stderr=PIPE
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, stderr.decode()
-    listed = json.loads(stdout)
-    assert [(r["name"], r["description"]) for r in listed["registry_repositories"]] == [
+    return json.loads(stdout)
+
+
+async def test_abeja_api_url_from_the_environment(server, alice):
+    """What a user does: set three variables and run an unmodified script."""
+    ran = await _run_sdk_script(
+        server, user_id=alice["user_id"], token=alice["token"], org=alice["org"], repo="from-env"
+    )
+    assert [(r["name"], r["description"]) for r in ran["listed"]["registry_repositories"]] == [
         ("from-env", "set by env")
     ]
+
+
+async def test_cli_json_output_feeds_the_sdk(settings, server, clean):
+    """Onboarding as a script does it: the CLI's --json gives the organization id, user id and
+    token, and those alone configure the SDK (no id is looked up any other way)."""
+
+    def onboard() -> tuple[dict[str, str], dict[str, str]]:
+        cli(settings, "users", "create", "carol", "--password", "carol-password-1")
+        org = json.loads(cli(settings, "orgs", "create", "lab", "--owner", "carol", "--json"))
+        issued = json.loads(cli(settings, "tokens", "create", "carol", "--json"))
+        return org, issued
+
+    org, issued = await asyncio.to_thread(onboard)  # CLI processes; the session's loop stays free
+    ran = await _run_sdk_script(
+        server, user_id=issued["user_id"], token=issued["token"], org=org["id"], repo="piped"
+    )
+    made, listed = ran["made"], ran["listed"]
+    assert made["name"] == "piped" and made["organization_id"] == org["id"]
+    assert made["creator"]["id"] == issued["user_id"] and made["creator"]["role"] == "admin"
+    # The list envelope's organization_id is a number, as in ABEJA's sample; a string elsewhere.
+    assert str(listed["organization_id"]) == org["id"] and listed["organization_name"] == "lab"
+    assert [(r["id"], r["name"]) for r in listed["registry_repositories"]] == [(made["id"], "piped")]

@@ -1,8 +1,10 @@
-"""A registry that refuses a delete (storage.delete disabled): the dialect answers 502, nothing changes."""
+"""A registry that refuses a delete (storage.delete disabled) answers 502 in each dialect's error
+format, one that is down 503; either way the catalogue changes nothing."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -11,19 +13,26 @@ from fastapi import FastAPI
 
 from repohub.auth.registry_token import Scope, issue_token, registry_config_fragment
 from repohub.config import Settings
+from repohub.domain.service import Service
 from repohub.registry.client import RegistryClient
 from repohub.registry.keys import signing_key
+from repohub.store.unit import Store
 from tests.conftest import Accounts, token_header
 from tests.e2e.oci import write_image
-from tests.e2e.registry import Skopeo, registry_config, require_binaries, running_registry
+from tests.e2e.registry import Registry, Skopeo, registry_config, require_binaries, running_registry
 from tests.server import free_port
 
 
+@dataclass(frozen=True)
+class Refusing:
+    client: RegistryClient  # what the app talks to
+    process: Registry  # stop it to see the registry down
+
+
 @pytest.fixture
-async def refusing_registry(
-    app: FastAPI, settings: Settings, tmp_path: Path
-) -> AsyncIterator[RegistryClient]:
-    """A real registry without delete support, wired into the in-process app for one test."""
+async def refusing_registry(app: FastAPI, settings: Settings, tmp_path: Path) -> AsyncIterator[Refusing]:
+    """A real registry without delete support holding acme/app:v1, wired into the in-process app
+    for one test."""
     require_binaries()
     port = free_port()
     fragment = registry_config_fragment(
@@ -59,22 +68,49 @@ async def refusing_registry(
         state = app.state.repohub
         state.registry = client
         try:
-            yield client
+            yield Refusing(client, registry)
         finally:
             state.registry = None
             await client.aclose()
 
 
-async def test_refused_delete_is_502_and_the_catalogue_keeps_the_repository(
-    client: httpx.AsyncClient, accounts: Accounts, refusing_registry: RegistryClient
-) -> None:
+@pytest.fixture
+async def owner(client: httpx.AsyncClient, accounts: Accounts) -> dict[str, str]:
+    """Org acme (its admin: owner) with repository app in the catalogue; the ids ABEJA names them by."""
     token = await accounts.user("owner")
-    await accounts.org("acme", owner="owner")
+    org = await accounts.org("acme", owner="owner")
     created = await client.post(
         "/v1/repositories/acme/", json={"repo_name": "app"}, headers=token_header(token)
     )
     assert created.status_code == 201, created.text
+    listed = await client.get(abeja_repositories(str(org)), headers=bearer(token))
+    (repo,) = listed.json()["registry_repositories"]
+    return {"token": token, "org": str(org), "repo": repo["id"]}
 
+
+def abeja_repositories(org: str) -> str:
+    return f"/organizations/{org}/registry/repositories"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+SWR_TAG = "/v2/manage/namespaces/acme/repos/app/tags/v1"
+
+
+async def sync_tags(app: FastAPI, registry: RegistryClient) -> None:
+    """What `repohub registry sync` does: the catalogue learns acme/app:v1 (no events were sent)."""
+    state = app.state.repohub
+    async with state.sessions() as session:
+        report = await Service(Store(session), state.secret_box, registry=registry).registry.sync()
+    assert report.added_tags == ["acme/app:v1"], report
+
+
+async def test_refused_delete_is_502_and_the_catalogue_keeps_the_repository(
+    client: httpx.AsyncClient, owner: dict[str, str], refusing_registry: Refusing
+) -> None:
+    token = owner["token"]
     v1 = await client.delete("/v1/repositories/acme/app", headers=token_header(token))
     assert v1.status_code == 502, v1.text
     assert v1.json()["code"] == "upstream_error"
@@ -82,4 +118,45 @@ async def test_refused_delete_is_502_and_the_catalogue_keeps_the_repository(
     swr = await client.delete("/v2/manage/namespaces/acme/repos/app", headers={"X-Auth-Token": token})
     assert swr.status_code == 502 and "error_code" in swr.json(), swr.text
     assert (await client.get("/v1/repositories/acme/app", headers=token_header(token))).status_code == 200
-    assert await refusing_registry.tags("acme/app") == ["v1"]
+    assert await refusing_registry.client.tags("acme/app") == ["v1"]
+
+
+async def test_refused_abeja_delete_is_502_in_abeja_format(
+    client: httpx.AsyncClient, owner: dict[str, str], refusing_registry: Refusing
+) -> None:
+    repository = f"{abeja_repositories(owner['org'])}/{owner['repo']}"
+    response = await client.delete(repository, headers=bearer(owner["token"]))
+    assert response.status_code == 502, response.text
+    body = response.json()
+    assert body["error"] == "bad_gateway" and "refused" in body["error_description"]
+    kept = await client.get(repository, headers=bearer(owner["token"]))
+    assert kept.status_code == 200 and kept.json()["name"] == "app"
+    assert await refusing_registry.client.tags("acme/app") == ["v1"]
+
+
+async def test_refused_swr_tag_delete_is_502_and_the_tag_stays(
+    app: FastAPI, client: httpx.AsyncClient, owner: dict[str, str], refusing_registry: Refusing
+) -> None:
+    await sync_tags(app, refusing_registry.client)
+    auth = {"X-Auth-Token": owner["token"]}
+    response = await client.delete(SWR_TAG, headers=auth)
+    assert response.status_code == 502, response.text
+    assert set(response.json()) >= {"error_code", "error_msg"} and "refused" in response.json()["error_msg"]
+    assert (await client.get(SWR_TAG, headers=auth)).status_code == 200
+    assert await refusing_registry.client.tags("acme/app") == ["v1"]
+
+
+async def test_a_registry_that_is_down_makes_deletes_503_and_changes_nothing(
+    app: FastAPI, client: httpx.AsyncClient, owner: dict[str, str], refusing_registry: Refusing
+) -> None:
+    await sync_tags(app, refusing_registry.client)
+    refusing_registry.process.stop()
+    repository = f"{abeja_repositories(owner['org'])}/{owner['repo']}"
+    abeja = await client.delete(repository, headers=bearer(owner["token"]))
+    assert abeja.status_code == 503, abeja.text
+    assert abeja.json()["error"] == "service_unavailable" and abeja.json()["error_description"]
+    auth = {"X-Auth-Token": owner["token"]}
+    swr = await client.delete(SWR_TAG, headers=auth)
+    assert swr.status_code == 503 and "error_code" in swr.json(), swr.text
+    assert (await client.get(repository, headers=bearer(owner["token"]))).status_code == 200
+    assert (await client.get(SWR_TAG, headers=auth)).status_code == 200
