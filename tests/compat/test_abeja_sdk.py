@@ -14,6 +14,7 @@ import time
 from asyncio.subprocess import PIPE
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from abeja.common.connection import Connection
 from abeja.exceptions import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
@@ -134,6 +135,45 @@ async def test_exception_classes(app, accounts, alice):
         viewer.create_repository(org, "nope")
     # No call above was retried: every client mistake is a 4xx, answered at once.
     assert time.monotonic() - started < 10
+
+
+async def test_paging_edges_visibility_and_other_dialects_over_the_wire(app, accounts, server, alice):
+    """Through the real server: the end of a page, beyond the end, another organization's private
+    repository, and a repository made and removed through v1."""
+    client = APIClient()
+    org = alice["org"]
+    for name in ("p1", "p2"):
+        client.create_repository(org, name)
+    exact = client.get_repositories(org, limit=2, offset=0)
+    assert [r["name"] for r in exact["registry_repositories"]] == ["p1", "p2"] and exact["has_next"] is False
+    beyond = client.get_repositories(org, limit=10, offset=50)
+    assert beyond["registry_repositories"] == [] and beyond["has_next"] is False and beyond["offset"] == 50
+
+    v1 = httpx.AsyncClient(
+        base_url=server.url, headers={"Authorization": f"Token {alice['token']}"}, timeout=10
+    )
+    async with v1:
+        made = await v1.post("/v1/repositories/acme/", json={"repo_name": "crossed", "description": "via v1"})
+        assert made.status_code == 201, made.text
+        public = await v1.post("/v1/repositories/acme/", json={"repo_name": "shown", "is_public": True})
+        assert public.status_code == 201, public.text
+        listed = {r["name"]: r for r in client.get_repositories(org)["registry_repositories"]}
+        assert listed["crossed"]["description"] == "via v1"
+        crossed_id = listed["crossed"]["id"]
+        assert client.get_repository(org, crossed_id)["name"] == "crossed"
+
+        token = await accounts.user("eve")
+        await accounts.org("elsewhere", owner="eve")
+        outsider = APIClient(
+            credential={"user_id": str(await user_id(app, "eve")), "personal_access_token": token}
+        )
+        with pytest.raises(NotFound):  # private, and eve is no member of acme: it does not exist for her
+            outsider.get_repository(org, crossed_id)
+        seen = [r["name"] for r in outsider.get_repositories(org)["registry_repositories"]]
+        assert seen == ["shown"]  # public repositories are anyone's to read
+
+        assert client.delete_repository(org, crossed_id)["name"] == "crossed"
+        assert (await v1.get("/v1/repositories/acme/crossed")).status_code == 404
 
 
 # What a user runs: an unmodified script, configured only by the SDK's environment variables.
