@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from repohub.config import Settings
@@ -115,6 +116,15 @@ def _check_dialects(base: str, token: str, org: str, prefix: str) -> None:
         swr = http.get(f"{prefix}/v2/manage/namespaces", headers={"X-Auth-Token": token})
         assert swr.status_code == 200, swr.text
         assert "nora" in swr.text
+        projects = http.get(f"{prefix}/v3/projects", headers={"X-Auth-Token": token})  # SWR's IAM call
+        assert projects.status_code == 200 and projects.json()["projects"], projects.text
+        granted = http.get(
+            f"{prefix}/registry/token?service=repohub-registry&scope=repository:nora/a1:pull,push",
+            auth=("nora", token),
+        )
+        assert granted.status_code == 200, granted.text
+        (access,) = jwt.decode(granted.json()["token"], options={"verify_signature": False})["access"]
+        assert access == {"type": "repository", "name": "nora/a1", "actions": ["pull", "push"]}
         docs = http.get(f"{prefix}/docs")
         assert docs.status_code == 200 and f"{prefix}/openapi.json" in docs.text
         spec = http.get(f"{prefix}/openapi.json")
