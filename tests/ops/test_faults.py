@@ -40,6 +40,31 @@ def _probes(base: str, token: str, org_id: str) -> dict[str, tuple[str, dict[str
     }
 
 
+def _writes(token: str, org_id: str, events_secret: str) -> dict[str, tuple[str, dict[str, str], object]]:
+    """One write per dialect (and the registry's notification): path, headers and JSON body."""
+    pull = {
+        "id": "outage-pull-1",
+        "action": "pull",
+        "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + "a" * 64,
+                   "repository": "dave/app", "size": 10},
+        "request": {"method": "GET"},
+    }  # fmt: skip
+    return {
+        "v1": ("/v1/repositories/dave/", {"Authorization": f"Token {token}"}, {"repo_name": "new"}),
+        "abeja": (
+            f"/organizations/{org_id}/registry/repositories",
+            {"Authorization": f"Bearer {token}"},
+            {"name": "new"},
+        ),
+        "swr": (
+            "/v2/manage/namespaces/dave/repos",
+            {"X-Auth-Token": token},
+            {"repository": "new", "is_public": False},
+        ),
+        "registry": ("/registry/events", {"Authorization": f"Bearer {events_secret}"}, {"events": [pull]}),
+    }
+
+
 def _in_dialect_format(dialect: str, body: dict[str, object]) -> bool:
     if dialect == "v1":
         return body.get("code") == "unavailable" and isinstance(body.get("detail"), str)
@@ -58,6 +83,7 @@ def test_postgres_outage_gives_503_per_dialect_then_recovers(tmp_path):
         cli(settings, "users", "create", "dave", "--password", "dave-password")
         token = cli(settings, "tokens", "create", "dave").strip()
         org_id = json.loads(cli(settings, "orgs", "create", "acme", "--owner", "dave", "--json"))["id"]
+        events_secret = settings.resolved_events_secret
         # Three threads ask for registry tokens as fast as they can: not the rate limit's test.
         unlimited = {"REPOHUB_TOKEN_RATE_PER_USER": "0", "REPOHUB_TOKEN_RATE_PER_CLIENT": "0"}
         with (
@@ -95,6 +121,14 @@ def test_postgres_outage_gives_503_per_dialect_then_recovers(tmp_path):
                         assert elapsed < 2.0, (dialect, elapsed)
                         assert _in_dialect_format(dialect, answer.json()), (dialect, answer.text)
                         assert not any(leak in answer.text for leak in LEAKS), answer.text
+                for dialect, (path, headers, body) in _writes(token, org_id, events_secret).items():
+                    started = time.monotonic()
+                    answer = http.post(path, headers=headers, json=body)
+                    elapsed = time.monotonic() - started
+                    assert answer.status_code == 503, (dialect, path, answer.text)
+                    assert elapsed < 2.0, (dialect, path, elapsed)
+                    assert _in_dialect_format(dialect, answer.json()), (dialect, answer.text)
+                    assert not any(leak in answer.text for leak in LEAKS), answer.text
                 ready = http.get("/readyz")
                 assert ready.status_code == 503
                 assert http.get("/healthz").status_code == 200  # alive, just not ready
@@ -106,6 +140,9 @@ def test_postgres_outage_gives_503_per_dialect_then_recovers(tmp_path):
                     time.sleep(0.2)
                 for dialect, (path, headers) in probes.items():
                     assert http.get(path, headers=headers).status_code == 200, dialect
+                path, headers, body = _writes(token, org_id, events_secret)["v1"]
+                again = http.post(path, headers=headers, json=body)  # the refused write left nothing
+                assert again.status_code == 201, again.text
             finally:
                 stop.set()
                 for worker in workers:
