@@ -28,8 +28,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench import cpu, floor, profile, report, servers, wrk
 from bench import dataset as data
-from bench import floor, profile, report, servers, wrk
 from bench.scenarios import (
     BY_KEY,
     LUA,
@@ -179,6 +179,7 @@ class Runner:
         self.results.append(row)
         label = (
             f"{row.rate:8.0f} req/s  p50 {row.p50_ms:6.1f} ms  p99 {row.p99_ms:6.1f} ms"
+            f"  CPU {row.cpu_us:5.0f} µs/req"
             if measured
             else status
         )
@@ -252,8 +253,10 @@ class Runner:
         load = self.options.load
         if scenario.connections is not None and not self.options.smoke:
             load = dataclasses.replace(load, connections=scenario.connections)
+        cpu_before = cpu.seconds(pid)
         measured = wrk.run(url, scenario_script(scenario, floor.list_script()), env, load)
-        extra: dict[str, object] = {}
+        cpu_us = (cpu.seconds(pid) - cpu_before) * 1e6 / max(measured.requests, 1)
+        extra: dict[str, object] = {"cpu_us": cpu_us}
         if spy is not None:
             spy.wait(timeout=120)
             summary = raw.with_suffix(".summary.txt")
@@ -307,9 +310,13 @@ class Runner:
         with servers.running(floor.command(port), floor.env(ds.url), port, log, probe) as server:
             scenario = BY_KEY["swr_list"]
             env = self._env(scenario, ds, files, auth=False)
+            cpu_before = cpu.seconds(server.pid)
             measured = wrk.run(server.url, floor.list_script(), env, self.options.load)
+            cpu_us = (cpu.seconds(server.pid) - cpu_before) * 1e6 / max(measured.requests, 1)
         rates["floor"] = measured.rate
-        self._result(ds, "floor", 1, scenario, "ok", measured, note="../shared/bench/floor_app.py")
+        self._result(
+            ds, "floor", 1, scenario, "ok", measured, note="../shared/bench/floor_app.py", cpu_us=cpu_us
+        )
 
     def run_repohub(self, ds: data.Dataset, backend: str, workers: int, files: dict[str, Path],
                     rates: dict[str, float]) -> None:  # fmt: skip

@@ -32,6 +32,7 @@ class Result:
     ratio: float | None = None  # to the floor (scenario 1) or to /healthz (scenario 5)
     ratio_to: str = ""
     note: str = ""
+    cpu_us: float = 0.0  # server CPU per request (all its processes), microseconds
 
     @property
     def key(self) -> tuple[str, str, int, str]:
@@ -61,22 +62,24 @@ def _fmt_ratio(row: Result) -> str:
 
 def table(results: Sequence[Result]) -> str:
     lines = [
-        "| data (repos / tags) | server | workers | scenario | req/s | p50 ms | p99 ms | ratio | errors "
-        "| note |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- |",
+        "| data (repos / tags) | server | workers | scenario | req/s | p50 ms | p99 ms | ratio "
+        "| server CPU µs/request | errors | note |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |",
     ]
     order = {"floor": 0, "postgresql": 1, "sqlite": 2}
     for row in sorted(results, key=lambda r: (r.repositories, order.get(r.backend, 9), r.workers)):
         data = f"{row.repositories:,} / {row.tags:,}"
         if row.status != "ok":
-            lines.append(f"| {data} | {row.backend} | {row.workers} | {row.title} | | | | | | {row.status} |")
+            blank = "| " * 6  # req/s to errors
+            lines.append(f"| {data} | {row.backend} | {row.workers} | {row.title} {blank}| {row.status} |")
             continue
         note = row.note
+        cpu = f"{row.cpu_us:,.0f}" if row.cpu_us else ""
         if row.units_per_s:
             note = f"{row.units_per_s:,.0f} events/s applied; {note}".rstrip("; ")
         lines.append(
             f"| {data} | {row.backend} | {row.workers} | {row.title} | {row.rate:,.0f} | "
-            f"{row.p50_ms:.1f} | {row.p99_ms:.1f} | {_fmt_ratio(row)} | {row.errors} | {note} |"
+            f"{row.p50_ms:.1f} | {row.p99_ms:.1f} | {_fmt_ratio(row)} | {cpu} | {row.errors} | {note} |"
         )
     return "\n".join(lines)
 
