@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-_ZERO = timedelta(0)
+import orjson
+
+# orjson writes a datetime in C, four times faster than ``isoformat`` plus slicing: list pages call
+# this twice a row, and it was a tenth of an SWR list page's Python time. Naive times are UTC by the
+# store's convention (SQLite hands them out naive).
+_RFC3339_Z = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 UTC with microseconds and 'Z', as every dialect shows times; an aware time in another
-    zone is converted first. (``isoformat`` is a little cheaper than ``strftime``: list pages call
-    this twice a row.)"""
+    zone is converted first."""
     if moment is None:
         return None
-    if moment.tzinfo is UTC:  # what the stores hand out
-        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
-    offset = moment.utcoffset()
-    if offset is None:  # naive: already UTC by the store's convention
-        return moment.isoformat(timespec="microseconds") + "Z"
-    if offset != _ZERO:
+    zone = moment.tzinfo
+    if zone is not UTC and zone is not None and moment.utcoffset() is not None:
         moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
+    quoted = orjson.dumps(moment, option=_RFC3339_Z).decode()
+    if moment.microsecond:
+        return quoted[1:-1]
+    return quoted[1:-2] + ".000000Z"  # orjson leaves out a zero fraction; the dialects always show it
