@@ -28,6 +28,7 @@ _FORWARDED = frozenset({b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_MAX_VERDICTS = 4096
 
 
 def parse_trusted(entries: Iterable[str]) -> tuple[bool, tuple[Network, ...]]:
@@ -67,6 +68,9 @@ class ForwardedHeadersMiddleware:
         self.app = app
         self.root_path = root_path.rstrip("/")
         self.trust_all, self.networks = parse_trusted(trusted)
+        # Peer address → trusted? Parsing an address and matching it against the networks on every
+        # request cost more than the rest of this middleware; a process sees few distinct peers.
+        self._verdicts: dict[str, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -89,8 +93,14 @@ class ForwardedHeadersMiddleware:
     def _trusts(self, host: str) -> bool:
         if self.trust_all:
             return True
-        address = _address(host)
-        return address is not None and any(address in network for network in self.networks)
+        known = self._verdicts.get(host)
+        if known is None:
+            address = _address(host)
+            known = address is not None and any(address in network for network in self.networks)
+            if len(self._verdicts) >= _MAX_VERDICTS:  # many distinct clients: start over, stay bounded
+                self._verdicts.clear()
+            self._verdicts[host] = known
+        return known
 
     def _is_trusted(self, scope: Scope) -> bool:
         client = scope.get("client")

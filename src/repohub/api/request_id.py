@@ -7,7 +7,7 @@ that layer sits outside everything ``add_middleware`` installs: so ``install`` w
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -31,7 +31,7 @@ class RequestIdMiddleware:
             return
         incoming = next((value for name, value in scope["headers"] if name == b"x-request-id"), b"")
         text = incoming.decode("latin-1")
-        request_id = text if _SANE.fullmatch(text) else uuid.uuid4().hex
+        request_id = text if _SANE.fullmatch(text) else secrets.token_hex(16)  # uuid4().hex's form, cheaper
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:

@@ -26,8 +26,10 @@ class Gate:
     async def slot(self) -> AsyncIterator[None]:
         try:
             if self._slots.locked():
-                await asyncio.wait_for(self._slots.acquire(), self._timeout)
-            else:  # a free slot: no timer, and no task that wait_for would wrap the wait in
+                # asyncio.timeout, not wait_for: a timer on this task rather than a new task per wait.
+                async with asyncio.timeout(self._timeout):
+                    await self._slots.acquire()
+            else:  # a free slot: no timer at all
                 await self._slots.acquire()
         except TimeoutError:
             raise PoolTimeout(
