@@ -102,17 +102,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     renderers.register(abeja_router.prefix + "/", abeja_errors.render)
     renderers.register(registry_router.prefix + "/", registry_errors.render)
     errors.install(app, renderers)
-    openapi.install(app)  # the document declares the dialects' 400s, not FastAPI's unused 422
     # FastAPI tries the routes in this order on every request, each with a regular expression, and no
     # two routers share a path: the hot machine-facing ones (registry tokens and events, SWR lists)
     # come first, saving a dozen failed matches a request (docs/benchmarks.md).
-    app.include_router(ops.router)
-    app.include_router(registry_router)
-    app.include_router(swr_login_router)  # SWR's docker-login credential (registry adapter)
-    app.include_router(swr_router)
-    app.include_router(iam_router)
-    app.include_router(abeja_router)
-    app.include_router(v1_router)
+    # swr_login_router: SWR's docker-login credential (registry adapter).
+    routers = [ops.router, registry_router, swr_login_router, swr_router, iam_router, abeja_router, v1_router]
+    for router in routers:
+        app.include_router(router)
+    # The document declares the dialects' 400s (not FastAPI's unused 422) and the credential headers
+    # that the dialects' dependencies read themselves.
+    openapi.install(app, routers)
     # The forwarded-headers middleware is always installed: it also puts the configured root path
     # into ``path``; it believes X-Forwarded-* only when proxy headers are on and the peer is trusted.
     trusted = settings.trusted_proxies if settings.proxy_headers else frozenset[str]()

@@ -85,3 +85,25 @@ def test_limits_and_registry_failures_are_declared_where_they_happen(document):
         if limited:
             assert "Retry-After" in responses["429"]["headers"]
         assert ("502" in responses) == (method == "delete" and path in VIA_REGISTRY), (method, path)
+
+
+def test_credential_headers_read_by_the_dialects_are_declared(document):
+    """The dialects read their credential headers themselves (api.deps.bound_service); the document
+    still names them on every operation that takes them, once."""
+    expected = {
+        "/v1/": {"authorization"},
+        "/organizations/": {"authorization"},
+        "/v2/manage/": {"authorization", "x-auth-token", "x-project-id"},
+        "/v3/": {"authorization", "x-auth-token", "x-project-id"},
+    }
+    checked = 0
+    for method, path, op in operations(document):
+        wanted = next((names for prefix, names in expected.items() if path.startswith(prefix)), None)
+        if wanted is None or path == "/v1/generate-api-token":  # logging in takes no credentials
+            continue
+        headers = [p["name"].lower() for p in op.get("parameters", []) if p["in"] == "header"]
+        assert wanted <= set(headers) and len(headers) == len(set(headers)), (method, path, headers)
+        checked += 1
+    assert checked > 30
+    login = document["paths"]["/v1/generate-api-token"]["post"]
+    assert not [p for p in login.get("parameters", []) if p["in"] == "header"]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -81,3 +81,26 @@ async def anonymous_service(state: StateDep) -> AsyncIterator[Service]:
 
 
 AnonymousServiceDep = Annotated[Service, Depends(anonymous_service)]
+
+
+Binder = Callable[[Service, Request], Awaitable[None]]
+BoundService = Callable[[Request], AsyncIterator[Service]]
+
+
+def bound_service(bind: Binder, headers: list[dict[str, Any]]) -> BoundService:
+    """A dialect's dependency: a service over a fresh session, bound to the caller by ``bind``, which
+    reads the credential headers from the request itself.
+
+    One dependency with no declared parameter: FastAPI's solving of a chain of dependencies and of
+    header parameters on every request cost more CPU than an SWR list page's own work
+    (docs/benchmarks.md). ``headers`` (``api.parameters.parameter``) go into the OpenAPI document of
+    every operation that uses the dependency instead (``api.openapi.install``).
+    """
+
+    async def dependency(request: Request) -> AsyncIterator[Service]:
+        async with service_session(request.app.state.repohub) as service:
+            await bind(service, request)
+            yield service
+
+    dependency.openapi_parameters = headers  # type: ignore[attr-defined]
+    return dependency

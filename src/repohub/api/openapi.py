@@ -8,10 +8,13 @@ a status's description and headers are written once, here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel
 
 Responses = dict[int | str, dict[str, Any]]
@@ -77,12 +80,44 @@ def drop_unreturned_validation_errors(document: dict[str, Any]) -> None:
             schemas.pop("ValidationError", None)
 
 
-def install(app: FastAPI) -> None:
-    """Make ``app`` serve its document without the 422s. Idempotent: wraps the class's method."""
+def _declared_by_dependencies(dependant: Dependant) -> list[dict[str, Any]]:
+    """Parameters that dependencies read from the request themselves (``api.deps.bound_service``)."""
+    found: list[dict[str, Any]] = []
+    for dependency in dependant.dependencies:
+        found += getattr(dependency.call, "openapi_parameters", [])
+        found += _declared_by_dependencies(dependency)
+    return found
+
+
+def declare_dependency_parameters(routers: Sequence[APIRouter], document: dict[str, Any]) -> None:
+    """Add to each operation the parameters its dependencies read themselves, unless it declares
+    one of that name already. ``routers``: included without a prefix of their own, so a route's
+    path is its path in the document."""
+    for route in (route for router in routers for route in router.routes):
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        extra = _declared_by_dependencies(route.dependant)
+        if not extra:
+            continue
+        operations = document.get("paths", {}).get(route.path_format, {})
+        for method in route.methods:
+            operation = operations.get(method.lower())
+            if operation is None:
+                continue
+            parameters = operation.setdefault("parameters", [])
+            known = {(item.get("in"), item.get("name", "").lower()) for item in parameters}
+            parameters += [item for item in extra if (item["in"], item["name"].lower()) not in known]
+
+
+def install(app: FastAPI, routers: Sequence[APIRouter] = ()) -> None:
+    """Make ``app`` serve its document without the 422s and with the parameters the dependencies
+    of ``routers`` read themselves. Idempotent: wraps the class's method."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            drop_unreturned_validation_errors(type(app).openapi(app))  # generated once, then cached
+            document = type(app).openapi(app)  # generated once, then cached
+            drop_unreturned_validation_errors(document)
+            declare_dependency_parameters(routers, document)
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi_schema = None  # a document generated before this would keep its 422s

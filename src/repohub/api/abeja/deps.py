@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Request
 
-from repohub.api.deps import AnonymousServiceDep
+from repohub.api.deps import bound_service
+from repohub.api.parameters import parameter
 from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
 from repohub.domain.entities import Principal, User
 from repohub.domain.errors import NotAuthenticated
@@ -33,14 +34,9 @@ async def _basic_user(service: Service, encoded: str) -> User:
     return user
 
 
-async def abeja_service(
-    service: AnonymousServiceDep,
-    authorization: Annotated[
-        str | None, Header(description="Basic base64(user-<user_id>:<token>) or Bearer <token>")
-    ] = None,
-) -> Service:
+async def _bind_caller(service: Service, request: Request) -> None:
     try:
-        parsed = split_authorization(authorization)
+        parsed = split_authorization(request.headers.get("authorization"))
         if parsed is None:
             raise NotAuthenticated(f"authentication is required; {_HINT}")
         scheme, value = parsed
@@ -53,7 +49,10 @@ async def abeja_service(
     except MalformedCredentials as error:
         raise NotAuthenticated(str(error)) from error
     service.acting_as(Principal(user, via="token"))
-    return service
 
 
+abeja_service = bound_service(
+    _bind_caller,
+    [parameter("authorization", "Basic base64(user-<user_id>:<token>) or Bearer <token>", where="header")],
+)
 AbejaService = Annotated[Service, Depends(abeja_service)]

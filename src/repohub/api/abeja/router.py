@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from repohub.api.abeja.deps import AbejaService
 from repohub.api.abeja.errors import error_responses
@@ -32,6 +32,7 @@ from repohub.api.abeja.schemas import (
     TagPage,
 )
 from repohub.api.openapi import COMMON, REGISTRY_REFUSED, TOO_LARGE
+from repohub.api.routing import PrefixRouter
 from repohub.domain.catalog import MAX_PAGE
 from repohub.domain.entities import Creator, Namespace, Repository, Role, Tag
 from repohub.domain.errors import NotFound
@@ -45,7 +46,7 @@ MAX_OFFSET = 1_000_000_000
 # Ids are BIGINT: longer digit strings cannot name anything, and must not reach the database.
 _MAX_ID_DIGITS = 18
 
-router = APIRouter(
+router = PrefixRouter(
     prefix=PREFIX,
     tags=["ABEJA"],
     responses=error_responses(*COMMON),

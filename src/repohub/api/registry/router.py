@@ -11,7 +11,7 @@ import hmac
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, Request
+from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -20,6 +20,7 @@ from repohub.api.openapi import BAD_INPUT, RATE_LIMITED, TOO_LARGE, UNAUTHENTICA
 from repohub.api.parameters import parameter
 from repohub.api.registry.errors import error_responses
 from repohub.api.registry.schemas import Envelope, EnvelopeOut, TokenOut
+from repohub.api.routing import PrefixRouter
 from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
 from repohub.auth.registry_token import Scope, issue_token, parse_scope
 from repohub.domain.entities import ANONYMOUS, Principal, User
@@ -30,7 +31,7 @@ from repohub.observability.metrics import EVENTS_APPLIED, TOKENS_ISSUED
 PREFIX = "/registry"
 EVENTS_MEDIA_TYPES = ("application/vnd.docker.distribution.events.v1+json", "application/json")
 MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
-router = APIRouter(prefix=PREFIX, tags=["registry"])
+router = PrefixRouter(prefix=PREFIX, tags=["registry"])
 
 
 async def _basic_user(service: Service, username: str, password: str) -> Principal:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
-from repohub.api.deps import AnonymousServiceDep
+from repohub.api.deps import bound_service
+from repohub.api.parameters import parameter
 from repohub.api.swr.paths import signed_path
 from repohub.auth import aksk
 from repohub.domain.accounts import project_id_for
@@ -31,16 +32,11 @@ async def signed_request(request: Request) -> aksk.SignedRequest:
     )
 
 
-async def swr_service(
-    request: Request,
-    service: AnonymousServiceDep,
-    authorization: Annotated[
-        str | None, Header(description="SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=..., Signature=...")
-    ] = None,
-    x_auth_token: Annotated[str | None, Header(description="an API token instead of a signature")] = None,
-    x_project_id: Annotated[str | None, Header(description="the project id of the access key")] = None,
-) -> Service:
+async def _bind_caller(service: Service, request: Request) -> None:
     """Bind the caller; no credentials, a bad signature or an unknown key is a 401."""
+    headers = request.headers
+    authorization = headers.get("authorization")
+    x_auth_token = headers.get("x-auth-token")
     if authorization and authorization.strip().startswith(aksk.ALGORITHM):
         try:
             access_key = aksk.parse_authorization(authorization).access_key
@@ -51,7 +47,8 @@ async def swr_service(
             aksk.verify(await signed_request(request), secret)
         except aksk.SignatureError as error:
             raise NotAuthenticated(f"request signature rejected: {error}") from error
-        if x_project_id and x_project_id != project_id_for(user):
+        project_id = headers.get("x-project-id")
+        if project_id and project_id != project_id_for(user):
             raise NotAuthenticated("X-Project-Id is not the project of this access key")
         service.acting_as(Principal(user, via="access_key"))
     elif x_auth_token:
@@ -61,7 +58,16 @@ async def swr_service(
         raise NotAuthenticated(f"use an {aksk.ALGORITHM} signature or the X-Auth-Token header")
     else:
         raise NotAuthenticated(f"authentication required: an {aksk.ALGORITHM} signature or X-Auth-Token")
-    return service
 
 
+swr_service = bound_service(
+    _bind_caller,
+    [
+        parameter(
+            "authorization", "SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=..., Signature=...", where="header"
+        ),
+        parameter("x-auth-token", "an API token instead of a signature", where="header"),
+        parameter("x-project-id", "the project id of the access key", where="header"),
+    ],
+)
 SwrService = Annotated[Service, Depends(swr_service)]

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 
 from repohub.api.deps import StateDep
 from repohub.api.openapi import UNAUTHENTICATED, UNAVAILABLE
+from repohub.api.routing import PrefixRouter
 from repohub.api.swr.auth import SwrService
 from repohub.api.swr.errors import error_responses
 from repohub.domain.accounts import project_id_for
 from repohub.domain.errors import NotAuthenticated
 
 PREFIX = "/v3"
-router = APIRouter(prefix=PREFIX, tags=["SWR"])
+router = PrefixRouter(prefix=PREFIX, tags=["SWR"])
 
 
 class Project(BaseModel):

@@ -10,16 +10,16 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from repohub.api.deps import StateDep
 from repohub.api.openapi import RATE_LIMITED, UNAUTHENTICATED, UNAVAILABLE
+from repohub.api.routing import PrefixRouter
 from repohub.api.swr.auth import SwrService
 from repohub.api.swr.errors import error_responses
 from repohub.domain.registry import docker_login
 
-router = APIRouter(prefix="/v2/manage", tags=["SWR"])
+router = PrefixRouter(prefix="/v2/manage", tags=["SWR"])
 
 
 @router.post(

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import Body, Query, Request, Response
 
 from repohub.api.deps import StateDep
 from repohub.api.openapi import COMMON, REGISTRY_REFUSED, TOO_LARGE
 from repohub.api.parameters import query_parameters
+from repohub.api.routing import PrefixRouter
 from repohub.api.swr import filters
 from repohub.api.swr.auth import SwrService
 from repohub.api.swr.errors import error_responses
@@ -41,7 +42,7 @@ from repohub.domain.errors import InvalidInput
 from repohub.domain.namespaces import Grant
 
 PREFIX = "/v2/manage"
-router = APIRouter(
+router = PrefixRouter(
     prefix=PREFIX,
     tags=["SWR"],
     route_class=RawSegmentRoute,

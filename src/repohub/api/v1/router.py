@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import ValidationError
 
-from repohub.api.deps import AnonymousServiceDep
+from repohub.api.deps import AnonymousServiceDep, bound_service
 from repohub.api.openapi import COMMON, RATE_LIMITED, REGISTRY_REFUSED, TOO_LARGE
+from repohub.api.parameters import parameter
+from repohub.api.routing import PrefixRouter
 from repohub.api.v1.errors import error_responses
 from repohub.api.v1.schemas import (
     CreatedRepository,
@@ -35,32 +37,31 @@ from repohub.domain.queries import RepoOrder, RepoQuery, TagQuery
 from repohub.domain.service import Service
 
 PREFIX = "/v1"
-router = APIRouter(
+router = PrefixRouter(
     prefix=PREFIX,
     tags=["v1 (Alauda)"],
     responses=error_responses(*COMMON),
 )
 
 
-async def v1_service(
-    service: AnonymousServiceDep,
-    authorization: Annotated[str | None, Header(description="Token <api token>")] = None,
-) -> Service:
+async def _bind_caller(service: Service, request: Request) -> None:
     """Bind the caller of `Authorization: Token <token>`; no header means anonymous."""
     try:
-        parsed = split_authorization(authorization)
+        parsed = split_authorization(request.headers.get("authorization"))
     except MalformedCredentials as error:
         raise NotAuthenticated(str(error)) from error
     if parsed is None:
-        return service
+        return
     scheme, value = parsed
     if scheme != "token":
         raise NotAuthenticated("use 'Authorization: Token <token>'")
     user = await service.accounts.authenticate_token(value)
     service.acting_as(Principal(user, via="token"))
-    return service
 
 
+v1_service = bound_service(
+    _bind_caller, [parameter("authorization", "Token <api token>; none: anonymous", where="header")]
+)
 V1Service = Annotated[Service, Depends(v1_service)]
 Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
 PageSize = Annotated[int, Query(ge=1, le=100, description="results per page, at most 100")]
