@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from repohub.domain.entities import Membership, Namespace, NamespaceKind, Role, User
+from repohub.store.readers import Reader
 from repohub.store.tables import CredentialRow, MembershipRow, NamespaceRow, UserRow, utcnow
 
 _USER_COLUMNS = (
@@ -94,9 +96,31 @@ class UserStore:
         )
 
 
+# A lone lookup by name on the store's reader (``store.readers``): every list and detail request of
+# the v1 and SWR dialects starts with it, and through the session it cost a BEGIN, an ORM query and
+# a ROLLBACK. Columns in ``namespace_from_record``'s order.
+_BY_NAME_SQL = (
+    "SELECT id, name, kind, display_name, creator_id, created_at, updated_at FROM namespaces WHERE name = $1"
+)
+
+
+def namespace_from_record(record: Any) -> Namespace:
+    """A row of ``_BY_NAME_SQL`` (asyncpg's Record or sqlite3's Row) as the domain's Namespace."""
+    return Namespace(
+        id=record[0],
+        name=record[1],
+        kind=NamespaceKind(record[2]),
+        display_name=record[3],
+        creator_id=record[4],
+        created_at=record[5],
+        updated_at=record[6],
+    )
+
+
 class NamespaceStore:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, reader: Reader | None = None) -> None:
         self._session = session
+        self._reader = reader
 
     async def add(self, *, name: str, kind: NamespaceKind, creator_id: int | None) -> Namespace:
         now = utcnow()
@@ -108,6 +132,9 @@ class NamespaceStore:
     async def by_name(self, name: str) -> Namespace | None:
         if "\x00" in name:  # no stored name holds NUL, and PostgreSQL refuses to compare with one
             return None
+        if self._reader is not None and not self._session.in_transaction():
+            records = await self._reader.fetch(_BY_NAME_SQL, [name])
+            return namespace_from_record(records[0]) if records else None
         row = (await self._session.execute(select(NamespaceRow).where(NamespaceRow.name == name))).scalar()
         return namespace_from_row(row) if row else None
 

@@ -27,7 +27,7 @@ class Store:
         goes through the session."""
         self.session = session
         self.users = UserStore(session)
-        self.namespaces = NamespaceStore(session)
+        self.namespaces = NamespaceStore(session, reader)
         self.credentials = CredentialStore(session)
         self.repositories = RepositoryStore(session, reader)
         self.tags = TagStore(session)
