@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 
 from repohub.api import errors, openapi, ops
@@ -41,6 +42,9 @@ One catalogue of container-image repositories, served in three vendor dialects:
 * **ABEJA** under `/organizations/{organization_id}/registry/repositories`
 * **SWR** under `/v2/manage/...` — AK/SK signatures or `X-Auth-Token`
 """
+
+
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        telemetry={} if settings.opentelemetry else _NO_TELEMETRY,
     )
     renderers = errors.ErrorRenderers()
     renderers.register(v1_router.prefix + "/", v1_errors.render)

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     db_command_timeout: float = Field(default=10.0, gt=0)
     db_pool_timeout: float = Field(default=2.0, gt=0)
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+    # FastAPI's own OpenTelemetry (traces, metrics, logs to the globally configured providers). Off,
+    # FastAPI skips its per-request check for a configured provider; /metrics is repohub's own.
+    opentelemetry: bool = False
     # Abuse limits (0 disables a rate limit); rates are requests per minute per process.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     login_rate_per_client: int = Field(default=60, ge=0)
