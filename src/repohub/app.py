@@ -21,6 +21,7 @@ from repohub.api.proxy import ForwardedHeadersMiddleware
 from repohub.api.registry import errors as registry_errors
 from repohub.api.registry.router import router as registry_router
 from repohub.api.request_id import install as install_request_id
+from repohub.api.resources import RequestResourcesMiddleware
 from repohub.api.swr import errors as swr_errors
 from repohub.api.swr.iam import router as iam_router
 from repohub.api.swr.login import router as swr_login_router
@@ -120,7 +121,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The forwarded-headers middleware is always installed: it also puts the configured root path
     # into ``path``; it believes X-Forwarded-* only when proxy headers are on and the peer is trusted.
     trusted = settings.trusted_proxies if settings.proxy_headers else frozenset[str]()
-    # Innermost: body size and credential rate limits, answered in the dialect's format.
+    # Innermost: what the request's dependencies opened (session, pool slot), closed when it is done.
+    app.add_middleware(RequestResourcesMiddleware)
+    # Body size and credential rate limits, answered in the dialect's format.
     app.add_middleware(LimitsMiddleware, limits=Limits.of(settings), renderers=renderers)
     if settings.cors_origin_list:  # CORS stays off unless origins are configured
         app.add_middleware(

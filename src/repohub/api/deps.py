@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from repohub.api.resources import enter
 from repohub.auth.registry_token import SigningKey
 from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
@@ -75,21 +76,14 @@ async def service_session(state: AppState) -> AsyncIterator[Service]:
                     raise
 
 
-async def anonymous_service(state: StateDep) -> AsyncIterator[Service]:
-    async with service_session(state) as service:
-        yield service
-
-
-AnonymousServiceDep = Annotated[Service, Depends(anonymous_service)]
-
-
 Binder = Callable[[Service, Request], Awaitable[None]]
-BoundService = Callable[[Request], AsyncIterator[Service]]
+BoundService = Callable[[Request], Awaitable[Service]]
 
 
 def bound_service(bind: Binder, headers: list[dict[str, Any]]) -> BoundService:
-    """A dialect's dependency: a service over a fresh session, bound to the caller by ``bind``, which
-    reads the credential headers from the request itself.
+    """A dialect's dependency: a service over a fresh session (closed when the request is done,
+    ``api.resources``), bound to the caller by ``bind``, which reads the credential headers from the
+    request itself.
 
     One dependency with no declared parameter: FastAPI's solving of a chain of dependencies and of
     header parameters on every request cost more CPU than an SWR list page's own work
@@ -97,10 +91,18 @@ def bound_service(bind: Binder, headers: list[dict[str, Any]]) -> BoundService:
     every operation that uses the dependency instead (``api.openapi.install``).
     """
 
-    async def dependency(request: Request) -> AsyncIterator[Service]:
-        async with service_session(request.app.state.repohub) as service:
-            await bind(service, request)
-            yield service
+    async def dependency(request: Request) -> Service:
+        service = await enter(request, service_session(request.app.state.repohub))
+        await bind(service, request)
+        return service
 
     dependency.openapi_parameters = headers  # type: ignore[attr-defined]
     return dependency
+
+
+async def _nobody(_service: Service, _request: Request) -> None:
+    """Routes that authenticate the caller themselves (logging in, registry events)."""
+
+
+anonymous_service = bound_service(_nobody, [])
+AnonymousServiceDep = Annotated[Service, Depends(anonymous_service)]
