@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -62,9 +63,7 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_proxies(cls, value: str) -> str:
         """A typo must stop the start, not silently trust nobody (or the wrong range)."""
-        for entry in value.split(","):
-            if entry.strip() not in ("", "*"):
-                ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names the entry
+        parse_trusted(value.split(","))  # ValueError names the entry
         return value
 
     @property
@@ -98,6 +97,17 @@ class Settings(BaseSettings):
     @property
     def trusted_proxies(self) -> frozenset[str]:
         return frozenset(ip.strip() for ip in self.forwarded_allow_ips.split(",") if ip.strip())
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_trusted(entries: Iterable[str]) -> tuple[bool, tuple[Network, ...]]:
+    """Trusted proxies: ``*`` (trust every peer) and the networks of the other entries (addresses or
+    CIDR ranges); a bad entry is a ValueError."""
+    cleaned = [entry.strip() for entry in entries if entry.strip()]
+    networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in cleaned if entry != "*")
+    return "*" in cleaned, networks
 
 
 def _persisted_secret(path: Path) -> str:

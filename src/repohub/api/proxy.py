@@ -21,21 +21,15 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from repohub.config import parse_trusted
+
 # A host[:port] as it may appear in a URL; anything else in X-Forwarded-Host is ignored.
 _HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+")
 _FORWARDED = frozenset({b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-for", b"x-forwarded-prefix"})
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _MAX_VERDICTS = 4096
-
-
-def parse_trusted(entries: Iterable[str]) -> tuple[bool, tuple[Network, ...]]:
-    """``*`` (trust every peer) and the networks of the other entries; a bad entry is a ValueError."""
-    cleaned = [entry.strip() for entry in entries if entry.strip()]
-    networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in cleaned if entry != "*")
-    return "*" in cleaned, networks
 
 
 def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
