@@ -108,9 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     renderers.register(abeja_router.prefix + "/", abeja_errors.render)
     renderers.register(registry_router.prefix + "/", registry_errors.render)
     errors.install(app, renderers)
-    # FastAPI tries the routes in this order on every request, each with a regular expression, and no
-    # two routers share a path: the hot machine-facing ones (registry tokens and events, SWR lists)
-    # come first, saving a dozen failed matches a request (docs/benchmarks.md).
+    # FastAPI tries the routers in this order on every request; each dialect router declines a path
+    # outside its prefix with one test (api.routing), and the hot machine-facing ones (registry
+    # tokens and events, SWR lists) come first (docs/benchmarks.md).
     # swr_login_router: SWR's docker-login credential (registry adapter).
     routers = [ops.router, registry_router, swr_login_router, swr_router, iam_router, abeja_router, v1_router]
     for router in routers:

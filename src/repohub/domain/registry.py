@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -157,11 +158,7 @@ class EnvelopeResult:
 
 
 def _count_actions(events: Sequence[RegistryEvent]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for event in events:
-        action = event.action if event.action in REPOSITORY_ACTIONS else OTHER
-        counts[action] = counts.get(action, 0) + 1
-    return counts
+    return Counter(event.action if event.action in REPOSITORY_ACTIONS else OTHER for event in events)
 
 
 @dataclass(slots=True)
