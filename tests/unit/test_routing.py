@@ -1,11 +1,16 @@
-"""Routers decline requests outside their prefix before trying a route, and only those."""
+"""Routers decline requests outside their prefix before trying a route, and only those; plain routes
+are called directly, with what FastAPI would have given them, and refuse what FastAPI would solve."""
 
 from __future__ import annotations
 
-import httpx
-from fastapi import FastAPI
+from typing import Annotated
 
-from repohub.api.routing import PrefixRouter
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse, Response
+
+from repohub.api.routing import PlainRoute, PrefixRouter, plain
 
 
 def _app() -> FastAPI:
@@ -37,3 +42,86 @@ async def test_the_prefix_is_matched_below_the_root_path() -> None:
     transport = httpx.ASGITransport(app=_app(), root_path="/hub")  # as a server's --root-path gives it
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         assert (await client.get("/hub/b/y")).json() == {"router": "b", "name": "y"}
+
+
+async def _caller(request: Request) -> str:
+    name = request.headers.get("x-caller")
+    if name is None:
+        raise LookupError("no caller")
+    return name
+
+
+Caller = Annotated[str, Depends(_caller)]
+
+
+def _plain_app(*, router_dependency: bool = False) -> FastAPI:
+    app = FastAPI()
+    seen: list[str] = []
+
+    async def record(request: Request) -> None:
+        seen.append(request.url.path)
+
+    router = PrefixRouter(prefix="/p", dependencies=[Depends(record)] if router_dependency else None)
+
+    @plain(router, "GET", "/hello", responses={418: {"description": "never"}})
+    async def hello(request: Request, caller: Caller) -> Response:
+        return JSONResponse({"caller": caller, "q": request.query_params.get("q")})
+
+    @app.exception_handler(LookupError)
+    async def missing(_request: Request, error: LookupError) -> Response:
+        return JSONResponse({"error": str(error)}, status_code=401)
+
+    app.include_router(router)
+    app.state.seen = seen
+    return app
+
+
+async def test_a_plain_route_gets_the_request_and_its_dependencies() -> None:
+    app = _plain_app(router_dependency=True)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        answer = await client.get("/p/hello?q=1", headers={"X-Caller": "ann"})
+        assert answer.json() == {"caller": "ann", "q": "1"}
+        refused = await client.get("/p/hello")  # a dependency's error reaches the app's handlers
+        assert (refused.status_code, refused.json()) == (401, {"error": "no caller"})
+        assert (await client.post("/p/hello", headers={"X-Caller": "ann"})).status_code == 405
+    assert app.state.seen == ["/p/hello", "/p/hello"]  # the including router's dependency ran too
+
+
+def test_a_plain_route_is_documented_as_fastapi_would() -> None:
+    operation = _plain_app().openapi()["paths"]["/p/hello"]["get"]
+    assert operation["responses"]["418"] == {"description": "never"}
+    assert operation["operationId"] == "hello_p_hello_get"
+
+
+async def _query(q: str) -> str:
+    return q
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        pytest.param(lambda: _with_query, id="query parameter"),
+        pytest.param(lambda: _with_header_dependency, id="dependency with a header"),
+        pytest.param(lambda: _returns_dict, id="returns data, not a Response"),
+    ],
+)
+def test_a_plain_route_refuses_what_fastapi_would_solve(endpoint: object) -> None:
+    router = PrefixRouter(prefix="/p")
+    with pytest.raises(TypeError, match="/p/x"):
+        router.add_api_route("/x", endpoint(), route_class_override=PlainRoute)  # type: ignore[operator]
+
+
+async def _with_query(q: str) -> Response:
+    return Response(q)
+
+
+async def _header(x_token: Annotated[str, Header()]) -> str:
+    return x_token
+
+
+async def _with_header_dependency(token: Annotated[str, Depends(_header)]) -> Response:
+    return Response(token)
+
+
+async def _returns_dict(request: Request) -> dict[str, str]:
+    return {}

@@ -1,17 +1,33 @@
-"""A router that declines, at once, every request outside its path prefix.
+"""Routing for the hot paths: routers that decline foreign prefixes at once, routes called directly.
 
 FastAPI tries the routes of every included router in turn, each a regular expression, and does so
 twice a request (to select, then to handle): about forty failed matches for a v1 page, a fifth of
 its CPU (docs/benchmarks.md). repohub's routers never share a prefix, so a request whose path does
 not start with a router's prefix cannot match any of its routes.
+
+Once a route is selected, FastAPI solves its parameters and dependencies and serialises what it
+returns, on every request; for the registry token and the SWR list page that machinery cost a
+quarter of the request's CPU (docs/benchmarks.md). A :class:`PlainRoute` endpoint takes the request
+and dependencies that take only the request, returns its own ``Response``, and is called directly.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, get_type_hints
+
 from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, _effective_route_context_var
 from starlette._utils import get_route_path
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
+
+Handler = Callable[[Request], Awaitable[Response]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
 
 class PrefixRouter(APIRouter):
@@ -19,3 +35,80 @@ class PrefixRouter(APIRouter):
         if self.prefix and not get_route_path(scope).startswith(self.prefix):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+class PlainRoute(APIRoute):
+    """A route whose endpoint FastAPI documents but does not solve: ``async def endpoint(request,
+    <dependencies>) -> Response``, each dependency an ``async def dependency(request)``. Anything else
+    (query, path, header or body parameters, nested dependencies) is refused when the route is made,
+    because FastAPI would have solved it and this route would not."""
+
+    def get_route_handler(self) -> Handler:
+        dependant = _effective_dependant(self)
+        _check_plain(dependant, self.path, what="endpoint")
+        endpoint = dependant.call
+        if not _returns_response(endpoint):
+            raise TypeError(f"{self.path}: a PlainRoute endpoint returns a Response")
+        request_name = dependant.request_param_name
+        # In FastAPI's order: the including routers' dependencies (no name: their values are not
+        # passed on), then the endpoint's own.
+        providers: list[tuple[str | None, Callable[[Request], Awaitable[Any]]]] = []
+        for sub in dependant.dependencies:
+            _check_plain(sub, self.path, what=f"dependency {sub.call}")
+            if sub.dependencies or sub.request_param_name is None:
+                raise TypeError(f"{self.path}: dependency {sub.call} must take only the request")
+            providers.append((sub.name, _by_request(sub)))
+
+        async def handler(request: Request) -> Response:
+            values: dict[str, Any] = {}
+            for name, provide in providers:
+                value = await provide(request)
+                if name is not None:
+                    values[name] = value
+            if request_name is not None:
+                values[request_name] = request
+            return await endpoint(**values)  # type: ignore[misc]
+
+        return handler
+
+
+def plain(router: APIRouter, method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """``@router.get(path, ...)`` for a :class:`PlainRoute` endpoint."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(path, endpoint, methods=[method], route_class_override=PlainRoute, **options)
+        return endpoint
+
+    return register
+
+
+def _effective_dependant(route: APIRoute) -> Dependant:
+    """The dependant FastAPI would solve: the route's own, or, while FastAPI builds the handler of an
+    inclusion, the inclusion's (with the including routers' dependencies), as ``APIRoute`` finds it."""
+    context = _effective_route_context_var.get()
+    if context is not None and context.original_route is route and context.dependant is not None:
+        return context.dependant
+    return route.dependant
+
+
+def _check_plain(dependant: Dependant, path: str, *, what: str) -> None:
+    solved = (
+        dependant.path_params,
+        dependant.query_params,
+        dependant.header_params,
+        dependant.cookie_params,
+        dependant.body_params,
+    )
+    if any(solved) or not inspect.iscoroutinefunction(dependant.call):
+        raise TypeError(f"{path}: {what} of a PlainRoute must be async and take no solved parameters")
+
+
+def _by_request(dependant: Dependant) -> Callable[[Request], Awaitable[Any]]:
+    call, name = dependant.call, dependant.request_param_name
+    assert call is not None and name is not None
+    return lambda request: call(**{name: request})
+
+
+def _returns_response(endpoint: Callable[..., Any] | None) -> bool:
+    returned = get_type_hints(endpoint).get("return") if endpoint is not None else None
+    return isinstance(returned, type) and issubclass(returned, Response)

@@ -20,7 +20,7 @@ from repohub.api.openapi import BAD_INPUT, RATE_LIMITED, TOO_LARGE, UNAUTHENTICA
 from repohub.api.parameters import parameter
 from repohub.api.registry.errors import error_responses
 from repohub.api.registry.schemas import Envelope, EnvelopeOut, TokenOut
-from repohub.api.routing import PrefixRouter
+from repohub.api.routing import PrefixRouter, plain
 from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
 from repohub.auth.registry_token import Scope, issue_token, parse_scope
 from repohub.domain.entities import ANONYMOUS, Principal, User
@@ -62,9 +62,9 @@ async def _principal(service: Service, authorization: str | None) -> Principal:
     raise NotAuthenticated("use Basic credentials (username and password or API token)")
 
 
-# The token endpoint reads its query and header itself: FastAPI's parameter and dependency solving
-# cost more than everything else the request does (profiles in docs/benchmarks.md). Its parameters are
-# declared for the OpenAPI document here instead.
+# The token endpoint reads its query and header itself and is called directly (``api.routing.plain``):
+# FastAPI's parameter and dependency solving cost more than everything else the request does
+# (profiles in docs/benchmarks.md). Its parameters are declared for the OpenAPI document here instead.
 _TOKEN_PARAMETERS = [
     parameter("scope", "repository:<name>:<actions> or registry:catalog:*, repeatable", repeated=True),
     parameter("service", "the registry's name"),
@@ -73,7 +73,9 @@ _TOKEN_PARAMETERS = [
 ]
 
 
-@router.get(
+@plain(
+    router,
+    "GET",
     "/token",
     response_model=None,
     responses={

@@ -14,7 +14,7 @@ from fastapi import Body, Query, Request, Response
 from repohub.api.deps import StateDep
 from repohub.api.openapi import COMMON, REGISTRY_REFUSED, TOO_LARGE
 from repohub.api.parameters import query_parameters
-from repohub.api.routing import PrefixRouter
+from repohub.api.routing import PrefixRouter, plain
 from repohub.api.swr import filters
 from repohub.api.swr.auth import SwrService
 from repohub.api.swr.errors import error_responses
@@ -71,8 +71,9 @@ def _range_headers(page: filters.Paging, count: int, total: int) -> dict[str, st
 
 
 # -- repositories across namespaces ------------------------------------------------------------------
-# Its query is read directly: FastAPI's per-parameter solving of eight optional strings cost a fifth
-# of this hot page's CPU (docs/benchmarks.md); the parameters are declared for OpenAPI below.
+# Its query is read directly and the route is called directly (``api.routing.plain``): FastAPI's
+# solving of eight optional strings cost a fifth of this hot page's CPU, its solving of the rest another
+# fifth (docs/benchmarks.md); the parameters are declared for OpenAPI below.
 _REPO_PARAMETERS = query_parameters(
     namespace="exact namespace",
     name="case-insensitive substring of the repository name",
@@ -85,7 +86,9 @@ _REPO_PARAMETERS = query_parameters(
 )
 
 
-@router.get(
+@plain(
+    router,
+    "GET",
     "/repos",
     response_model=list[ShowReposResp],
     responses={200: {"headers": {"Content-Range": {"description": "offset-count/total, when paged"}}}},
