@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from repohub.api.resources import enter
-from repohub.auth.registry_token import SigningKey
+from repohub.auth.batch_signer import BatchSigner
 from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
 from repohub.domain.gateway import RegistryGateway
@@ -36,15 +36,16 @@ class AppState:
     # overflow stays free for the rest (readiness checks), and is not opened and closed per request.
     session_gate: Gate = field(default_factory=lambda: Gate(10, 2.0))
     grant_facts: GrantFacts = field(default_factory=GrantFacts)  # registry token grants, briefly
-    _token_key: SigningKey | None = None
+    _token_signer: BatchSigner | None = None
 
     @property
-    def token_key(self) -> SigningKey:
-        """The registry token signing key, created on first use; kept here because resolving its
-        configured paths on every ``GET /registry/token`` cost more than a tenth of the request."""
-        if self._token_key is None:
-            self._token_key = signing_key(self.settings)
-        return self._token_key
+    def token_signer(self) -> BatchSigner:
+        """The registry token signer, its key loaded (or created) on first use; kept here because
+        resolving the key's configured paths on every ``GET /registry/token`` cost more than a tenth
+        of the request."""
+        if self._token_signer is None:
+            self._token_signer = BatchSigner(signing_key(self.settings))
+        return self._token_signer
 
 
 async def app_state(request: Request) -> AppState:

@@ -43,12 +43,15 @@ __all__ = [
     "NBF_SKEW_SECONDS",
     "Scope",
     "SigningKey",
+    "TokenClaims",
     "TokenResponse",
     "issue_token",
     "libtrust_key_id",
     "load_or_create_signing_key",
     "parse_scope",
     "registry_config_fragment",
+    "sign_jws",
+    "token_claims",
 ]
 
 CERT_COMMON_NAME = "repohub token signer"
@@ -308,6 +311,33 @@ def issue_token(
 
     ``subject`` is the account name, ``''`` for anonymous; ``service`` becomes ``aud``.
     """
+    claims = token_claims(issuer=issuer, service=service, subject=subject, access=access, ttl=ttl, now=now)
+    return claims.response(sign_jws(key, claims.payload))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """A token's JSON claims, ready to be signed, and what its response says besides the token."""
+
+    payload: bytes
+    issued_at: int
+    ttl: int
+
+    def response(self, token: str) -> TokenResponse:
+        issued_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.issued_at))
+        return {"token": token, "access_token": token, "expires_in": self.ttl, "issued_at": issued_at}
+
+
+def token_claims(
+    *,
+    issuer: str,
+    service: str,
+    subject: str,
+    access: Sequence[Scope],
+    ttl: int = 300,
+    now: float | None = None,
+) -> TokenClaims:
+    """The claims of a token (see :func:`issue_token`), for a signer that signs them later."""
     if ttl <= 0:
         raise ValueError(f"ttl must be positive, got {ttl}")
     iat = int(time.time() if now is None else now)
@@ -321,12 +351,10 @@ def issue_token(
         "jti": secrets.token_urlsafe(16),
         "access": [scope.to_claim() for scope in access],
     }
-    token = _sign_es256(key, orjson.dumps(claims))
-    issued_at = dt.datetime.fromtimestamp(iat, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued_at}
+    return TokenClaims(orjson.dumps(claims), iat, ttl)
 
 
-def _sign_es256(key: SigningKey, payload: bytes) -> str:
+def sign_jws(key: SigningKey, payload: bytes) -> str:
     """A compact JWS (RFC 7515) over ``payload``: the constant header segment, the payload, and the
     P-256 signature as JWA's raw 64 bytes r||s (``cryptography`` returns DER). Written out because
     PyJWT's ``encode`` re-serialises the header and re-checks the claims on every call, which cost
