@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.dataset import Size, pg_dsn
+from bench.dataset import Size, pg_dsn, settle_pg
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -69,6 +69,7 @@ def prepare(url: str, size: Size) -> None:
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"},
     )  # fmt: skip
+    asyncio.run(settle_pg(dsn))
 
 
 def command(port: int) -> list[str]:
