@@ -112,9 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # outside its prefix with one test (api.routing), and the hot machine-facing ones (registry
     # tokens and events, SWR lists) come first (docs/benchmarks.md).
     # swr_login_router: SWR's docker-login credential (registry adapter).
-    routers = [ops.router, registry_router, swr_login_router, swr_router, iam_router, abeja_router, v1_router]
+    routers = [ops.router, registry_router, swr_router, swr_login_router, iam_router, abeja_router, v1_router]
+    doc_pages = list(app.router.routes)  # the schema and the docs' pages, made with the app
     for router in routers:
         app.include_router(router)
+    # ...and after them the doc pages, whose five patterns every API request failed first before.
+    app.router.routes[:] = [route for route in app.router.routes if route not in doc_pages] + doc_pages
     # The document declares the dialects' 400s (not FastAPI's unused 422) and the credential headers
     # that the dialects' dependencies read themselves.
     openapi.install(app, routers)
