@@ -13,7 +13,7 @@ from fastapi import Body, Query, Request, Response
 
 from repohub.api.deps import StateDep
 from repohub.api.openapi import COMMON, REGISTRY_REFUSED, TOO_LARGE
-from repohub.api.parameters import query_parameters
+from repohub.api.parameters import query_parameters, query_values
 from repohub.api.routing import PrefixRouter, plain
 from repohub.api.swr import filters
 from repohub.api.swr.auth import SwrService
@@ -96,7 +96,7 @@ _REPO_PARAMETERS = query_parameters(
 )
 async def list_repos_details(request: Request, service: SwrService) -> Response:
     """Repositories the caller can see: public ones and those of its namespaces."""
-    given = request.query_params
+    given = query_values(request.scope)
     params = {key: given.get(key) for key in filters.REPO_KEYS}
     query, page = filters.repo_query(filters.merged(params, given.get("filter"), filters.REPO_KEYS))
     found = await service.catalog.list_repository_summaries(query)
