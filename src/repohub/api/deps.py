@@ -21,6 +21,7 @@ from repohub.registry.keys import signing_key
 from repohub.store.faults import is_unavailable
 from repohub.store.gate import Gate
 from repohub.store.readers import Reader
+from repohub.store.session import LazySession
 from repohub.store.unit import Store
 
 
@@ -59,22 +60,21 @@ StateDep = Annotated[AppState, Depends(app_state)]
 
 @asynccontextmanager
 async def service_session(state: AppState) -> AsyncIterator[Service]:
-    """A service over a fresh session, acting for nobody until a dialect binds the caller. The
-    request waits its turn for a slot of the pool first (``store.gate``), up to DB_POOL_TIMEOUT."""
-    async with state.session_gate.slot():
-        session = state.sessions()
+    """A service over the request's session, acting for nobody until a dialect binds the caller. The
+    session is made at its first statement, which waits its turn for a slot of the pool first
+    (``store.gate``), up to DB_POOL_TIMEOUT; requests answered from memory or lone reads make none."""
+    session = LazySession(state.sessions, state.engine.dialect.name, state.session_gate)
+    try:
+        store = Store(session, state.reader)
+        yield Service(store, state.secret_box, registry=state.registry, grant_facts=state.grant_facts)
+    finally:
         try:
-            store = Store(session, state.reader)
-            yield Service(store, state.secret_box, registry=state.registry, grant_facts=state.grant_facts)
-        finally:
-            try:
-                if session.in_transaction():  # else it holds no connection: nothing to give back
-                    await session.close()
-            except Exception as error:
-                # Closing runs after the answer went out; a connection that died with the database
-                # is dropped by the pool, and there is nobody left to tell.
-                if not is_unavailable(error):
-                    raise
+            await session.close()
+        except Exception as error:
+            # Closing runs after the answer went out; a connection that died with the database
+            # is dropped by the pool, and there is nobody left to tell.
+            if not is_unavailable(error):
+                raise
 
 
 Binder = Callable[[Service, Request], Awaitable[None]]

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from repohub.domain.entities import Membership, Namespace, NamespaceKind, Role, User
 from repohub.store.readers import Reader
+from repohub.store.session import LazySession
 from repohub.store.tables import CredentialRow, MembershipRow, NamespaceRow, UserRow, utcnow
 
 _USER_COLUMNS = (
@@ -50,7 +50,7 @@ def namespace_from_row(row: NamespaceRow) -> Namespace:
 
 
 class UserStore:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: LazySession) -> None:
         self._session = session
 
     async def count(self) -> int:
@@ -118,7 +118,7 @@ def namespace_from_record(record: Any) -> Namespace:
 
 
 class NamespaceStore:
-    def __init__(self, session: AsyncSession, reader: Reader | None = None) -> None:
+    def __init__(self, session: LazySession, reader: Reader | None = None) -> None:
         self._session = session
         self._reader = reader
 
@@ -237,7 +237,7 @@ class NamespaceStore:
 
 
 class CredentialStore:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: LazySession) -> None:
         self._session = session
 
     async def add(

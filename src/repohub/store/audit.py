@@ -18,10 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from repohub.observability import context
+from repohub.store.session import LazySession
 from repohub.store.tables import AuditRow, utcnow
 
 # Tables whose writes are bookkeeping, not anybody's action.
@@ -123,7 +123,7 @@ def _on_rollback(session: Session) -> None:
 
 
 class AuditStore:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: LazySession) -> None:
         self._session = session
 
     async def since(self, moment: datetime | None, *, limit: int = 1000) -> list[dict[str, Any]]:

@@ -22,8 +22,8 @@ class Gate:
         self._size = size
         self._timeout = timeout
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def acquire(self) -> None:
+        """Wait for a slot, at most the pool's timeout (then the pool's own TimeoutError)."""
         try:
             if self._slots.locked():
                 # asyncio.timeout, not wait_for: a timer on this task rather than a new task per wait.
@@ -35,7 +35,14 @@ class Gate:
             raise PoolTimeout(
                 f"all {self._size} database connections stayed busy for {self._timeout:g} s"
             ) from None
+
+    def release(self) -> None:
+        self._slots.release()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self.acquire()
         try:
             yield
         finally:
-            self._slots.release()
+            self.release()

@@ -23,10 +23,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from repohub.domain.entities import Role
 from repohub.store.readers import Reader
+from repohub.store.session import LazySession
 from repohub.store.tables import (
     MembershipRow,
     NamespaceRow,
@@ -105,12 +105,12 @@ _REPOSITORY_IDS = {
 
 
 class RegistryStore:
-    def __init__(self, session: AsyncSession, reader: Reader | None = None) -> None:
+    def __init__(self, session: LazySession, reader: Reader | None = None) -> None:
         self._session = session
         self._reader = reader
 
     def _dialect(self) -> str:
-        return self._session.get_bind().dialect.name
+        return self._session.dialect
 
     def _list_param(self, items: Sequence[str]) -> list[str] | str:
         """A list as one parameter: an array on PostgreSQL, JSON text for SQLite's json_each."""

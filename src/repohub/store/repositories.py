@@ -12,13 +12,13 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from repohub.domain.entities import Creator, Page, Repository, RepositorySummary, Tag
 from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery, Visibility
 from repohub.store import pg_pages
 from repohub.store.readers import Reader
+from repohub.store.session import LazySession
 from repohub.store.tables import MembershipRow, NamespaceRow, RepositoryRow, StarRow, TagRow, UserRow, utcnow
 
 Item = TypeVar("Item", Repository, RepositorySummary)
@@ -181,7 +181,7 @@ def _escape_like(text: str) -> str:
 
 
 class RepositoryStore:
-    def __init__(self, session: AsyncSession, reader: Reader | None = None) -> None:
+    def __init__(self, session: LazySession, reader: Reader | None = None) -> None:
         self._session = session
         self._reader = reader
 
@@ -240,7 +240,7 @@ class RepositoryStore:
         self, query: RepoQuery, visibility: Visibility, *, with_tag_names: bool = False
     ) -> Page[Repository]:
         """One page and the total under the same filter (window count: no second scan when rows exist)."""
-        postgresql = self._session.get_bind().dialect.name == "postgresql"
+        postgresql = self._session.dialect == "postgresql"
         lone = self._reader is not None and not self._session.in_transaction()
         if postgresql or lone:
             return await self._sql_page(
@@ -282,7 +282,7 @@ class RepositoryStore:
             .limit(query.limit)
         )
         # PostgreSQL returns each row's tag names with the page (one round trip, as an array).
-        inline_tags = with_tag_names and self._session.get_bind().dialect.name == "postgresql"
+        inline_tags = with_tag_names and self._session.dialect == "postgresql"
         if inline_tags:
             statement = statement.add_columns(_TAG_NAMES_ARRAY)
         # Core execution: these are plain rows, the ORM's per-statement machinery buys nothing here.
@@ -302,7 +302,7 @@ class RepositoryStore:
 
     async def summaries(self, query: RepoQuery, visibility: Visibility) -> Page[RepositorySummary]:
         """A page of summaries with their tag names: ``page`` with half the columns."""
-        postgresql = self._session.get_bind().dialect.name == "postgresql"
+        postgresql = self._session.dialect == "postgresql"
         lone = self._reader is not None and not self._session.in_transaction()
         if postgresql or lone:
             return await self._sql_page(
@@ -397,7 +397,7 @@ class RepositoryStore:
         by subquery would read a snapshot that misses the other transaction's star.
         """
         if starred:
-            dialect = self._session.get_bind().dialect.name
+            dialect = self._session.dialect
             upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
             changed = await self._session.execute(
                 upsert(StarRow)
@@ -418,7 +418,7 @@ class RepositoryStore:
 
 
 class TagStore:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: LazySession) -> None:
         self._session = session
 
     def _select(self) -> Select[Any]:

@@ -15,6 +15,7 @@ from repohub.store.audit import AuditStore
 from repohub.store.readers import Reader
 from repohub.store.registry import RegistryStore
 from repohub.store.repositories import RepositoryStore, TagStore
+from repohub.store.session import LazySession
 
 
 class Store:
@@ -22,9 +23,12 @@ class Store:
     # to know that something they remember may have changed.
     commits: ClassVar[int] = 0
 
-    def __init__(self, session: AsyncSession, reader: Reader | None = None) -> None:
-        """``reader``: connections of the store's own for lone hot reads (``readers``); without it all
-        goes through the session."""
+    def __init__(self, session: AsyncSession | LazySession, reader: Reader | None = None) -> None:
+        """``session``: the request's (``LazySession``), or one made by the caller; ``reader``:
+        connections of the store's own for lone hot reads (``readers``), without it all goes through
+        the session."""
+        if isinstance(session, AsyncSession):
+            session = LazySession.around(session)
         self.session = session
         self.users = UserStore(session)
         self.namespaces = NamespaceStore(session, reader)
@@ -39,7 +43,7 @@ class Store:
         the answer is rendered and sent (under load, a held connection is one another request waits
         for). The session opens a new one if it is used again."""
         session = self.session
-        if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        if session.new or session.dirty or session.deleted:
             return
         await session.close()
 

@@ -1,0 +1,99 @@
+"""The session of a unit of work, made when a statement first needs it.
+
+Most hot requests never need one: a registry token is granted from memory (verified tokens, grant
+facts) and list pages run as lone reads on the reader's connections. Making an SQLAlchemy session
+and taking a slot of the pool's gate for them anyway was a tenth of a token request's CPU
+(docs/benchmarks.md), and the slot held other requests back for nothing. Stores use this class as
+they would an ``AsyncSession``; it offers the part of that interface they use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from repohub.store.gate import Gate
+
+
+class LazySession:
+    def __init__(self, make: Callable[[], AsyncSession], dialect: str, gate: Gate | None = None) -> None:
+        """``make`` a session on first use; before its first statement wait for a slot of ``gate``
+        (held until :meth:`close`). ``dialect``: the database's, known without a session."""
+        self._make = make
+        self._gate = gate
+        self._session: AsyncSession | None = None
+        self._holds_slot = False
+        self.dialect = dialect
+
+    @classmethod
+    def around(cls, session: AsyncSession) -> LazySession:
+        """A session someone else made (the CLI, tests): used as it is, no gate."""
+        lazy = cls(lambda: session, session.get_bind().dialect.name)
+        lazy._session = session
+        return lazy
+
+    @property
+    def made(self) -> AsyncSession | None:
+        return self._session
+
+    def _sync(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._make()
+        return self._session
+
+    async def _opened(self) -> AsyncSession:
+        if self._gate is not None and not self._holds_slot:
+            await self._gate.acquire()
+            self._holds_slot = True
+        return self._sync()
+
+    # -- what the stores use of AsyncSession ----------------------------------------------------
+    def in_transaction(self) -> bool:
+        return self._session is not None and self._session.in_transaction()
+
+    @property
+    def new(self) -> Any:
+        return self._session.new if self._session is not None else ()
+
+    @property
+    def dirty(self) -> Any:
+        return self._session.dirty if self._session is not None else ()
+
+    @property
+    def deleted(self) -> Any:
+        return self._session.deleted if self._session is not None else ()
+
+    def add(self, instance: object) -> None:
+        self._sync().add(instance)  # no statement yet: the slot is taken at the flush
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await (await self._opened()).execute(*args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await (await self._opened()).get(*args, **kwargs)
+
+    async def flush(self) -> None:
+        await (await self._opened()).flush()
+
+    async def connection(self) -> AsyncConnection:
+        return await (await self._opened()).connection()
+
+    async def commit(self) -> None:
+        await (await self._opened()).commit()
+
+    async def rollback(self) -> None:
+        if self._session is not None:
+            await self._session.rollback()
+
+    async def close(self) -> None:
+        """Give the connection back (if one is held) and the gate's slot; a later statement opens
+        the session again."""
+        try:
+            if self._session is not None and self._session.in_transaction():
+                await self._session.close()
+        finally:
+            if self._holds_slot and self._gate is not None:
+                self._holds_slot = False
+                self._gate.release()

@@ -1,0 +1,71 @@
+"""A unit of work makes its session at the first statement, and only then waits for a slot of the gate."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from repohub.store.gate import Gate
+from repohub.store.session import LazySession
+from repohub.store.unit import Store
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine("sqlite+aiosqlite://")
+    yield engine
+    await engine.dispose()
+
+
+def _counting(engine: AsyncEngine) -> tuple[list[AsyncSession], Callable[[], AsyncSession]]:
+    made: list[AsyncSession] = []
+    sessions = async_sessionmaker(engine)
+
+    def make() -> AsyncSession:
+        made.append(sessions())
+        return made[-1]
+
+    return made, make
+
+
+async def test_no_statement_no_session_and_no_slot(engine: AsyncEngine) -> None:
+    made, make = _counting(engine)
+    gate = Gate(1, 0.05)
+    session = LazySession(make, "sqlite", gate)
+    assert (session.in_transaction(), list(session.new), session.dialect) == (False, [], "sqlite")
+    await Store(session).release()
+    await session.close()
+    assert made == []
+    async with gate.slot():  # never taken, so free for another request
+        pass
+
+
+async def test_the_first_statement_takes_a_slot_until_close(engine: AsyncEngine) -> None:
+    made, make = _counting(engine)
+    gate = Gate(1, 0.05)
+    session = LazySession(make, "sqlite", gate)
+    assert (await session.execute(text("SELECT 1"))).scalar() == 1
+    assert len(made) == 1 and session.in_transaction()
+    with pytest.raises(PoolTimeout):  # another request waits for the slot this one holds
+        async with gate.slot():
+            pass
+    await Store(session).release()  # a read-only use case ends early: connection and slot go back
+    assert not session.in_transaction()
+    async with gate.slot():
+        pass
+    assert (await session.execute(text("SELECT 2"))).scalar() == 2  # used again: opened again
+    assert len(made) == 1
+    await session.close()
+    async with gate.slot():
+        pass
+
+
+async def test_a_session_made_elsewhere_is_used_as_it_is(engine: AsyncEngine) -> None:
+    async with async_sessionmaker(engine)() as given:
+        store = Store(given)
+        assert store.session.made is given and store.session.dialect == "sqlite"
+        assert (await store.session.execute(text("SELECT 3"))).scalar() == 3
