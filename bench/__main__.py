@@ -45,6 +45,7 @@ from bench.scenarios import script_path as scenario_script
 PROJECT = Path(__file__).resolve().parents[1]
 # Read pages compared with the floor's list page (only scenario 1 is the same page; the rest is context).
 FLOOR_COMPARED = ("swr_list", "swr_fuzzy", "v1_list", "v1_detail", "abeja_tags")
+WRITES = ("create_repo", "registry_events")  # no warm-up (it would write too); the database settled after
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -61,6 +62,7 @@ class Options:
     profile: set[str]
     smoke: bool
     sqlite_max: int
+    warmup: float  # seconds of unmeasured load before each read scenario
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -90,6 +92,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--smoke", action="store_true", help="tiny data and 1 s runs, in a throwaway database"
     )
+    parser.add_argument(
+        "--warmup", type=float, default=3.0, help="unmeasured seconds before each read scenario"
+    )
     args = parser.parse_args(argv)  # fmt: skip
     unknown = [key for key in args.scenarios.split(",") if key not in BY_KEY]
     if unknown:
@@ -112,6 +117,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         profile={key for key in args.profile.split(",") if key},
         smoke=args.smoke,
         sqlite_max=args.sqlite_max,
+        warmup=0.0 if args.smoke else args.warmup,
     )
 
 
@@ -137,6 +143,14 @@ DOWNLOADS = "SELECT coalesce(sum(download_count), 0) FROM repositories"
 def recorded_events(run_id: str) -> str:
     """Events of this run the server recorded as applied (the wrk script's ids start with the run id)."""
     return f"SELECT count(*) FROM registry_events WHERE id LIKE '{run_id}-%'"
+
+
+def settle(url: str) -> None:
+    """Vacuum and checkpoint a PostgreSQL dataset (``dataset.settle_pg``) before a size is measured
+    and after a scenario that wrote: otherwise the next run pays for the last one's writes (the
+    checkpoint, autovacuum) and its p99 with it (1.1 s for the floor right after SQLite's writes)."""
+    if not url.startswith("sqlite"):
+        asyncio.run(data.settle_pg(data.pg_dsn(url)))
 
 
 def remove_written(url: str) -> None:
@@ -235,6 +249,12 @@ class Runner:
             return f"failed: HTTP {answer.status_code} {answer.text[:160]!r}"
         return "ok"
 
+    def _warm_up(self, url: str, script: Path, env: dict[str, str]) -> None:
+        """Unmeasured load first: connection pools filled, caches of the server and the database warm,
+        as a server in service has them."""
+        if self.options.warmup > 0:
+            wrk.run(url, script, env, dataclasses.replace(self.options.load, seconds=self.options.warmup))
+
     def measure(self, url: str, pid: int, backend: str, workers: int, scenario: Scenario, ds: data.Dataset,
                 files: dict[str, Path], floor_rates: dict[str, float]) -> None:  # fmt: skip
         status = self._probe(url, scenario, ds, files)
@@ -253,8 +273,11 @@ class Runner:
         load = self.options.load
         if scenario.connections is not None and not self.options.smoke:
             load = dataclasses.replace(load, connections=scenario.connections)
+        script = scenario_script(scenario, floor.list_script())
+        if scenario.key not in WRITES:
+            self._warm_up(url, script, env)
         cpu_before = cpu.seconds(pid)
-        measured = wrk.run(url, scenario_script(scenario, floor.list_script()), env, load)
+        measured = wrk.run(url, script, env, load)
         cpu_us = (cpu.seconds(pid) - cpu_before) * 1e6 / max(measured.requests, 1)
         extra: dict[str, object] = {"cpu_us": cpu_us}
         if spy is not None:
@@ -290,6 +313,8 @@ class Runner:
                 note=f"download counters +{downloads:,} ({exact})",
             )  # fmt: skip
         self._result(ds, backend, workers, scenario, "ok", measured, **extra)
+        if scenario.key in WRITES:
+            settle(ds.url)
 
     # -- a whole size ---------------------------------------------------------------------------
     def files_for(self, ds: data.Dataset) -> dict[str, Path]:
@@ -310,6 +335,7 @@ class Runner:
         with servers.running(floor.command(port), floor.env(ds.url), port, log, probe) as server:
             scenario = BY_KEY["swr_list"]
             env = self._env(scenario, ds, files, auth=False)
+            self._warm_up(server.url, floor.list_script(), env)
             cpu_before = cpu.seconds(server.pid)
             measured = wrk.run(server.url, floor.list_script(), env, self.options.load)
             cpu_us = (cpu.seconds(server.pid) - cpu_before) * 1e6 / max(measured.requests, 1)
@@ -337,6 +363,7 @@ class Runner:
                         self._result(ds, backend, workers, scenario, f"failed: {error}"[:200])
         finally:
             remove_written(ds.url)
+            settle(ds.url)
 
     def run(self) -> None:
         opts = self.options
@@ -347,6 +374,7 @@ class Runner:
             rates: dict[str, float] = {}
             try:
                 files = self.files_for(pg)
+                settle(pg.url)
                 self.run_floor(pg, files, rates)
                 for backend in opts.backends:
                     if backend == "sqlite" and size.repositories > opts.sqlite_max:
