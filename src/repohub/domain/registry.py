@@ -257,10 +257,10 @@ class RegistryService:
         # whose name could be created, whether it exists yet or not: one read of the caller's roles
         # answers a whole push into its namespaces. Outsiders' pulls rest on each repository.
         if user_id is not None and _creatable(name):
-            roles = memo.roles.get(user_id, commits)
-            if roles is None:
-                roles = await self._store.registry.member_roles(user_id)
-                memo.roles.put(user_id, commits, roles)
+            member = user_id
+            roles = await memo.roles.get_or_load(
+                user_id, commits, lambda: self._store.registry.member_roles(member)
+            )
             in_namespace = roles.get(namespace)
             if in_namespace is not None:
                 return in_namespace
