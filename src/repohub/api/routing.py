@@ -18,8 +18,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, get_type_hints
 
 from fastapi import APIRouter
+from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, _effective_route_context_var
+from fastapi.routing import APIRoute
 from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import Response
@@ -84,8 +85,10 @@ def plain(router: APIRouter, method: str, path: str, **options: Any) -> Callable
 
 def _effective_dependant(route: APIRoute) -> Dependant:
     """The dependant FastAPI would solve: the route's own, or, while FastAPI builds the handler of an
-    inclusion, the inclusion's (with the including routers' dependencies), as ``APIRoute`` finds it."""
-    context = _effective_route_context_var.get()
+    inclusion, the inclusion's (with the including routers' dependencies), as ``APIRoute`` finds it
+    (a FastAPI internal: a release without it has no inclusion contexts either)."""
+    context_var = getattr(fastapi_routing, "_effective_route_context_var", None)
+    context = context_var.get() if context_var is not None else None
     if context is not None and context.original_route is route and context.dependant is not None:
         return context.dependant
     return route.dependant
