@@ -14,10 +14,16 @@ from urllib.parse import parse_qsl
 from starlette.types import Scope
 
 
+def query_pairs(scope: Scope) -> list[tuple[str, str]]:
+    """The query's parameters in order, decoded as ``request.query_params`` decodes them, without
+    building its multi-dict, which cost more than the parsing."""
+    return parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+
+
 def query_values(scope: Scope) -> dict[str, str]:
     """The query's parameters, the last value of a repeated one winning, as ``request.query_params``
-    reads them: without building its multi-dict, which cost more than the parsing."""
-    return dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    reads them."""
+    return dict(query_pairs(scope))
 
 
 def parameter(name: str, description: str, *, where: str = "query", repeated: bool = False) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from repohub.auth.registry_token import Scope
 from repohub.domain.accounts import AccountService
@@ -257,9 +258,8 @@ class RegistryService:
         # whose name could be created, whether it exists yet or not: one read of the caller's roles
         # answers a whole push into its namespaces. Outsiders' pulls rest on each repository.
         if user_id is not None and _creatable(name):
-            member = user_id
             roles = await memo.roles.get_or_load(
-                user_id, commits, lambda: self._store.registry.member_roles(member)
+                user_id, commits, partial(self._store.registry.member_roles, user_id)
             )
             in_namespace = roles.get(namespace)
             if in_namespace is not None:

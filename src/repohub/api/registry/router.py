@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Header, Request
@@ -18,7 +17,7 @@ from pydantic import ValidationError
 
 from repohub.api.deps import AnonymousServiceDep, AppState, StateDep, service_session
 from repohub.api.openapi import BAD_INPUT, RATE_LIMITED, TOO_LARGE, UNAUTHENTICATED, UNAVAILABLE
-from repohub.api.parameters import parameter
+from repohub.api.parameters import parameter, query_pairs
 from repohub.api.registry.errors import error_responses
 from repohub.api.registry.schemas import Envelope, EnvelopeOut, TokenOut
 from repohub.api.routing import PrefixRouter, plain
@@ -63,6 +62,8 @@ async def _principal(service: Service, authorization: str | None) -> Principal:
     raise NotAuthenticated("use Basic credentials (username and password or API token)")
 
 
+_TOKENS_ISSUED = TOKENS_ISSUED.labels("registry")
+
 # The token endpoint reads its query and header itself and is called directly (``api.routing.plain``):
 # FastAPI's parameter and dependency solving cost more than everything else the request does
 # (profiles in docs/benchmarks.md). Its parameters are declared for the OpenAPI document here instead.
@@ -89,7 +90,7 @@ async def token(request: Request) -> Response:
     """A registry bearer token granting what the caller may do of what it asked (the rest is left out)."""
     state: AppState = request.app.state.repohub
     settings = state.settings
-    service_name, requested = _token_query(request.scope["query_string"])
+    service_name, requested = _token_query(request)
     if service_name is not None and service_name != settings.registry_service:
         raise InvalidInput(f"unknown service {service_name!r}; this is {settings.registry_service!r}")
     async with service_session(state) as service:
@@ -109,16 +110,11 @@ async def token(request: Request) -> Response:
     return Response(orjson.dumps(issued), media_type="application/json")
 
 
-_TOKENS_ISSUED = TOKENS_ISSUED.labels("registry")
-
-
-def _token_query(query_string: bytes) -> tuple[str | None, list[Scope]]:
-    """The ``service`` asked for (the last one given, as Starlette reads it) and every ``scope``.
-    Parsed here rather than through ``request.query_params``, whose multi-dict cost more than the
-    parsing itself."""
+def _token_query(request: Request) -> tuple[str | None, list[Scope]]:
+    """The ``service`` asked for (the last one given, as Starlette reads it) and every ``scope``."""
     service_name: str | None = None
     requested: list[Scope] = []
-    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+    for key, value in query_pairs(request.scope):
         if key == "service":
             service_name = value
         elif key == "scope":
