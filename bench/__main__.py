@@ -44,7 +44,7 @@ from bench.scenarios import script_path as scenario_script
 
 PROJECT = Path(__file__).resolve().parents[1]
 # Read pages compared with the floor's list page (only scenario 1 is the same page; the rest is context).
-FLOOR_COMPARED = ("swr_list", "swr_fuzzy", "v1_list", "v1_detail", "abeja_tags")
+FLOOR_COMPARED = ("swr_list", "swr_fuzzy", "swr_fuzzy_known", "v1_list", "v1_detail", "abeja_tags")
 WRITES = ("create_repo", "registry_events")  # no warm-up (it would write too); the database settled after
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 

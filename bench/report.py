@@ -95,6 +95,7 @@ def plot(results: Sequence[Result], path: Path) -> None:
         ("floor", "swr_list", "floor app, SWR list"),
         ("postgresql", "swr_list", "repohub, 1. SWR list"),
         ("postgresql", "swr_fuzzy", "repohub, 2. fuzzy name"),
+        ("postgresql", "swr_fuzzy_known", "repohub, 2. fuzzy, one known repository"),
         ("postgresql", "v1_list", "repohub, 3. v1 list"),
         ("sqlite", "swr_list", "repohub on SQLite, 1. SWR list"),
     ]

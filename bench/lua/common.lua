@@ -28,7 +28,8 @@ end
 
 local hexdigits = "0123456789abcdef"
 
--- Fill {ns}, {hex} and, given a sample, {repo}, {ns_id}, {repo_id} in a path template.
+-- Fill {ns}, {hex} and, given a sample, {repo}, {ns_id}, {repo_id}, {tail} (its name's last 6
+-- characters: the hex that tells it from the others) in a path template.
 function M.expand(template, sample)
   return (template:gsub("{([%w_]+)}", function(key)
     if key == "ns" and not sample then return "ns" .. math.random(1, M.namespaces) end
@@ -40,6 +41,7 @@ function M.expand(template, sample)
       end
       return table.concat(out)
     end
+    if key == "tail" and sample then return sample.repo:sub(-6) end
     if sample and sample[key] then return sample[key] end
     return "{" .. key .. "}"
   end))
