@@ -229,7 +229,8 @@ class Runner:
         if scenario.auth != "none":
             name, _, value = auth_header(scenario, ds).partition(":")
             headers[name] = value.strip()
-        path = expand(scenario.path, ds.sample(1)[0])
+        sample = ds.sample(1)[0]
+        path = expand(scenario.path, sample)
         body: str | None = None
         if scenario.key == "create_repo":
             body = scenario.body.replace("{name}", f"bw-probe-{self.run_id}")
@@ -247,6 +248,8 @@ class Runner:
             return f"failed: {error}"
         if answer.status_code >= 300:
             return f"failed: HTTP {answer.status_code} {answer.text[:160]!r}"
+        if scenario.key == "swr_fuzzy_known" and sample[1] not in {row["name"] for row in answer.json()}:
+            return f"failed: {path} did not find {sample[0]}/{sample[1]}"  # the answer it is meant to hold
         return "ok"
 
     def _warm_up(self, url: str, script: Path, env: dict[str, str]) -> None:
