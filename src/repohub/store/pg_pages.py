@@ -9,6 +9,9 @@ Run outside SQLAlchemy's transaction, a lone read sends no BEGIN/ROLLBACK either
 
 SQLite's reader runs the same text (``$n`` read as ``?n``), without the tag-name array: it asks for
 the page's tag names in a second statement (``tag_names_sql``).
+
+The lone point reads of a repository and the tag page (``repositories``) select the same columns, in
+text kept here once.
 """
 
 from __future__ import annotations
@@ -23,12 +26,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from repohub.domain.queries import RepoOrder, RepoQuery, Visibility
 from repohub.store.faults import is_unavailable
 
-_COLUMNS = """r.id, r.namespace_id, {namespace} AS namespace, r.name, r.description, r.full_description,
- r.category, r.is_public, r.is_automated, r.logo, r.size, r.tag_count, r.download_count,
- r.upload_count, r.star_count, r.pulled_at, r.pushed_at, r.created_at, r.updated_at,
- c.id AS creator_id, c.username AS creator_username, c.email AS creator_email,
+# A repository's or tag's creator (``repositories._creator_from_row``), the users joined as ``c``.
+_CREATOR_COLUMNS = """c.id AS creator_id, c.username AS creator_username, c.email AS creator_email,
  c.display_name AS creator_display_name, c.created_at AS creator_created_at,
- c.updated_at AS creator_updated_at, count(*) OVER () AS total"""
+ c.updated_at AS creator_updated_at"""
+# What ``repositories._repository_from_row`` reads; {namespace}: the namespace's name.
+_REPOSITORY_COLUMNS = (
+    """r.id, r.namespace_id, {namespace} AS namespace, r.name, r.description, r.full_description,
+ r.category, r.is_public, r.is_automated, r.logo, r.size, r.tag_count, r.download_count,
+ r.upload_count, r.star_count, r.pulled_at, r.pushed_at, r.created_at, r.updated_at, """
+    + _CREATOR_COLUMNS
+)
+_COLUMNS = _REPOSITORY_COLUMNS + ", count(*) OVER () AS total"
 _SUMMARY_COLUMNS = """r.id, r.namespace_id, {namespace} AS namespace, r.name, r.description, r.category,
  r.is_public, r.size, r.tag_count, r.download_count, r.created_at, r.updated_at, count(*) OVER () AS total"""
 # Newest first, the order RepositoryStore.tag_names() gives.
@@ -119,6 +128,14 @@ def tag_names_sql(count: int) -> str:
 @lru_cache(maxsize=256)
 def count_sql(namespace: bool, name: bool, category: bool, visible: str) -> str:
     return "SELECT count(*)" + _filtered(namespace, name, category, visible)
+
+
+# One repository by id or by (namespace id, name): the lone point reads of ``RepositoryStore``.
+_ONE_REPOSITORY = (
+    f"SELECT {_REPOSITORY_COLUMNS.format(namespace='n.name')}{_FROM}{_JOIN_NAMESPACE}{_WITH_CREATOR}"
+)
+REPOSITORY_BY_ID_SQL = _ONE_REPOSITORY + " WHERE r.id = $1"
+REPOSITORY_BY_NAME_SQL = _ONE_REPOSITORY + " WHERE r.namespace_id = $1 AND r.name = $2"
 
 
 def shape(query: RepoQuery, visibility: Visibility, pattern: str | None) -> tuple[tuple[Any, ...], list[Any]]:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from repohub.store.engine import sqlite_file
 from repohub.store.pg_reader import PgReader
+from repohub.store.session import LazySession
 from repohub.store.sqlite_reader import SqliteReader
 
 
@@ -19,6 +20,12 @@ class Reader(Protocol):
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]: ...
 
     async def close(self) -> None: ...
+
+
+def lone_reader(session: LazySession, reader: Reader | None) -> Reader | None:
+    """``reader`` when a read may run on it: outside a transaction. A use case that writes reads
+    through its session, so that it sees what it wrote."""
+    return reader if reader is not None and not session.in_transaction() else None
 
 
 async def open_reader(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from repohub.domain.entities import Creator, Page, Repository, RepositorySummary, Tag
 from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery, Visibility
 from repohub.store import pg_pages
-from repohub.store.readers import Reader
+from repohub.store.readers import Reader, lone_reader
 from repohub.store.session import LazySession
 from repohub.store.tables import MembershipRow, NamespaceRow, RepositoryRow, StarRow, TagRow, UserRow, utcnow
 
@@ -176,6 +176,10 @@ _TAG_NAMES_ARRAY = (
 )
 
 
+# A star by its primary key, for a lone read (v1's repository detail asks on every request).
+_IS_STARRED_SQL = "SELECT 1 FROM stars WHERE repository_id = $1 AND user_id = $2"
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -215,6 +219,10 @@ class RepositoryStore:
         return int(result.scalar_one())
 
     async def get(self, repository_id: int) -> Repository | None:
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:  # SQL text on the reader: no session, no BEGIN/ROLLBACK (pg_pages)
+            rows = await reader.fetch(pg_pages.REPOSITORY_BY_ID_SQL, [repository_id])
+            return _repository_from_row(rows[0]) if rows else None
         result = await self._session.execute(_select_repositories().where(RepositoryRow.id == repository_id))
         row = result.mappings().first()
         return _repository_from_row(row) if row else None
@@ -222,6 +230,10 @@ class RepositoryStore:
     async def by_name(self, namespace_id: int, name: str) -> Repository | None:
         if "\x00" in name:  # no stored name holds NUL, and PostgreSQL refuses to compare with one
             return None
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:
+            rows = await reader.fetch(pg_pages.REPOSITORY_BY_NAME_SQL, [namespace_id, name])
+            return _repository_from_row(rows[0]) if rows else None
         result = await self._session.execute(
             _select_repositories().where(
                 RepositoryRow.namespace_id == namespace_id, RepositoryRow.name == name
@@ -384,6 +396,9 @@ class RepositoryStore:
         return bool(deleted.rowcount)  # type: ignore[attr-defined]
 
     async def is_starred(self, repository_id: int, user_id: int) -> bool:
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:
+            return bool(await reader.fetch(_IS_STARRED_SQL, [repository_id, user_id]))
         result = await self._session.execute(
             select(StarRow.user_id).where(StarRow.repository_id == repository_id, StarRow.user_id == user_id)
         )

@@ -1,0 +1,120 @@
+"""Lone reads on the store's reader give what the session gives: the same domain objects, same types.
+
+Each read runs twice on each database: on a store whose session cannot be made (so the read can only
+have run on the reader), and on a store without a reader (SQLAlchemy, as inside a transaction). The
+results are compared by ``repr``, which tells ``True`` from ``1`` and an aware datetime from a naive
+one, where ``==`` would not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from repohub.domain.entities import NamespaceKind, Role
+from repohub.store.session import LazySession
+from repohub.store.tables import RepositoryRow
+from repohub.store.unit import Store
+from tests.fast_accounts import quick_user
+
+Read = Callable[[Store], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class World:
+    alice: int  # admin of "team", has starred "team/app"
+    bob: int  # viewer of "team"
+    carol: int  # no membership in "team"
+    team: int
+    app: int  # private, created by alice, with tags and times set
+    orphan: int  # public, no creator
+
+
+def _no_session() -> Any:
+    raise AssertionError("a lone read made a session")
+
+
+async def both(app: FastAPI, read: Read) -> Any:
+    """``read`` as a lone read and through the session; they must agree, and the answer is returned."""
+    state = app.state.repohub
+    assert state.reader is not None, "the test databases are files: they have a reader"
+    lone = await read(Store(LazySession(_no_session, state.engine.dialect.name), state.reader))
+    async with state.sessions() as session:
+        via_session = await read(Store(session))
+    assert repr(lone) == repr(via_session)
+    return lone
+
+
+@pytest.fixture
+async def world(app: FastAPI, clean: None) -> World:
+    async with app.state.repohub.sessions() as session:
+        store = Store(session)
+        for name in ("alice", "bob", "carol"):
+            await quick_user(store, name)
+        alice, bob, carol = [(await store.users.by_username(name)).id for name in ("alice", "bob", "carol")]  # type: ignore[union-attr]
+        async with store.transaction():
+            team = (await store.namespaces.add(name="team", kind=NamespaceKind.ORG, creator_id=alice)).id
+            await store.namespaces.set_member(team, alice, Role.ADMIN)
+            await store.namespaces.set_member(team, bob, Role.VIEWER)
+            repo = await store.repositories.add(
+                namespace_id=team, name="group/app", description="an app", full_description="# App",
+                category="app_server", is_public=False, creator_id=alice,
+            )  # fmt: skip
+            orphan = await store.repositories.add(
+                namespace_id=team, name="orphan", description="", full_description="",
+                category="other", is_public=True, creator_id=None,
+            )  # fmt: skip
+            # Times with microseconds, one left NULL: both paths must parse them alike.
+            await session.execute(
+                update(RepositoryRow)
+                .where(RepositoryRow.id == repo)
+                .values(pulled_at=datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC), download_count=3)
+            )
+            await store.repositories.set_star(repo, alice, True)
+    return World(alice, bob, carol, team, repo, orphan)
+
+
+async def test_a_repository_by_id_and_by_name(app: FastAPI, world: World) -> None:
+    found = await both(app, lambda store: store.repositories.get(world.app))
+    assert found.path == "team/group/app" and found.creator.username == "alice"
+    assert found.is_public is False and found.pulled_at.tzinfo is not None and found.pushed_at is None
+    assert found.star_count == 1 and found.download_count == 3
+    by_name = await both(app, lambda store: store.repositories.by_name(world.team, "group/app"))
+    assert by_name == found
+    orphan = await both(app, lambda store: store.repositories.by_name(world.team, "orphan"))
+    assert orphan.creator is None and orphan.is_public is True
+
+
+async def test_missing_repositories_are_none(app: FastAPI, world: World) -> None:
+    assert await both(app, lambda store: store.repositories.get(world.app + 1000)) is None
+    assert await both(app, lambda store: store.repositories.by_name(world.team, "nothing")) is None
+    assert await both(app, lambda store: store.repositories.by_name(world.team + 1000, "orphan")) is None
+    # A NUL never reaches the database (PostgreSQL refuses to compare with one).
+    assert await both(app, lambda store: store.repositories.by_name(world.team, "app\x00")) is None
+
+
+async def test_stars(app: FastAPI, world: World) -> None:
+    assert await both(app, lambda store: store.repositories.is_starred(world.app, world.alice)) is True
+    assert await both(app, lambda store: store.repositories.is_starred(world.app, world.bob)) is False
+    assert await both(app, lambda store: store.repositories.is_starred(world.orphan, world.alice)) is False
+
+
+async def test_inside_a_transaction_reads_see_what_it_wrote(app: FastAPI, world: World) -> None:
+    state = app.state.repohub
+    async with state.sessions() as session:
+        store = Store(session, state.reader)
+        async with store.transaction():
+            await store.repositories.update(world.app, {"description": "changed"})
+            await store.repositories.set_star(world.app, world.bob, True)
+            assert (await store.repositories.get(world.app)).description == "changed"  # type: ignore[union-attr]
+            assert (await store.repositories.by_name(world.team, "group/app")).star_count == 2  # type: ignore[union-attr]
+            assert await store.repositories.is_starred(world.app, world.bob) is True
+        # Committed: the lone read on the reader sees it too.
+        assert not session.in_transaction()
+        assert (await store.repositories.get(world.app)).description == "changed"  # type: ignore[union-attr]
