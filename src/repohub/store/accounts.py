@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from repohub.domain.entities import Membership, Namespace, NamespaceKind, Role, User
-from repohub.store.readers import Reader
+from repohub.store.readers import Reader, lone_reader
 from repohub.store.session import LazySession
 from repohub.store.tables import CredentialRow, MembershipRow, NamespaceRow, UserRow, utcnow
 
@@ -96,12 +97,21 @@ class UserStore:
         )
 
 
-# A lone lookup by name on the store's reader (``store.readers``): every list and detail request of
-# the v1 and SWR dialects starts with it, and through the session it cost a BEGIN, an ORM query and
-# a ROLLBACK. Columns in ``namespace_from_record``'s order.
-_BY_NAME_SQL = (
-    "SELECT id, name, kind, display_name, creator_id, created_at, updated_at FROM namespaces WHERE name = $1"
-)
+# Lone lookups on the store's reader (``store.readers``): every list and detail request of the v1
+# and SWR dialects starts with a namespace by name, every ABEJA one with a namespace by id, and most
+# ask for the caller's role; through the session each cost a BEGIN, an ORM query and a ROLLBACK.
+# Columns in ``namespace_from_record``'s order.
+_NAMESPACE_SQL = "SELECT id, name, kind, display_name, creator_id, created_at, updated_at FROM namespaces"
+_BY_NAME_SQL = _NAMESPACE_SQL + " WHERE name = $1"
+_BY_ID_SQL = _NAMESPACE_SQL + " WHERE id = $1"
+_ROLE_SQL = "SELECT role FROM memberships WHERE namespace_id = $1 AND user_id = $2"
+
+
+@lru_cache(maxsize=64)
+def _roles_sql(count: int) -> str:
+    """The roles of ``count`` users in one namespace ($1); one text per count, as ``tag_names_sql``."""
+    wanted = ", ".join(f"${number}" for number in range(2, count + 2))
+    return f"SELECT user_id, role FROM memberships WHERE namespace_id = $1 AND user_id IN ({wanted})"
 
 
 def namespace_from_record(record: Any) -> Namespace:
@@ -132,13 +142,18 @@ class NamespaceStore:
     async def by_name(self, name: str) -> Namespace | None:
         if "\x00" in name:  # no stored name holds NUL, and PostgreSQL refuses to compare with one
             return None
-        if self._reader is not None and not self._session.in_transaction():
-            records = await self._reader.fetch(_BY_NAME_SQL, [name])
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:
+            records = await reader.fetch(_BY_NAME_SQL, [name])
             return namespace_from_record(records[0]) if records else None
         row = (await self._session.execute(select(NamespaceRow).where(NamespaceRow.name == name))).scalar()
         return namespace_from_row(row) if row else None
 
     async def get(self, namespace_id: int) -> Namespace | None:
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:
+            records = await reader.fetch(_BY_ID_SQL, [namespace_id])
+            return namespace_from_record(records[0]) if records else None
         row = await self._session.get(NamespaceRow, namespace_id)
         return namespace_from_row(row) if row else None
 
@@ -183,6 +198,10 @@ class NamespaceStore:
         await self._session.execute(delete(NamespaceRow).where(NamespaceRow.id == namespace_id))
 
     async def role(self, namespace_id: int, user_id: int) -> Role | None:
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:
+            records = await reader.fetch(_ROLE_SQL, [namespace_id, user_id])
+            return Role(records[0][0]) if records else None
         result = await self._session.execute(
             select(MembershipRow.role).where(
                 MembershipRow.namespace_id == namespace_id, MembershipRow.user_id == user_id
@@ -195,6 +214,10 @@ class NamespaceStore:
         """The membership roles of several users at once (users without one are left out)."""
         if not user_ids:
             return {}
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:
+            records = await reader.fetch(_roles_sql(len(user_ids)), [namespace_id, *user_ids])
+            return {user_id: Role(role) for user_id, role in records}
         result = await self._session.execute(
             select(MembershipRow.user_id, MembershipRow.role).where(
                 MembershipRow.namespace_id == namespace_id, MembershipRow.user_id.in_(list(user_ids))
