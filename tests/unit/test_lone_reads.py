@@ -18,12 +18,14 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from repohub.domain.entities import NamespaceKind, Role
+from repohub.domain.queries import TagOrder, TagQuery
 from repohub.store.session import LazySession
 from repohub.store.tables import RepositoryRow
 from repohub.store.unit import Store
 from tests.fast_accounts import quick_user
 
 Read = Callable[[Store], Awaitable[Any]]
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class World:
     bob: int  # viewer of "team"
     carol: int  # no membership in "team"
     team: int
-    app: int  # private, created by alice, with tags and times set
+    app: int  # private, created by alice, with 4 tags (v1, v2, latest, v3 oldest first) and times set
     orphan: int  # public, no creator
 
 
@@ -84,6 +86,14 @@ async def world(app: FastAPI, clean: None) -> World:
                 .values(pulled_at=datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC), download_count=3)
             )
             await store.repositories.set_star(repo, alice, True)
+            tags = [("v1", alice), ("v2", bob), ("latest", None), ("v3", alice)]
+            for number, (tag, creator) in enumerate(tags):
+                await store.tags.upsert(
+                    repo, name=tag, digest=f"sha256:{number:064x}", image_id=f"{number:064x}",
+                    media_type=MANIFEST, size=1000 + number, manifest="{}" if number % 2 == 0 else None,
+                    creator_id=creator, at=datetime(2024, 1, 1, 0, 0, number, 250 * number, tzinfo=UTC),
+                )  # fmt: skip
+            await store.tags.refresh_summary(repo)
     return World(alice, bob, carol, team, repo, orphan)
 
 
@@ -149,3 +159,30 @@ async def test_roles(app: FastAPI, world: World) -> None:
         world.bob: Role.VIEWER
     }
     assert await both(app, lambda store: store.namespaces.roles(world.team, [])) == {}
+
+
+async def test_tag_pages(app: FastAPI, world: World) -> None:
+    def page(repository: int, **query: Any) -> Read:
+        return lambda store: store.tags.page(repository, TagQuery(**query))
+
+    newest = await both(app, page(world.app))
+    assert [tag.name for tag in newest.items] == ["v3", "latest", "v2", "v1"] and newest.total == 4
+    v2 = newest.items[2]
+    assert (v2.creator.username, v2.size, v2.manifest) == ("bob", 1001, None)  # type: ignore[union-attr]
+    assert newest.items[1].creator is None and newest.items[0].created_at.microsecond == 750
+    second = await both(app, page(world.app, offset=2, limit=1))
+    assert ([tag.name for tag in second.items], second.total, second.has_next) == (["v2"], 4, True)
+    for order in TagOrder:
+        for descending in (False, True):
+            await both(app, page(world.app, order=order, descending=descending))
+    named = await both(app, page(world.app, name="latest"))
+    assert [tag.name for tag in named.items] == ["latest"] and named.total == 1
+
+
+async def test_empty_tag_pages_still_count(app: FastAPI, world: World) -> None:
+    past_the_end = await both(app, lambda store: store.tags.page(world.app, TagQuery(offset=10)))
+    assert (past_the_end.items, past_the_end.total) == ([], 4)
+    missing = await both(app, lambda store: store.tags.page(world.app, TagQuery(name="v9", offset=1)))
+    assert (missing.items, missing.total) == ([], 0)
+    none = await both(app, lambda store: store.tags.page(world.orphan, TagQuery()))
+    assert (none.items, none.total) == ([], 0)

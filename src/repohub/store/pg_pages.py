@@ -10,8 +10,8 @@ Run outside SQLAlchemy's transaction, a lone read sends no BEGIN/ROLLBACK either
 SQLite's reader runs the same text (``$n`` read as ``?n``), without the tag-name array: it asks for
 the page's tag names in a second statement (``tag_names_sql``).
 
-The lone point reads of a repository and the tag page (``repositories``) select the same columns, in
-text kept here once.
+The lone point reads of a repository and the page of a repository's tags (``repositories``) are SQL
+text here too, their columns written once.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from repohub.domain.queries import RepoOrder, RepoQuery, Visibility
+from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, Visibility
 from repohub.store.faults import is_unavailable
 
 # A repository's or tag's creator (``repositories._creator_from_row``), the users joined as ``c``.
@@ -136,6 +136,40 @@ _ONE_REPOSITORY = (
 )
 REPOSITORY_BY_ID_SQL = _ONE_REPOSITORY + " WHERE r.id = $1"
 REPOSITORY_BY_NAME_SQL = _ONE_REPOSITORY + " WHERE r.namespace_id = $1 AND r.name = $2"
+
+
+# A tag with its creator (``repositories._tag_from_row``), for the tag page.
+_TAG_COLUMNS = (
+    "t.id, t.repository_id, t.name, t.digest, t.image_id, t.media_type, t.size, t.manifest, t.created_at,"
+    " t.updated_at, " + _CREATOR_COLUMNS
+)
+_TAG_CREATOR = " LEFT JOIN users c ON c.id = t.creator_id"
+_TAG_ORDER_COLUMNS = {
+    TagOrder.NAME: "t.name",
+    TagOrder.UPDATED_AT: "t.updated_at",
+    TagOrder.CREATED_AT: "t.created_at",
+}
+
+
+def _tags_where(name: bool) -> str:
+    """The tags of repository $1; the one named $2 if ``name``."""
+    return " WHERE t.repository_id = $1" + (" AND t.name = $2" if name else "")
+
+
+@lru_cache(maxsize=16)
+def tag_page_sql(name: bool, order: TagOrder, descending: bool) -> str:
+    """A page of tags with the total (``TagStore.page``); LIMIT and OFFSET are its last two parameters."""
+    direction = "DESC" if descending else "ASC"
+    count = 2 if name else 1
+    return (
+        f"SELECT {_TAG_COLUMNS}, count(*) OVER () AS total FROM tags t{_TAG_CREATOR}{_tags_where(name)}"
+        f" ORDER BY {_TAG_ORDER_COLUMNS[order]} {direction}, t.id {direction}"
+        f" LIMIT ${count + 1} OFFSET ${count + 2}"
+    )
+
+
+def tag_count_sql(name: bool) -> str:
+    return "SELECT count(*) FROM tags t" + _tags_where(name)
 
 
 def shape(query: RepoQuery, visibility: Visibility, pattern: str | None) -> tuple[tuple[Any, ...], list[Any]]:

@@ -433,8 +433,9 @@ class RepositoryStore:
 
 
 class TagStore:
-    def __init__(self, session: LazySession) -> None:
+    def __init__(self, session: LazySession, reader: Reader | None = None) -> None:
         self._session = session
+        self._reader = reader
 
     def _select(self) -> Select[Any]:
         return select(
@@ -452,6 +453,9 @@ class TagStore:
         ).outerjoin(_creator, _creator.id == TagRow.creator_id)
 
     async def page(self, repository_id: int, query: TagQuery) -> Page[Tag]:
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:
+            return await self._lone_page(reader, repository_id, query)
         conditions = [TagRow.repository_id == repository_id]
         if query.name is not None:
             conditions.append(TagRow.name == query.name)
@@ -476,6 +480,23 @@ class TagStore:
         else:
             count = select(func.count()).select_from(TagRow).where(*conditions)
             total = (await self._session.execute(count)).scalar_one()
+        return Page(
+            items=[_tag_from_row(row) for row in rows], total=total, offset=query.offset, limit=query.limit
+        )
+
+    @staticmethod
+    async def _lone_page(reader: Reader, repository_id: int, query: TagQuery) -> Page[Tag]:
+        """``page`` as SQL text on the reader (``pg_pages.tag_page_sql``), rows mapped straight to tags."""
+        named = query.name is not None
+        params: list[Any] = [repository_id, query.name] if named else [repository_id]
+        sql = pg_pages.tag_page_sql(named, query.order, query.descending)
+        rows = await reader.fetch(sql, [*params, query.limit, query.offset])
+        if rows:
+            total = rows[0]["total"]
+        elif query.offset:  # past the end: the window count had no row to ride on
+            total = (await reader.fetch(pg_pages.tag_count_sql(named), params))[0][0]
+        else:
+            total = 0
         return Page(
             items=[_tag_from_row(row) for row in rows], total=total, offset=query.offset, limit=query.limit
         )

@@ -34,7 +34,7 @@ class Store:
         self.namespaces = NamespaceStore(session, reader)
         self.credentials = CredentialStore(session)
         self.repositories = RepositoryStore(session, reader)
-        self.tags = TagStore(session)
+        self.tags = TagStore(session, reader)
         self.audit = AuditStore(session)  # importing store.audit also installs the write recorder
         self.registry = RegistryStore(session, reader)
 
