@@ -3,7 +3,7 @@
 On the embedded database the page query takes a fraction of a millisecond, while building the same
 statement with SQLAlchemy, compiling it, and mapping its result cost several: the same SQL text as on
 PostgreSQL (``pg_pages``, with ``$n`` parameters read as SQLite's ``?n``) runs on plain ``sqlite3``
-connections instead, one per worker thread, that refuse to write. WAL mode lets them read while the
+connections instead, on a thread of their own, that refuse to write. WAL mode lets them read while the
 application's own connection writes. Only lone reads come here, outside any transaction: a use case
 that writes keeps its session, so it always reads what it wrote.
 
@@ -32,7 +32,10 @@ sqlite3.register_converter("DATETIME", lambda raw: datetime.fromisoformat(raw.de
 sqlite3.register_converter("BOOLEAN", lambda raw: raw != b"0")
 
 _NUMBERED = re.compile(r"\$(\d+)")
-THREADS = 2
+# One thread: sqlite3 gives the GIL up around every step of a statement, and two reader threads
+# taking it back from each other and from the event loop cost a fuzzy page twice the CPU (4.8 ms
+# against 2.4 at 10k repositories, docs/benchmarks.md) and made the list pages no faster.
+THREADS = 1
 
 
 @lru_cache(maxsize=1024)
