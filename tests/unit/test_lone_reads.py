@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from repohub.domain.entities import NamespaceKind, Role
-from repohub.domain.queries import TagOrder, TagQuery
+from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery, Visibility
 from repohub.store.session import LazySession
 from repohub.store.tables import RepositoryRow
 from repohub.store.unit import Store
@@ -186,3 +186,41 @@ async def test_empty_tag_pages_still_count(app: FastAPI, world: World) -> None:
     assert (missing.items, missing.total) == ([], 0)
     none = await both(app, lambda store: store.tags.page(world.orphan, TagQuery()))
     assert (none.items, none.total) == ([], 0)
+
+
+async def test_repository_pages_with_their_tag_names(app: FastAPI, world: World) -> None:
+    # SQLite's reader gets each row's tag names as a JSON array in the page's one statement; the
+    # session path asks for them in a second query. Both give the newest first.
+    async with app.state.repohub.sessions() as session:
+        store = Store(session)
+        async with store.transaction():
+            await store.repositories.add(
+                namespace_id=world.team, name="zeta", description="", full_description="",
+                category="other", is_public=False, creator_id=world.bob,
+            )  # fmt: skip
+
+    def page(visibility: Visibility, summaries: bool = False, **query: Any) -> Read:
+        if summaries:
+            return lambda store: store.repositories.summaries(RepoQuery(**query), visibility)
+        return lambda store: store.repositories.page(RepoQuery(**query), visibility, with_tag_names=True)
+
+    member = Visibility(member_id=world.bob)
+    listed = await both(app, page(member, namespace="team"))
+    assert [(item.name, item.tag_names) for item in listed.items] == [
+        ("group/app", ("v3", "latest", "v2", "v1")),
+        ("orphan", ()),
+        ("zeta", ()),
+    ]
+    assert listed.total == 3
+    for order in RepoOrder:
+        for descending in (False, True):
+            for summaries in (False, True):
+                shown = await both(app, page(member, summaries, order=order, descending=descending))
+                assert len(shown.items) == shown.total == 3
+    # Filtered, paged, past the end, as an outsider (the public repository alone).
+    second = await both(app, page(member, True, name_contains="P", offset=1, limit=1))
+    assert ([item.name for item in second.items], second.total) == (["orphan"], 2)
+    past = await both(app, page(member, True, offset=5))
+    assert (past.items, past.total) == ([], 3)
+    outsider = await both(app, page(Visibility(member_id=world.carol), True))
+    assert [(item.name, item.tag_names) for item in outsider.items] == [("orphan", ())]

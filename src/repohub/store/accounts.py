@@ -109,7 +109,7 @@ _ROLE_SQL = "SELECT role FROM memberships WHERE namespace_id = $1 AND user_id = 
 
 @lru_cache(maxsize=64)
 def _roles_sql(count: int) -> str:
-    """The roles of ``count`` users in one namespace ($1); one text per count, as ``tag_names_sql``."""
+    """The roles of ``count`` users in one namespace ($1); one statement text per count."""
     wanted = ", ".join(f"${number}" for number in range(2, count + 2))
     return f"SELECT user_id, role FROM memberships WHERE namespace_id = $1 AND user_id IN ({wanted})"
 

@@ -7,8 +7,8 @@ the visibility kind) is built once and kept, and asyncpg prepares it once per co
 same statement with SQLAlchemy and going through its result layer cost more CPU than the query itself.
 Run outside SQLAlchemy's transaction, a lone read sends no BEGIN/ROLLBACK either.
 
-SQLite's reader runs the same text (``$n`` read as ``?n``), without the tag-name array: it asks for
-the page's tag names in a second statement (``tag_names_sql``).
+SQLite's reader runs the same text (``$n`` read as ``?n``); having no arrays, it gets each row's tag
+names as a JSON array, looked up for the page's rows alone (``sqlite_page_sql``).
 
 The lone point reads of a repository and the page of a repository's tags (``repositories``) are SQL
 text here too, their columns written once.
@@ -115,14 +115,29 @@ def page_sql(
     )
 
 
-@lru_cache(maxsize=64)
-def tag_names_sql(count: int) -> str:
-    """The tag names of ``count`` repositories, each one's newest first (``RepositoryStore.tag_names``)."""
-    wanted = ", ".join(f"${number}" for number in range(1, count + 1))
-    return (
-        f"SELECT t.repository_id, t.name FROM tags t WHERE t.repository_id IN ({wanted})"
-        " ORDER BY t.repository_id, t.created_at DESC, t.id DESC"
-    )
+# Newest first as well: SQLite (3.40) has no ORDER BY inside an aggregate, and aggregates an ordered
+# subquery in its order (an aggregate's subquery with ORDER BY is never flattened).
+_SQLITE_TAG_NAMES = (
+    "(SELECT json_group_array(name) FROM (SELECT t.name FROM tags t WHERE t.repository_id = p.id"
+    " ORDER BY t.created_at DESC, t.id DESC)) AS tag_names"
+)
+
+
+@lru_cache(maxsize=256)
+def sqlite_page_sql(
+    namespace: bool, name: bool, category: bool, visible: str, order: RepoOrder, descending: bool,
+    summary: bool = False,
+) -> str:  # fmt: skip
+    """``page_sql`` with each row's tag names as a JSON array, for SQLite's reader.
+
+    One statement, where a second one for the tag names cost the reader another hop to its thread.
+    The names are looked up around the page, for its rows alone: as a column of the page itself,
+    SQLite computed them for every matching row before the LIMIT (250 → 310 µs a page at 10k)."""
+    page = page_sql(namespace, name, category, visible, order, descending, False, summary)
+    direction = "DESC" if descending else "ASC"
+    column = _ORDER_COLUMNS[order].removeprefix("r.")
+    ordered = f" ORDER BY p.{column} {direction}, p.id {direction}"
+    return f"SELECT p.*, {_SQLITE_TAG_NAMES} FROM ({page}) p{ordered}"
 
 
 @lru_cache(maxsize=256)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -127,10 +128,6 @@ def _tag_from_row(row: RowMapping) -> Tag:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-async def _tag_names(fetch: pg_pages.Fetch, repository_ids: list[int]) -> dict[int, tuple[str, ...]]:
-    return _grouped(await fetch(pg_pages.tag_names_sql(len(repository_ids)), repository_ids))
 
 
 def _grouped(rows: Iterable[Any]) -> dict[int, tuple[str, ...]]:
@@ -337,9 +334,11 @@ class RepositoryStore:
         on the reader for a lone read, else on the session's connection (PostgreSQL only)."""
         pattern = f"%{_escape_like(query.name_contains.lower())}%" if query.name_contains else None
         key, params = pg_pages.shape(query, visibility, pattern)
-        inline_tags = with_tag_names and postgresql  # as an array column; SQLite asks in a second query
         summary = row_of is _summary_from_row
-        sql = pg_pages.page_sql(*key, query.order, query.descending, inline_tags, summary)
+        if with_tag_names and not postgresql:  # each row's tag names as a JSON array
+            sql = pg_pages.sqlite_page_sql(*key, query.order, query.descending, summary)
+        else:  # as an array column when asked for
+            sql = pg_pages.page_sql(*key, query.order, query.descending, with_tag_names, summary)
         fetch: pg_pages.Fetch
         if lone and self._reader is not None:
             fetch = self._reader.fetch
@@ -352,11 +351,12 @@ class RepositoryStore:
             total = (await fetch(pg_pages.count_sql(*key), params))[0][0]
         else:
             total = 0
-        if inline_tags:
+        if not with_tag_names:
+            items = [row_of(row, ()) for row in rows]
+        elif postgresql:
             items = [row_of(row, tuple(row["tag_names"])) for row in rows]
         else:
-            names = await _tag_names(fetch, [row["id"] for row in rows]) if with_tag_names and rows else {}
-            items = [row_of(row, names.get(row["id"], ())) for row in rows]
+            items = [row_of(row, tuple(orjson.loads(row["tag_names"]))) for row in rows]
         return Page(items=items, total=total, offset=query.offset, limit=query.limit)
 
     async def _count(self, conditions: list[ColumnElement[bool]]) -> int:
