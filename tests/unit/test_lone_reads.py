@@ -224,3 +224,8 @@ async def test_repository_pages_with_their_tag_names(app: FastAPI, world: World)
     assert (past.items, past.total) == ([], 3)
     outsider = await both(app, page(Visibility(member_id=world.carol), True))
     assert [(item.name, item.tag_names) for item in outsider.items] == [("orphan", ())]
+    # A name filter across namespaces probes each private match's membership (pg_pages._filtered).
+    searched = await both(app, page(Visibility(member_id=world.carol), True, name_contains="p"))
+    assert ([item.name for item in searched.items], searched.total) == (["orphan"], 1)
+    searched = await both(app, page(member, True, name_contains="p", category="app_server"))
+    assert ([item.name for item in searched.items], searched.total) == (["group/app"], 1)

@@ -38,3 +38,11 @@ def test_parameters_are_numbered_for_sqlite_too() -> None:
     assert sorted(re.findall(r"\$(\d+)", sql)) == numbers
     assert "$" not in sqlite_sql(sql)
     assert sorted(re.findall(r"\?(\d+)", sqlite_sql(sql))) == numbers
+
+
+def test_a_name_filter_across_namespaces_probes_memberships_without_a_join() -> None:
+    # A scalar subquery is never hashed: a generic plan hashed every membership of the caller.
+    fuzzy = pg_pages.page_sql(False, True, False, "member", RepoOrder.NAME, False, True, True)
+    assert "JOIN memberships" not in fuzzy and "(SELECT true FROM memberships m" in fuzzy
+    namespace_page = pg_pages.page_sql(True, True, False, "member", RepoOrder.NAME, False, True, True)
+    assert "LEFT JOIN memberships m" in namespace_page
