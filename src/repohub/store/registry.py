@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from repohub.domain.entities import Role
-from repohub.store.readers import Reader
+from repohub.store.readers import Reader, lone_reader
 from repohub.store.session import LazySession
 from repohub.store.tables import (
     MembershipRow,
@@ -119,8 +119,9 @@ class RegistryStore:
     async def access_facts(self, namespace: str, name: str, user_id: int | None) -> AccessFacts | None:
         """Namespace, the caller's role and the repository in one query; None when no such namespace."""
         member_id = user_id if user_id is not None else -1
-        if self._reader is not None and not self._session.in_transaction():
-            rows = await self._reader.fetch(_ACCESS_FACTS_SQL, (namespace, member_id, name))
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:
+            rows = await reader.fetch(_ACCESS_FACTS_SQL, (namespace, member_id, name))
             row = rows[0] if rows else None
         else:
             member = and_(MembershipRow.namespace_id == NamespaceRow.id, MembershipRow.user_id == member_id)
@@ -144,8 +145,9 @@ class RegistryStore:
 
     async def member_roles(self, user_id: int) -> dict[str, AccessFacts]:
         """The user's role in each namespace it belongs to, as facts of no particular repository."""
-        if self._reader is not None and not self._session.in_transaction():
-            rows: Sequence[Sequence[Any]] = await self._reader.fetch(_MEMBER_ROLES_SQL, (user_id,))
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:
+            rows: Sequence[Sequence[Any]] = await reader.fetch(_MEMBER_ROLES_SQL, (user_id,))
         else:
             result = await self._session.execute(
                 select(NamespaceRow.name, NamespaceRow.id, MembershipRow.role)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -130,6 +130,16 @@ def _tag_from_row(row: RowMapping) -> Tag:
     )
 
 
+async def _window_total(
+    rows: Sequence[Any], offset: int, fetch: pg_pages.Fetch, count_sql: str, params: Sequence[Any]
+) -> int:
+    """The total of a page whose rows carry ``count(*) OVER ()``; past the end that count had no row
+    to ride on, and ``count_sql`` is asked (an empty first page has none to count)."""
+    if rows:
+        return int(rows[0]["total"])
+    return int((await fetch(count_sql, params))[0][0]) if offset else 0
+
+
 def _grouped(rows: Iterable[Any]) -> dict[int, tuple[str, ...]]:
     """(repository id, tag name) rows, in order, as each repository's tuple of names."""
     names: dict[int, list[str]] = defaultdict(list)
@@ -250,14 +260,14 @@ class RepositoryStore:
     ) -> Page[Repository]:
         """One page and the total under the same filter (window count: no second scan when rows exist)."""
         postgresql = self._session.dialect == "postgresql"
-        lone = self._reader is not None and not self._session.in_transaction()
-        if postgresql or lone:
+        reader = lone_reader(self._session, self._reader)
+        if postgresql or reader is not None:
             return await self._sql_page(
                 query,
                 visibility,
                 with_tag_names,
                 postgresql=postgresql,
-                lone=lone,
+                reader=reader,
                 row_of=_repository_from_row,
             )
         # SQLite inside a transaction: the session's own connection, through SQLAlchemy Core.
@@ -312,10 +322,10 @@ class RepositoryStore:
     async def summaries(self, query: RepoQuery, visibility: Visibility) -> Page[RepositorySummary]:
         """A page of summaries with their tag names: ``page`` with half the columns."""
         postgresql = self._session.dialect == "postgresql"
-        lone = self._reader is not None and not self._session.in_transaction()
-        if postgresql or lone:
+        reader = lone_reader(self._session, self._reader)
+        if postgresql or reader is not None:
             return await self._sql_page(
-                query, visibility, True, postgresql=postgresql, lone=lone, row_of=_summary_from_row
+                query, visibility, True, postgresql=postgresql, reader=reader, row_of=_summary_from_row
             )
         full = await self.page(query, visibility, with_tag_names=True)
         return Page([item.summary() for item in full.items], full.total, full.offset, full.limit)
@@ -327,11 +337,11 @@ class RepositoryStore:
         with_tag_names: bool,
         *,
         postgresql: bool,
-        lone: bool,
+        reader: Reader | None,
         row_of: Callable[[Any, tuple[str, ...]], Item],
     ) -> Page[Item]:
         """The page as SQL text of its query shape (``pg_pages``), rows mapped straight to the domain:
-        on the reader for a lone read, else on the session's connection (PostgreSQL only)."""
+        on ``reader`` for a lone read, else on the session's connection (PostgreSQL only)."""
         pattern = f"%{_escape_like(query.name_contains.lower())}%" if query.name_contains else None
         key, params = pg_pages.shape(query, visibility, pattern)
         summary = row_of is _summary_from_row
@@ -340,17 +350,12 @@ class RepositoryStore:
         else:  # as an array column when asked for
             sql = pg_pages.page_sql(*key, query.order, query.descending, with_tag_names, summary)
         fetch: pg_pages.Fetch
-        if lone and self._reader is not None:
-            fetch = self._reader.fetch
+        if reader is not None:
+            fetch = reader.fetch
         else:
             fetch = pg_pages.on_connection(await self._session.connection())
         rows = await fetch(sql, [*params, query.limit, query.offset])
-        if rows:
-            total = rows[0]["total"]
-        elif query.offset:  # past the end: the window count had no row to ride on
-            total = (await fetch(pg_pages.count_sql(*key), params))[0][0]
-        else:
-            total = 0
+        total = await _window_total(rows, query.offset, fetch, pg_pages.count_sql(*key), params)
         if not with_tag_names:
             items = [row_of(row, ()) for row in rows]
         elif postgresql:
@@ -491,12 +496,7 @@ class TagStore:
         params: list[Any] = [repository_id, query.name] if named else [repository_id]
         sql = pg_pages.tag_page_sql(named, query.order, query.descending)
         rows = await reader.fetch(sql, [*params, query.limit, query.offset])
-        if rows:
-            total = rows[0]["total"]
-        elif query.offset:  # past the end: the window count had no row to ride on
-            total = (await reader.fetch(pg_pages.tag_count_sql(named), params))[0][0]
-        else:
-            total = 0
+        total = await _window_total(rows, query.offset, reader.fetch, pg_pages.tag_count_sql(named), params)
         return Page(
             items=[_tag_from_row(row) for row in rows], total=total, offset=query.offset, limit=query.limit
         )
