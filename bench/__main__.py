@@ -344,7 +344,7 @@ class Runner:
             cpu_us = (cpu.seconds(server.pid) - cpu_before) * 1e6 / max(measured.requests, 1)
         rates["floor"] = measured.rate
         self._result(
-            ds, "floor", 1, scenario, "ok", measured, note="../shared/bench/floor_app.py", cpu_us=cpu_us
+            ds, "floor", 1, scenario, "ok", measured, note="bench/yardstick/floor_app.py", cpu_us=cpu_us
         )
 
     def run_repohub(self, ds: data.Dataset, backend: str, workers: int, files: dict[str, Path],

@@ -1,7 +1,7 @@
 """Fill repohub's own schema fast: N namespaces x M repositories x T tags, users, memberships, tokens.
 
 PostgreSQL gets COPY (asyncpg ``copy_records_to_table``), SQLite one ``executemany`` per table; the
-HTTP API would take hours for a million rows. The rows look like the floor's (``../shared/bench``):
+HTTP API would take hours for a million rows. The rows look like the floor's (``bench/yardstick``):
 namespaces ``ns1..nsN``, repository names ``repo-<r>-<6 hex>``, one repository in three public, the
 newest updated first, so both answer the same page for the same request.
 """

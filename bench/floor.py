@@ -1,7 +1,8 @@
-"""The yardstick from ``../shared/bench``, used in place (never copied, so it cannot drift).
+"""The yardstick, ``bench/yardstick/``: the project carries it, so a clone benchmarks on its own.
 
 ``floor_schema.sql`` fills its own ``floor_*`` tables in the bench database with the same numbers of
-namespaces, repositories and tags; ``floor_app.py`` is served by uvicorn from that directory.
+namespaces, repositories and tags; ``floor_app.py`` is served by uvicorn from that directory. They are
+copies of ``../shared/bench``, the reference they were checked against (``bench/yardstick/README.md``).
 """
 
 from __future__ import annotations
@@ -17,18 +18,8 @@ import asyncpg
 
 from bench.dataset import Size, pg_dsn, settle_pg
 
-PROJECT = Path(__file__).resolve().parents[1]
-
-
-def shared_bench() -> Path:
-    """``../shared/bench`` beside the checkout (``BENCH_SHARED`` overrides)."""
-    override = os.environ.get("BENCH_SHARED")
-    candidates = [Path(override)] if override else []
-    candidates += [PROJECT.parent / "shared" / "bench", PROJECT / "shared" / "bench"]
-    for candidate in candidates:
-        if (candidate / "floor_app.py").is_file() and (candidate / "floor_schema.sql").is_file():
-            return candidate
-    raise FileNotFoundError("floor_app.py not found: expected ../shared/bench beside the project")
+YARDSTICK = Path(__file__).resolve().parent / "yardstick"
+SCHEMA = YARDSTICK / "floor_schema.sql"
 
 
 def _psql() -> str:
@@ -63,7 +54,7 @@ def prepare(url: str, size: Size) -> None:
         [
             _psql(), "-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", dsn,
             "-v", f"namespaces={size.namespaces}", "-v", f"per_ns={size.per_namespace}",
-            "-v", f"tags={size.tags}", "-f", str(shared_bench() / "floor_schema.sql"),
+            "-v", f"tags={size.tags}", "-f", str(SCHEMA),
         ],
         check=True,
         stdout=subprocess.DEVNULL,
@@ -74,7 +65,7 @@ def prepare(url: str, size: Size) -> None:
 
 def command(port: int) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(shared_bench()),
+        sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(YARDSTICK),
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
 
@@ -85,4 +76,4 @@ def env(url: str) -> dict[str, str]:
 
 def list_script() -> Path:
     """The floor's own wrk script; scenario 1 uses it for both, so the requests are identical."""
-    return shared_bench() / "swr_list.lua"
+    return YARDSTICK / "swr_list.lua"

@@ -19,8 +19,16 @@ from tests.postgres import create_database
 PROJECT = Path(__file__).resolve().parents[1]
 
 
+def test_the_floor_is_carried_by_the_project() -> None:
+    """A clone has nothing beside it: every file the floor is served, loaded and measured from is in
+    the project's own bench/, none in ../shared."""
+    app_dir = Path(floor.command(8101)[floor.command(8101).index("--app-dir") + 1])
+    used = [app_dir / "floor_app.py", floor.SCHEMA, floor.list_script()]
+    for path in used:
+        assert path.is_file() and path.resolve().is_relative_to(PROJECT / "bench"), path
+
+
 def test_bench_smoke_writes_report_with_numbers(tmp_path: Path) -> None:
-    floor.shared_bench()  # ../shared/bench beside the checkout is part of the set-up
     # Any database on the test server will do: the bench creates (and drops) its own beside it.
     server = create_database().replace("postgresql+asyncpg://", "postgresql://", 1)
     done = subprocess.run(
