@@ -147,3 +147,14 @@ async def test_405_and_unknown_paths_keep_the_abeja_format(client, acme):
     path = f"/organizations/{acme['org']}/registry/repositories"
     assert_error(await client.put(path, json={}, headers=acme["auth"]), 405, "method_not_allowed")
     assert_error(await client.get(path + "/1/nothing", headers=acme["auth"]), 404, "not_found")
+
+
+async def test_413_for_a_body_over_the_limit_is_payload_too_large(client, settings, acme):
+    path = f"/organizations/{acme['org']}/registry/repositories"
+    huge = b'{"name": "x", "description": "' + b"a" * settings.max_body_bytes + b'"}'
+    headers = {**acme["auth"], "Content-Type": "application/json"}
+    answer = await client.post(path, content=huge, headers=headers)
+    body = assert_error(answer, 413, "payload_too_large")
+    assert str(settings.max_body_bytes) in body["error_description"]
+    listed = (await client.get(path, headers=acme["auth"])).json()["registry_repositories"]
+    assert listed == []  # nothing was made

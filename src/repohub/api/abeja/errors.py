@@ -22,6 +22,8 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    # The abeja-sdk has no class of its own for 413 (it raises its base HttpError with this code).
+    413: "payload_too_large",
     429: "too_many_requests",
     502: "bad_gateway",
     503: "service_unavailable",
