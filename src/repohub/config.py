@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -58,6 +59,10 @@ class Settings(BaseSettings):
     registry_cert_path: Path | None = None  # default: data_dir/registry-token.crt
     # The shared secret the registry sends with events. Unset: generated once and kept in data_dir.
     registry_events_secret: SecretStr | None = None
+    # The one SWR enterprise-edition instance repohub is (``/v2/{project_id}/instances/{id}/...``).
+    # Unset: generated once and kept in data_dir, so every process sharing it answers the same id;
+    # set it explicitly for replicas that do not share data_dir. One path segment, as SWR's ids are.
+    swr_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -81,6 +86,12 @@ class Settings(BaseSettings):
         if self.registry_events_secret is not None:
             return self.registry_events_secret.get_secret_value()
         return _persisted_secret(self.data_dir / "registry-events.secret")
+
+    @cached_property
+    def resolved_swr_instance_id(self) -> str:
+        if self.swr_instance_id is not None:
+            return self.swr_instance_id
+        return _persisted_secret(self.data_dir / "swr-instance.id", make=lambda: str(uuid.uuid4()))
 
     @property
     def token_key_path(self) -> Path:
@@ -110,14 +121,21 @@ def parse_trusted(entries: Iterable[str]) -> tuple[bool, tuple[Network, ...]]:
     return "*" in cleaned, networks
 
 
-def _persisted_secret(path: Path) -> str:
-    """Read the generated server key, creating it on first use (kept so restarts can still decrypt)."""
+def _new_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _persisted_secret(path: Path, make: Callable[[], str] = _new_key) -> str:
+    """Read a generated value (a server key, an id), creating it with ``make`` on first use and kept
+    so that restarts can still decrypt and every process sharing ``path`` reads the same value."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(32)
-        tmp = path.with_suffix(".tmp")
+        key = make()
+        # A name of its own per attempt: with one shared name, a loser's unlink could remove the
+        # file another process was about to link (its link() would then fail with ENOENT).
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         tmp.write_text(key)
         tmp.chmod(0o600)
         try:
