@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 
-from repohub.api import errors, openapi, ops
+from repohub.api import errors, images, openapi, ops
 from repohub.api.abeja import errors as abeja_errors
 from repohub.api.abeja.router import router as abeja_router
 from repohub.api.deps import AppState
@@ -23,6 +23,8 @@ from repohub.api.registry.router import router as registry_router
 from repohub.api.request_id import install as install_request_id
 from repohub.api.resources import RequestResourcesMiddleware
 from repohub.api.swr import errors as swr_errors
+from repohub.api.swr import instances as swr_instances
+from repohub.api.swr import versions as swr_versions
 from repohub.api.swr.iam import router as iam_router
 from repohub.api.swr.login import router as swr_login_router
 from repohub.api.swr.router import router as swr_router
@@ -105,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     renderers.register(v1_router.prefix + "/", v1_errors.render)
     renderers.register(swr_router.prefix + "/", swr_errors.render)
     renderers.register(iam_router.prefix + "/", swr_errors.render)
+    renderers.register_pattern(swr_instances.PATHS, swr_errors.render)
+    renderers.register_pattern(swr_versions.PATHS, swr_errors.render)
     renderers.register(abeja_router.prefix + "/", abeja_errors.render)
     renderers.register(registry_router.prefix + "/", registry_errors.render)
     errors.install(app, renderers)
@@ -112,7 +116,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # outside its prefix with one test (api.routing), and the hot machine-facing ones (registry
     # tokens and events, SWR lists) come first (docs/benchmarks.md).
     # swr_login_router: SWR's docker-login credential (registry adapter).
-    routers = [ops.router, registry_router, swr_router, swr_login_router, iam_router, abeja_router, v1_router]
+    # swr_instances: SWR's enterprise-edition calls; images: what v1's logo_file names; last, the root
+    # and /v<n> (SWR's API versions), whose patterns match no other path.
+    routers = [
+        ops.router,
+        registry_router,
+        swr_router,
+        swr_login_router,
+        iam_router,
+        swr_instances.router,
+        abeja_router,
+        v1_router,
+        images.router,
+        swr_versions.router,
+    ]
     doc_pages = list(app.router.routes)  # the schema and the docs' pages, made with the app
     for router in routers:
         app.include_router(router)

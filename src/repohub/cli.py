@@ -250,9 +250,15 @@ def tokens_revoke(token: str) -> None:
 
 @access_keys.command("create")
 def access_keys_create(user: str, as_json: JsonFlag = False) -> None:
-    """Create an SWR access key pair for USER; the secret is shown once."""
+    """Create an SWR access key pair for USER; the secret is shown once. With it: the project id and
+    the enterprise-edition instance id that SWR's SDK calls name."""
     key = _with_service(lambda service: service.accounts.create_access_key(user))
-    payload = {"access_key": key.access_key, "secret_key": key.secret_key, "project_id": key.project_id}
+    payload = {
+        "access_key": key.access_key,
+        "secret_key": key.secret_key,
+        "project_id": key.project_id,
+        "instance_id": Settings().resolved_swr_instance_id,
+    }
     _print(payload, as_json, "\n".join(f"{name}: {value}" for name, value in payload.items()))
 
 

@@ -156,7 +156,8 @@ def test_tokens_create_json_and_revoke(settings, env):
 def test_access_keys_create_json(settings, env):
     ok(env, "users", "create", "carol", "--password", "pw")
     key = json.loads(ok(env, "access-keys", "create", "carol", "--json"))
-    assert set(key) == {"access_key", "secret_key", "project_id"}
+    assert set(key) == {"access_key", "secret_key", "project_id", "instance_id"}
+    assert key["instance_id"] == settings.resolved_swr_instance_id  # the one in the data directory
     assert re.fullmatch(r"[A-Z0-9]{20}", key["access_key"]) and re.fullmatch(
         r"[0-9a-f]{32}", key["project_id"]
     )
@@ -166,6 +167,13 @@ def test_access_keys_create_json(settings, env):
     assert user.username == "carol" and secret == key["secret_key"]
     again = json.loads(ok(env, "access-keys", "create", "carol", "--json"))
     assert again["project_id"] == key["project_id"] and again["access_key"] != key["access_key"]
+    assert again["instance_id"] == key["instance_id"]
+    chosen = json.loads(
+        ok({**env, "REPOHUB_SWR_INSTANCE_ID": "replicas-1"}, "access-keys", "create", "carol", "--json")
+    )
+    assert chosen["instance_id"] == "replicas-1"
+    text = ok(env, "access-keys", "create", "carol")
+    assert f"instance_id: {key['instance_id']}" in text.splitlines()
 
 
 # -- registry config ------------------------------------------------------------------------------

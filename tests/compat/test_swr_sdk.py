@@ -25,9 +25,13 @@ from huaweicloudsdkswr.v2 import (
     DeleteNamespacesRequest,
     DeleteRepoRequest,
     DeleteRepoTagRequest,
+    ListApiVersionsRequest,
+    ListInstanceRequest,
     ListNamespacesRequest,
     ListReposDetailsRequest,
     ListRepositoryTagsRequest,
+    ShowApiVersionRequest,
+    ShowInstanceRequest,
     ShowNamespaceAuthRequest,
     ShowNamespaceRequest,
     ShowRepositoryRequest,
@@ -258,3 +262,46 @@ async def test_bad_signatures_surface_as_sdk_errors(server, accounts):
     assert "too old" in refused(lambda: old.list_namespaces(request), 401).error_msg
     revoked = swr_client(server.url, {**key, "access_key": "NOSUCHKEY00000000000"})
     assert "unknown access key" in refused(lambda: revoked.list_namespaces(request), 401).error_msg
+
+
+async def test_api_versions_through_the_sdk(server, accounts):
+    await accounts.user("alice")
+    client = swr_client(server.url, await access_key(accounts, "alice"))
+    (listed,) = client.list_api_versions(ListApiVersionsRequest()).versions
+    assert (listed.id, listed.status, listed.links.rel) == ("v2", "CURRENT", "self")
+    assert listed.links.href == f"{server.url}/v2/"
+    shown = client.show_api_version(ShowApiVersionRequest(api_version="v2")).version
+    assert shown.to_dict() == listed.to_dict()
+    assert (
+        "v9"
+        in refused(lambda: client.show_api_version(ShowApiVersionRequest(api_version="v9")), 404).error_msg
+    )
+
+
+async def test_the_instance_through_the_sdk(settings, server, accounts):
+    await accounts.user("alice")
+    await accounts.user("bob")
+    key = json.loads(cli(settings, "access-keys", "create", "alice", "--json"))
+    # The id the CLI prints is the one every process sharing the data directory answers.
+    assert key["instance_id"] == settings.resolved_swr_instance_id
+    alice = swr_client(server.url, key)
+    listed = alice.list_instance(ListInstanceRequest())
+    assert listed.total == 1
+    (instance,) = listed.instances
+    assert (instance.id, instance.project_id, instance.status) == (
+        key["instance_id"],
+        key["project_id"],
+        "Running",
+    )
+    assert instance.access_address == "registry.example.test" and instance.charge_mode == "postPaid"
+    shown = alice.show_instance(ShowInstanceRequest(instance_id=key["instance_id"]))
+    same = ("id", "name", "spec", "version", "status", "project_id", "access_address", "created_at")
+    assert {name: getattr(shown, name) for name in same} == {name: getattr(instance, name) for name in same}
+    assert shown.spec == "swr.ee.professional" and shown.created_at.endswith("Z")
+    refused(lambda: alice.show_instance(ShowInstanceRequest(instance_id="not-ours")), 404)
+    # bob signs correctly, but names alice's project in his credentials: refused before any lookup.
+    bob = await access_key(accounts, "bob")
+    posing = swr_client(server.url, {**bob, "project_id": key["project_id"]})
+    refused(lambda: posing.show_instance(ShowInstanceRequest(instance_id=key["instance_id"])), 401)
+    wrong_secret = swr_client(server.url, {**key, "secret_key": key["secret_key"][::-1]})
+    refused(lambda: wrong_secret.list_instance(ListInstanceRequest()), 401)

@@ -270,6 +270,9 @@ async def test_unhandled_error_is_a_dialect_500_with_the_request_id(settings):
     [
         ("/v2/manage/repos", "swr"),
         ("/v3/projects", "swr"),  # huaweicloudsdkswr's IAM call is SWR traffic
+        # route templates of SWR's enterprise-edition calls and API versions
+        ("/v2/{project_id:segment}/instances/{instance_id:segment}", "swr"),
+        ("/{api_version:api_version}", "swr"),
         ("/v2/acme/app/manifests/latest", "registry"),
         ("/registry/token", "registry"),
         ("/v1/repositories/acme/", "v1"),

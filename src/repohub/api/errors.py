@@ -8,6 +8,7 @@ dialect's own error format, so a vendor SDK can always parse it.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,16 +70,25 @@ def default_renderer(_request: Request, failure: Failure) -> Response:
 class ErrorRenderers:
     def __init__(self) -> None:
         self._by_prefix: list[tuple[str, Renderer]] = []
+        self._by_pattern: list[tuple[re.Pattern[str], Renderer]] = []
 
     def register(self, prefix: str, renderer: Renderer) -> None:
         self._by_prefix.append((prefix, renderer))
         self._by_prefix.sort(key=lambda entry: len(entry[0]), reverse=True)
 
+    def register_pattern(self, pattern: re.Pattern[str], renderer: Renderer) -> None:
+        """Paths no prefix describes (``/v2/{project_id}/instances/...``, ``/v2``): ``pattern`` matches
+        the whole path; patterns are tried before prefixes, in the order registered."""
+        self._by_pattern.append((pattern, renderer))
+
     def for_request(self, request: Request) -> Renderer:
         path = request.scope["path"]
         root_path = request.scope.get("root_path", "")
         if root_path and path.startswith(root_path):
-            path = path[len(root_path) :]
+            path = path[len(root_path) :] or "/"
+        for pattern, renderer in self._by_pattern:
+            if pattern.fullmatch(path):
+                return renderer
         for prefix, renderer in self._by_prefix:
             if path.startswith(prefix):
                 return renderer

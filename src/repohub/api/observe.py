@@ -23,6 +23,8 @@ DIALECTS: tuple[tuple[str, str], ...] = (
     ("/v1/", "v1"),
     ("/organizations/", "abeja"),
     ("/registry/", "registry"),
+    ("/v2/{project_id", "swr"),  # SWR's enterprise-edition calls (route templates)
+    ("/{api_version", "swr"),  # SWR's show_api_version
     ("/v2", "registry"),
     ("/healthz", "ops"),
     ("/readyz", "ops"),

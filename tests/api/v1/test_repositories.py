@@ -1,8 +1,10 @@
 """Every v1 endpoint over HTTP: shapes as in the seed, permissions, both slash forms, stars, tags."""
 
+import io
 import re
 
 import pytest
+from PIL import Image
 
 from repohub.store.tables import RepositoryRow, StarRow, TagRow
 from tests.api.v1.conftest import TIME
@@ -331,3 +333,17 @@ async def test_star_needs_authentication(client, v1):
     assert_error(await client.put("/v1/repositories/acme/repo/star"), 401, "not_authenticated")
     assert_error(await client.delete("/v1/repositories/acme/repo/star"), 401, "not_authenticated")
     assert await v1.count(StarRow) == 0
+
+
+async def test_the_logo_a_detail_names_is_a_cacheable_jpeg(client, v1):
+    await v1.create("acme", "test", as_user="dev")
+    logo_file = (await client.get("/v1/repositories/acme/test", headers=v1.auth("guest"))).json()["logo_file"]
+    image = await client.get(logo_file)  # no credentials: a browser's <img> sends none
+    assert image.status_code == 200, image.text
+    assert image.headers["content-type"] == "image/jpeg"
+    assert image.content.startswith(b"\xff\xd8\xff") and image.content.endswith(b"\xff\xd9")
+    Image.open(io.BytesIO(image.content)).verify()  # a JPEG a browser can draw, not just its magic
+    assert "max-age" in image.headers["cache-control"] and image.headers["etag"]
+    again = await client.get(logo_file, headers={"If-None-Match": image.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert (await client.get("/static/images/other.jpg")).status_code == 404

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from repohub.api.render import iso
 from repohub.domain.entities import Membership, Repository, RepositorySummary, Role, Tag
 from repohub.domain.errors import InvalidInput
+from repohub.domain.instances import Instance
 from repohub.domain.namespaces import NamespaceAccess, NamespaceView
 
 _FORBID = ConfigDict(extra="forbid")
@@ -153,6 +154,55 @@ class Error(BaseModel):
     error_msg: str
 
 
+class Link(BaseModel):
+    href: str
+    rel: str
+
+
+class VersionDetail(BaseModel):
+    """One API version, as ``VersionDetail`` reads it (its ``links`` is one link, not a list)."""
+
+    id: str
+    links: Link
+    version: str = Field(description="the highest micro-version; empty: none")
+    status: str = Field(description="CURRENT, SUPPORTED or DEPRECATED")
+    updated: str
+    min_version: str = Field(description="the lowest micro-version; empty: none")
+
+
+class ApiVersions(BaseModel):
+    versions: list[VersionDetail]
+
+
+class ApiVersion(BaseModel):
+    version: VersionDetail
+
+
+class ShowInstance(BaseModel):
+    """The enterprise-edition instance, as ``Instance`` and ``ShowInstanceResponse`` read it; the
+    cloud's network and billing fields (VPC, subnet, OBS bucket, order) are not there: repohub has
+    none of them."""
+
+    id: str
+    name: str
+    description: str
+    spec: str
+    version: str
+    charge_mode: str
+    access_address: str
+    created_at: str
+    updated_at: str
+    status: str
+    project_id: str
+    enterprise_project_id: str
+    user_def_obs: bool
+
+
+class InstanceList(BaseModel):
+    instances: list[ShowInstance]
+    total: int
+
+
 # -- builders ----------------------------------------------------------------------------------------
 def pull_path(registry_host: str, repository: Repository) -> str:
     return f"{registry_host}/{repository.namespace}/{repository.name}"
@@ -264,4 +314,29 @@ def access_of(access: NamespaceAccess) -> dict[str, Any]:
         "creator_name": access.creator_name or "",
         "self_auth": user_auth_of(access.caller),
         "others_auths": [user_auth_of(member) for member in access.others],
+    }
+
+
+# SWR's enterprise edition: what repohub is (one instance, pay-per-use, its registry's address).
+INSTANCE_SPEC = "swr.ee.professional"
+INSTANCE_NAME = "repohub"
+DEFAULT_ENTERPRISE_PROJECT = "0"
+
+
+def instance_of(instance: Instance, registry_host: str, version: str) -> dict[str, Any]:
+    created = iso(instance.created_at)
+    return {
+        "id": instance.id,
+        "name": INSTANCE_NAME,
+        "description": "repohub's registry",
+        "spec": INSTANCE_SPEC,
+        "version": version,
+        "charge_mode": "postPaid",
+        "access_address": registry_host,
+        "created_at": created,
+        "updated_at": created,
+        "status": "Running",
+        "project_id": instance.project_id,
+        "enterprise_project_id": DEFAULT_ENTERPRISE_PROJECT,
+        "user_def_obs": False,
     }
