@@ -157,6 +157,32 @@ def test_nginx_at_the_root_with_the_registry(settings, clean, tmp_path):
             )
             assert token_answer.status_code == 200 and token_answer.json()["token"]
             _check_body_limits(base, token)
+            _check_instances(
+                base, token, json.loads(cli(settings, "access-keys", "create", "nora", "--json"))
+            )
+
+
+def _check_instances(base: str, token: str, key: dict[str, str]) -> None:
+    """/v2/<32 hex project id>/instances[/...] is repohub's (SWR's enterprise edition); the rest of
+    /v2/, repository names beside a 32-hex component included, stays the registry's."""
+    project, instance = key["project_id"], key["instance_id"]
+    with httpx.Client(base_url=base, timeout=20, headers={"X-Auth-Token": token}) as http:
+        listed = http.get(f"/v2/{project}/instances")
+        assert listed.status_code == 200, listed.text
+        assert [item["id"] for item in listed.json()["instances"]] == [instance]
+        shown = http.get(f"/v2/{project}/instances/{instance}")
+        assert shown.status_code == 200 and shown.json()["project_id"] == project
+        missing = http.get(f"/v2/{project}/instances/not-ours")
+        assert missing.status_code == 404 and missing.json()["error_code"] == "SVCSTG.SWR.4040001"
+        assert "docker-distribution-api-version" not in missing.headers  # repohub, not the registry
+        for registry_path in (
+            f"/v2/{project}/manifests/latest",  # a repository named by the project id alone
+            f"/v2/{project.upper()}/instances/x/manifests/latest",  # not a project id
+            f"/v2/nora/{project}/instances/manifests/latest",  # the hex component not first
+            f"/v2/{project}/instancesx/manifests/latest",
+        ):
+            answer = http.get(registry_path)
+            assert answer.headers.get("docker-distribution-api-version") == "registry/2.0", registry_path
 
 
 def _check_body_limits(base: str, token: str) -> None:
