@@ -133,8 +133,16 @@ def signed(request: pytest.FixtureRequest) -> SignedRequest:
     return request.param()
 
 
+def routes_nowhere(_path: str) -> bool:
+    return False
+
+
+def routes_somewhere(_path: str) -> bool:
+    return True
+
+
 def test_sdk_signed_requests_verify(signed: SignedRequest) -> None:
-    verify(signed, SK, now=SIGNED_AT)
+    verify(signed, SK, now=SIGNED_AT, routes_elsewhere=routes_nowhere)
 
 
 def test_sign_reproduces_the_sdk_authorization(signed: SignedRequest) -> None:
@@ -167,21 +175,34 @@ def test_repeated_query_keys_and_non_ascii_header() -> None:
     verify(replace(request, query=list(reversed(request.query))), SK, now=SIGNED_AT)
 
 
-def test_unsigned_payload_body_is_not_covered() -> None:
+def test_unsigned_payload_body_is_refused_unless_allowed() -> None:
     request = on_the_wire(sdk_signed("PUT", "/upload", body="plain text", content_type="text/plain"))
     assert request.headers["x-sdk-content-sha256"] == "UNSIGNED-PAYLOAD"
-    verify(replace(request, body=b"other text"), SK, now=SIGNED_AT)
     with pytest.raises(SignatureError, match="unsigned payloads"):
-        verify(request, SK, now=SIGNED_AT, allow_unsigned_payload=False)
+        verify(request, SK, now=SIGNED_AT)
+    # A caller that does not act on such a body may take it; the body is then not covered.
+    verify(replace(request, body=b"other text"), SK, now=SIGNED_AT, allow_unsigned_payload=True)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json;charset=UTF-8", ""])
+def test_unsigned_payload_is_refused_where_the_sdk_never_declares_one(content_type: str) -> None:
+    # The SDK signs JSON and BSON bodies (and bodies without a Content-Type) whatever it is told.
+    request = on_the_wire(sdk_signed("PUT", "/upload", body="plain text", content_type="text/plain"))
+    forged = with_headers(request, **{"content-type": content_type})
+    with pytest.raises(SignatureError, match="unsigned payloads"):
+        verify(forged, SK, now=SIGNED_AT, allow_unsigned_payload=True)
 
 
 def test_empty_body_with_unsigned_payload_header_is_still_signed() -> None:
     # The SDK hashes a falsy body as empty even when it declares UNSIGNED-PAYLOAD.
     request = on_the_wire(sdk_signed("GET", "/v2/manage/repos", content_type="text/plain"))
     assert request.headers["x-sdk-content-sha256"] == "UNSIGNED-PAYLOAD"
-    verify(request, SK, now=SIGNED_AT, allow_unsigned_payload=False)
+    verify(request, SK, now=SIGNED_AT)
+    smuggled = replace(request, body=b"smuggled")
+    with pytest.raises(SignatureError, match="unsigned payloads"):
+        verify(smuggled, SK, now=SIGNED_AT)
     with pytest.raises(SignatureError, match="does not match"):
-        verify(replace(request, body=b"smuggled"), SK, now=SIGNED_AT)
+        verify(smuggled, SK, now=SIGNED_AT, allow_unsigned_payload=True)
 
 
 def test_declared_payload_hash_must_match_body() -> None:
@@ -191,10 +212,31 @@ def test_declared_payload_hash_must_match_body() -> None:
         verify(declared, SK, now=SIGNED_AT)
 
 
-def test_encoded_slash_is_not_distinguished_from_a_separator() -> None:
-    # Documents an SDK property the SWR dialect must live with: the path is decoded before splitting.
+def test_the_sdk_reading_of_an_encoded_slash_holds_only_where_it_reaches_no_operation() -> None:
+    # The SDK decodes the path before splitting it: its signature of repos/a%2Fb is that of repos/a/b.
     request = show_encoded_repo()
-    verify(replace(request, raw_path="/v2/manage/namespaces/ns/repos/a/b"), SK, now=SIGNED_AT)
+    seen: list[str] = []
+    verify(request, SK, now=SIGNED_AT, routes_elsewhere=lambda path: seen.append(path) or False)
+    assert seen == ["/v2/manage/namespaces/ns/repos/a/b"]
+    for refused in (routes_somewhere, None):
+        with pytest.raises(SignatureError, match="signature does not match"):
+            verify(request, SK, now=SIGNED_AT, routes_elsewhere=refused)
+
+
+def test_a_signature_over_separators_does_not_hold_for_encoded_slashes() -> None:
+    tag = on_the_wire(sdk_signed("DELETE", "/v2/manage/namespaces/ns/repos/a/tags/v1"))
+    replayed = replace(tag, raw_path="/v2/manage/namespaces/ns/repos/a%2Ftags%2Fv1")
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify(replayed, SK, now=SIGNED_AT, routes_elsewhere=routes_somewhere)
+
+
+def test_a_path_signed_as_sent_holds_for_that_path_only() -> None:
+    request = show_encoded_repo()
+    as_sent = with_headers(request, authorization=sign(request, AK, SK, path_as_sent=True))
+    verify(as_sent, SK, now=SIGNED_AT, routes_elsewhere=routes_somewhere)
+    replayed = replace(as_sent, raw_path="/v2/manage/namespaces/ns/repos/a/b")
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify(replayed, SK, now=SIGNED_AT, routes_elsewhere=routes_nowhere)
 
 
 def other_namespace(request: SignedRequest) -> SignedRequest:
@@ -221,7 +263,7 @@ def other_namespace(request: SignedRequest) -> SignedRequest:
 )
 def test_tampering_is_detected(build: Any, tamper: Any) -> None:
     with pytest.raises(SignatureError, match="signature does not match"):
-        verify(tamper(build()), SK, now=SIGNED_AT)
+        verify(tamper(build()), SK, now=SIGNED_AT, routes_elsewhere=routes_nowhere)
 
 
 def test_wrong_secret_is_rejected_without_leaking_the_expected_signature(signed: SignedRequest) -> None:

@@ -5,12 +5,17 @@ SDKs verify here unchanged. Everything is a pure function of a framework-neutral
 the web layer builds one from what it received, reads the access key with :func:`parse_authorization`,
 looks the secret key up itself and calls :func:`verify`.
 
-What the signature does *not* cover, by the SDK's design (callers must keep this in mind):
+What the SDK's signature does *not* cover, by its design, and how :func:`verify` copes:
 
-* ``%2F`` inside a path segment: the whole path is percent-decoded before it is split on ``/``, so
-  ``/repos/a%2Fb`` and ``/repos/a/b`` have the same signature;
+* ``%2F`` inside a path segment: the SDK percent-decodes the whole path before splitting it on ``/``,
+  so ``/repos/a%2Fb`` and ``/repos/a/b`` have the same signature. The path is verified as sent (an
+  encoded ``/`` stays inside its segment); the SDK's reading is accepted as well only when the caller
+  says that the path read with every ``%2F`` as ``/`` reaches no operation, since otherwise a signature
+  for that other operation could be replayed here (``repos/a/tags/v1`` at ``repos/a%2Ftags%2Fv1``).
+  The reverse replay of an SDK signature cannot be told from the SDK's own request, and passes;
 * the body when ``X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD`` is sent (the SDK does so for any non-JSON,
-  non-BSON ``Content-Type``), unless ``allow_unsigned_payload=False``;
+  non-BSON ``Content-Type``): refused for a non-empty body unless ``allow_unsigned_payload=True``, and
+  then only for such a ``Content-Type``;
 * replays: any signed request may be replayed while its ``X-Sdk-Date`` is within ``max_skew``.
 
 Known gap: the SDK sorts query values before turning them into text, so a key repeated with *integer*
@@ -23,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -54,6 +59,9 @@ _DATE_HEADER = "x-sdk-date"
 _CONTENT_HASH_HEADER = "x-sdk-content-sha256"
 _AUTHORIZATION_FIELDS = frozenset({"Access", "SignedHeaders", "Signature"})
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_ENCODED_SLASH = re.compile("%2f", re.IGNORECASE)
+# The SDK declares UNSIGNED-PAYLOAD for any Content-Type but these (Signer._process_content_header).
+_SIGNED_CONTENT_TYPES = ("application/json", "application/bson")
 # RFC 9110 token, lower-case only: the SDK lower-cases names before listing them.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
 
@@ -122,12 +130,17 @@ def verify(
     *,
     now: datetime | None = None,
     max_skew: timedelta = DEFAULT_MAX_SKEW,
-    allow_unsigned_payload: bool = True,
+    allow_unsigned_payload: bool = False,
+    routes_elsewhere: Callable[[str], bool] | None = None,
 ) -> None:
     """Raise :class:`SignatureError` unless ``request`` carries a valid, fresh signature by ``secret_key``.
 
     ``now`` (timezone-aware, default: the current UTC time) is injectable for tests.
-    ``allow_unsigned_payload=False`` rejects non-empty bodies that the client declared unsigned.
+    ``allow_unsigned_payload=True`` accepts a non-empty body the client declared unsigned, when its
+    ``Content-Type`` is one the SDK declares so; only for a caller that does not act on such a body.
+    ``routes_elsewhere(path)`` tells whether ``raw_path`` with every ``%2F`` read as ``/`` reaches an
+    operation; only where it does not is the SDK's signature of a path with ``%2F`` accepted (module
+    doc). Without it, such a path verifies only as sent.
     """
     if now is None:
         now = datetime.now(UTC)
@@ -149,12 +162,14 @@ def verify(
     if signed_at - now > max_skew:
         raise SignatureError("X-Sdk-Date is too far in the future")
 
-    prefix = _canonical_prefix(request, auth.signed_headers)
+    payload_hashes = _payload_hashes(request, allow_unsigned_payload)
     matched = False
-    for payload_hash in _payload_hashes(request, allow_unsigned_payload):
-        expected = _signature(secret_key, sdk_date, prefix + payload_hash)
-        # Check every candidate so the time taken does not depend on which one matched.
-        matched |= hmac.compare_digest(expected, auth.signature)
+    for canonical_uri in _canonical_uris(request.raw_path, routes_elsewhere):
+        prefix = _canonical_prefix(request, canonical_uri, auth.signed_headers)
+        for payload_hash in payload_hashes:
+            expected = _signature(secret_key, sdk_date, prefix + payload_hash)
+            # Check every candidate so the time taken does not depend on which one matched.
+            matched |= hmac.compare_digest(expected, auth.signature)
     if not matched:
         raise SignatureError("signature does not match")
 
@@ -165,11 +180,14 @@ def sign(
     secret_key: str,
     *,
     signed_headers: Iterable[str] | None = None,
+    path_as_sent: bool = False,
 ) -> str:
     """Return the ``Authorization`` value the SDK would send for ``request`` (for tests and tools).
 
     ``request.headers`` must already hold ``host`` and ``x-sdk-date``. By default every header whose name
     has no ``_`` is signed, like the SDK does; pass ``signed_headers`` to sign a different set.
+    ``path_as_sent=True`` signs an encoded ``/`` as part of its segment, not as the SDK reads it: such a
+    signature holds for this path only, wherever the SDK's reading would reach.
     """
     sdk_date = request.headers.get(_DATE_HEADER)
     if sdk_date is None:
@@ -177,8 +195,9 @@ def sign(
     if signed_headers is None:
         signed_headers = (name for name in request.headers if "_" not in name and name != "authorization")
     names = sorted({name.lower() for name in signed_headers})
-    payload_hash = _payload_hashes(request, allow_unsigned=True)[0]
-    signature = _signature(secret_key, sdk_date.strip(), _canonical_prefix(request, names) + payload_hash)
+    canonical_uri = _exact_uri(request.raw_path) if path_as_sent else _sdk_uri(request.raw_path)
+    prefix = _canonical_prefix(request, canonical_uri, names)
+    signature = _signature(secret_key, sdk_date.strip(), prefix + _sdk_payload_hash(request))
     return f"{ALGORITHM} Access={access_key}, SignedHeaders={';'.join(names)}, Signature={signature}"
 
 
@@ -194,12 +213,12 @@ def _parse_sdk_date(value: str) -> datetime:
     return parsed.replace(tzinfo=UTC)
 
 
-def _canonical_prefix(request: SignedRequest, signed_headers: Sequence[str]) -> str:
+def _canonical_prefix(request: SignedRequest, canonical_uri: str, signed_headers: Sequence[str]) -> str:
     """The canonical request up to (not including) the payload hash, which may have several candidates."""
     return "\n".join(
         (
             request.method.upper(),
-            _canonical_uri(request.raw_path),
+            canonical_uri,
             _canonical_query(request.query),
             _canonical_headers(request.headers, signed_headers),
             ";".join(signed_headers),
@@ -208,9 +227,28 @@ def _canonical_prefix(request: SignedRequest, signed_headers: Sequence[str]) -> 
     )
 
 
-def _canonical_uri(raw_path: str) -> str:
+def _canonical_uris(raw_path: str, routes_elsewhere: Callable[[str], bool] | None) -> tuple[str, ...]:
+    """The canonical URIs a signature of this path may cover: as sent, and the SDK's reading if safe."""
+    exact = _exact_uri(raw_path)
+    if not _ENCODED_SLASH.search(raw_path):
+        return (exact,)  # both readings are the same
+    if routes_elsewhere is None or routes_elsewhere(_ENCODED_SLASH.sub("/", raw_path)):
+        return (exact,)
+    return (exact, _sdk_uri(raw_path))
+
+
+def _exact_uri(raw_path: str) -> str:
+    """Each segment as sent, decoded and re-encoded the SDK's way: an encoded '/' stays in its segment."""
+    return _joined(unquote(segment) for segment in raw_path.split("/"))
+
+
+def _sdk_uri(raw_path: str) -> str:
     # The SDK decodes the whole path before splitting, so an encoded '/' acts as a separator (module doc).
-    path = "/".join(_encode(segment) for segment in unquote(raw_path).split("/"))
+    return _joined(unquote(raw_path).split("/"))
+
+
+def _joined(segments: Iterable[str]) -> str:
+    path = "/".join(_encode(segment) for segment in segments)
     return path if path.endswith("/") else path + "/"
 
 
@@ -229,6 +267,13 @@ def _canonical_headers(headers: Mapping[str, str], signed_headers: Sequence[str]
     return "".join(lines)
 
 
+def _sdk_payload_hash(request: SignedRequest) -> str:
+    """The payload hash as Signer._process_hash_payload chooses it."""
+    if not request.body:
+        return hashlib.sha256(b"").hexdigest()
+    return request.headers.get(_CONTENT_HASH_HEADER) or hashlib.sha256(request.body).hexdigest()
+
+
 def _payload_hashes(request: SignedRequest, allow_unsigned: bool) -> tuple[str, ...]:
     """Payload hashes the SDK may have signed for this body, its usual choice first.
 
@@ -243,13 +288,18 @@ def _payload_hashes(request: SignedRequest, allow_unsigned: bool) -> tuple[str, 
         return (actual,)
     declared = declared.strip()
     if declared == UNSIGNED_PAYLOAD:
-        if body and not allow_unsigned:
+        if body and not (allow_unsigned and _declared_unsigned_by_sdk(request.headers)):
             raise SignatureError("unsigned payloads are not accepted")
         return (declared,) if body else (actual, declared)
     # The SDK would sign any value verbatim; a hash that is not the body's means the body was altered.
     if not _HEX_SHA256.fullmatch(declared) or declared.lower() != actual:
         raise SignatureError("request body does not match X-Sdk-Content-Sha256")
     return (declared,) if declared == actual else (declared, actual)
+
+
+def _declared_unsigned_by_sdk(headers: Mapping[str, str]) -> bool:
+    content_type = headers.get("content-type", "").strip()
+    return bool(content_type) and not content_type.startswith(_SIGNED_CONTENT_TYPES)
 
 
 def _signature(secret_key: str, sdk_date: str, canonical_request: str) -> str:

@@ -8,11 +8,12 @@ its own ``/`` and ``%`` re-escaped; the ``segment`` convertor then decodes a par
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import quote, unquote
 
 from fastapi.routing import APIRoute
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 
@@ -46,6 +47,19 @@ def signed_path(scope: Scope) -> str:
     if root_path and not path.startswith(root_path + "/") and path != root_path:
         return root_path + path
     return path
+
+
+def reaches_a_route(scope: Scope, routes: Sequence[BaseRoute], path: str) -> bool:
+    """Whether a request like this one (same method and root path) but at the raw ``path`` would reach
+    one of ``routes``. Only asked for paths holding ``%2F`` (aksk.verify), so its cost is off the hot
+    paths."""
+    probe = {
+        "type": "http",
+        "method": scope["method"],
+        "path": unquote(path),
+        "root_path": scope.get("root_path", ""),
+    }
+    return any(route.matches(probe)[0] is Match.FULL for route in routes)
 
 
 def _routable(path: str) -> str:
