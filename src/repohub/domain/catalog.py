@@ -12,6 +12,8 @@ from typing import Any
 
 from repohub.domain.entities import (
     CATEGORIES,
+    Creator,
+    CreatorFacts,
     Namespace,
     Page,
     Principal,
@@ -113,10 +115,19 @@ class CatalogService:
             raise NotFound(f"namespace {namespace_id} not found")
         return found
 
-    async def member_roles(self, namespace: Namespace, user_ids: Iterable[int]) -> dict[int, Role]:
-        """Roles of the given users in a namespace (e.g. of creators a dialect shows); non-members
-        are absent. Only membership counts here: it is what the namespace's own people see."""
-        return await self._store.namespaces.roles(namespace.id, sorted(set(user_ids)))
+    async def creator_facts(self, namespace: Namespace, creators: Iterable[Creator | None]) -> CreatorFacts:
+        """What the caller may see of these creators (see ``CreatorFacts``), in one read at most: the
+        caller's own membership comes with the creators' roles, so a page costs what it did before.
+        A creator's role is its membership only (a site admin who is no member has none)."""
+        ids = {creator.id for creator in creators if creator is not None}
+        user = self.principal.user
+        if not ids:  # nothing to show, nothing to read
+            return CreatorFacts(roles={}, insider=False)
+        if user is None or user.is_admin:
+            roles = await self._store.namespaces.roles(namespace.id, sorted(ids))
+            return CreatorFacts(roles=roles, insider=user is not None)
+        roles = await self._store.namespaces.roles(namespace.id, sorted(ids | {user.id}))
+        return CreatorFacts(roles=roles, insider=user.id in roles, caller_id=user.id)
 
     # -- repositories ---------------------------------------------------------------------------
     async def create_repository(

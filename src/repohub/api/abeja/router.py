@@ -17,7 +17,6 @@ other list calls (e.g. secrets). Anything else is a 400, never a silent clamp.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Query
@@ -34,7 +33,7 @@ from repohub.api.abeja.schemas import (
 from repohub.api.openapi import COMMON, REGISTRY_REFUSED, TOO_LARGE
 from repohub.api.routing import PrefixRouter
 from repohub.domain.catalog import MAX_PAGE
-from repohub.domain.entities import Creator, Namespace, Repository, Role, Tag
+from repohub.domain.entities import Namespace, Repository, Tag
 from repohub.domain.errors import NotFound
 from repohub.domain.queries import RepoOrder, RepoQuery, TagQuery
 from repohub.domain.service import Service
@@ -88,18 +87,10 @@ async def _all_tags(service: Service, repo: Repository) -> list[Tag]:
             return tags
 
 
-async def _roles(
-    service: Service, namespace: Namespace, creators: Iterable[Creator | None]
-) -> dict[int, Role]:
-    """The creators' roles in the organization, fetched once for a whole response."""
-    ids = [creator.id for creator in creators if creator is not None]
-    return await service.catalog.member_roles(namespace, ids)
-
-
 async def _detail(service: Service, namespace: Namespace, repo: Repository) -> RepositoryDetail:
     tags = await _all_tags(service, repo)
-    roles = await _roles(service, namespace, [repo.creator, *(tag.creator for tag in tags)])
-    return RepositoryDetail.with_tags(repo, tags, roles)
+    facts = await service.catalog.creator_facts(namespace, [repo.creator, *(tag.creator for tag in tags)])
+    return RepositoryDetail.with_tags(repo, tags, facts)
 
 
 @router.get("/{organization_id}", response_model=Organization)
@@ -129,8 +120,8 @@ async def list_repositories(
     page = await service.catalog.list_repositories(
         RepoQuery(namespace=namespace.name, offset=offset, limit=limit, order=RepoOrder.NAME)
     )
-    roles = await _roles(service, namespace, (repo.creator for repo in page.items))
-    return RepositoryPage.of(namespace, page, roles)
+    facts = await service.catalog.creator_facts(namespace, (repo.creator for repo in page.items))
+    return RepositoryPage.of(namespace, page, facts)
 
 
 @router.get(_REPOSITORY, response_model=RepositoryDetail)
@@ -160,5 +151,5 @@ async def list_tags(
     """The repository's tags, newest first."""
     namespace, repo = await _repository(service, organization_id, repository_id)
     page = await service.catalog.list_tags(repo, TagQuery(offset=offset, limit=limit))
-    roles = await _roles(service, namespace, (tag.creator for tag in page.items))
-    return TagPage.of(namespace, repo, page, roles)
+    facts = await service.catalog.creator_facts(namespace, (tag.creator for tag in page.items))
+    return TagPage.of(namespace, repo, page, facts)
