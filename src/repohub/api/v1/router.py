@@ -147,10 +147,12 @@ async def create_repository(namespace: str, body: RepositoryCreate, service: V1S
 async def list_repositories(
     request: Request, namespace: str, service: V1Service, page: Page = 1, page_size: PageSize = 20
 ) -> RepositoryPage:
-    """Repositories of a namespace, by name; anonymous callers see only public ones."""
-    await service.catalog.namespace(namespace)
-    found = await service.catalog.list_repositories(
-        RepoQuery(namespace=namespace, offset=(page - 1) * page_size, limit=page_size, order=RepoOrder.NAME)
+    """Repositories of a namespace, by name; anonymous callers see only public ones. A namespace
+    in which the caller has no role and may read nothing is a 404, as a missing one."""
+    found = await service.catalog.namespace_page(
+        await service.catalog.namespace(namespace),
+        repr(namespace),
+        RepoQuery(offset=(page - 1) * page_size, limit=page_size, order=RepoOrder.NAME),
     )
     if page > 1 and not found.items:
         raise NotFound("Invalid page.")
