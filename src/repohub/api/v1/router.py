@@ -12,6 +12,7 @@ from fastapi import Depends, Query, Request, Response
 from pydantic import ValidationError
 
 from repohub.api.deps import AnonymousServiceDep, bound_service
+from repohub.api.hosts import link_url
 from repohub.api.openapi import COMMON, RATE_LIMITED, REGISTRY_REFUSED, TOO_LARGE
 from repohub.api.parameters import parameter
 from repohub.api.routing import PrefixRouter
@@ -158,7 +159,7 @@ async def list_repositories(
         raise NotFound("Invalid page.")
     return RepositoryPage(
         count=found.total,
-        next=str(request.url.include_query_params(page=page + 1)) if found.has_next else None,
+        next=str(link_url(request).include_query_params(page=page + 1)) if found.has_next else None,
         previous=_previous_url(request, page),
         results=[ListedRepository.of(repo) for repo in found.items],
     )
@@ -168,8 +169,8 @@ def _previous_url(request: Request, page: int) -> str | None:
     if page <= 1:
         return None
     if page == 2:  # DRF links the first page without a page parameter
-        return str(request.url.remove_query_params("page"))
-    return str(request.url.include_query_params(page=page - 1))
+        return str(link_url(request).remove_query_params("page"))
+    return str(link_url(request).include_query_params(page=page - 1))
 
 
 @both_slashes("GET", "/repositories/{namespace}/{repo_name:path}/tags", response_model=list[TagItem])
