@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     @field_validator("allowed_hosts")
     @classmethod
     def _valid_hosts(cls, value: str) -> str:
+        if not _split(value):  # would refuse every request; "*" says "any host"
+            raise ValueError("allowed_hosts: give at least one host, or '*'")
         for pattern in _split(value):
             if "*" in pattern[1:] or (pattern.startswith("*") and pattern != "*" and pattern[1] != "."):
                 raise ValueError(f"allowed_hosts: {pattern!r} is no host; a wildcard is '*.example.com'")
