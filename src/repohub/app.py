@@ -15,6 +15,7 @@ from repohub.api import errors, images, openapi, ops
 from repohub.api.abeja import errors as abeja_errors
 from repohub.api.abeja.router import router as abeja_router
 from repohub.api.deps import AppState
+from repohub.api.hosts import AllowedHostsMiddleware
 from repohub.api.limits import Limits, LimitsMiddleware
 from repohub.api.observe import ObserveMiddleware
 from repohub.api.proxy import ForwardedHeadersMiddleware
@@ -152,6 +153,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
             expose_headers=["X-Request-Id", "Content-Range", "Retry-After"],
+        )
+    if "*" not in settings.allowed_host_list:  # off by default (ALLOWED_HOSTS=*)
+        # Inside the forwarded-headers middleware (it checks the host a trusted proxy forwards) and
+        # inside observation (a refusal is counted and logged); the probes are never refused.
+        app.add_middleware(
+            AllowedHostsMiddleware,
+            allowed_hosts=settings.allowed_host_list,
+            renderers=renderers,
+            exempt=[route.path for route in ops.router.routes if hasattr(route, "path")],
         )
     # Inside the forwarded-headers middleware: metrics and access log see the real client.
     app.add_middleware(ObserveMiddleware)

@@ -51,7 +51,10 @@ class Settings(BaseSettings):
     cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: no CORS headers at all
     # The Distribution registry repohub issues tokens for and hears events from (see README).
     registry_url: str | None = None  # its HTTP API, e.g. http://127.0.0.1:5000; unset: no registry calls
-    public_url: str = "http://127.0.0.1:8000"  # how clients and the registry reach repohub
+    public_url: str = "http://127.0.0.1:8000"  # how clients and the registry reach repohub (see link_base)
+    # Comma-separated host names (``*.example.com``: its subdomains) requests may name in Host, or in a
+    # trusted proxy's X-Forwarded-Host; others get a 400. ``*``: any host.
+    allowed_hosts: str = "*"
     registry_service: str = "repohub-registry"
     registry_issuer: str = "repohub"
     registry_token_ttl: int = Field(default=300, ge=10, le=86_400)
@@ -70,6 +73,27 @@ class Settings(BaseSettings):
         """A typo must stop the start, not silently trust nobody (or the wrong range)."""
         parse_trusted(value.split(","))  # ValueError names the entry
         return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _valid_hosts(cls, value: str) -> str:
+        if not _split(value):  # would refuse every request; "*" says "any host"
+            raise ValueError("allowed_hosts: give at least one host, or '*'")
+        for pattern in _split(value):
+            if "*" in pattern[1:] or (pattern.startswith("*") and pattern != "*" and pattern[1] != "."):
+                raise ValueError(f"allowed_hosts: {pattern!r} is no host; a wildcard is '*.example.com'")
+        return value
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return _split(self.allowed_hosts)
+
+    @property
+    def link_base(self) -> str | None:
+        """PUBLIC_URL, without a trailing slash, if it was set (environment, ``.env`` or argument);
+        None if not: its default promises nothing about where clients reach repohub, so links then
+        follow the request's Host and trusted X-Forwarded-*."""
+        return self.public_url.rstrip("/") if "public_url" in self.model_fields_set else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -111,6 +135,10 @@ class Settings(BaseSettings):
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _split(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 def parse_trusted(entries: Iterable[str]) -> tuple[bool, tuple[Network, ...]]:

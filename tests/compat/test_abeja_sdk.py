@@ -171,6 +171,16 @@ async def test_paging_edges_visibility_and_other_dialects_over_the_wire(app, acc
             outsider.get_repository(org, crossed_id)
         seen = [r["name"] for r in outsider.get_repositories(org)["registry_repositories"]]
         assert seen == ["shown"]  # public repositories are anyone's to read
+        # ...but the creator's e-mail and role are the org's: null for eve, present for alice.
+        shown_id = listed["shown"]["id"]
+        for creator in (
+            outsider.get_repositories(org)["registry_repositories"][0]["creator"],
+            outsider.get_repository(org, shown_id)["creator"],
+        ):
+            assert creator["id"] == alice["user_id"] and "display_name" in creator
+            assert (creator["email"], creator["role"]) == (None, None)
+        own = client.get_repository(org, shown_id)["creator"]
+        assert (own["email"], own["role"]) == ("alice@example.test", "admin")
 
         assert client.delete_repository(org, crossed_id)["name"] == "crossed"
         assert (await v1.get("/v1/repositories/acme/crossed")).status_code == 404

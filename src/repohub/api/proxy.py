@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from repohub.config import parse_trusted
 
 # A host[:port] as it may appear in a URL; anything else in X-Forwarded-Host is ignored.
-_HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+")
 _FORWARDED = frozenset({b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-for", b"x-forwarded-prefix"})
 
@@ -124,7 +124,7 @@ class ForwardedHeadersMiddleware:
                 scope["scheme"] = (
                     scheme if scope["type"] == "http" else {"http": "ws", "https": "wss"}[scheme]
                 )
-        if (host := forwarded.get(b"x-forwarded-host")) and _HOST.fullmatch(_first(host)):
+        if (host := forwarded.get(b"x-forwarded-host")) and HOST.fullmatch(_first(host)):
             headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
             headers.append((b"host", _first(host).encode("latin-1")))
             scope["headers"] = headers

@@ -2,16 +2,24 @@
 
 A private repository is reported as missing (NotFound) to callers who may not read it, so that its
 existence is not revealed; callers who can read but not change it get PermissionDenied.
+
+Likewise a namespace: a caller without a role in it learns that it exists only from a repository of
+it that the caller may read (a public one). Until then everything about it — showing it, listing it,
+creating in it, a repository path through it — answers as for a namespace that does not exist,
+message included; once something in it is public, its existence is too, and creating there is a
+plain PermissionDenied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from repohub.domain.entities import (
     CATEGORIES,
+    Creator,
+    CreatorFacts,
     Namespace,
     Page,
     Principal,
@@ -56,6 +64,15 @@ def _check_category(category: str) -> None:
         raise InvalidInput(f"category must be one of {', '.join(CATEGORIES)}", field="category")
 
 
+def _no_namespace(label: object) -> NotFound:
+    """What a missing namespace gets, and a hidden one (module doc), word for word."""
+    return NotFound(f"namespace {label} not found")
+
+
+def _no_repository(label: str) -> NotFound:
+    return NotFound(f"repository {label!r} not found")
+
+
 def check_paging(offset: int, limit: int, *, max_limit: int = MAX_PAGE) -> None:
     if offset < 0:
         raise InvalidInput("offset must be 0 or more", field="offset")
@@ -87,36 +104,66 @@ class CatalogService:
             return Visibility()
         return Visibility(everything=user.is_admin, member_id=user.id)
 
-    async def _require_role(self, namespace: Namespace, needed: Role, action: str) -> Role:
+    def _require_user(self, action: str) -> None:
         if self.principal.is_anonymous:
             raise NotAuthenticated(f"authentication is required to {action}")
+
+    async def _require_role(self, namespace: Namespace, needed: Role, action: str) -> Role:
+        self._require_user(action)
         role = await self.role_in(namespace)
+        if role is None:
+            await self._disclose(namespace, repr(namespace.name))
         if role is None or not role.at_least(needed):
             raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the {needed} role")
         return role
 
+    async def _disclose(self, namespace: Namespace, label: str, *, readable: bool | None = None) -> None:
+        """NotFound, as for a missing namespace named ``label``, unless the caller has a role in the
+        namespace or may read a repository of it (module doc). ``readable``: whether the caller may
+        read one, when already known (None: ask the store); a site admin has a role everywhere."""
+        if readable or await self.role_in(namespace) is not None:
+            return
+        if readable is None and await self._store.repositories.public_exists_in(namespace.id):
+            return
+        raise _no_namespace(label)
+
     async def _readable(self, namespace: Namespace, repository: Repository | None, label: str) -> Repository:
         if repository is not None and (repository.is_public or await self.role_in(namespace) is not None):
             return repository
-        raise NotFound(f"repository {label!r} not found")
+        raise _no_repository(label)
 
     # -- namespaces -----------------------------------------------------------------------------
     async def namespace(self, name: str) -> Namespace:
         found = await self._store.namespaces.by_name(name)
         if found is None:
-            raise NotFound(f"namespace {name!r} not found")
+            raise _no_namespace(repr(name))
         return found
 
     async def namespace_by_id(self, namespace_id: int) -> Namespace:
         found = await self._store.namespaces.get(namespace_id)
         if found is None:
-            raise NotFound(f"namespace {namespace_id} not found")
+            raise _no_namespace(namespace_id)
         return found
 
-    async def member_roles(self, namespace: Namespace, user_ids: Iterable[int]) -> dict[int, Role]:
-        """Roles of the given users in a namespace (e.g. of creators a dialect shows); non-members
-        are absent. Only membership counts here: it is what the namespace's own people see."""
-        return await self._store.namespaces.roles(namespace.id, sorted(set(user_ids)))
+    async def shown_namespace_by_id(self, namespace_id: int) -> Namespace:
+        """The namespace, if the caller may know of it (module doc); else NotFound, as for a missing one."""
+        namespace = await self.namespace_by_id(namespace_id)
+        await self._disclose(namespace, str(namespace_id))
+        return namespace
+
+    async def creator_facts(self, namespace: Namespace, creators: Iterable[Creator | None]) -> CreatorFacts:
+        """What the caller may see of these creators (see ``CreatorFacts``), in one read at most: the
+        caller's own membership comes with the creators' roles, so a page costs what it did before.
+        A creator's role is its membership only (a site admin who is no member has none)."""
+        ids = {creator.id for creator in creators if creator is not None}
+        user = self.principal.user
+        if not ids:  # nothing to show, nothing to read
+            return CreatorFacts(roles={}, insider=False)
+        if user is None or user.is_admin:
+            roles = await self._store.namespaces.roles(namespace.id, sorted(ids))
+            return CreatorFacts(roles=roles, insider=user is not None)
+        roles = await self._store.namespaces.roles(namespace.id, sorted(ids | {user.id}))
+        return CreatorFacts(roles=roles, insider=user.id in roles, caller_id=user.id)
 
     # -- repositories ---------------------------------------------------------------------------
     async def create_repository(
@@ -129,6 +176,8 @@ class CatalogService:
         is_public: bool = False,
         category: str = "other",
     ) -> Repository:
+        # Before the lookup: an anonymous caller learns nothing of which namespaces exist.
+        self._require_user("create repositories")
         namespace = await self.namespace(namespace_name)
         await self._require_role(namespace, Role.MEMBER, "create repositories")
         validate_repository_name(namespace.name, name)
@@ -158,12 +207,17 @@ class CatalogService:
         return repository
 
     async def repository(self, namespace_name: str, name: str) -> Repository:
-        namespace = await self.namespace(namespace_name)
+        label = f"{namespace_name}/{name}"
+        namespace = await self._store.namespaces.by_name(namespace_name)
+        if namespace is None:  # as a hidden namespace's repository answers (module doc)
+            raise _no_repository(label)
         found = await self._store.repositories.by_name(namespace.id, name)
-        return await self._readable(namespace, found, f"{namespace_name}/{name}")
+        return await self._readable(namespace, found, label)
 
     async def repository_by_id(self, namespace_id: int, repository_id: int) -> Repository:
-        namespace = await self.namespace_by_id(namespace_id)
+        namespace = await self._store.namespaces.get(namespace_id)
+        if namespace is None:
+            raise _no_repository(str(repository_id))
         found = await self._store.repositories.get(repository_id)
         if found is not None and found.namespace_id != namespace.id:
             found = None
@@ -175,6 +229,16 @@ class CatalogService:
         # pool of hot reads, and nothing needs the connection while the page renders).
         await self._store.release()
         return await self._store.repositories.page(query, self._visibility(), with_tag_names=with_tag_names)
+
+    async def namespace_page(self, namespace: Namespace, label: str, query: RepoQuery) -> Page[Repository]:
+        """``list_repositories`` of one namespace (``label`` names it as the caller did). A caller
+        without a role who may read nothing in it gets NotFound, as for a missing namespace: the page
+        tells whether anything is readable, so a page with rows costs no further read."""
+        filtered = query.name_contains is not None or query.category is not None
+        page = await self.list_repositories(replace(query, namespace=namespace.name))
+        if page.total == 0:
+            await self._disclose(namespace, label, readable=None if filtered else False)
+        return page
 
     async def list_repository_summaries(self, query: RepoQuery) -> Page[RepositorySummary]:
         """``list_repositories`` with tag names, as summaries (the columns a list across namespaces shows)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -73,6 +74,29 @@ class Creator:
     display_name: str | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CreatorFacts:
+    """What one caller may learn of the creators shown in an answer about one namespace.
+
+    Their e-mail and role in the namespace are for its own people: members of any role (site admins
+    count as members everywhere) and each creator about themself. Anyone else who may read the
+    repository learns who made it (id, display name), not how to reach them or what rank they hold.
+    Made by ``CatalogService.creator_facts``."""
+
+    roles: Mapping[int, Role]  # the creators' membership roles; creators who are no members are absent
+    insider: bool  # the caller belongs to the namespace
+    caller_id: int | None = None
+
+    def discloses(self, creator: Creator) -> bool:
+        return self.insider or creator.id == self.caller_id
+
+    def email(self, creator: Creator) -> str | None:
+        return creator.email if self.discloses(creator) else None
+
+    def role(self, creator: Creator) -> Role | None:
+        return self.roles.get(creator.id) if self.discloses(creator) else None
 
 
 @dataclass(frozen=True, slots=True)

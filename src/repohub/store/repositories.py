@@ -255,6 +255,14 @@ class RepositoryStore:
         )
         return result.first() is not None
 
+    async def public_exists_in(self, namespace_id: int) -> bool:
+        result = await self._session.execute(
+            select(RepositoryRow.id)
+            .where(RepositoryRow.namespace_id == namespace_id, RepositoryRow.is_public.is_(True))
+            .limit(1)
+        )
+        return result.first() is not None
+
     async def page(
         self, query: RepoQuery, visibility: Visibility, *, with_tag_names: bool = False
     ) -> Page[Repository]:

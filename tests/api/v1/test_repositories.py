@@ -108,8 +108,9 @@ async def test_members_admins_and_site_admins_create_in_an_org(client, v1, who):
     await v1.create("acme", f"by-{who}", as_user=who)
 
 
+# acme holds nothing public: for the stranger it does not exist (test_hidden_namespaces).
 @pytest.mark.parametrize(("who", "status", "code"), [("guest", 403, "permission_denied"),
-                                                     ("stranger", 403, "permission_denied")])  # fmt: skip
+                                                     ("stranger", 404, "not_found")])  # fmt: skip
 async def test_viewers_and_outsiders_may_not_create(client, v1, who, status, code):
     response = await client.post("/v1/repositories/acme/", json={"repo_name": "x"}, headers=v1.auth(who))
     assert_error(response, status, code)

@@ -7,8 +7,10 @@ Visibility follows the rule all dialects share, decided by the service: an organ
 repositories exist only for its members; to anyone else they are 404, listed or fetched. Its public
 repositories are readable by every signed-in user, so listing an organization one does not belong
 to shows its public repositories only (what an ABEJA user expects of a shared, public image).
-``GET /organizations/{organization_id}`` answers for any existing namespace: a namespace's name is
-already public through the other dialects' paths.
+An organization holding nothing the caller may read, and in which it has no role, does not exist for
+it: showing, listing or creating there answers as an unknown id does, and a repository path through it
+as an unknown repository does. One with a public repository is shown (its repositories are listed to
+anyone anyway); creating there without a role is then a 403.
 
 Paging: ``limit`` defaults to 10 and may be 1 to 100, ``offset`` counts from 0 — the ABEJA
 registry docs show only the default 10 (their sample), and 1..100 is what ABEJA documents for its
@@ -17,7 +19,8 @@ other list calls (e.g. secrets). Anything else is a 400, never a silent clamp.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Query
@@ -34,7 +37,7 @@ from repohub.api.abeja.schemas import (
 from repohub.api.openapi import COMMON, REGISTRY_REFUSED, TOO_LARGE
 from repohub.api.routing import PrefixRouter
 from repohub.domain.catalog import MAX_PAGE
-from repohub.domain.entities import Creator, Namespace, Repository, Role, Tag
+from repohub.domain.entities import Namespace, Repository, Tag
 from repohub.domain.errors import NotFound
 from repohub.domain.queries import RepoOrder, RepoQuery, TagQuery
 from repohub.domain.service import Service
@@ -63,19 +66,28 @@ def _parse_id(value: str, what: str) -> int:
     return int(value)
 
 
-async def _organization(service: Service, organization_id: str) -> Namespace:
+@contextmanager
+def _as_organization(organization_id: str) -> Iterator[None]:
+    """A namespace the block did not find (missing, or hidden from the caller) as ABEJA words it."""
     try:
-        return await service.catalog.namespace_by_id(_parse_id(organization_id, "organization"))
+        yield
     except NotFound as error:
         raise NotFound(f"organization {organization_id!r} not found") from error
+
+
+async def _organization(service: Service, organization_id: str) -> Namespace:
+    with _as_organization(organization_id):
+        return await service.catalog.namespace_by_id(_parse_id(organization_id, "organization"))
 
 
 async def _repository(
     service: Service, organization_id: str, repository_id: str
 ) -> tuple[Namespace, Repository]:
-    namespace = await _organization(service, organization_id)
-    repo = await service.catalog.repository_by_id(namespace.id, _parse_id(repository_id, "repository"))
-    return namespace, repo
+    """The repository first: through an organization that is missing or hidden, it is what an
+    unknown repository is."""
+    namespace_id = _parse_id(organization_id, "organization")
+    repo = await service.catalog.repository_by_id(namespace_id, _parse_id(repository_id, "repository"))
+    return await service.catalog.namespace_by_id(namespace_id), repo
 
 
 async def _all_tags(service: Service, repo: Repository) -> list[Tag]:
@@ -88,24 +100,18 @@ async def _all_tags(service: Service, repo: Repository) -> list[Tag]:
             return tags
 
 
-async def _roles(
-    service: Service, namespace: Namespace, creators: Iterable[Creator | None]
-) -> dict[int, Role]:
-    """The creators' roles in the organization, fetched once for a whole response."""
-    ids = [creator.id for creator in creators if creator is not None]
-    return await service.catalog.member_roles(namespace, ids)
-
-
 async def _detail(service: Service, namespace: Namespace, repo: Repository) -> RepositoryDetail:
     tags = await _all_tags(service, repo)
-    roles = await _roles(service, namespace, [repo.creator, *(tag.creator for tag in tags)])
-    return RepositoryDetail.with_tags(repo, tags, roles)
+    facts = await service.catalog.creator_facts(namespace, [repo.creator, *(tag.creator for tag in tags)])
+    return RepositoryDetail.with_tags(repo, tags, facts)
 
 
 @router.get("/{organization_id}", response_model=Organization)
 async def get_organization(organization_id: str, service: AbejaService) -> Organization:
     """The organization (a repohub namespace) by its numeric id."""
-    return Organization.of(await _organization(service, organization_id))
+    with _as_organization(organization_id):
+        namespace_id = _parse_id(organization_id, "organization")
+        return Organization.of(await service.catalog.shown_namespace_by_id(namespace_id))
 
 
 @router.post(_REPOSITORIES, response_model=RepositoryDetail, responses=error_responses(TOO_LARGE))
@@ -114,9 +120,10 @@ async def create_repository(
 ) -> RepositoryDetail:
     """Create a private repository (members and up); 200 with it, as ABEJA answers."""
     namespace = await _organization(service, organization_id)
-    repo = await service.catalog.create_repository(
-        namespace.name, body.name, description=body.description or ""
-    )
+    with _as_organization(organization_id):
+        repo = await service.catalog.create_repository(
+            namespace.name, body.name, description=body.description or ""
+        )
     return await _detail(service, namespace, repo)
 
 
@@ -126,11 +133,12 @@ async def list_repositories(
 ) -> RepositoryPage:
     """The organization's repositories the caller may see, by name (entries carry no tags)."""
     namespace = await _organization(service, organization_id)
-    page = await service.catalog.list_repositories(
-        RepoQuery(namespace=namespace.name, offset=offset, limit=limit, order=RepoOrder.NAME)
-    )
-    roles = await _roles(service, namespace, (repo.creator for repo in page.items))
-    return RepositoryPage.of(namespace, page, roles)
+    with _as_organization(organization_id):
+        page = await service.catalog.namespace_page(
+            namespace, organization_id, RepoQuery(offset=offset, limit=limit, order=RepoOrder.NAME)
+        )
+    facts = await service.catalog.creator_facts(namespace, (repo.creator for repo in page.items))
+    return RepositoryPage.of(namespace, page, facts)
 
 
 @router.get(_REPOSITORY, response_model=RepositoryDetail)
@@ -160,5 +168,5 @@ async def list_tags(
     """The repository's tags, newest first."""
     namespace, repo = await _repository(service, organization_id, repository_id)
     page = await service.catalog.list_tags(repo, TagQuery(offset=offset, limit=limit))
-    roles = await _roles(service, namespace, (tag.creator for tag in page.items))
-    return TagPage.of(namespace, repo, page, roles)
+    facts = await service.catalog.creator_facts(namespace, (tag.creator for tag in page.items))
+    return TagPage.of(namespace, repo, page, facts)

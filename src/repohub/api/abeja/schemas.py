@@ -6,14 +6,14 @@ Ids are decimal strings, except where ABEJA's samples show numbers: a tag's ``id
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from repohub.api.render import iso
 from repohub.domain.entities import Creator as CreatorEntity
-from repohub.domain.entities import Namespace, Page, Repository, Role, Tag
+from repohub.domain.entities import CreatorFacts, Namespace, Page, Repository, Tag
 
 
 class RepositoryCreate(BaseModel):
@@ -24,23 +24,26 @@ class RepositoryCreate(BaseModel):
     description: StrictStr | None = None
 
 
+_HIDDEN = "; null unless the caller is a member of the organization or the creator"
+
+
 class Creator(BaseModel):
     id: str
-    email: str | None
+    email: str | None = Field(description="the creator's e-mail" + _HIDDEN)
     display_name: str | None
-    role: str | None = Field(description="the creator's role in the organization; null if no member")
+    role: str | None = Field(description="the creator's role in the organization (null: no member)" + _HIDDEN)
     is_registered: bool
     created_at: str | None
     updated_at: str | None
 
     @classmethod
-    def of(cls, creator: CreatorEntity | None, roles: Mapping[int, Role]) -> Creator | None:
+    def of(cls, creator: CreatorEntity | None, facts: CreatorFacts) -> Creator | None:
         if creator is None:
             return None
-        role = roles.get(creator.id)
+        role = facts.role(creator)
         return cls(
             id=str(creator.id),
-            email=creator.email,
+            email=facts.email(creator),
             display_name=creator.display_name,
             role=role.value if role else None,
             is_registered=True,  # every repohub user has finished signing up
@@ -60,14 +63,14 @@ class TagItem(BaseModel):
     updated_at: str | None
 
     @classmethod
-    def of(cls, tag: Tag, roles: Mapping[int, Role]) -> TagItem:
+    def of(cls, tag: Tag, facts: CreatorFacts) -> TagItem:
         return cls(
             id=tag.id,
             name=tag.name,
             digest=tag.digest,
             media_type=tag.media_type,
             size=tag.size,
-            creator=Creator.of(tag.creator, roles),
+            creator=Creator.of(tag.creator, facts),
             created_at=iso(tag.created_at),
             updated_at=iso(tag.updated_at),
         )
@@ -83,13 +86,13 @@ class ListedRepository(BaseModel):
     updated_at: str | None
 
     @classmethod
-    def of(cls, repo: Repository, roles: Mapping[int, Role]) -> ListedRepository:
+    def of(cls, repo: Repository, facts: CreatorFacts) -> ListedRepository:
         return cls(
             id=str(repo.id),
             organization_id=str(repo.namespace_id),
             name=repo.name,
             description=repo.description or None,  # ABEJA shows a missing description as null
-            creator=Creator.of(repo.creator, roles),
+            creator=Creator.of(repo.creator, facts),
             created_at=iso(repo.created_at),
             updated_at=iso(repo.updated_at),
         )
@@ -99,9 +102,9 @@ class RepositoryDetail(ListedRepository):
     tags: list[TagItem]
 
     @classmethod
-    def with_tags(cls, repo: Repository, tags: Sequence[Tag], roles: Mapping[int, Role]) -> RepositoryDetail:
-        listed = ListedRepository.of(repo, roles)
-        return cls(**listed.model_dump(), tags=[TagItem.of(tag, roles) for tag in tags])
+    def with_tags(cls, repo: Repository, tags: Sequence[Tag], facts: CreatorFacts) -> RepositoryDetail:
+        listed = ListedRepository.of(repo, facts)
+        return cls(**listed.model_dump(), tags=[TagItem.of(tag, facts) for tag in tags])
 
 
 class Organization(BaseModel):
@@ -147,11 +150,11 @@ class RepositoryPage(_Envelope):
     registry_repositories: list[ListedRepository]
 
     @classmethod
-    def of(cls, namespace: Namespace, page: Page[Repository], roles: Mapping[int, Role]) -> RepositoryPage:
+    def of(cls, namespace: Namespace, page: Page[Repository], facts: CreatorFacts) -> RepositoryPage:
         return cls(
             **_envelope(namespace, page),
             organization_id=namespace.id,
-            registry_repositories=[ListedRepository.of(repo, roles) for repo in page.items],
+            registry_repositories=[ListedRepository.of(repo, facts) for repo in page.items],
         )
 
 
@@ -161,14 +164,12 @@ class TagPage(_Envelope):
     tags: list[TagItem]
 
     @classmethod
-    def of(
-        cls, namespace: Namespace, repo: Repository, page: Page[Tag], roles: Mapping[int, Role]
-    ) -> TagPage:
+    def of(cls, namespace: Namespace, repo: Repository, page: Page[Tag], facts: CreatorFacts) -> TagPage:
         return cls(
             **_envelope(namespace, page),
             organization_id=str(namespace.id),
             registry_repository_id=str(repo.id),
-            tags=[TagItem.of(tag, roles) for tag in page.items],
+            tags=[TagItem.of(tag, facts) for tag in page.items],
         )
 
 

@@ -12,6 +12,7 @@ from fastapi import Depends, Query, Request, Response
 from pydantic import ValidationError
 
 from repohub.api.deps import AnonymousServiceDep, bound_service
+from repohub.api.hosts import link_url
 from repohub.api.openapi import COMMON, RATE_LIMITED, REGISTRY_REFUSED, TOO_LARGE
 from repohub.api.parameters import parameter
 from repohub.api.routing import PrefixRouter
@@ -147,16 +148,18 @@ async def create_repository(namespace: str, body: RepositoryCreate, service: V1S
 async def list_repositories(
     request: Request, namespace: str, service: V1Service, page: Page = 1, page_size: PageSize = 20
 ) -> RepositoryPage:
-    """Repositories of a namespace, by name; anonymous callers see only public ones."""
-    await service.catalog.namespace(namespace)
-    found = await service.catalog.list_repositories(
-        RepoQuery(namespace=namespace, offset=(page - 1) * page_size, limit=page_size, order=RepoOrder.NAME)
+    """Repositories of a namespace, by name; anonymous callers see only public ones. A namespace
+    in which the caller has no role and may read nothing is a 404, as a missing one."""
+    found = await service.catalog.namespace_page(
+        await service.catalog.namespace(namespace),
+        repr(namespace),
+        RepoQuery(offset=(page - 1) * page_size, limit=page_size, order=RepoOrder.NAME),
     )
     if page > 1 and not found.items:
         raise NotFound("Invalid page.")
     return RepositoryPage(
         count=found.total,
-        next=str(request.url.include_query_params(page=page + 1)) if found.has_next else None,
+        next=str(link_url(request).include_query_params(page=page + 1)) if found.has_next else None,
         previous=_previous_url(request, page),
         results=[ListedRepository.of(repo) for repo in found.items],
     )
@@ -166,8 +169,8 @@ def _previous_url(request: Request, page: int) -> str | None:
     if page <= 1:
         return None
     if page == 2:  # DRF links the first page without a page parameter
-        return str(request.url.remove_query_params("page"))
-    return str(request.url.include_query_params(page=page - 1))
+        return str(link_url(request).remove_query_params("page"))
+    return str(link_url(request).include_query_params(page=page - 1))
 
 
 @both_slashes("GET", "/repositories/{namespace}/{repo_name:path}/tags", response_model=list[TagItem])
