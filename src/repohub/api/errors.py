@@ -39,6 +39,7 @@ _HTTP_CODES = {
     405: errors.InvalidInput,
     401: errors.NotAuthenticated,
     413: errors.InvalidInput,
+    415: errors.InvalidInput,
 }
 
 
