@@ -3,8 +3,14 @@ endpoint that checks a password, and the same hashing cost whether the user exis
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+from typing import Any
 
+import argon2
+import httpx
+import pytest
+
+from tests.api.registry.test_token import basic
 from tests.ops.test_abuse import app_with
 
 LOGIN = "/v1/generate-api-token/"
@@ -84,3 +90,92 @@ async def test_a_login_body_of_no_known_media_type_is_415(client):
     for headers in ({"Content-Type": "text/plain"}, {}):
         refused = await client.post(LOGIN, content=b"username=bob&password=x", headers=headers)
         assert_v1_error(refused, 415, "invalid_input")
+
+
+# -- item 8: one failure budget per user across every password check --------------------------------
+
+
+async def test_registry_basic_password_guesses_are_refused_once_the_login_spent_the_budget(
+    settings, accounts
+):
+    token = await accounts.user("bob", password="bob-password")
+    async with app_with(settings, **BUDGET) as http:
+        await spend_budget(http, "bob")
+        for i in range(33):
+            assert_budget_spent(await http.get(TOKEN, headers=basic("bob", f"guess-{i}")), registry=True)
+        # Spent means spent: the right password is refused too, until the window turns.
+        assert_budget_spent(await http.get(TOKEN, headers=basic("bob", "bob-password")), registry=True)
+        assert_budget_spent(await http.post(LOGIN, data={"username": "bob", "password": "bob-password"}))
+        # An API token is no password check: docker logins with one go on working.
+        assert (await http.get(TOKEN, headers=basic("bob", token))).status_code == 200
+
+
+async def test_login_is_refused_once_registry_basic_guesses_spent_the_budget(settings, accounts):
+    await accounts.user("bob", password="bob-password")
+    async with app_with(settings, **BUDGET) as http:
+        for i in range(3):
+            wrong = await http.get(TOKEN, headers=basic("bob", f"guess-{i}"))
+            assert wrong.status_code == 401 and wrong.json()["errors"][0]["code"] == "UNAUTHORIZED"
+        assert_budget_spent(await http.get(TOKEN, headers=basic("bob", "bob-password")), registry=True)
+        assert_budget_spent(await http.post(LOGIN, json={"username": "bob", "password": "bob-password"}))
+
+
+async def test_concurrent_guesses_get_no_more_checks_than_the_budget(settings, accounts):
+    await accounts.user("bob", password="bob-password")
+    async with app_with(settings, **BUDGET) as http:
+        answers = await asyncio.gather(
+            *(http.get(TOKEN, headers=basic("bob", f"guess-{i}")) for i in range(8))
+        )
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [401] * 3 + [429] * 5
+
+
+async def test_right_passwords_do_not_spend_the_budget(settings, accounts):
+    await accounts.user("bob", password="bob-password")
+    async with app_with(settings, **BUDGET) as http:
+        for _ in range(2):
+            assert (await http.post(LOGIN, json={"username": "bob", "password": "wrong"})).status_code == 401
+        for _ in range(4):
+            assert (await http.get(TOKEN, headers=basic("bob", "bob-password"))).status_code == 200
+            ok = await http.post(LOGIN, json={"username": "bob", "password": "bob-password"})
+            assert ok.status_code == 200
+        assert (await http.post(LOGIN, json={"username": "bob", "password": "wrong"})).status_code == 401
+        assert_budget_spent(await http.post(LOGIN, json={"username": "bob", "password": "bob-password"}))
+
+
+async def test_an_unknown_user_spends_a_budget_like_a_known_one(settings, accounts):
+    await accounts.user("bob", password="bob-password")
+    async with app_with(settings, **BUDGET) as http:
+        await spend_budget(http, "bob")
+        await spend_budget(http, "nobody")  # the same answers: a 429 tells no name apart
+        metrics = (await http.get("/metrics")).text
+        assert 'repohub_rate_limited_total{limit="login_per_user"}' in metrics
+
+
+# -- item 6: unknown users pay the same password-hash cost -------------------------------------------
+
+
+@pytest.fixture
+def verified(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hashes argon2 verified passwords against (argon2's own verifier, counted and called)."""
+    hashes: list[str] = []
+    real = argon2.PasswordHasher.verify
+
+    def counting(self: argon2.PasswordHasher, hash: str | bytes, password: str | bytes) -> Any:
+        hashes.append(hash if isinstance(hash, str) else hash.decode())
+        return real(self, hash, password)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", counting)
+    return hashes
+
+
+async def test_an_unknown_user_costs_one_password_hash_of_the_same_parameters(client, accounts, verified):
+    await accounts.user("erin", password="erin-password")
+    for username in ("erin", "no-such-user"):
+        login = await client.post(LOGIN, json={"username": username, "password": "wrong-password"})
+        assert_v1_error(login, 401, "not_authenticated")
+        registry = await client.get(TOKEN, headers=basic(username, "wrong-password"))
+        assert registry.status_code == 401
+    assert len(verified) == 4  # one hash verification per check, user or no user
+    known, unknown = verified[0], verified[2]
+    assert argon2.extract_parameters(unknown) == argon2.extract_parameters(known)

@@ -116,7 +116,10 @@ def install(app: FastAPI, renderers: ErrorRenderers) -> None:
 
     @app.exception_handler(errors.DomainError)
     async def on_domain_error(request: Request, error: errors.DomainError) -> Response:
-        return respond(request, Failure(status_of(error), error.code, error.message, error))
+        response = respond(request, Failure(status_of(error), error.code, error.message, error))
+        if isinstance(error, errors.RateLimited) and error.retry_after is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, error: RequestValidationError) -> Response:
