@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,8 +32,9 @@ from repohub.api.swr.login import router as swr_login_router
 from repohub.api.swr.router import router as swr_router
 from repohub.api.v1 import errors as v1_errors
 from repohub.api.v1.router import router as v1_router
-from repohub.auth.secrets import SecretBox
+from repohub.auth.secrets import SecretBox, stand_in_hash
 from repohub.config import Settings
+from repohub.domain.password_budget import PasswordBudget
 from repohub.observability import dbpool, metrics
 from repohub.registry.keys import registry_client
 from repohub.store.engine import create_engine, create_sessionmaker
@@ -81,7 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             registry=registry,
             reader=reader,
             session_gate=Gate(settings.db_pool_size, settings.db_pool_timeout),
+            password_budget=PasswordBudget(settings.login_rate_per_user),
         )
+        # The stand-in hash that unknown users' passwords are checked against, made now rather than
+        # in the first such request (which would then take twice as long as any other).
+        await asyncio.to_thread(stand_in_hash)
         # The ~150k objects of the loaded application live as long as the process: keep them out of
         # the collector's sweeps, each of which otherwise paused every request for ~80 ms (the p99).
         gc.collect()

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     # Abuse limits (0 disables a rate limit); rates are requests per minute per process.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     login_rate_per_client: int = Field(default=60, ge=0)
-    login_rate_per_user: int = Field(default=30, ge=0)
+    # Failed password checks per username a minute, on every endpoint that checks one (0: no limit).
+    login_rate_per_user: int = Field(default=10, ge=0)
     token_rate_per_client: int = Field(default=600, ge=0)
     token_rate_per_user: int = Field(default=300, ge=0)
     cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: no CORS headers at all

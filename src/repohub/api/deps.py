@@ -16,6 +16,7 @@ from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.grant_facts import GrantFacts
+from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.service import Service
 from repohub.registry.keys import signing_key
 from repohub.store.faults import is_unavailable
@@ -37,6 +38,9 @@ class AppState:
     # overflow stays free for the rest (readiness checks), and is not opened and closed per request.
     session_gate: Gate = field(default_factory=lambda: Gate(10, 2.0))
     grant_facts: GrantFacts = field(default_factory=GrantFacts)  # registry token grants, briefly
+    # Failed password checks per user, this app's own (``domain.password_budget``); made from
+    # LOGIN_RATE_PER_USER by the app, none by default.
+    password_budget: PasswordBudget = field(default_factory=lambda: PasswordBudget(0))
     _token_signer: BatchSigner | None = None
 
     @property
@@ -66,7 +70,13 @@ async def service_session(state: AppState) -> AsyncIterator[Service]:
     session = LazySession(state.sessions, state.engine.dialect.name, state.session_gate)
     try:
         store = Store(session, state.reader)
-        yield Service(store, state.secret_box, registry=state.registry, grant_facts=state.grant_facts)
+        yield Service(
+            store,
+            state.secret_box,
+            registry=state.registry,
+            grant_facts=state.grant_facts,
+            password_budget=state.password_budget,
+        )
     finally:
         try:
             await session.close()

@@ -40,6 +40,7 @@ _HTTP_CODES = {
     405: errors.InvalidInput,
     401: errors.NotAuthenticated,
     413: errors.InvalidInput,
+    415: errors.InvalidInput,
 }
 
 
@@ -125,7 +126,10 @@ def install(app: FastAPI, renderers: ErrorRenderers) -> None:
 
     @app.exception_handler(errors.DomainError)
     async def on_domain_error(request: Request, error: errors.DomainError) -> Response:
-        return respond(request, Failure(status_of(error), error.code, error.message, error))
+        response = respond(request, Failure(status_of(error), error.code, error.message, error))
+        if isinstance(error, errors.RateLimited) and error.retry_after is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, error: RequestValidationError) -> Response:

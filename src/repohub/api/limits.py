@@ -4,19 +4,20 @@ Both answer in the dialect's own error format (the renderer registered for the p
 a 413 or 429 like any other error. Rate limits are counted per process in fixed one-minute windows:
 with R replicas a client gets at most R times the limit, which is what a per-replica limit means.
 
-The per-user limits key on who the request claims to be, read from it before authentication and
-without the database: the login's username, a Basic username, an SWR access key id, or the SHA-256 of
-a bearer / X-Auth-Token token (the same digest the store looks tokens up by; never the token itself).
+The token endpoints' per-user limits key on who the request claims to be, read from its headers
+before authentication and without the database: a Basic username, an SWR access key id, or the
+SHA-256 of a bearer / X-Auth-Token token (the same digest the store looks tokens up by; never the
+token itself). Logins are limited per client here; per user, every failed password check (the login's
+and the registry token's alike) is counted by the domain, on the username it checked
+(``domain.password_budget``, LOGIN_RATE_PER_USER): a body read here could say another name.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
 
 from fastapi import Request
 from starlette.exceptions import HTTPException
@@ -63,7 +64,6 @@ class Window:
 class Limits:
     max_body_bytes: int
     login_per_client: int
-    login_per_user: int
     token_per_client: int
     token_per_user: int
 
@@ -72,7 +72,6 @@ class Limits:
         return cls(
             max_body_bytes=settings.max_body_bytes,
             login_per_client=settings.login_rate_per_client,
-            login_per_user=settings.login_rate_per_user,
             token_per_client=settings.token_rate_per_client,
             token_per_user=settings.token_rate_per_user,
         )
@@ -127,18 +126,6 @@ TOKEN_PATHS: dict[tuple[str, str], Callable[[Scope], str | None]] = {
 }
 
 
-def _login_username(body: bytes, content_type: str) -> str | None:
-    try:
-        if content_type.startswith("application/json"):
-            parsed = json.loads(body)
-            name = parsed.get("username") if isinstance(parsed, dict) else None
-        else:
-            name = (parse_qs(body.decode("utf-8", "replace")).get("username") or [None])[0]
-    except ValueError:
-        return None
-    return name if isinstance(name, str) else None
-
-
 class LimitsMiddleware:
     def __init__(self, app: ASGIApp, limits: Limits, renderers: ErrorRenderers) -> None:
         self.app = app
@@ -146,7 +133,6 @@ class LimitsMiddleware:
         self.renderers = renderers
         self.windows = {
             "login_client": Window(limits.login_per_client),
-            "login_user": Window(limits.login_per_user),
             "token_client": Window(limits.token_per_client),
             "token_user": Window(limits.token_per_user),
         }
@@ -162,11 +148,7 @@ class LimitsMiddleware:
         key = (scope["method"], self._app_path(scope).rstrip("/"))
         if key in LOGIN_PATHS or key in TOKEN_PATHS:
             family = "login" if key in LOGIN_PATHS else "token"
-            body, receive = await self._buffer(receive) if family == "login" else (b"", receive)
-            if body is None:
-                await self._refuse(scope, receive, send, self._too_large())
-                return
-            refusal = self._rate_check(scope, family, key, body)
+            refusal = self._rate_check(scope, family, key)
             if refusal is not None:
                 await self._refuse(scope, receive, send, refusal, retry_after=True)
                 return
@@ -204,34 +186,8 @@ class LimitsMiddleware:
                 raise
             await self._refuse(scope, receive, send, self._too_large())
 
-    async def _buffer(self, receive: Receive) -> tuple[bytes | None, Receive]:
-        """Read a (small) body up front and hand the app a receive that replays it."""
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.limits.max_body_bytes:
-                return None, receive
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return body, replay
-
     # -- rate limits ----------------------------------------------------------------------------
-    def _rate_check(self, scope: Scope, family: str, path: tuple[str, str], body: bytes) -> Failure | None:
+    def _rate_check(self, scope: Scope, family: str, path: tuple[str, str]) -> Failure | None:
         now = time.monotonic()
         client = scope.get("client")
         client_key = client[0] if client else "?"
@@ -239,11 +195,10 @@ class LimitsMiddleware:
             RATE_LIMITED.labels(f"{family}_per_client").inc()
             return Failure(429, RateLimited.code, "too many requests from this client, retry in a minute")
         if family == "login":
-            user = _login_username(body, _header(scope, b"content-type"))
-        else:
-            user = TOKEN_PATHS[path](scope)
-        if user is not None and not self.windows[f"{family}_user"].allow(user, now):
-            RATE_LIMITED.labels(f"{family}_per_user").inc()
+            return None  # per user: the domain's budget of failed password checks
+        user = TOKEN_PATHS[path](scope)
+        if user is not None and not self.windows["token_user"].allow(user, now):
+            RATE_LIMITED.labels("token_per_user").inc()
             return Failure(429, RateLimited.code, "too many attempts for this user, retry in a minute")
         return None
 

@@ -22,6 +22,7 @@ Responses = dict[int | str, dict[str, Any]]
 # Statuses by cause, named so that routes read as what can happen to them.
 BAD_INPUT, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT = 400, 401, 403, 404, 409
 TOO_LARGE = 413  # a body over REPOHUB_MAX_BODY_BYTES (api.limits), on operations that take one
+UNSUPPORTED_MEDIA_TYPE = 415  # a body of a media type the operation does not read (the v1 login)
 RATE_LIMITED = 429  # the credential endpoints (api.limits)
 REGISTRY_REFUSED = 502  # deletes that go through the registry first
 UNAVAILABLE = 503  # the database (or the registry) is down: every database-backed operation
@@ -35,6 +36,7 @@ _DESCRIPTIONS = {
     NOT_FOUND: "Does not exist, or is not visible to the caller",
     CONFLICT: "Conflicts with what exists (duplicate name, non-empty namespace...)",
     TOO_LARGE: "The request body is larger than REPOHUB_MAX_BODY_BYTES",
+    UNSUPPORTED_MEDIA_TYPE: "The body is not of a media type this operation reads",
     RATE_LIMITED: "Too many requests from this client or for this user; retry after Retry-After",
     REGISTRY_REFUSED: "The registry refused or failed to delete the images; nothing was changed",
     UNAVAILABLE: "The database (or the registry) is unavailable; retry later",

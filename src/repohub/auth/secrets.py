@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
 import string
@@ -23,8 +24,21 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    if not password_hash:
-        return False
+    """Whether ``password`` matches; with no hash to check (no such user, or one without a password)
+    it is checked against a stand-in hash all the same, so that the answer takes as long either way
+    and its time does not tell whether the user exists."""
+    matched = _matches(password_hash or stand_in_hash(), password)
+    return matched and bool(password_hash)
+
+
+@functools.cache
+def stand_in_hash() -> str:
+    """The hash of a random password no one knows, made by the same hasher (so of the same cost as
+    real ones). Made once per process, on first use or ahead of it (``app`` makes it at start)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _matches(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -18,6 +18,7 @@ from repohub.auth.secrets import (
 from repohub.domain.entities import AccessKey, IssuedToken, Membership, Namespace, NamespaceKind, Role, User
 from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from repohub.domain.names import validate_namespace_name
+from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.verified import TOKENS as VERIFIED_TOKENS
 from repohub.observability.metrics import TOKENS_ISSUED
 from repohub.store.tables import utcnow
@@ -34,20 +35,39 @@ def project_id_for(user: User) -> str:
 
 
 class AccountService:
-    def __init__(self, store: Store, secret_box: SecretBox) -> None:
+    def __init__(
+        self, store: Store, secret_box: SecretBox, password_budget: PasswordBudget | None = None
+    ) -> None:
         self._store = store
         self._box = secret_box
+        # The app's budget of failed password checks per user; none given (the CLI): no limit.
+        self._budget = password_budget or PasswordBudget(0)
 
     # -- authentication -------------------------------------------------------------------------
     async def authenticate_password(self, username: str, password: str) -> User:
-        user = await self._store.users.by_username(username)
-        if user is None or len(password) > MAX_PASSWORD:
-            raise NotAuthenticated("invalid username or password")
-        stored = await self._store.users.password_hash(user.id)
-        # argon2 is deliberately slow: off the event loop, so other requests keep flowing meanwhile.
-        if not await asyncio.to_thread(verify_password, stored, password):
+        """The user whose password this is; every endpoint that takes a password checks it here, so
+        each check is counted against the user's budget of failures (``domain.password_budget``)."""
+        charge = self._budget.charge(username)
+        failed = False
+        try:
+            user = await self._password_user(username, password)
+            failed = user is None
+        finally:
+            if not failed:  # right, or not checked at all (the database failed): no guess was made
+                self._budget.refund(charge)
+        if user is None:
             raise NotAuthenticated("invalid username or password")
         return user
+
+    async def _password_user(self, username: str, password: str) -> User | None:
+        if len(password) > MAX_PASSWORD:
+            return None
+        user = await self._store.users.by_username(username)
+        stored = await self._store.users.password_hash(user.id) if user is not None else None
+        # argon2 is deliberately slow: off the event loop, so other requests keep flowing meanwhile.
+        # Without a user (or a hash) it is still run, against a stand-in: the same time either way.
+        matched = await asyncio.to_thread(verify_password, stored, password)
+        return user if matched else None
 
     async def authenticate_token(self, token: str, *, now: datetime | None = None) -> User:
         """The token's user; a token verified in the last few seconds is not looked up again."""

@@ -45,7 +45,13 @@ class Conflict(DomainError):
 
 
 class RateLimited(DomainError):
+    """Too many attempts; ``retry_after`` is the seconds until they are allowed again, when known."""
+
     code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
 
 
 class UpstreamUnavailable(DomainError):

@@ -9,6 +9,7 @@ from repohub.domain.entities import ANONYMOUS, Principal
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.namespaces import NamespaceService
+from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.registry import RegistryService
 from repohub.observability import context
 from repohub.store.unit import Store
@@ -23,10 +24,11 @@ class Service:
         *,
         registry: RegistryGateway | None = None,
         grant_facts: GrantFacts | None = None,
+        password_budget: PasswordBudget | None = None,
     ) -> None:
         self.store = store
         self._registry = registry  # the image registry, when configured: deletes go there first
-        self.accounts = AccountService(store, secret_box)
+        self.accounts = AccountService(store, secret_box, password_budget)
         self.catalog = CatalogService(store, principal, registry=registry)
         self.registry = RegistryService(store, registry, grant_facts)
         self.namespaces = NamespaceService(store, principal)

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
-from pydantic import ValidationError
 
 from repohub.api.deps import AnonymousServiceDep, bound_service
 from repohub.api.hosts import link_url
-from repohub.api.openapi import COMMON, RATE_LIMITED, REGISTRY_REFUSED, TOO_LARGE
+from repohub.api.openapi import COMMON, RATE_LIMITED, REGISTRY_REFUSED, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
 from repohub.api.parameters import parameter
 from repohub.api.routing import PrefixRouter
 from repohub.api.v1.errors import error_responses
+from repohub.api.v1.login import FORM, JSON, login_request
 from repohub.api.v1.schemas import (
     CreatedRepository,
     ListedRepository,
@@ -83,25 +83,12 @@ def both_slashes(method: str, path: str, **kwargs: Any) -> Callable[[Callable[..
     return register
 
 
-async def _form_or_json(request: Request) -> dict[str, Any]:
-    if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            body = await request.json()
-        except ValueError as error:
-            raise InvalidInput("the body is not valid JSON") from error
-        if not isinstance(body, dict):
-            raise InvalidInput("the body must be a JSON object")
-        return body
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
 _LOGIN_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": LoginRequest.model_json_schema()},
-            "application/x-www-form-urlencoded": {"schema": LoginRequest.model_json_schema()},
+            JSON: {"schema": LoginRequest.model_json_schema()},
+            FORM: {"schema": LoginRequest.model_json_schema()},
         },
     }
 }
@@ -112,14 +99,11 @@ _LOGIN_BODY = {
     "/generate-api-token",
     response_model=LoginResponse,
     openapi_extra=_LOGIN_BODY,
-    responses=error_responses(TOO_LARGE, RATE_LIMITED),
+    responses=error_responses(TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, RATE_LIMITED),
 )
 async def generate_api_token(request: Request, service: AnonymousServiceDep) -> LoginResponse:
     """Log in with username and password (form or JSON) and get a new API token."""
-    try:
-        login = LoginRequest.model_validate(await _form_or_json(request))
-    except ValidationError as error:
-        raise InvalidInput("username and password are required strings") from error
+    login = await login_request(request)
     issued = await service.accounts.login(login.username, login.password)
     return LoginResponse(token=issued.token, username=issued.user.username)
 
