@@ -66,7 +66,13 @@ async def service_session(state: AppState) -> AsyncIterator[Service]:
     session = LazySession(state.sessions, state.engine.dialect.name, state.session_gate)
     try:
         store = Store(session, state.reader)
-        yield Service(store, state.secret_box, registry=state.registry, grant_facts=state.grant_facts)
+        yield Service(
+            store,
+            state.secret_box,
+            registry=state.registry,
+            grant_facts=state.grant_facts,
+            login_token_ttl=state.settings.login_token_lifetime,
+        )
     finally:
         try:
             await session.close()
