@@ -19,7 +19,7 @@ import typer
 from repohub.auth.registry_token import registry_config_fragment
 from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
-from repohub.domain.entities import Role
+from repohub.domain.entities import Role, TokenInfo
 from repohub.domain.errors import DomainError
 from repohub.domain.service import Service
 from repohub.registry.keys import registry_client, signing_key
@@ -239,10 +239,51 @@ def _since(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@tokens.command("list")
+def tokens_list(user: str, as_json: JsonFlag = False) -> None:
+    """List USER's live API tokens: id, kind (cli, login, docker-login), times; never the token."""
+    found = _with_service(lambda service: service.accounts.list_tokens(user))
+    payload = [_token_entry(info) for info in found]
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    columns = ("id", "kind", "created_at", "last_used_at", "expires_at", "parent_id")
+    lines = ["\t".join(columns)] + ["\t".join(entry[key] or "-" for key in columns) for entry in payload]
+    typer.echo("\n".join(lines))
+
+
+def _token_entry(info: TokenInfo) -> dict[str, str | None]:
+    def moment(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": str(info.id),
+        "kind": info.kind,
+        "created_at": info.created_at.isoformat(),
+        "last_used_at": moment(info.last_used_at),
+        "expires_at": moment(info.expires_at),
+        "parent_id": str(info.parent_id) if info.parent_id is not None else None,
+    }
+
+
 @tokens.command("revoke")
-def tokens_revoke(token: str) -> None:
-    """Revoke an API token."""
-    if not _with_service(lambda service: service.accounts.revoke_token(token)):
+def tokens_revoke(
+    token: Annotated[str | None, typer.Argument(help="the token itself")] = None,
+    token_id: Annotated[int | None, typer.Option("--id", min=1, help="the token's id (tokens list)")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="every token of this user")] = None,
+) -> None:
+    """Revoke an API token (by the token or its --id) or all of a --user's; derived tokens go too."""
+    if sum(given is not None for given in (token, token_id, user)) != 1:
+        raise typer.BadParameter("give exactly one of TOKEN, --id or --user")
+    if user is not None:
+        count = _with_service(lambda service: service.accounts.revoke_user_tokens(user))
+        typer.echo(f"revoked {count} token(s)")
+        return
+    if token is not None:
+        revoked = _with_service(lambda service: service.accounts.revoke_token(token))
+    else:
+        revoked = _with_service(lambda service: service.accounts.revoke_token_id(token_id or 0)) > 0
+    if not revoked:
         typer.echo("error: no such live token", err=True)
         raise typer.Exit(code=1)
     typer.echo("revoked")

@@ -6,11 +6,14 @@ import ipaddress
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from repohub.domain.accounts import LOGIN_TOKEN_TTL
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/repohub.db"
 
@@ -49,6 +52,9 @@ class Settings(BaseSettings):
     login_rate_per_user: int = Field(default=10, ge=0)
     token_rate_per_client: int = Field(default=600, ge=0)
     token_rate_per_user: int = Field(default=300, ge=0)
+    # Seconds a password login's API token lives (v1 generate-api-token; also caps SWR's docker-login
+    # token); 0: until revoked. At most ten years, so that no expiry overflows a date.
+    login_token_ttl: int = Field(default=int(LOGIN_TOKEN_TTL.total_seconds()), ge=0, le=10 * 366 * 86_400)
     cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: no CORS headers at all
     # The Distribution registry repohub issues tokens for and hears events from (see README).
     registry_url: str | None = None  # its HTTP API, e.g. http://127.0.0.1:5000; unset: no registry calls
@@ -95,6 +101,10 @@ class Settings(BaseSettings):
         None if not: its default promises nothing about where clients reach repohub, so links then
         follow the request's Host and trusted X-Forwarded-*."""
         return self.public_url.rstrip("/") if "public_url" in self.model_fields_set else None
+
+    @property
+    def login_token_lifetime(self) -> timedelta | None:
+        return timedelta(seconds=self.login_token_ttl) if self.login_token_ttl else None
 
     @property
     def is_sqlite(self) -> bool:

@@ -153,6 +153,51 @@ def test_tokens_create_json_and_revoke(settings, env):
     assert run(env, "tokens", "revoke", issued["token"]).returncode == 1  # already revoked
 
 
+def test_tokens_list_shows_each_token_s_kind_and_times_never_the_token(settings, env):
+    ok(env, "users", "create", "carol", "--password", "pw")
+    forever = json.loads(ok(env, "tokens", "create", "carol", "--json"))
+    ok(env, "tokens", "create", "carol", "--expires-in", "1h")
+    with_service(settings, lambda service: service.accounts.login("carol", "pw"))
+    listed = json.loads(ok(env, "tokens", "list", "carol", "--json"))
+    assert [set(entry) for entry in listed] == [
+        {"id", "kind", "created_at", "last_used_at", "expires_at", "parent_id"}
+    ] * 3
+    assert [entry["kind"] for entry in listed] == ["cli", "cli", "login"]
+    assert listed[0]["expires_at"] is None and listed[1]["expires_at"] and listed[2]["expires_at"]
+    assert all(entry["id"].isdigit() and entry["last_used_at"] is None for entry in listed)
+    text = ok(env, "tokens", "list", "carol")
+    assert forever["token"] not in text and len(text.splitlines()) == 4  # a header and three tokens
+    assert run(env, "tokens", "list", "ghost").returncode == 1
+
+
+def test_tokens_revoke_by_id_by_user_or_by_the_token(settings, env):
+    ok(env, "users", "create", "carol", "--password", "pw")
+    ok(env, "users", "create", "dave", "--password", "pw")
+    tokens = [json.loads(ok(env, "tokens", "create", "carol", "--json"))["token"] for _ in range(3)]
+    dave = ok(env, "tokens", "create", "dave").strip()
+    ids = [entry["id"] for entry in json.loads(ok(env, "tokens", "list", "carol", "--json"))]
+    assert ok(env, "tokens", "revoke", "--id", ids[0]).strip() == "revoked"
+    assert run(env, "tokens", "revoke", "--id", ids[0]).returncode == 1  # already revoked
+    assert run(env, "tokens", "revoke", "--id", "999999").returncode == 1
+    assert ok(env, "tokens", "revoke", tokens[1]).strip() == "revoked"
+    assert ok(env, "tokens", "revoke", "--user", "carol").strip() == "revoked 1 token(s)"
+    assert ok(env, "tokens", "revoke", "--user", "carol").strip() == "revoked 0 token(s)"
+    assert json.loads(ok(env, "tokens", "list", "carol", "--json")) == []
+    assert run(env, "tokens", "revoke", "--user", "ghost").returncode == 1
+
+    async def alive(service: Service) -> str:
+        return (await service.accounts.authenticate_token(dave)).username
+
+    assert with_service(settings, alive) == "dave"
+
+
+def test_tokens_revoke_takes_exactly_one_of_its_three_forms(env):
+    for args in [(), ("tok", "--id", "1"), ("--id", "1", "--user", "carol"), ("tok", "--user", "carol")]:
+        done = run(env, "tokens", "revoke", *args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+
+
 def test_access_keys_create_json(settings, env):
     ok(env, "users", "create", "carol", "--password", "pw")
     key = json.loads(ok(env, "access-keys", "create", "carol", "--json"))

@@ -397,3 +397,71 @@ async def test_concurrent_repository_creation_gives_one_repository(world):
     outcomes = await _race(world, 20, make)
     assert outcomes.count("ok") == 1 and outcomes.count("conflict") == 19
     assert await world.count(RepositoryRow) == 3
+
+
+# -- token lifetimes, listing and revocation ------------------------------------------------------
+
+
+async def test_tokens_are_listed_with_their_kind_and_times_but_never_the_token(world):
+    async with world.service() as service:
+        soon = datetime.now(UTC) + timedelta(hours=1)
+        made = await service.accounts.create_token("dev", expires_at=soon)
+        logged_in = await service.accounts.login("dev", "password-1")
+        await service.accounts.create_token("boss")
+        listed = await service.accounts.list_tokens("dev")
+        assert [(entry.kind, entry.expires_at) for entry in listed] == [
+            ("cli", soon),
+            ("login", listed[1].expires_at),
+        ]
+        assert listed[1].expires_at is not None and listed[1].created_at <= listed[1].expires_at
+        assert all(entry.last_used_at is None and entry.parent_id is None for entry in listed)
+        assert made.token not in repr(listed) and logged_in.token not in repr(listed)
+        await service.accounts.revoke_token(made.token)
+        assert [entry.kind for entry in await service.accounts.list_tokens("dev")] == ["login"]
+        with pytest.raises(NotFound):
+            await service.accounts.list_tokens("ghost")
+
+
+async def test_a_token_s_last_use_is_written_at_most_once_a_minute(world):
+    from repohub.domain.verified import TOKENS
+
+    async with world.service() as service:
+        token = (await service.accounts.create_token("dev")).token
+        start = datetime.now(UTC)
+        for offset, recorded in [(0, 0), (30, 0), (59, 0), (61, 61)]:
+            TOKENS.clear()  # as after the verified-token memory's few seconds
+            await service.accounts.authenticate_token(token, now=start + timedelta(seconds=offset))
+            (entry,) = await service.accounts.list_tokens("dev")
+            assert entry.last_used_at == start + timedelta(seconds=recorded), offset
+
+
+async def test_revoking_by_id_or_by_user_takes_the_derived_tokens_along(world):
+    from repohub.domain.registry import docker_login
+
+    async with world.service() as service:
+        accounts = service.accounts
+        first, second = (await accounts.create_token("dev")).token, (await accounts.create_token("dev")).token
+        kept = (await accounts.create_token("boss")).token
+        derived = []
+        for parent in (first, second):
+            credential = await accounts.verify_token(parent)
+            issued, _ = await docker_login(
+                accounts, Principal(credential.user, via="token", credential=credential)
+            )
+            derived.append(issued.token)
+            assert (await accounts.authenticate_token(issued.token)).username == "dev"  # remembered now
+        listed = await accounts.list_tokens("dev")  # by id, oldest first
+        first_id = listed[0].id
+        assert [entry.parent_id for entry in listed] == [None, None, first_id, listed[1].id]
+        assert await accounts.revoke_token_id(first_id) == 2  # the token and its docker-login token
+        assert await accounts.revoke_token_id(first_id) == 0
+        for token in (first, derived[0]):
+            with pytest.raises(NotAuthenticated):
+                await accounts.authenticate_token(token)
+        assert (await accounts.authenticate_token(derived[1])).username == "dev"
+        assert await accounts.revoke_user_tokens("dev") == 2
+        for token in (second, derived[1]):
+            with pytest.raises(NotAuthenticated):
+                await accounts.authenticate_token(token)
+        assert (await accounts.authenticate_token(kept)).username == "boss"
+        assert await accounts.list_tokens("dev") == []

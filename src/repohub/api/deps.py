@@ -76,6 +76,7 @@ async def service_session(state: AppState) -> AsyncIterator[Service]:
             registry=state.registry,
             grant_facts=state.grant_facts,
             password_budget=state.password_budget,
+            login_token_ttl=state.settings.login_token_lifetime,
         )
     finally:
         try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
+from functools import partial
 
 from repohub.auth.secrets import (
     SecretBox,
@@ -15,8 +17,18 @@ from repohub.auth.secrets import (
     token_digest,
     verify_password,
 )
-from repohub.domain.entities import AccessKey, IssuedToken, Membership, Namespace, NamespaceKind, Role, User
-from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.entities import (
+    AccessKey,
+    Credential,
+    IssuedToken,
+    Membership,
+    Namespace,
+    NamespaceKind,
+    Role,
+    TokenInfo,
+    User,
+)
+from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from repohub.domain.names import validate_namespace_name
 from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.verified import TOKENS as VERIFIED_TOKENS
@@ -27,6 +39,12 @@ from repohub.store.unit import Store
 TOKEN = "token"
 ACCESS_KEY = "access_key"
 MAX_PASSWORD = 1024
+# A password login's token lives this long unless REPOHUB_LOGIN_TOKEN_TTL says otherwise: a working
+# week of a client's session without typing the password again, and a leaked one dies within a week.
+LOGIN_TOKEN_TTL = timedelta(days=7)
+# A token's last use is written when the recorded one is at least this old: at most one write per
+# minute per token, and only on the path that looks the token up (not when it is remembered).
+LAST_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def project_id_for(user: User) -> str:
@@ -36,12 +54,19 @@ def project_id_for(user: User) -> str:
 
 class AccountService:
     def __init__(
-        self, store: Store, secret_box: SecretBox, password_budget: PasswordBudget | None = None
+        self,
+        store: Store,
+        secret_box: SecretBox,
+        password_budget: PasswordBudget | None = None,
+        *,
+        login_token_ttl: timedelta | None = LOGIN_TOKEN_TTL,
     ) -> None:
+        """``login_token_ttl``: how long a password login's token lives (None: until revoked)."""
         self._store = store
         self._box = secret_box
         # The app's budget of failed password checks per user; none given (the CLI): no limit.
         self._budget = password_budget or PasswordBudget(0)
+        self._login_ttl = login_token_ttl
 
     # -- authentication -------------------------------------------------------------------------
     async def authenticate_password(self, username: str, password: str) -> User:
@@ -71,19 +96,32 @@ class AccountService:
 
     async def authenticate_token(self, token: str, *, now: datetime | None = None) -> User:
         """The token's user; a token verified in the last few seconds is not looked up again."""
+        return (await self.verify_token(token, now=now)).user
+
+    async def verify_token(self, token: str, *, now: datetime | None = None) -> Credential:
+        """The live API token ``token`` is (see ``authenticate_token``)."""
         digest, moment = token_digest(token), now or utcnow()
         remembered = VERIFIED_TOKENS.get(digest, moment)
         if remembered is not None:
             return remembered
-        found = await self._store.credentials.token_user(digest, now=moment)
+        found = await self._store.credentials.token(digest, now=moment)
         if found is None:
             raise NotAuthenticated("invalid or expired token")
-        VERIFIED_TOKENS.put(digest, *found)
-        return found[0]
+        credential, last_used = found
+        if last_used is None or moment - last_used >= LAST_USE_RESOLUTION:
+            await self._store.credentials.touch(credential.id, moment)
+            await self._store.commit_bookkeeping()
+        VERIFIED_TOKENS.put(digest, credential)
+        return credential
 
     async def access_key_secret(self, access_key: str) -> tuple[User, str]:
         """The user and plaintext secret of an access key, for verifying a request signature."""
-        found = await self._store.credentials.user_for(ACCESS_KEY, access_key, now=utcnow())
+        credential, secret = await self.access_key(access_key)
+        return credential.user, secret
+
+    async def access_key(self, access_key: str) -> tuple[Credential, str]:
+        """The live access key and its plaintext secret."""
+        found = await self._store.credentials.access_key(access_key, now=utcnow())
         secret = self._box.open(found[1]) if found and found[1] else None
         if found is None or secret is None:
             raise NotAuthenticated("unknown access key")
@@ -171,10 +209,34 @@ class AccountService:
     async def login(self, username: str, password: str) -> IssuedToken:
         """Password login that hands out a fresh API token (v1's generate-api-token)."""
         user = await self.authenticate_password(username, password)
-        return await self._issue_token(user, description="login")
+        expires_at = utcnow() + self._login_ttl if self._login_ttl is not None else None
+        return await self._issue_token(user, description="login", expires_at=expires_at, origin="login")
+
+    async def derive_token(
+        self, parent: Credential, *, lifetime: timedelta, description: str, origin: str
+    ) -> tuple[IssuedToken, datetime]:
+        """A token minted from ``parent`` and its expiry: within ``lifetime`` (and the login token
+        lifetime, when there is one), never after its parent; revoking the parent revokes it. A
+        derived token mints nothing further: a stolen one cannot be stretched past its parent's end
+        or handed on as fresh credentials."""
+        if parent.is_derived:
+            raise PermissionDenied("a derived credential cannot mint further credentials")
+        expires_at = utcnow() + min(lifetime, self._login_ttl or lifetime)
+        if parent.expires_at is not None:
+            expires_at = min(expires_at, parent.expires_at)
+        issued = await self._issue_token(
+            parent.user, description=description, expires_at=expires_at, origin=origin, parent_id=parent.id
+        )
+        return issued, expires_at
 
     async def _issue_token(
-        self, user: User, *, description: str, expires_at: datetime | None = None
+        self,
+        user: User,
+        *,
+        description: str,
+        expires_at: datetime | None = None,
+        origin: str = "cli",
+        parent_id: int | None = None,
     ) -> IssuedToken:
         token = new_token()
         async with self._store.transaction():
@@ -184,15 +246,35 @@ class AccountService:
                 lookup=token_digest(token),
                 description=description,
                 expires_at=expires_at,
+                origin=origin,
+                parent_id=parent_id,
             )
         TOKENS_ISSUED.labels("api").inc()
-        return IssuedToken(user=user, token=token)
+        return IssuedToken(user=user, token=token, expires_at=expires_at)
+
+    async def list_tokens(self, username: str) -> list[TokenInfo]:
+        """The user's live API tokens (neither revoked nor expired), oldest first."""
+        user = await self.user(username)
+        return await self._store.credentials.tokens_of(user.id, now=utcnow())
 
     async def revoke_token(self, token: str) -> bool:
+        """Revoke a token given in plaintext, and the tokens derived from it; False if it was not live."""
+        return await self._revoked(partial(self._store.credentials.revoke_token, token_digest(token))) > 0
+
+    async def revoke_token_id(self, token_id: int) -> int:
+        """Revoke the token of this id and those derived from it; how many were revoked."""
+        return await self._revoked(partial(self._store.credentials.revoke_token_id, token_id))
+
+    async def revoke_user_tokens(self, username: str) -> int:
+        """Revoke every live token of the user (derived ones included); how many were revoked."""
+        user = await self.user(username)
+        return await self._revoked(partial(self._store.credentials.revoke_tokens_of, user.id))
+
+    async def _revoked(self, revoke: Callable[[], Awaitable[list[str]]]) -> int:
         async with self._store.transaction():
-            revoked = await self._store.credentials.revoke(TOKEN, [token_digest(token)])
-        VERIFIED_TOKENS.forget(token_digest(token))
-        return revoked > 0
+            digests = await revoke()
+        _forget(digests)
+        return len(digests)
 
     async def create_access_key(self, username: str) -> AccessKey:
         user = await self.user(username)
@@ -207,3 +289,10 @@ class AccountService:
         return AccessKey(
             user=user, access_key=access_key, secret_key=secret_key, project_id=project_id_for(user)
         )
+
+
+def _forget(digests: Iterable[str]) -> None:
+    """This process stops accepting the revoked tokens at once; other processes within the verified
+    memory's TTL (``domain.verified``)."""
+    for digest in digests:
+        VERIFIED_TOKENS.forget(digest)

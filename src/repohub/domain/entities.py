@@ -196,11 +196,39 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class Credential:
+    """A live API token or access key a caller authenticated with (never the secret itself)."""
+
+    id: int
+    user: User
+    expires_at: datetime | None = None
+    parent_id: int | None = None  # the credential it was derived from (a docker-login token's)
+
+    @property
+    def is_derived(self) -> bool:
+        return self.parent_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What an operator may know of an API token: ``tokens list`` (never the token or its digest)."""
+
+    id: int
+    kind: str  # how it was issued: "cli" | "login" | "docker-login"
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    parent_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: a user, or nobody (anonymous)."""
 
     user: User | None = None
     via: str = "anonymous"  # "password" | "token" | "access_key" | "anonymous"
+    # The token or access key it came with, where a credential may be minted from it (SWR).
+    credential: Credential | None = None
 
     @property
     def is_anonymous(self) -> bool:
@@ -218,6 +246,7 @@ ANONYMOUS = Principal()
 class IssuedToken:
     user: User
     token: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,14 +98,16 @@ def allowed_actions(
 
 async def docker_login(accounts: AccountService, principal: Principal) -> tuple[IssuedToken, datetime]:
     """A short-lived API token for ``docker login -u <user> -p <token>`` and when it expires: the token
-    service takes it as the Basic password, and the grants are the caller's own."""
-    if principal.user is None:
-        raise NotAuthenticated("authentication is required for a docker login credential")
-    expires_at = utcnow() + DOCKER_LOGIN_VALIDITY
-    issued = await accounts.create_token(
-        principal.user.username, description="docker login", expires_at=expires_at
+    service takes it as the Basic password, and the grants are the caller's own. It is derived from
+    the caller's token or access key (``AccountService.derive_token``)."""
+    if principal.user is None or principal.credential is None:
+        raise NotAuthenticated("an API token or an access key is required for a docker login credential")
+    return await accounts.derive_token(
+        principal.credential,
+        lifetime=DOCKER_LOGIN_VALIDITY,
+        description="docker login",
+        origin="docker-login",
     )
-    return issued, expires_at
 
 
 def _creatable(name: str) -> bool:

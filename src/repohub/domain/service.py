@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from repohub.auth.secrets import SecretBox
-from repohub.domain.accounts import AccountService
+from repohub.domain.accounts import LOGIN_TOKEN_TTL, AccountService
 from repohub.domain.catalog import CatalogService
 from repohub.domain.entities import ANONYMOUS, Principal
 from repohub.domain.gateway import RegistryGateway
@@ -25,10 +27,11 @@ class Service:
         registry: RegistryGateway | None = None,
         grant_facts: GrantFacts | None = None,
         password_budget: PasswordBudget | None = None,
+        login_token_ttl: timedelta | None = LOGIN_TOKEN_TTL,
     ) -> None:
         self.store = store
         self._registry = registry  # the image registry, when configured: deletes go there first
-        self.accounts = AccountService(store, secret_box, password_budget)
+        self.accounts = AccountService(store, secret_box, password_budget, login_token_ttl=login_token_ttl)
         self.catalog = CatalogService(store, principal, registry=registry)
         self.registry = RegistryService(store, registry, grant_facts)
         self.namespaces = NamespaceService(store, principal)

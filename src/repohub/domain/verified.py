@@ -3,7 +3,8 @@
 Every authenticated request of every dialect (and each ``GET /registry/token``) would otherwise cost a
 database round trip for the token alone. A token is remembered by its SHA-256 digest (never the token
 itself) for a few seconds and never past its own expiry; revoking it in this process forgets it at
-once, and a revocation made elsewhere (another worker, the CLI) takes effect within ``TTL_SECONDS``.
+once, together with the tokens derived from it that the revocation took along, and a revocation made
+elsewhere (another worker, another replica, the CLI) takes effect within ``TTL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections import OrderedDict
 from datetime import datetime
 
-from repohub.domain.entities import User
+from repohub.domain.entities import Credential
 
 TTL_SECONDS = 5.0
 MAX_ENTRIES = 10_000
@@ -22,21 +23,22 @@ class VerifiedTokens:
     def __init__(self, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
         self._ttl = ttl
         self._max = max_entries
-        # digest -> (monotonic deadline, wall-clock expiry of the token or None, user)
-        self._entries: OrderedDict[str, tuple[float, datetime | None, User]] = OrderedDict()
+        # digest -> (monotonic deadline, the token; its wall-clock expiry bounds the entry too)
+        self._entries: OrderedDict[str, tuple[float, Credential]] = OrderedDict()
 
-    def get(self, digest: str, now: datetime) -> User | None:
+    def get(self, digest: str, now: datetime) -> Credential | None:
         entry = self._entries.get(digest)
         if entry is None:
             return None
-        deadline, expires_at, user = entry
+        deadline, credential = entry
+        expires_at = credential.expires_at
         if time.monotonic() >= deadline or (expires_at is not None and expires_at <= now):
             self._entries.pop(digest, None)
             return None
-        return user
+        return credential
 
-    def put(self, digest: str, user: User, expires_at: datetime | None) -> None:
-        self._entries[digest] = (time.monotonic() + self._ttl, expires_at, user)
+    def put(self, digest: str, credential: Credential) -> None:
+        self._entries[digest] = (time.monotonic() + self._ttl, credential)
         self._entries.move_to_end(digest)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)

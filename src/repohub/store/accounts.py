@@ -7,10 +7,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.orm import aliased
 
-from repohub.domain.entities import Membership, Namespace, NamespaceKind, Role, User
+from repohub.domain.entities import Credential, Membership, Namespace, NamespaceKind, Role, TokenInfo, User
+from repohub.store.audit import UNAUDITED
 from repohub.store.readers import Reader, lone_reader
 from repohub.store.session import LazySession
 from repohub.store.tables import CredentialRow, MembershipRow, NamespaceRow, UserRow, utcnow
@@ -259,6 +261,24 @@ class NamespaceStore:
         ]
 
 
+# A docker-login token's parent, joined to tell whether it still lives.
+_PARENT = aliased(CredentialRow, name="parent_credential")
+_TOKEN = "token"
+
+
+def credential_from_row(row: RowMapping) -> Credential:
+    return Credential(
+        id=row["credential_id"],
+        user=user_from_row(row),
+        expires_at=row["expires_at"],
+        parent_id=row["parent_id"],
+    )
+
+
+def _unexpired(now: datetime) -> ColumnElement[bool]:
+    return CredentialRow.expires_at.is_(None) | (CredentialRow.expires_at > now)
+
+
 class CredentialStore:
     def __init__(self, session: LazySession) -> None:
         self._session = session
@@ -272,9 +292,13 @@ class CredentialStore:
         encrypted_secret: str | None = None,
         description: str = "",
         expires_at: datetime | None = None,
-    ) -> None:
-        await self._session.execute(
-            insert(CredentialRow).values(
+        origin: str = "cli",
+        parent_id: int | None = None,
+    ) -> int:
+        """Store a credential; its id."""
+        result = await self._session.execute(
+            insert(CredentialRow)
+            .values(
                 user_id=user_id,
                 kind=kind,
                 lookup=lookup,
@@ -282,46 +306,115 @@ class CredentialStore:
                 description=description,
                 created_at=utcnow(),
                 expires_at=expires_at,
+                origin=origin,
+                parent_id=parent_id,
             )
+            .returning(CredentialRow.id)
         )
+        return int(result.scalar_one())
 
-    async def user_for(self, kind: str, lookup: str, *, now: datetime) -> tuple[User, str | None] | None:
-        """The live credential's user (and encrypted secret), or None if unknown, revoked or expired."""
-        result = await self._session.execute(
-            select(*_USER_COLUMNS, CredentialRow.encrypted_secret, CredentialRow.expires_at)
+    def _live(self, kind: str, lookup: str) -> Select[Any]:
+        """The credential ``lookup`` of ``kind`` with its user, unless it or its parent was revoked."""
+        return (
+            select(
+                *_USER_COLUMNS,
+                CredentialRow.id.label("credential_id"),
+                CredentialRow.expires_at,
+                CredentialRow.parent_id,
+                CredentialRow.last_used_at,
+                CredentialRow.encrypted_secret,
+            )
             .join(CredentialRow, CredentialRow.user_id == UserRow.id)
+            # Revocation takes the derived credentials along (``revoke``); the join also refuses one
+            # minted while its parent was being revoked, which that cascade could not see yet.
+            .outerjoin(_PARENT, _PARENT.id == CredentialRow.parent_id)
             .where(
                 CredentialRow.kind == kind,
                 CredentialRow.lookup == lookup,
                 CredentialRow.revoked_at.is_(None),
+                _PARENT.revoked_at.is_(None),
             )
         )
-        row = result.mappings().first()
+
+    async def _live_row(self, kind: str, lookup: str, now: datetime) -> RowMapping | None:
+        row = (await self._session.execute(self._live(kind, lookup))).mappings().first()
         if row is None or (row["expires_at"] is not None and row["expires_at"] <= now):
             return None
-        return user_from_row(row), row["encrypted_secret"]
+        return row
 
-    async def token_user(self, lookup: str, *, now: datetime) -> tuple[User, datetime | None] | None:
-        """A live API token's user and the token's expiry (bounds how long it may be remembered)."""
-        result = await self._session.execute(
-            select(*_USER_COLUMNS, CredentialRow.expires_at)
-            .join(CredentialRow, CredentialRow.user_id == UserRow.id)
-            .where(
-                CredentialRow.kind == "token",
-                CredentialRow.lookup == lookup,
-                CredentialRow.revoked_at.is_(None),
-            )
-        )
-        row = result.mappings().first()
-        if row is None or (row["expires_at"] is not None and row["expires_at"] <= now):
-            return None
-        return user_from_row(row), row["expires_at"]
+    async def access_key(self, lookup: str, *, now: datetime) -> tuple[Credential, str | None] | None:
+        """The live access key and its encrypted secret, or None if unknown, revoked or expired."""
+        row = await self._live_row("access_key", lookup, now)
+        return (credential_from_row(row), row["encrypted_secret"]) if row is not None else None
 
-    async def revoke(self, kind: str, lookups: Sequence[str]) -> int:
-        result = await self._session.execute(
+    async def token(self, lookup: str, *, now: datetime) -> tuple[Credential, datetime | None] | None:
+        """A live API token and when it was last used; None if unknown, revoked, expired, or derived
+        from a revoked credential."""
+        row = await self._live_row(_TOKEN, lookup, now)
+        return (credential_from_row(row), row["last_used_at"]) if row is not None else None
+
+    async def touch(self, credential_id: int, at: datetime) -> None:
+        """Record a use; bookkeeping, not anybody's action, so it leaves no audit entry."""
+        await self._session.execute(
             update(CredentialRow)
-            .where(CredentialRow.kind == kind, CredentialRow.lookup.in_(lookups))
-            .where(CredentialRow.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
+            .where(CredentialRow.id == credential_id)
+            .values(last_used_at=at)
+            .execution_options(**UNAUDITED)
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def tokens_of(self, user_id: int, *, now: datetime) -> list[TokenInfo]:
+        """The user's live API tokens, oldest first."""
+        result = await self._session.execute(
+            select(CredentialRow)
+            .where(
+                CredentialRow.user_id == user_id,
+                CredentialRow.kind == _TOKEN,
+                CredentialRow.revoked_at.is_(None),
+                _unexpired(now),
+            )
+            .order_by(CredentialRow.id)
+        )
+        return [
+            TokenInfo(
+                id=row.id,
+                kind=row.origin,
+                created_at=row.created_at,
+                last_used_at=row.last_used_at,
+                expires_at=row.expires_at,
+                parent_id=row.parent_id,
+            )
+            for row in result.scalars()
+        ]
+
+    async def revoke_token(self, lookup: str) -> list[str]:
+        """Revoke the API token ``lookup`` and what was derived from it; the lookups revoked."""
+        return await self._revoke(CredentialRow.kind == _TOKEN, CredentialRow.lookup == lookup)
+
+    async def revoke_token_id(self, credential_id: int) -> list[str]:
+        return await self._revoke(CredentialRow.kind == _TOKEN, CredentialRow.id == credential_id)
+
+    async def revoke_tokens_of(self, user_id: int) -> list[str]:
+        return await self._revoke(CredentialRow.kind == _TOKEN, CredentialRow.user_id == user_id)
+
+    async def _revoke(self, *conditions: ColumnElement[bool]) -> list[str]:
+        """Revoke the live credentials matching ``conditions`` and, generation by generation, the
+        live ones derived from them; the lookups of all it revoked (expired ones are left as they
+        are: they are dead already, and counting them would overstate what a revocation did)."""
+        now, revoked = utcnow(), []
+        found = await self._live_ids(*conditions, now=now)
+        while found:
+            ids = list(found)
+            await self._session.execute(
+                update(CredentialRow).where(CredentialRow.id.in_(ids)).values(revoked_at=now)
+            )
+            revoked.extend(found.values())
+            found = await self._live_ids(CredentialRow.parent_id.in_(ids), now=now)
+        return revoked
+
+    async def _live_ids(self, *conditions: ColumnElement[bool], now: datetime) -> dict[int, str]:
+        result = await self._session.execute(
+            select(CredentialRow.id, CredentialRow.lookup).where(
+                *conditions, CredentialRow.revoked_at.is_(None), _unexpired(now)
+            )
+        )
+        return {credential_id: lookup for credential_id, lookup in result}

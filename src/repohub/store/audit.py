@@ -47,6 +47,8 @@ _SAFE_KEYS = frozenset(
 )
 _SUFFIX = re.compile(r"_\d+$")
 _PENDING = "repohub_audit"
+# Execution options of a write that is bookkeeping on an audited table (a credential's last use).
+UNAUDITED = {"repohub_unaudited": True}
 
 
 def _describe(values: Mapping[str, Any]) -> str:
@@ -79,6 +81,8 @@ def _table_of(statement: Any) -> str | None:
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("repohub_unaudited"):
         return
     table = _table_of(state.statement)
     if table is None or table in _SKIP_TABLES:

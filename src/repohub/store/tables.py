@@ -170,7 +170,11 @@ class StarRow(Base):
 
 
 class CredentialRow(Base):
-    """API tokens (``lookup`` = SHA-256 of the token) and access keys (``lookup`` = the AK)."""
+    """API tokens (``lookup`` = SHA-256 of the token) and access keys (``lookup`` = the AK).
+
+    A derived credential (SWR's docker-login token) names the credential it was minted from in
+    ``parent_id``: it expires no later than its parent and is revoked with it.
+    """
 
     __tablename__ = "credentials"
 
@@ -183,8 +187,15 @@ class CredentialRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How it was issued: "cli" (tokens create, access-keys create) | "login" | "docker-login".
+    origin: Mapped[str] = mapped_column(String(16), default="cli", server_default="cli")
+    parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("credentials.id", ondelete="CASCADE"))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # at most a minute stale
 
-    __table_args__ = (Index("ix_credentials_user_id", "user_id"),)
+    __table_args__ = (
+        Index("ix_credentials_user_id", "user_id"),
+        Index("ix_credentials_parent_id", "parent_id"),
+    )
 
 
 class RegistryEventRow(Base):

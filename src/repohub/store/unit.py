@@ -47,6 +47,15 @@ class Store:
             return
         await session.close()
 
+    async def commit_bookkeeping(self) -> None:
+        """Commit a write no remembered read depends on (a credential's last use): ``commits`` is
+        left alone, so this process's memos of grant facts stay valid."""
+        try:
+            await self.session.commit()
+        except BaseException:
+            await self.session.rollback()
+            raise
+
     @asynccontextmanager
     async def transaction(self, *, conflict: str = "the resource already exists") -> AsyncIterator[None]:
         """Commit what the block wrote; a uniqueness violation anywhere in it becomes a Conflict."""

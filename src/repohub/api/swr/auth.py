@@ -44,7 +44,8 @@ async def _bind_caller(service: Service, request: Request) -> None:
             access_key = aksk.parse_authorization(authorization).access_key
         except aksk.SignatureError as error:
             raise NotAuthenticated(str(error)) from error
-        user, secret = await service.accounts.access_key_secret(access_key)
+        key, secret = await service.accounts.access_key(access_key)
+        user = key.user
         # huaweicloudsdkswr sends every body as application/json, signed: no unsigned payload is taken.
         routes_elsewhere = partial(reaches_a_route, request.scope, request.app.router.routes)
         try:
@@ -54,10 +55,10 @@ async def _bind_caller(service: Service, request: Request) -> None:
         project_id = headers.get("x-project-id")
         if project_id and project_id != project_id_for(user):
             raise NotAuthenticated("X-Project-Id is not the project of this access key")
-        service.acting_as(Principal(user, via="access_key"))
+        service.acting_as(Principal(user, via="access_key", credential=key))
     elif x_auth_token:
-        user = await service.accounts.authenticate_token(x_auth_token.strip())
-        service.acting_as(Principal(user, via="token"))
+        token = await service.accounts.verify_token(x_auth_token.strip())
+        service.acting_as(Principal(token.user, via="token", credential=token))
     elif authorization:
         raise NotAuthenticated(f"use an {aksk.ALGORITHM} signature or the X-Auth-Token header")
     else:

@@ -2,7 +2,9 @@
 
 As Huawei's CreateAuthorizationToken answers: the command in ``X-Swr-Dockerlogin``, the expiry in
 ``x-swr-expireat`` and ``{"auths": {host: {"auth": base64(user:password)}}}`` (a docker config.json
-entry) in the body. The password is a 24-hour API token that repohub's registry token service accepts.
+entry) in the body. The password is an API token that repohub's registry token service accepts,
+derived from the caller's token or access key: it lives 24 hours at most and never past its parent,
+is revoked with it, and cannot mint another (403).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from repohub.api.deps import StateDep
-from repohub.api.openapi import RATE_LIMITED, UNAUTHENTICATED, UNAVAILABLE
+from repohub.api.openapi import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, UNAVAILABLE
 from repohub.api.routing import PrefixRouter
 from repohub.api.swr.auth import SwrService
 from repohub.api.swr.errors import error_responses
@@ -31,7 +33,7 @@ router = PrefixRouter(prefix="/v2/manage", tags=["SWR"])
                 "x-swr-expireat": {"description": "when the password stops working (UTC, ISO 8601)"},
             }
         },
-        **error_responses(UNAUTHENTICATED, RATE_LIMITED, UNAVAILABLE),
+        **error_responses(UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, UNAVAILABLE),
     },
 )
 async def create_authorization_token(service: SwrService, state: StateDep) -> Any:
