@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from repohub.private_files import private_dir
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/repohub.db"
 
 
@@ -115,7 +117,7 @@ def _persisted_secret(path: Path) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         key = secrets.token_urlsafe(32)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(key)

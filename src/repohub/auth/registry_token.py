@@ -38,6 +38,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from cryptography.x509.oid import NameOID
 
+from repohub.private_files import private_dir
+
 __all__ = [
     "CERT_COMMON_NAME",
     "NBF_SKEW_SECONDS",
@@ -183,7 +185,7 @@ def _create_exclusive(path: Path, data: bytes, *, mode: int) -> bool:
     file, then hard-linked into place (``link`` fails instead of replacing, unlike
     ``os.replace``, so two racing processes cannot end up with mismatched key and cert).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
