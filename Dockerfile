@@ -23,7 +23,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 # X-Forwarded-* are believed from 127.0.0.1 only: set REPOHUB_FORWARDED_ALLOW_IPS to the reverse
 # proxy's address or network (deploy/compose.yaml trusts nginx's fixed address), never to * where
 # clients can reach the container directly (they could then claim any address, scheme and host).
-RUN mkdir -p /app/data && chown repohub /app/data
+RUN mkdir -p /app/data && chown repohub /app/data && chmod 0700 /app/data
 # The SQLite database and the generated server key (secret.key) must outlive the container.
 VOLUME ["/app/data"]
 USER repohub

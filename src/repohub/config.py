@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from repohub.domain.accounts import LOGIN_TOKEN_TTL
+from repohub.private_files import private_dir
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/repohub.db"
 
@@ -170,7 +171,7 @@ def _persisted_secret(path: Path, make: Callable[[], str] = _new_key) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         key = make()
         # A name of its own per attempt: with one shared name, a loser's unlink could remove the
         # file another process was about to link (its link() would then fail with ENOENT).

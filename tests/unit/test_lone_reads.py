@@ -161,6 +161,20 @@ async def test_roles(app: FastAPI, world: World) -> None:
     assert await both(app, lambda store: store.namespaces.roles(world.team, [])) == {}
 
 
+async def test_access_facts_of_several_paths_match_one_by_one(app: FastAPI, world: World) -> None:
+    """The token's batched lookup gives, for each path, what ``access_facts`` gives for it alone."""
+    paths = [("team", "group/app"), ("team", "orphan"), ("team", "missing"), ("carol", "x"), ("nobody", "x")]
+    for user_id in (world.alice, world.bob, world.carol, None):
+        batched = await both(app, lambda store, u=user_id: store.registry.access_facts_of(paths, u))
+        one_by_one = {}
+        for path in paths:
+            facts = await both(app, lambda store, p=path, u=user_id: store.registry.access_facts(*p, u))
+            if facts is not None:
+                one_by_one[path] = facts
+        assert batched == one_by_one
+        assert ("nobody", "x") not in batched and batched[("team", "group/app")].repository_id == world.app
+
+
 async def test_tag_pages(app: FastAPI, world: World) -> None:
     def page(repository: int, **query: Any) -> Read:
         return lambda store: store.tags.page(repository, TagQuery(**query))

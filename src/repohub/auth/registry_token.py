@@ -17,7 +17,7 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -38,6 +38,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from cryptography.x509.oid import NameOID
 
+from repohub.private_files import private_dir
+
 __all__ = [
     "CERT_COMMON_NAME",
     "NBF_SKEW_SECONDS",
@@ -48,6 +50,7 @@ __all__ = [
     "issue_token",
     "libtrust_key_id",
     "load_or_create_signing_key",
+    "merge_scopes",
     "parse_scope",
     "registry_config_fragment",
     "sign_jws",
@@ -183,7 +186,7 @@ def _create_exclusive(path: Path, data: bytes, *, mode: int) -> bool:
     file, then hard-linked into place (``link`` fails instead of replacing, unlike
     ``os.replace``, so two racing processes cannot end up with mismatched key and cert).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -254,6 +257,15 @@ def parse_scope(value: str) -> list[Scope]:
     Raises ValueError naming the offending scope if any part is malformed.
     """
     return [_parse_one(item) for item in value.split()]
+
+
+def merge_scopes(scopes: Iterable[Scope]) -> list[Scope]:
+    """One scope per resource (type and name), with the actions of all its mentions, in the order
+    each was first asked for: a client may repeat a resource, the token names it once."""
+    merged: dict[tuple[str, str], dict[str, None]] = {}
+    for scope in scopes:
+        merged.setdefault((scope.type, scope.name), {}).update(dict.fromkeys(scope.actions))
+    return [Scope(type_, name, tuple(actions)) for (type_, name), actions in merged.items()]
 
 
 def _parse_one(item: str) -> Scope:

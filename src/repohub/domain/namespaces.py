@@ -138,37 +138,61 @@ class NamespaceService:
         """Give users access (``change=False``: they must not have any yet) or change their role
         (``change=True``: they must have access already). All or nothing."""
         action = "change access" if change else "grant access"
-        namespace, _ = await self._administered(name, action)
+        namespace, caller = await self._administered(name, action)
         if not 1 <= len(grants) <= MAX_GRANTS:
             raise InvalidInput(f"give 1 to {MAX_GRANTS} users", field="body")
-        current = {m.user.id: m.role for m in await self._store.namespaces.members(namespace.id)}
-        wanted: dict[int, Role] = {}
+        wanted: dict[int, tuple[User, Role]] = {}
         for grant in grants:
             user = await self._user_of(grant)
             if user.id in wanted:
                 raise InvalidInput(f"user {user.username!r} is listed more than once", field="body")
-            if change and user.id not in current:
-                raise NotFound(f"user {user.username!r} has no access to namespace {name!r}")
-            if not change and user.id in current:
-                raise Conflict(f"user {user.username!r} already has access to namespace {name!r}")
-            wanted[user.id] = grant.role
-        self._keep_an_admin(name, {**current, **wanted})
+            wanted[user.id] = (user, grant.role)
         async with self._store.transaction():
-            for user_id, role in wanted.items():
+            current = await self._locked_roles(namespace, caller, action)
+            for user, _ in wanted.values():
+                self._check_access(name, user, has_access=user.id in current, change=change)
+            roles = {user_id: role for user_id, (_, role) in wanted.items()}
+            self._keep_an_admin(name, {**current, **roles})
+            for user_id, role in roles.items():
                 await self._store.namespaces.set_member(namespace.id, user_id, role)
 
     async def revoke(self, name: str, user_ids: Sequence[int]) -> None:
-        namespace, _ = await self._administered(name, "remove access")
+        namespace, caller = await self._administered(name, "remove access")
         if not 1 <= len(user_ids) <= MAX_GRANTS:
             raise InvalidInput(f"give 1 to {MAX_GRANTS} user ids", field="body")
-        current = {m.user.id: m.role for m in await self._store.namespaces.members(namespace.id)}
-        for user_id in user_ids:
-            if user_id not in current:
-                raise NotFound(f"user {user_id} has no access to namespace {name!r}")
-        self._keep_an_admin(name, {k: v for k, v in current.items() if k not in set(user_ids)})
         async with self._store.transaction():
+            current = await self._locked_roles(namespace, caller, "remove access")
+            for user_id in user_ids:
+                if user_id not in current:
+                    raise NotFound(f"user {user_id} has no access to namespace {name!r}")
+            self._keep_an_admin(name, {k: v for k, v in current.items() if k not in set(user_ids)})
             for user_id in set(user_ids):
                 await self._store.namespaces.remove_member(namespace.id, user_id)
+
+    async def _locked_roles(self, namespace: Namespace, caller: User, action: str) -> dict[int, Role]:
+        """The namespace's members' roles, read after locking it in the current transaction: two
+        admins changing access at once are serialised, and the second decides on what the first
+        committed (checked before the lock, the "keeps an admin" rule let two admins demote each
+        other). The caller's own admin role is checked again here for the same reason."""
+        missing = NotFound(f"namespace {namespace.name!r} not found")
+        if not await self._store.namespaces.lock(namespace.id):
+            raise missing
+        current = {m.user.id: m.role for m in await self._store.namespaces.members(namespace.id)}
+        if caller.is_admin:
+            return current
+        if caller.id not in current:  # removed meanwhile: as in ``_visible``, nothing to see
+            raise missing
+        if current[caller.id] is not Role.ADMIN:
+            raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the admin role")
+        return current
+
+    @staticmethod
+    def _check_access(name: str, user: User, *, has_access: bool, change: bool) -> None:
+        """A role is changed for users who have access, given to users who have none yet."""
+        if change and not has_access:
+            raise NotFound(f"user {user.username!r} has no access to namespace {name!r}")
+        if not change and has_access:
+            raise Conflict(f"user {user.username!r} already has access to namespace {name!r}")
 
     @staticmethod
     def _keep_an_admin(name: str, roles: dict[int, Role]) -> None:

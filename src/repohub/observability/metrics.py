@@ -21,6 +21,8 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as _multiprocess
 
+from repohub.private_files import private_dir
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 HTTP_REQUESTS = Counter(
@@ -94,7 +96,7 @@ def prepare_workers(workers: int, directory: Path) -> None:
     """
     if workers <= 1 or is_multiprocess():
         return
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)  # under the data directory, which it may be the first to make
     for stale in directory.glob("*.db"):  # values of a previous run would be summed in otherwise
         stale.unlink()
     os.environ[MULTIPROC_ENV] = str(directory)

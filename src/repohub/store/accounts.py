@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import aliased
 
@@ -107,6 +107,17 @@ _NAMESPACE_SQL = "SELECT id, name, kind, display_name, creator_id, created_at, u
 _BY_NAME_SQL = _NAMESPACE_SQL + " WHERE name = $1"
 _BY_ID_SQL = _NAMESPACE_SQL + " WHERE id = $1"
 _ROLE_SQL = "SELECT role FROM memberships WHERE namespace_id = $1 AND user_id = $2"
+
+
+# Serialise the membership changes of one namespace until the transaction ends. PostgreSQL: lock the
+# namespace's row. SQLite has no row locks, and the driver begins a transaction only at the first
+# write (reads before it see whatever was committed then): a write that changes nothing takes the
+# database's write lock now, before the memberships are read. Text, not an ORM update: it is nobody's
+# action, so the audit trail leaves it out.
+_LOCK_SQL = {
+    "postgresql": text("SELECT id FROM namespaces WHERE id = :id FOR UPDATE"),
+    "sqlite": text("UPDATE namespaces SET updated_at = updated_at WHERE id = :id"),
+}
 
 
 @lru_cache(maxsize=64)
@@ -226,6 +237,14 @@ class NamespaceStore:
             )
         )
         return {user_id: Role(role) for user_id, role in result}
+
+    async def lock(self, namespace_id: int) -> bool:
+        """Hold the namespace against concurrent membership changes until the transaction ends
+        (``_LOCK_SQL``); False when it no longer exists."""
+        result = await self._session.execute(_LOCK_SQL[self._session.dialect], {"id": namespace_id})
+        if self._session.dialect == "sqlite":
+            return bool(result.rowcount)
+        return result.first() is not None
 
     async def set_member(self, namespace_id: int, user_id: int, role: Role) -> None:
         updated = await self._session.execute(

@@ -9,6 +9,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from repohub.private_files import private_dir, private_file, tighten
+
+# Files SQLite keeps beside the database in WAL mode. It creates them with the database file's own
+# permissions, so a 0600 database gets 0600 journals.
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
 
 def sqlite_file(database_url: str) -> Path | None:
     """The database file of an SQLite URL (None for PostgreSQL or an in-memory SQLite)."""
@@ -16,6 +22,15 @@ def sqlite_file(database_url: str) -> Path | None:
     if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
         return None
     return Path(url.database)
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Before SQLite opens ``path``: its directory made 0700 if missing, the file created 0600 (SQLite
+    would make it 0644), and files left readable by others by an older version tightened."""
+    private_dir(path.parent)
+    private_file(path)
+    for suffix in _SQLITE_COMPANIONS:
+        tighten(path.with_name(path.name + suffix))
 
 
 def create_engine(
@@ -29,8 +44,8 @@ def create_engine(
 ) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         path = sqlite_file(database_url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if path is not None:  # every command opens the database here: migrate, serve, the CLI
+            prepare_sqlite_file(path)
         # Writers queue on SQLite's lock instead of failing at once under concurrent requests.
         engine = create_async_engine(
             database_url,

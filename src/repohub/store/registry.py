@@ -64,6 +64,24 @@ _ACCESS_FACTS_SQL = (
     " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id AND r.name = $3"
     " WHERE n.name = $1"
 )
+# The access facts of several repositories at once (``access_facts_of``): each wanted namespace with
+# the caller's role, and whichever of the wanted names exist in it. One statement text per database
+# whatever the count (the lists are one array or JSON parameter each).
+_ACCESS_FACTS_OF_SQL = {
+    "postgresql": (
+        "SELECT n.name, r.name, n.id, m.role, r.id, r.is_public FROM namespaces n"
+        " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
+        " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id AND r.name = ANY($3::varchar[])"
+        " WHERE n.name = ANY($1::varchar[])"
+    ),
+    "sqlite": (
+        "SELECT n.name, r.name, n.id, m.role, r.id, r.is_public FROM namespaces n"
+        " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
+        " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id"
+        " AND r.name IN (SELECT value FROM json_each($3))"
+        " WHERE n.name IN (SELECT value FROM json_each($1))"
+    ),
+}
 # A user's roles, for ``member_roles``: one read answers its tokens for every namespace it belongs to.
 _MEMBER_ROLES_SQL = (
     "SELECT n.name, n.id, m.role FROM memberships m JOIN namespaces n ON n.id = m.namespace_id"
@@ -142,6 +160,39 @@ class RegistryStore:
             repository_id=row[2],
             is_public=bool(row[3]),
         )
+
+    async def access_facts_of(
+        self, paths: Sequence[tuple[str, str]], user_id: int | None
+    ) -> dict[tuple[str, str], AccessFacts]:
+        """``access_facts`` of several (namespace, name) paths in one query; paths whose namespace
+        does not exist are left out."""
+        namespaces = sorted({namespace for namespace, _ in paths})
+        names = sorted({name for _, name in paths})
+        member_id = user_id if user_id is not None else -1
+        reader = lone_reader(self._session, self._reader)
+        if reader is not None:
+            sql = _ACCESS_FACTS_OF_SQL[self._dialect()]
+            params = (self._list_param(namespaces), member_id, self._list_param(names))
+            rows: Sequence[Sequence[Any]] = await reader.fetch(sql, params)
+        else:
+            member = and_(MembershipRow.namespace_id == NamespaceRow.id, MembershipRow.user_id == member_id)
+            repository = and_(RepositoryRow.namespace_id == NamespaceRow.id, RepositoryRow.name.in_(names))
+            result = await self._session.execute(
+                select(
+                    NamespaceRow.name,
+                    RepositoryRow.name,
+                    NamespaceRow.id,
+                    MembershipRow.role,
+                    RepositoryRow.id,
+                    RepositoryRow.is_public,
+                )
+                .select_from(NamespaceRow)
+                .outerjoin(MembershipRow, member)
+                .outerjoin(RepositoryRow, repository)
+                .where(NamespaceRow.name.in_(namespaces))
+            )
+            rows = result.all()
+        return _facts_of_paths(paths, rows)
 
     async def member_roles(self, user_id: int) -> dict[str, AccessFacts]:
         """The user's role in each namespace it belongs to, as facts of no particular repository."""
@@ -289,6 +340,27 @@ class RegistryStore:
             await self._session.execute(
                 update(RepositoryRow).where(RepositoryRow.id == repository_id).values(**values)
             )
+
+
+def _facts_of_paths(
+    paths: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> dict[tuple[str, str], AccessFacts]:
+    """``access_facts_of``'s rows (namespace, repository name or None, namespace id, role, repository
+    id, is_public) as facts of each wanted path: a namespace's rows are the wanted names it has."""
+    namespaces: dict[str, tuple[int, Role | None]] = {}
+    repositories: dict[tuple[str, str], tuple[int, bool]] = {}
+    for namespace, name, namespace_id, role, repository_id, is_public in rows:
+        namespaces[namespace] = (namespace_id, Role(role) if role else None)
+        if name is not None:
+            repositories[(namespace, name)] = (repository_id, bool(is_public))
+    facts: dict[tuple[str, str], AccessFacts] = {}
+    for path in paths:
+        if path[0] not in namespaces:
+            continue
+        namespace_id, role = namespaces[path[0]]
+        repository_id, is_public = repositories.get(path, (None, False))
+        facts[path] = AccessFacts(namespace_id, role, repository_id, is_public)
+    return facts
 
 
 def _later_bound(column: Any, name: str) -> Any:

@@ -9,6 +9,7 @@ import httpx
 import jwt
 import pytest
 from cryptography import x509
+from sqlalchemy import event
 
 from repohub.config import Settings
 from repohub.domain.entities import Role
@@ -280,3 +281,69 @@ async def test_a_role_is_remembered_per_namespace_but_never_past_a_change(
         "repository:acme/public": ["pull"]
     }
     assert await access(client, settings, ["repository:acme/private:pull"], outsider) == {}
+
+
+def _scope_query(scopes: list[str]) -> list[tuple[str, str]]:
+    return [("service", "repohub-registry"), *(("scope", scope) for scope in scopes)]
+
+
+@pytest.mark.parametrize("count", [33, 800])
+async def test_more_than_32_distinct_scopes_are_400_in_the_registry_format(
+    client: httpx.AsyncClient, world: Any, count: int
+) -> None:
+    scopes = [f"repository:acme/r{index}:pull" for index in range(count)]
+    response = await client.get("/registry/token", params=_scope_query(scopes))
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "errors": [
+            {
+                "code": "INVALID_REQUEST",
+                "message": f"ask for at most 32 distinct scopes at a time, not {count}",
+                "detail": None,
+            }
+        ]
+    }
+
+
+async def test_repeated_scopes_are_merged_and_count_once(
+    client: httpx.AsyncClient, settings: Settings, world: dict[str, str]
+) -> None:
+    """32 distinct scopes, each asked for several times with different actions: allowed, and the
+    token's access names each once with the actions of all its mentions."""
+    distinct = ["acme/private", "acme/public", *(f"acme/new{index}" for index in range(30))]
+    scopes = [f"repository:{name}:pull" for name in distinct]
+    scopes += [f"repository:{name}:push" for name in distinct]
+    scopes += [f"repository:{name}:pull,delete repository:{name}:pull" for name in distinct]
+    response = await client.get(
+        "/registry/token", params=_scope_query(scopes), headers=basic("owner", world["owner"])
+    )
+    assert response.status_code == 200, response.text
+    granted = claims(settings, response.json())["access"]
+    assert [item["name"] for item in granted] == distinct
+    assert all(item["actions"] == ["pull", "push", "delete"] for item in granted)
+
+
+async def test_all_scopes_of_a_request_are_looked_up_in_one_query(
+    app: Any, client: httpx.AsyncClient, settings: Settings, world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every statement the token request runs is counted, on the reader and on the session's engine."""
+    state = app.state.repohub
+    statements: list[str] = []
+    real_fetch = state.reader.fetch
+
+    async def counted_fetch(sql: str, params: Any) -> Any:
+        statements.append(sql)
+        return await real_fetch(sql, params)
+
+    def counted(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        statements.append(sql)
+
+    monkeypatch.setattr(state.reader, "fetch", counted_fetch)
+    event.listen(state.engine.sync_engine, "before_cursor_execute", counted)
+    try:
+        names = ["acme/public", "acme/private", "nowhere/app", *(f"acme/app{index}" for index in range(20))]
+        granted = await access(client, settings, [f"repository:{name}:pull" for name in names])
+    finally:
+        event.remove(state.engine.sync_engine, "before_cursor_execute", counted)
+    assert granted == {"repository:acme/public": ["pull"]}
+    assert len(statements) == 1, statements
