@@ -12,7 +12,7 @@ from repohub.config import Settings
 
 REF = "#/components/schemas/"
 # Operations that read no database, and /readyz, which answers its own 503.
-NO_DATABASE = {"/healthz", "/metrics", "/readyz"}
+NO_DATABASE = {"/healthz", "/metrics", "/readyz", "/", "/{api_version}", "/static/images/default-icon.jpg"}
 RATE_LIMITED = {
     ("post", "/v1/generate-api-token"),
     ("get", "/registry/token"),
@@ -43,7 +43,7 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
 def error_model(path: str) -> str:
     if path.startswith("/registry/"):
         return "Errors"
-    if path.startswith(("/v2/manage/", "/v3/")):
+    if path.startswith(("/v2/manage/", "/v3/", "/v2/{project_id}/instances", "/{api_version}")):
         return "repohub__api__swr__schemas__Error"
     if path.startswith("/organizations/"):
         return "repohub__api__abeja__schemas__Error"

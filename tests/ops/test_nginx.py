@@ -175,6 +175,12 @@ def _check_instances(base: str, token: str, key: dict[str, str]) -> None:
         missing = http.get(f"/v2/{project}/instances/not-ours")
         assert missing.status_code == 404 and missing.json()["error_code"] == "SVCSTG.SWR.4040001"
         assert "docker-distribution-api-version" not in missing.headers  # repohub, not the registry
+        # SWR's version pages are repohub's too, and the link they give leads back to them.
+        version = http.get("/v2")
+        assert version.status_code == 200 and version.json()["version"]["id"] == "v2", version.text
+        assert http.get(version.json()["version"]["links"]["href"]).json() == version.json()
+        browser = http.get("/", headers={"Accept": "text/html"})
+        assert browser.status_code == 307 and browser.headers["location"] == "/docs"
         for registry_path in (
             f"/v2/{project}/manifests/latest",  # a repository named by the project id alone
             f"/v2/{project.upper()}/instances/x/manifests/latest",  # not a project id
