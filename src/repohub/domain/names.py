@@ -55,8 +55,13 @@ def validate_repository_name(namespace: str, name: str, *, field: str = "name") 
     return name
 
 
+def is_tag_name(name: str) -> bool:
+    """The distribution spec's tag grammar (cheap: one precompiled match, for the events intake)."""
+    return _TAG.fullmatch(name) is not None
+
+
 def validate_tag_name(name: str, *, field: str = "tag") -> str:
-    if not _TAG.fullmatch(name):
+    if not is_tag_name(name):
         raise InvalidInput(
             f"invalid tag {name!r}: 1 to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'", field=field
         )

@@ -26,7 +26,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -43,7 +43,7 @@ from repohub.domain.errors import (
 )
 from repohub.domain.gateway import INTERNAL_SUBJECT, ManifestInfo, RegistryGateway
 from repohub.domain.grant_facts import GrantFacts
-from repohub.domain.names import validate_repository_name
+from repohub.domain.names import is_tag_name, validate_repository_name
 from repohub.store.registry import AccessFacts
 from repohub.store.tables import utcnow
 from repohub.store.unit import Store
@@ -181,6 +181,24 @@ class EnvelopeResult:
     # Applied events by action: push, pull, delete, or "other" for any other word the registry sends
     # (it is free text on the wire, and a metric label must not take arbitrary values).
     applied_by_action: dict[str, int] = field(default_factory=dict)
+    # Events skipped as invalid (among ``ignored``), by reason: "tag".
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def _admitted(events: Sequence[RegistryEvent], received: datetime) -> tuple[list[RegistryEvent], int]:
+    """The events the catalogue may apply, and how many were refused. A tag outside the distribution
+    grammar refuses its event only: refusing the envelope would have the registry redeliver it
+    forever, holding back every good event in it. A timestamp later than ``received`` is moved to
+    it: pushed_at and pulled_at never move back, so one from the future would stick."""
+    kept: list[RegistryEvent] = []
+    for event in events:
+        if event.tag is not None and not is_tag_name(event.tag):
+            log.warning("registry event %r skipped: invalid tag %r", event.id, event.tag[:200])
+            continue
+        if event.timestamp is not None and event.timestamp > received:
+            event = replace(event, timestamp=received)
+        kept.append(event)
+    return kept, len(events) - len(kept)
 
 
 def _count_actions(events: Sequence[RegistryEvent]) -> dict[str, int]:
@@ -328,10 +346,14 @@ class RegistryService:
     async def apply_events(self, events: Sequence[RegistryEvent]) -> EnvelopeResult:
         """Apply one envelope, each event once: ids already recorded count as duplicates. A conflict
         with a concurrent envelope (both creating a repository on its first push) is retried once."""
+        admitted, rejected = _admitted(events, utcnow())
         try:
-            return await self._apply(events)
+            result = await self._apply(admitted)
         except Conflict:
-            return await self._apply(events)
+            result = await self._apply(admitted)
+        if not rejected:
+            return result
+        return replace(result, ignored=result.ignored + rejected, rejected_by_reason={"tag": rejected})
 
     async def _apply(self, events: Sequence[RegistryEvent]) -> EnvelopeResult:
         unique: dict[str, RegistryEvent] = {}

@@ -53,6 +53,10 @@ DB_POOL_SIZE = Gauge(
 TOKENS_ISSUED = Counter("repohub_tokens_issued", "Credentials issued, by kind", ["kind"])
 # Incremented by the registry event sink for each notification applied: action is push, pull, delete…
 EVENTS_APPLIED = Counter("repohub_registry_events_applied", "Registry events applied, by action", ["action"])
+# Events skipped as invalid (their envelope is applied without them), by reason: "tag".
+EVENTS_REJECTED = Counter(
+    "repohub_registry_events_rejected", "Registry events skipped as invalid, by reason", ["reason"]
+)
 RATE_LIMITED = Counter("repohub_rate_limited", "Requests refused by a rate limit, by limit", ["limit"])
 
 

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -287,3 +288,37 @@ async def test_bad_deliveries(
     assert response.json()["errors"][0]["message"]
     if status == 401:
         assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("tag", ["../../etc\u0000", ".hidden", "-x", "a/b", "v 1", "x" * 129, "ü"])
+async def test_an_event_with_a_bad_tag_is_skipped_and_the_good_ones_applied(
+    client: httpx.AsyncClient, settings: Settings, admin_token: str, tag: str
+) -> None:
+    """The registry redelivers a refused envelope forever: a tag outside the distribution grammar
+    skips its event (counted as ignored), the rest of the envelope is applied."""
+    envelope = [
+        manifest_event("push", tag=tag, digest=D2, size=10),
+        manifest_event("push", tag="v1", digest=D1, size=418),
+    ]
+    assert await post(client, settings, envelope) == {"applied": 1, "duplicates": 0, "ignored": 1}
+    assert await tags(client, admin_token) == {"v1": D1}
+    metrics = (await client.get("/metrics")).text
+    assert 'repohub_registry_events_rejected_total{reason="tag"}' in metrics
+
+
+async def test_a_timestamp_in_the_future_is_clamped_to_the_receive_time(
+    client: httpx.AsyncClient, settings: Settings, admin_token: str
+) -> None:
+    before = datetime.now(UTC)
+    envelope = [
+        manifest_event("push", tag="v1", digest=D1, size=418, timestamp="2999-01-01T00:00:00Z"),
+        manifest_event("pull", digest=D1, timestamp="2999-01-01T00:00:00Z"),
+    ]
+    assert await post(client, settings, envelope) == {"applied": 2, "duplicates": 0, "ignored": 0}
+    after = datetime.now(UTC)
+    shown = (await swr_tags(client, admin_token))[0]
+    pushed = datetime.fromisoformat(shown["updated"].replace("Z", "+00:00"))
+    assert before - timedelta(seconds=1) <= pushed <= after + timedelta(seconds=1)
+    detail = await repo(client, admin_token)
+    for moment in (detail["pushed_at"], detail["pulled_at"]):
+        assert before - timedelta(seconds=1) <= datetime.fromisoformat(moment) <= after + timedelta(seconds=1)

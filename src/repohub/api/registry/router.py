@@ -26,7 +26,7 @@ from repohub.auth.registry_token import Scope, parse_scope, token_claims
 from repohub.domain.entities import ANONYMOUS, Principal, User
 from repohub.domain.errors import InvalidInput, NotAuthenticated
 from repohub.domain.service import Service
-from repohub.observability.metrics import EVENTS_APPLIED, TOKENS_ISSUED
+from repohub.observability.metrics import EVENTS_APPLIED, EVENTS_REJECTED, TOKENS_ISSUED
 
 PREFIX = "/registry"
 EVENTS_MEDIA_TYPES = ("application/vnd.docker.distribution.events.v1+json", "application/json")
@@ -156,4 +156,6 @@ async def events(
     result = await service.registry.apply_events([event.to_domain() for event in envelope.events])
     for action, count in result.applied_by_action.items():
         EVENTS_APPLIED.labels(action).inc(count)
+    for reason, count in result.rejected_by_reason.items():
+        EVENTS_REJECTED.labels(reason).inc(count)
     return EnvelopeOut(applied=result.applied, duplicates=result.duplicates, ignored=result.ignored)

@@ -38,7 +38,9 @@ class Target(BaseModel):
     digest: str | None = Field(default=None, max_length=255)
     repository: str = Field(min_length=1, max_length=255)
     url: str | None = Field(default=None, max_length=4096)
-    tag: str | None = Field(default=None, max_length=128)
+    # No length limit here: a tag outside the grammar skips its event, not the envelope (which
+    # the registry would redeliver forever); MAX_ENVELOPE_BYTES bounds it.
+    tag: str | None = None
 
 
 class EventRequest(BaseModel):
