@@ -9,11 +9,17 @@ Once a route is selected, FastAPI solves its parameters and dependencies and ser
 returns, on every request; for the registry token and the SWR list page that machinery cost a
 quarter of the request's CPU (docs/benchmarks.md). A :class:`PlainRoute` endpoint takes the request
 and dependencies that take only the request, returns its own ``Response``, and is called directly.
+
+Every other route of the dialects' routers is a :class:`StrictJsonRoute`: FastAPI decodes its JSON
+bodies with ``json.loads``, which lets a lone surrogate (``"\\ud800"``) through as text that no
+database, hash or log can encode later; here such a body is a JSON error, so a 400 in the dialect's
+format, before anything runs.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, get_type_hints
 
@@ -21,6 +27,7 @@ from fastapi import APIRouter
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic_core import from_json
 from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,7 +38,35 @@ Handler = Callable[[Request], Awaitable[Response]]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
 
+class StrictJsonRequest(Request):
+    """A request whose JSON body is decoded by pydantic's parser, which refuses lone surrogates."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = from_json(body)
+            except ValueError as error:  # FastAPI answers a JSONDecodeError as invalid JSON (400)
+                raise json.JSONDecodeError(str(error), body.decode("latin-1"), 0) from None
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict
+
+
 class PrefixRouter(APIRouter):
+    """A router whose routes are :class:`StrictJsonRoute` unless told otherwise."""
+
+    def __init__(self, *, route_class: type[APIRoute] = StrictJsonRoute, **options: Any) -> None:
+        super().__init__(route_class=route_class, **options)
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if self.prefix and not get_route_path(scope).startswith(self.prefix):
             return Match.NONE, {}

@@ -30,7 +30,7 @@ from repohub.domain.entities import (
 )
 from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from repohub.domain.gateway import RegistryGateway
-from repohub.domain.names import validate_repository_name
+from repohub.domain.names import MAX_REFERENCE, validate_repository_name
 from repohub.domain.queries import RepoQuery, TagQuery, Visibility
 from repohub.store.unit import Store
 
@@ -71,6 +71,14 @@ def _no_namespace(label: object) -> NotFound:
 
 def _no_repository(label: str) -> NotFound:
     return NotFound(f"repository {label!r} not found")
+
+
+def check_query(query: RepoQuery) -> None:
+    """A repository query's paging and its name filter: no name is longer than Docker's reference
+    limit, and a longer LIKE pattern only costs the database (SQLite refuses it as too complex)."""
+    check_paging(query.offset, query.limit)
+    if query.name_contains is not None and len(query.name_contains) > MAX_REFERENCE:
+        raise InvalidInput(f"name filters are at most {MAX_REFERENCE} characters", field="name")
 
 
 def check_paging(offset: int, limit: int, *, max_limit: int = MAX_PAGE) -> None:
@@ -224,7 +232,7 @@ class CatalogService:
         return await self._readable(namespace, found, str(repository_id))
 
     async def list_repositories(self, query: RepoQuery, *, with_tag_names: bool = False) -> Page[Repository]:
-        check_paging(query.offset, query.limit)
+        check_query(query)
         # Read-only: the session's connection goes back now (the page may come from the store's
         # pool of hot reads, and nothing needs the connection while the page renders).
         await self._store.release()
@@ -242,7 +250,7 @@ class CatalogService:
 
     async def list_repository_summaries(self, query: RepoQuery) -> Page[RepositorySummary]:
         """``list_repositories`` with tag names, as summaries (the columns a list across namespaces shows)."""
-        check_paging(query.offset, query.limit)
+        check_query(query)
         await self._store.release()
         return await self._store.repositories.summaries(query, self._visibility())
 

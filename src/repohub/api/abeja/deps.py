@@ -15,7 +15,8 @@ from repohub.api.deps import bound_service
 from repohub.api.parameters import parameter
 from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
 from repohub.domain.entities import Principal, User
-from repohub.domain.errors import NotAuthenticated
+from repohub.domain.errors import InvalidInput, NotAuthenticated
+from repohub.domain.numbers import parse_integer
 from repohub.domain.service import Service
 
 USER_PREFIX = "user-"
@@ -25,11 +26,12 @@ _HINT = "use 'Authorization: Basic base64(user-<user_id>:<token>)' or 'Bearer <t
 async def _basic_user(service: Service, encoded: str) -> User:
     claimed_id, token = decode_basic(encoded)
     # The SDK always prefixes "user-"; a bare id is accepted too, for hand-written scripts.
-    digits = claimed_id.removeprefix(USER_PREFIX)
-    if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
-        raise NotAuthenticated(f"the Basic user must be 'user-<user_id>'; {_HINT}")
+    try:
+        claimed = parse_integer(claimed_id.removeprefix(USER_PREFIX), field="user_id")
+    except InvalidInput:
+        raise NotAuthenticated(f"the Basic user must be 'user-<user_id>'; {_HINT}") from None
     user = await service.accounts.authenticate_token(token)
-    if user.id != int(digits):
+    if user.id != claimed:
         raise NotAuthenticated("the token does not belong to that user id")
     return user
 

@@ -35,10 +35,12 @@ from repohub.api.abeja.schemas import (
     TagPage,
 )
 from repohub.api.openapi import COMMON, REGISTRY_REFUSED, TOO_LARGE
+from repohub.api.parameters import StrictInteger
 from repohub.api.routing import PrefixRouter
 from repohub.domain.catalog import MAX_PAGE
 from repohub.domain.entities import Namespace, Repository, Tag
-from repohub.domain.errors import NotFound
+from repohub.domain.errors import InvalidInput, NotFound
+from repohub.domain.numbers import parse_integer
 from repohub.domain.queries import RepoOrder, RepoQuery, TagQuery
 from repohub.domain.service import Service
 
@@ -46,24 +48,23 @@ PREFIX = "/organizations"
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_OFFSET = 1_000_000_000
-# Ids are BIGINT: longer digit strings cannot name anything, and must not reach the database.
-_MAX_ID_DIGITS = 18
 
 router = PrefixRouter(
     prefix=PREFIX,
     tags=["ABEJA"],
     responses=error_responses(*COMMON),
 )
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"1 to {MAX_LIMIT}")]
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="from 0")]
+Limit = Annotated[StrictInteger, Query(ge=1, le=MAX_LIMIT, description=f"1 to {MAX_LIMIT}")]
+Offset = Annotated[StrictInteger, Query(ge=0, le=MAX_OFFSET, description="from 0")]
 _REPOSITORIES = "/{organization_id}/registry/repositories"
 _REPOSITORY = _REPOSITORIES + "/{repository_id}"
 
 
 def _parse_id(value: str, what: str) -> int:
-    if not (value.isascii() and value.isdigit() and len(value) <= _MAX_ID_DIGITS):
-        raise NotFound(f"{what} {value!r} not found")
-    return int(value)
+    try:
+        return parse_integer(value, field=what)
+    except InvalidInput:
+        raise NotFound(f"{what} {value[:32]!r} not found") from None  # no such id can exist
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from repohub.api.parameters import StrictInteger
 from repohub.domain.registry import RegistryEvent
 
 _LOOSE = ConfigDict(extra="ignore", populate_by_name=True)
@@ -34,7 +35,7 @@ class TokenOut(BaseModel):
 class Target(BaseModel):
     model_config = _LOOSE
     media_type: str | None = Field(default=None, alias="mediaType", max_length=255)
-    size: int | None = Field(default=None, ge=0)
+    size: StrictInteger | None = Field(default=None, ge=0)
     digest: str | None = Field(default=None, max_length=255)
     repository: str = Field(min_length=1, max_length=255)
     url: str | None = Field(default=None, max_length=4096)

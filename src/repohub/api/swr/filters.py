@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from repohub.domain.entities import CATEGORIES
 from repohub.domain.errors import InvalidInput
+from repohub.domain.numbers import parse_integer
 from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery
 
 DEFAULT_LIMIT = 100
@@ -81,10 +82,7 @@ class Paging:
 
 
 def _integer(values: Mapping[str, str], key: str, low: int, high: int) -> int:
-    text = values[key].strip()
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise InvalidInput(f"{key} must be an integer from {low} to {high}, not {values[key]!r}", field=key)
-    return int(text)
+    return parse_integer(values[key], field=key, low=low, high=high)
 
 
 def _both_or_neither(values: Mapping[str, str], first: str, second: str) -> bool:

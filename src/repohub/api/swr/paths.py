@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import quote, unquote
 
-from fastapi.routing import APIRoute
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
+
+from repohub.api.routing import StrictJsonRoute
 
 
 class SegmentConvertor(Convertor[str]):
@@ -70,7 +71,7 @@ def _routable(path: str) -> str:
 _ROUTABLE = "repohub.swr.routable_path"
 
 
-class RawSegmentRoute(APIRoute):
+class RawSegmentRoute(StrictJsonRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope.get("type") != "http" or not scope.get("raw_path"):
             return super().matches(scope)

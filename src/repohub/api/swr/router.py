@@ -40,6 +40,7 @@ from repohub.api.swr.schemas import (
 from repohub.domain.catalog import RepositoryChanges
 from repohub.domain.errors import InvalidInput
 from repohub.domain.namespaces import Grant
+from repohub.domain.numbers import parse_integer
 
 PREFIX = "/v2/manage"
 router = PrefixRouter(
@@ -145,13 +146,7 @@ async def show_namespace_auth(namespace: str, service: SwrService) -> Any:
 def _grants(body: list[UserAuthIn]) -> list[Grant]:
     grants = []
     for entry in body:
-        user_id = None
-        if entry.user_id is not None:
-            if not entry.user_id.isdigit():
-                raise InvalidInput(
-                    f"user_id must be a repohub user id, not {entry.user_id!r}", field="user_id"
-                )
-            user_id = int(entry.user_id)
+        user_id = None if entry.user_id is None else parse_integer(entry.user_id, field="user_id")
         grants.append(Grant(role=role_of(entry.auth), user_id=user_id, username=entry.user_name))
     return grants
 
@@ -175,9 +170,11 @@ async def delete_namespace_auth(
     namespace: str, service: SwrService, body: Annotated[list[str], Body()]
 ) -> Response:
     """Remove the access of users, given by id."""
-    if not all(user_id.isdigit() for user_id in body):
-        raise InvalidInput("the body must be a list of repohub user ids", field="body")
-    await service.namespaces.revoke(namespace, [int(user_id) for user_id in body])
+    try:
+        user_ids = [parse_integer(user_id, field="body") for user_id in body]
+    except InvalidInput:
+        raise InvalidInput("the body must be a list of repohub user ids", field="body") from None
+    await service.namespaces.revoke(namespace, user_ids)
     return Response(status_code=204)
 
 

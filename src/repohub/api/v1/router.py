@@ -13,7 +13,7 @@ from fastapi import Depends, Query, Request, Response
 from repohub.api.deps import AnonymousServiceDep, bound_service
 from repohub.api.hosts import link_url
 from repohub.api.openapi import COMMON, RATE_LIMITED, REGISTRY_REFUSED, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
-from repohub.api.parameters import parameter
+from repohub.api.parameters import StrictInteger, parameter
 from repohub.api.routing import PrefixRouter
 from repohub.api.v1.errors import error_responses
 from repohub.api.v1.login import FORM, JSON, login_request
@@ -64,8 +64,8 @@ v1_service = bound_service(
     _bind_caller, [parameter("authorization", "Token <api token>; none: anonymous", where="header")]
 )
 V1Service = Annotated[Service, Depends(v1_service)]
-Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
-PageSize = Annotated[int, Query(ge=1, le=100, description="results per page, at most 100")]
+Page = Annotated[StrictInteger, Query(ge=1, le=1_000_000, description="page number, from 1")]
+PageSize = Annotated[StrictInteger, Query(ge=1, le=100, description="results per page, at most 100")]
 
 
 def both_slashes(method: str, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -163,7 +163,7 @@ async def list_tags(
     repo_name: str,
     service: V1Service,
     page: Page = 1,
-    page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
+    page_size: Annotated[StrictInteger, Query(ge=1, le=1000)] = 100,
 ) -> list[TagItem]:
     """Tags of a repository, newest first."""
     repo = await service.catalog.repository(namespace, repo_name)
