@@ -142,7 +142,7 @@ class LimitsMiddleware:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
-        if declared.isdigit() and int(declared) > self.limits.max_body_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.limits.max_body_bytes:
             await self._refuse(scope, receive, send, self._too_large())
             return
         key = (scope["method"], self._app_path(scope).rstrip("/"))

@@ -64,7 +64,19 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """The fields as a mapping; one given twice (JSON allows it, as forms do) is refused."""
     fields: dict[str, Any] = {}
     for name, value in pairs:
+        _check_text(name)
+        _check_text(value)
         if name in fields:
             raise InvalidInput(f"{name!r} is given more than once", field=name)
         fields[name] = value
     return fields
+
+
+def _check_text(value: object) -> None:
+    """``json.loads`` lets a lone surrogate (``"\\ud800"``) through as a string that no UTF-8 encoder,
+    database or password hash takes: refused here, as pydantic's parser refuses it on other routes."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError as error:
+            raise InvalidInput("the body holds a lone surrogate: not valid UTF-8 text") from error
