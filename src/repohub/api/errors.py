@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from repohub.api.proxy import app_path
 from repohub.api.request_id import request_id_of
 from repohub.domain import errors
 from repohub.store.faults import is_unavailable
@@ -83,10 +84,7 @@ class ErrorRenderers:
         self._by_pattern.append((pattern, renderer))
 
     def for_request(self, request: Request) -> Renderer:
-        path = request.scope["path"]
-        root_path = request.scope.get("root_path", "")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :] or "/"
+        path = app_path(request.scope)
         for pattern, renderer in self._by_pattern:
             if pattern.fullmatch(path):
                 return renderer

@@ -21,18 +21,12 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from repohub.api.errors import ErrorRenderers, Failure
-from repohub.api.proxy import HOST
+from repohub.api.proxy import HOST, app_path
 from repohub.domain.errors import InvalidInput
 
 __all__ = ["AllowedHostsMiddleware", "link_url"]
 
 _REFUSED = "the request's Host is not one this service answers for"
-
-
-def _route_path(scope: Scope) -> str:
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    return path[len(root_path) :] if root_path and path.startswith(root_path) else path
 
 
 def link_url(request: Request) -> URL:
@@ -42,7 +36,7 @@ def link_url(request: Request) -> URL:
     url = request.url
     if base is None:
         return url
-    path = _route_path({"path": url.path, "root_path": request.scope.get("root_path", "")})
+    path = app_path({"path": url.path, "root_path": request.scope.get("root_path", "")})
     return URL(f"{base}{path}?{url.query}" if url.query else f"{base}{path}")
 
 
@@ -65,7 +59,7 @@ class AllowedHostsMiddleware(TrustedHostMiddleware):
         self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.allow_any or scope["type"] != "http" or _route_path(scope) in self.exempt:
+        if self.allow_any or scope["type"] != "http" or app_path(scope) in self.exempt:
             await self.app(scope, receive, send)
             return
         if self._allows(scope):

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from repohub.api.errors import ErrorRenderers, Failure
+from repohub.api.proxy import app_path
 from repohub.auth import aksk
 from repohub.auth.secrets import token_digest
 from repohub.config import Settings
@@ -145,7 +146,7 @@ class LimitsMiddleware:
         if declared.isascii() and declared.isdigit() and int(declared) > self.limits.max_body_bytes:
             await self._refuse(scope, receive, send, self._too_large())
             return
-        key = (scope["method"], self._app_path(scope).rstrip("/"))
+        key = (scope["method"], app_path(scope).rstrip("/"))
         if key in LOGIN_PATHS or key in TOKEN_PATHS:
             family = "login" if key in LOGIN_PATHS else "token"
             refusal = self._rate_check(scope, family, key)
@@ -203,12 +204,6 @@ class LimitsMiddleware:
         return None
 
     # -- answering ------------------------------------------------------------------------------
-    @staticmethod
-    def _app_path(scope: Scope) -> str:
-        path: str = scope["path"]
-        root_path: str = scope.get("root_path", "")
-        return path[len(root_path) :] if root_path and path.startswith(root_path) else path
-
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, failure: Failure, *, retry_after: bool = False
     ) -> None:

@@ -12,6 +12,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from repohub.api.proxy import app_path
 from repohub.observability import context
 from repohub.observability.logs import ACCESS, lean_records
 from repohub.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
@@ -42,14 +43,6 @@ def dialect_of(path: str) -> str:
         if path.startswith(prefix):
             return dialect
     return "other"
-
-
-def _app_path(scope: Scope) -> str:
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if root_path and path.startswith(root_path):
-        return path[len(root_path) :] or "/"
-    return path
 
 
 class ObserveMiddleware:
@@ -88,7 +81,7 @@ class ObserveMiddleware:
     def _record(self, scope: Scope, request: context.RequestContext, status: int, elapsed: float) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None)
-        dialect = dialect_of(template if template else _app_path(scope))
+        dialect = dialect_of(template if template else app_path(scope))
         label = (template.rstrip("/") or "/") if template else UNMATCHED
         method = scope["method"]
         key = (dialect, label, method, str(status))

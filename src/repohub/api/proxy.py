@@ -43,6 +43,17 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return address
 
 
+def app_path(scope: Scope) -> str:
+    """The request's path within the app: ``path`` without the ``root_path`` this middleware put in
+    front of it (``/`` for the root itself). Every reader of the path that routes, limits or labels
+    by it asks here."""
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        return path[len(root_path) :] or "/"
+    return path
+
+
 def _first(value: bytes) -> str:
     return value.decode("latin-1").split(",")[0].strip()
 
