@@ -12,26 +12,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 
-from repohub.api import errors, images, openapi, ops
-from repohub.api.abeja import errors as abeja_errors
-from repohub.api.abeja.router import router as abeja_router
+from repohub.api import dialects, errors, openapi, ops
 from repohub.api.deps import AppState
 from repohub.api.hosts import AllowedHostsMiddleware
 from repohub.api.limits import Limits, LimitsMiddleware
 from repohub.api.observe import ObserveMiddleware
 from repohub.api.proxy import ForwardedHeadersMiddleware
-from repohub.api.registry import errors as registry_errors
-from repohub.api.registry.router import router as registry_router
 from repohub.api.request_id import install as install_request_id
 from repohub.api.resources import RequestResourcesMiddleware
-from repohub.api.swr import errors as swr_errors
-from repohub.api.swr import instances as swr_instances
-from repohub.api.swr import versions as swr_versions
-from repohub.api.swr.iam import router as iam_router
-from repohub.api.swr.login import router as swr_login_router
-from repohub.api.swr.router import router as swr_router
-from repohub.api.v1 import errors as v1_errors
-from repohub.api.v1.router import router as v1_router
 from repohub.auth.secrets import SecretBox, stand_in_hash
 from repohub.config import Settings
 from repohub.domain.password_budget import PasswordBudget
@@ -110,33 +98,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         telemetry={} if settings.opentelemetry else _NO_TELEMETRY,
     )
-    renderers = errors.ErrorRenderers()
-    renderers.register(v1_router.prefix + "/", v1_errors.render)
-    renderers.register(swr_router.prefix + "/", swr_errors.render)
-    renderers.register(iam_router.prefix + "/", swr_errors.render)
-    renderers.register_pattern(swr_instances.PATHS, swr_errors.render)
-    renderers.register_pattern(swr_versions.PATHS, swr_errors.render)
-    renderers.register(abeja_router.prefix + "/", abeja_errors.render)
-    renderers.register(registry_router.prefix + "/", registry_errors.render)
+    renderers = dialects.error_renderers()
     errors.install(app, renderers)
-    # FastAPI tries the routers in this order on every request; each dialect router declines a path
-    # outside its prefix with one test (api.routing), and the hot machine-facing ones (registry
-    # tokens and events, SWR lists) come first (docs/benchmarks.md).
-    # swr_login_router: SWR's docker-login credential (registry adapter).
-    # swr_instances: SWR's enterprise-edition calls; images: what v1's logo_file names; last, the root
-    # and /v<n> (SWR's API versions), whose patterns match no other path.
-    routers = [
-        ops.router,
-        registry_router,
-        swr_router,
-        swr_login_router,
-        iam_router,
-        swr_instances.router,
-        abeja_router,
-        v1_router,
-        images.router,
-        swr_versions.router,
-    ]
+    # FastAPI tries the routers in this order on every request (``api.dialects.routers``: the probes,
+    # then each dialect's, hot machine-facing ones first); each dialect router declines a path
+    # outside its prefix with one test (api.routing).
+    routers = list(dialects.routers())
     doc_pages = list(app.router.routes)  # the schema and the docs' pages, made with the app
     for router in routers:
         app.include_router(router)
@@ -151,7 +118,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost: what the request's dependencies opened (session, pool slot), closed when it is done.
     app.add_middleware(RequestResourcesMiddleware)
     # Body size and credential rate limits, answered in the dialect's format.
-    app.add_middleware(LimitsMiddleware, limits=Limits.of(settings), renderers=renderers)
+    app.add_middleware(
+        LimitsMiddleware,
+        limits=Limits.of(settings),
+        renderers=renderers,
+        logins=dialects.login_paths(),
+        tokens=dialects.token_paths(),
+    )
     if settings.cors_origin_list:  # CORS stays off unless origins are configured
         app.add_middleware(
             CORSMiddleware,

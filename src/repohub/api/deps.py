@@ -53,10 +53,18 @@ class AppState:
         return self._token_signer
 
 
+def state_of(request: Request) -> AppState:
+    """The app's state, which ``create_app``'s lifespan put there: the one reader of it, for the code
+    that runs outside a dependency (``app_state``, ``bound_service``, links)."""
+    state: AppState = request.app.state.repohub
+    return state
+
+
 async def app_state(request: Request) -> AppState:
     # async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hand-off
-    # (Condition.notify/wait in the profiles) on every request for a dictionary lookup.
-    return request.app.state.repohub  # type: ignore[no-any-return]
+    # (Condition.notify/wait in the profiles) on every request for a dictionary lookup. It takes only
+    # the request, so a PlainRoute endpoint gets it too (``api.routing``).
+    return state_of(request)
 
 
 StateDep = Annotated[AppState, Depends(app_state)]
@@ -104,7 +112,7 @@ def bound_service(bind: Binder, headers: list[dict[str, Any]]) -> BoundService:
     """
 
     async def dependency(request: Request) -> Service:
-        service = await enter(request, service_session(request.app.state.repohub))
+        service = await enter(request, service_session(state_of(request)))
         await bind(service, request)
         return service
 

@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from repohub.api.proxy import app_path
 from repohub.api.request_id import request_id_of
 from repohub.domain import errors
-from repohub.store.faults import is_unavailable
+from repohub.store.faults import DATABASE_ERROR, UNAVAILABLE_ERRORS, is_bad_character, is_unavailable
 
 log = logging.getLogger("repohub.errors")
 
@@ -94,15 +92,6 @@ class ErrorRenderers:
         return default_renderer
 
 
-# PostgreSQL cannot hold NUL (SQLSTATE 22021) or untranslatable characters (22P05): a path or body
-# carrying one is the client's mistake, whichever dialect's lookup reached the database with it.
-_BAD_CHARACTER_STATES = frozenset({"22021", "22P05"})
-
-
-def _is_bad_character(error: Exception) -> bool:
-    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in _BAD_CHARACTER_STATES
-
-
 def _validation_message(error: RequestValidationError) -> str:
     parts = []
     for item in error.errors()[:5]:
@@ -146,25 +135,24 @@ def install(app: FastAPI, renderers: ErrorRenderers) -> None:
     # ``Exception`` handler below sees is answered by Starlette's ServerErrorMiddleware instead,
     # outside the app's own middleware but inside the request id's (request_id.install): the right
     # body and the id, and a 500 in the metrics and the access log.
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    @app.exception_handler(PoolTimeout)  # no free connection in the pool within DB_POOL_TIMEOUT
-    @app.exception_handler(OSError)
-    @app.exception_handler(TimeoutError)
     async def on_database_down(request: Request, error: Exception) -> Response:
         log.warning("dependency unavailable: %s", type(error).__name__, extra=_logged(request))
         failure = Failure(503, errors.UpstreamUnavailable.code, "the database is unavailable, retry later")
         return respond(request, failure)
 
-    @app.exception_handler(DBAPIError)
-    @app.exception_handler(Exception)
+    for unavailable in (*UNAVAILABLE_ERRORS, OSError, TimeoutError):  # the store's, then the network's
+        app.add_exception_handler(unavailable, on_database_down)
+
     async def on_unexpected(request: Request, error: Exception) -> Response:
         if is_unavailable(error):  # a dropped database connection in another disguise
             return await on_database_down(request, error)
-        if _is_bad_character(error):
+        if is_bad_character(error):
             message = "the request contains a character that cannot be stored (NUL)"
             return respond(request, Failure(400, errors.InvalidInput.code, message))
         log.exception(
             "unexpected error serving %s %s", request.method, request.url.path, extra=_logged(request)
         )
         return respond(request, Failure(500, "internal_error", "internal server error"))
+
+    app.add_exception_handler(DATABASE_ERROR, on_unexpected)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -20,6 +20,7 @@ from starlette.datastructures import URL
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from repohub.api.deps import state_of
 from repohub.api.errors import ErrorRenderers, Failure
 from repohub.api.proxy import HOST, app_path
 from repohub.domain.errors import InvalidInput
@@ -32,7 +33,7 @@ _REFUSED = "the request's Host is not one this service answers for"
 def link_url(request: Request) -> URL:
     """The request's URL as a link in its answer shows it: under REPOHUB_PUBLIC_URL if that was set
     (it names where the app's root is reached, path prefix included), else as the request came."""
-    base: str | None = request.app.state.repohub.settings.link_base
+    base = state_of(request).settings.link_base
     url = request.url
     if base is None:
         return url

@@ -14,24 +14,23 @@ and the registry token's alike) is counted by the domain, on the username it che
 
 from __future__ import annotations
 
-import base64
 import time
-from collections.abc import Callable
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from fastapi import Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from repohub.api.claims import ClaimedCaller, header
 from repohub.api.errors import ErrorRenderers, Failure
 from repohub.api.proxy import app_path
-from repohub.auth import aksk
-from repohub.auth.secrets import token_digest
 from repohub.config import Settings
 from repohub.domain.errors import InvalidInput, RateLimited
 from repohub.observability.metrics import RATE_LIMITED
 
 WINDOW = 60.0
+Endpoint = tuple[str, str]  # (method, path without a trailing slash)
 
 
 class BodyTooLarge(HTTPException):
@@ -78,60 +77,22 @@ class Limits:
         )
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return ""
-
-
-def _basic_username(value: str) -> str | None:
-    try:
-        return base64.b64decode(value, validate=True).decode().partition(":")[0] or None
-    except ValueError:
-        return None
-
-
-def _token_key(token: str) -> str | None:
-    # ":" cannot occur in a Basic username (it ends there), so these keys never collide with one.
-    token = token.strip()
-    return f"token:{token_digest(token)}" if token else None
-
-
-def _registry_caller(scope: Scope) -> str | None:
-    """``GET /registry/token``: Basic names its user; Bearer is an API token."""
-    scheme, _, value = _header(scope, b"authorization").strip().partition(" ")
-    scheme = scheme.lower()
-    if scheme == "basic":
-        return _basic_username(value.strip())
-    return _token_key(value) if scheme == "bearer" else None
-
-
-def _swr_caller(scope: Scope) -> str | None:
-    """SWR's docker-login call, in the order ``swr_service`` reads it: a signature's access key
-    id, else X-Auth-Token. Anything else is a 401 without a database hit, so it needs no key."""
-    authorization = _header(scope, b"authorization").strip()
-    if authorization.startswith(aksk.ALGORITHM):
-        try:
-            return f"ak:{aksk.parse_authorization(authorization).access_key}"
-        except aksk.SignatureError:
-            return None
-    return _token_key(_header(scope, b"x-auth-token"))
-
-
-# (method, path without trailing slash) → limit family; token paths → who the caller claims to be.
-LOGIN_PATHS = {("POST", "/v1/generate-api-token")}
-TOKEN_PATHS: dict[tuple[str, str], Callable[[Scope], str | None]] = {
-    ("GET", "/registry/token"): _registry_caller,
-    ("POST", "/v2/manage/utils/authorizationtoken"): _swr_caller,
-}
-
-
 class LimitsMiddleware:
-    def __init__(self, app: ASGIApp, limits: Limits, renderers: ErrorRenderers) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: Limits,
+        renderers: ErrorRenderers,
+        logins: Collection[Endpoint],
+        tokens: Mapping[Endpoint, ClaimedCaller],
+    ) -> None:
+        """``logins`` and ``tokens``: the dialects' credential paths (``api.dialects``), each token
+        path with who its request claims to be (``claimed_caller``)."""
         self.app = app
         self.limits = limits
         self.renderers = renderers
+        self.logins = frozenset(logins)
+        self.tokens = dict(tokens)
         self.windows = {
             "login_client": Window(limits.login_per_client),
             "token_client": Window(limits.token_per_client),
@@ -142,13 +103,13 @@ class LimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared.isascii() and declared.isdigit() and int(declared) > self.limits.max_body_bytes:
             await self._refuse(scope, receive, send, self._too_large())
             return
         key = (scope["method"], app_path(scope).rstrip("/"))
-        if key in LOGIN_PATHS or key in TOKEN_PATHS:
-            family = "login" if key in LOGIN_PATHS else "token"
+        if key in self.logins or key in self.tokens:
+            family = "login" if key in self.logins else "token"
             refusal = self._rate_check(scope, family, key)
             if refusal is not None:
                 await self._refuse(scope, receive, send, refusal, retry_after=True)
@@ -197,7 +158,7 @@ class LimitsMiddleware:
             return Failure(429, RateLimited.code, "too many requests from this client, retry in a minute")
         if family == "login":
             return None  # per user: the domain's budget of failed password checks
-        user = TOKEN_PATHS[path](scope)
+        user = self.tokens[path](scope)
         if user is not None and not self.windows["token_user"].allow(user, now):
             RATE_LIMITED.labels("token_per_user").inc()
             return Failure(429, RateLimited.code, "too many attempts for this user, retry in a minute")

@@ -12,34 +12,21 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from repohub.api.dialects import BARE_PREFIXES, LABELS
 from repohub.api.proxy import app_path
 from repohub.observability import context
 from repohub.observability.logs import ACCESS, lean_records
 from repohub.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 
-# Path prefix → dialect label; the first match wins, so a longer prefix comes before a shorter one.
-DIALECTS: tuple[tuple[str, str], ...] = (
-    ("/v2/manage", "swr"),
-    ("/v3/", "swr"),  # the IAM call huaweicloudsdkswr makes for a project id
-    ("/v1/", "v1"),
-    ("/organizations/", "abeja"),
-    ("/registry/", "registry"),
-    ("/v2/{project_id", "swr"),  # SWR's enterprise-edition calls (route templates)
-    ("/{api_version", "swr"),  # SWR's show_api_version
-    ("/v2", "registry"),
-    ("/healthz", "ops"),
-    ("/readyz", "ops"),
-    ("/metrics", "ops"),
-    ("/docs", "docs"),
-    ("/redoc", "docs"),
-    ("/openapi.json", "docs"),
-    ("/static", "docs"),
-)
 UNMATCHED = "<unmatched>"
 
 
 def dialect_of(path: str) -> str:
-    for prefix, dialect in DIALECTS:
+    """The label of a route template, or of the path of a request no route took (``api.dialects``)."""
+    bare = BARE_PREFIXES.get(path)
+    if bare is not None:
+        return bare
+    for prefix, dialect in LABELS:
         if path.startswith(prefix):
             return dialect
     return "other"

@@ -28,11 +28,12 @@ from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic_core import from_json
-from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
+
+from repohub.api.proxy import app_path
 
 Handler = Callable[[Request], Awaitable[Response]]
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
@@ -68,7 +69,7 @@ class PrefixRouter(APIRouter):
         super().__init__(route_class=route_class, **options)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if self.prefix and not get_route_path(scope).startswith(self.prefix):
+        if self.prefix and not app_path(scope).startswith(self.prefix):
             return Match.NONE, {}
         return super().matches(scope)
 

@@ -19,6 +19,8 @@ from repohub.domain.errors import InvalidInput, NotAuthenticated
 from repohub.domain.numbers import parse_integer
 from repohub.domain.service import Service
 
+__all__ = ["ServiceDep", "abeja_service", "bind_caller"]
+
 USER_PREFIX = "user-"
 _HINT = "use 'Authorization: Basic base64(user-<user_id>:<token>)' or 'Bearer <token>'"
 
@@ -36,7 +38,7 @@ async def _basic_user(service: Service, encoded: str) -> User:
     return user
 
 
-async def _bind_caller(service: Service, request: Request) -> None:
+async def bind_caller(service: Service, request: Request) -> None:
     try:
         parsed = split_authorization(request.headers.get("authorization"))
         if parsed is None:
@@ -54,7 +56,7 @@ async def _bind_caller(service: Service, request: Request) -> None:
 
 
 abeja_service = bound_service(
-    _bind_caller,
+    bind_caller,
     [parameter("authorization", "Basic base64(user-<user_id>:<token>) or Bearer <token>", where="header")],
 )
-AbejaService = Annotated[Service, Depends(abeja_service)]
+ServiceDep = Annotated[Service, Depends(abeja_service)]

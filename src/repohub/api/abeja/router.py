@@ -25,7 +25,7 @@ from typing import Annotated
 
 from fastapi import Query
 
-from repohub.api.abeja.deps import AbejaService
+from repohub.api.abeja.deps import ServiceDep
 from repohub.api.abeja.errors import error_responses
 from repohub.api.abeja.schemas import (
     Organization,
@@ -108,7 +108,7 @@ async def _detail(service: Service, namespace: Namespace, repo: Repository) -> R
 
 
 @router.get("/{organization_id}", response_model=Organization)
-async def get_organization(organization_id: str, service: AbejaService) -> Organization:
+async def get_organization(organization_id: str, service: ServiceDep) -> Organization:
     """The organization (a repohub namespace) by its numeric id."""
     with _as_organization(organization_id):
         namespace_id = _parse_id(organization_id, "organization")
@@ -117,7 +117,7 @@ async def get_organization(organization_id: str, service: AbejaService) -> Organ
 
 @router.post(_REPOSITORIES, response_model=RepositoryDetail, responses=error_responses(TOO_LARGE))
 async def create_repository(
-    organization_id: str, body: RepositoryCreate, service: AbejaService
+    organization_id: str, body: RepositoryCreate, service: ServiceDep
 ) -> RepositoryDetail:
     """Create a private repository (members and up); 200 with it, as ABEJA answers."""
     namespace = await _organization(service, organization_id)
@@ -130,7 +130,7 @@ async def create_repository(
 
 @router.get(_REPOSITORIES, response_model=RepositoryPage)
 async def list_repositories(
-    organization_id: str, service: AbejaService, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
+    organization_id: str, service: ServiceDep, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
 ) -> RepositoryPage:
     """The organization's repositories the caller may see, by name (entries carry no tags)."""
     namespace = await _organization(service, organization_id)
@@ -143,13 +143,13 @@ async def list_repositories(
 
 
 @router.get(_REPOSITORY, response_model=RepositoryDetail)
-async def get_repository(organization_id: str, repository_id: str, service: AbejaService) -> RepositoryDetail:
+async def get_repository(organization_id: str, repository_id: str, service: ServiceDep) -> RepositoryDetail:
     return await _detail(service, *await _repository(service, organization_id, repository_id))
 
 
 @router.delete(_REPOSITORY, response_model=RepositoryDetail, responses=error_responses(REGISTRY_REFUSED))
 async def delete_repository(
-    organization_id: str, repository_id: str, service: AbejaService
+    organization_id: str, repository_id: str, service: ServiceDep
 ) -> RepositoryDetail:
     """Delete (organization admins); 200 with the deleted repository, since the SDK reads a body."""
     namespace, repo = await _repository(service, organization_id, repository_id)
@@ -162,7 +162,7 @@ async def delete_repository(
 async def list_tags(
     organization_id: str,
     repository_id: str,
-    service: AbejaService,
+    service: ServiceDep,
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
 ) -> TagPage:

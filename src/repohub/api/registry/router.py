@@ -15,51 +15,21 @@ from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from repohub.api.deps import AnonymousServiceDep, AppState, StateDep, service_session
+from repohub.api.deps import AnonymousServiceDep, StateDep, service_session
 from repohub.api.openapi import BAD_INPUT, RATE_LIMITED, TOO_LARGE, UNAUTHENTICATED, UNAVAILABLE
 from repohub.api.parameters import parameter, query_pairs
+from repohub.api.registry.deps import bind_caller
 from repohub.api.registry.errors import error_responses
 from repohub.api.registry.schemas import Envelope, EnvelopeOut, TokenOut
 from repohub.api.routing import PrefixRouter, plain
-from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
 from repohub.auth.registry_token import Scope, parse_scope, token_claims
-from repohub.domain.entities import ANONYMOUS, Principal, User
 from repohub.domain.errors import InvalidInput, NotAuthenticated
-from repohub.domain.service import Service
 from repohub.observability.metrics import EVENTS_APPLIED, EVENTS_REJECTED, TOKENS_ISSUED
 
 PREFIX = "/registry"
 EVENTS_MEDIA_TYPES = ("application/vnd.docker.distribution.events.v1+json", "application/json")
 MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
 router = PrefixRouter(prefix=PREFIX, tags=["registry"])
-
-
-async def _basic_user(service: Service, username: str, password: str) -> Principal:
-    """A Basic password may be an API token (cheap lookup, tried first) or the account's password."""
-    try:
-        user: User | None = await service.accounts.authenticate_token(password)
-    except NotAuthenticated:
-        user = None
-    if user is not None:
-        if username not in (user.username, f"user-{user.id}"):
-            raise NotAuthenticated("the token does not belong to this user")
-        return Principal(user, via="token")
-    return Principal(await service.accounts.authenticate_password(username, password), via="password")
-
-
-async def _principal(service: Service, authorization: str | None) -> Principal:
-    try:
-        parsed = split_authorization(authorization)
-        if parsed is None:
-            return ANONYMOUS
-        scheme, value = parsed
-        if scheme == "basic":
-            return await _basic_user(service, *decode_basic(value))
-    except MalformedCredentials as error:
-        raise NotAuthenticated(str(error)) from error
-    if scheme == "bearer":
-        return Principal(await service.accounts.authenticate_token(value), via="token")
-    raise NotAuthenticated("use Basic credentials (username and password or API token)")
 
 
 _TOKENS_ISSUED = TOKENS_ISSUED.labels("registry")
@@ -86,17 +56,15 @@ _TOKEN_PARAMETERS = [
     },
     openapi_extra={"parameters": _TOKEN_PARAMETERS},
 )
-async def token(request: Request) -> Response:
+async def token(request: Request, state: StateDep) -> Response:
     """A registry bearer token granting what the caller may do of what it asked (the rest is left out)."""
-    state: AppState = request.app.state.repohub
     settings = state.settings
     service_name, requested = _token_query(request)
     if service_name is not None and service_name != settings.registry_service:
         raise InvalidInput(f"unknown service {service_name!r}; this is {settings.registry_service!r}")
     async with service_session(state) as service:
-        principal = await _principal(service, request.headers.get("authorization"))
-        if principal.user is not None:
-            service.acting_as(principal)
+        await bind_caller(service, request)
+        principal = service.principal
         granted = await service.registry.grant(principal, requested)
     claims = token_claims(
         issuer=settings.registry_issuer,

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from repohub.api.deps import StateDep
 from repohub.api.openapi import UNAUTHENTICATED, UNAVAILABLE
 from repohub.api.routing import PrefixRouter
-from repohub.api.swr.auth import SwrService
+from repohub.api.swr.deps import ServiceDep
 from repohub.api.swr.errors import error_responses
 from repohub.domain.accounts import project_id_for
 from repohub.domain.errors import NotAuthenticated
@@ -36,7 +36,7 @@ class Projects(BaseModel):
 
 @router.get("/projects", response_model=Projects, responses=error_responses(UNAUTHENTICATED, UNAVAILABLE))
 async def keystone_list_projects(
-    service: SwrService,
+    service: ServiceDep,
     state: StateDep,
     name: Annotated[str | None, Query(description="region name; any name gets the caller's project")] = None,
 ) -> Projects:

@@ -19,7 +19,7 @@ from fastapi import Depends, Query, Request
 from repohub.api.deps import StateDep
 from repohub.api.openapi import COMMON
 from repohub.api.routing import PrefixRouter
-from repohub.api.swr.auth import SwrService
+from repohub.api.swr.deps import ServiceDep
 from repohub.api.swr.errors import error_responses
 from repohub.api.swr.paths import RawSegmentRoute
 from repohub.api.swr.schemas import (
@@ -63,7 +63,7 @@ class InstanceCall:
 
 
 async def instance_scope(
-    service: SwrService, state: StateDep, project_id: str, instance_id: str
+    service: ServiceDep, state: StateDep, project_id: str, instance_id: str
 ) -> InstanceCall:
     """The caller first (401), then the path's project and instance (404)."""
     ours = state.settings.resolved_swr_instance_id
@@ -76,7 +76,7 @@ InstanceScope = Annotated[InstanceCall, Depends(instance_scope)]
 @router.get(INSTANCES, response_model=InstanceList)
 async def list_instance(
     project_id: str,
-    service: SwrService,
+    service: ServiceDep,
     state: StateDep,
     request: Request,
     offset: Annotated[int, Query(ge=0, description="start index; default 0")] = 0,

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from repohub.api.deps import StateDep
 from repohub.api.openapi import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, UNAVAILABLE
 from repohub.api.routing import PrefixRouter
-from repohub.api.swr.auth import SwrService
+from repohub.api.swr.deps import ServiceDep
 from repohub.api.swr.errors import error_responses
 from repohub.domain.registry import docker_login
 
@@ -36,7 +36,7 @@ router = PrefixRouter(prefix="/v2/manage", tags=["SWR"])
         **error_responses(UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, UNAVAILABLE),
     },
 )
-async def create_authorization_token(service: SwrService, state: StateDep) -> Any:
+async def create_authorization_token(service: ServiceDep, state: StateDep) -> Any:
     issued, expires = await docker_login(service.accounts, service.principal)
     host = state.settings.registry_host
     user = issued.user.username

@@ -16,7 +16,7 @@ from repohub.api.openapi import COMMON, REGISTRY_REFUSED, TOO_LARGE
 from repohub.api.parameters import query_parameters, query_values
 from repohub.api.routing import PrefixRouter, plain
 from repohub.api.swr import filters
-from repohub.api.swr.auth import SwrService
+from repohub.api.swr.deps import ServiceDep
 from repohub.api.swr.errors import error_responses
 from repohub.api.swr.paths import RawSegmentRoute
 from repohub.api.swr.schemas import (
@@ -95,28 +95,27 @@ _REPO_PARAMETERS = query_parameters(
     responses={200: {"headers": {"Content-Range": {"description": "offset-count/total, when paged"}}}},
     openapi_extra={"parameters": _REPO_PARAMETERS},
 )
-async def list_repos_details(request: Request, service: SwrService) -> Response:
+async def list_repos_details(request: Request, service: ServiceDep, state: StateDep) -> Response:
     """Repositories the caller can see: public ones and those of its namespaces."""
     given = query_values(request.scope)
     params = {key: given.get(key) for key in filters.REPO_KEYS}
     query, page = filters.repo_query(filters.merged(params, given.get("filter"), filters.REPO_KEYS))
     found = await service.catalog.list_repository_summaries(query)
-    settings = request.app.state.repohub.settings
-    host, domain = settings.registry_host, settings.domain_name
+    host, domain = state.settings.registry_host, state.settings.domain_name
     rows = [repo_item_of(repo, host, domain, found.total) for repo in found.items]
     return _json(rows, _range_headers(page, len(rows), found.total))
 
 
 # -- namespaces --------------------------------------------------------------------------------------
 @router.post("/namespaces", status_code=201, response_class=Response, responses=WITH_BODY)
-async def create_namespace(body: CreateNamespaceBody, service: SwrService) -> Response:
+async def create_namespace(body: CreateNamespaceBody, service: ServiceDep) -> Response:
     """An organisation owned by the caller."""
     await service.namespaces.create(body.namespace)
     return _created()
 
 
 @router.get("/namespaces", response_model=NamespaceList)
-async def list_namespaces(service: SwrService, namespace: Text = None, filter: Filter = None) -> Any:
+async def list_namespaces(service: ServiceDep, namespace: Text = None, filter: Filter = None) -> Any:
     """Namespaces the caller belongs to (all for site admins), with its auth level."""
     values = filters.merged({"namespace": namespace}, filter, filters.NAMESPACE_KEYS)
     if values.get("mode", "visible") != "visible":
@@ -126,12 +125,12 @@ async def list_namespaces(service: SwrService, namespace: Text = None, filter: F
 
 
 @router.get(NS, response_model=ShowNamespace)
-async def show_namespace(namespace: str, service: SwrService) -> Any:
+async def show_namespace(namespace: str, service: ServiceDep) -> Any:
     return namespace_of(await service.namespaces.get(namespace))
 
 
 @router.delete(NS, status_code=204, response_class=Response)
-async def delete_namespaces(namespace: str, service: SwrService) -> Response:
+async def delete_namespaces(namespace: str, service: ServiceDep) -> Response:
     """Only an empty organisation can be deleted (409 otherwise); namespace admins only."""
     await service.namespaces.delete(namespace)
     return Response(status_code=204)
@@ -139,7 +138,7 @@ async def delete_namespaces(namespace: str, service: SwrService) -> Response:
 
 # -- namespace access --------------------------------------------------------------------------------
 @router.get(NS + "/access", response_model=NamespaceAuth)
-async def show_namespace_auth(namespace: str, service: SwrService) -> Any:
+async def show_namespace_auth(namespace: str, service: ServiceDep) -> Any:
     return access_of(await service.namespaces.access(namespace))
 
 
@@ -152,14 +151,14 @@ def _grants(body: list[UserAuthIn]) -> list[Grant]:
 
 
 @router.post(NS + "/access", status_code=201, response_class=Response, responses=WITH_BODY)
-async def create_namespace_auth(namespace: str, body: list[UserAuthIn], service: SwrService) -> Response:
+async def create_namespace_auth(namespace: str, body: list[UserAuthIn], service: ServiceDep) -> Response:
     """Give users access: auth 7 = admin, 3 = member, 1 = viewer. 409 if one already has access."""
     await service.namespaces.grant(namespace, _grants(body), change=False)
     return _created()
 
 
 @router.patch(NS + "/access", status_code=201, response_class=Response, responses=WITH_BODY)
-async def update_namespace_auth(namespace: str, body: list[UserAuthIn], service: SwrService) -> Response:
+async def update_namespace_auth(namespace: str, body: list[UserAuthIn], service: ServiceDep) -> Response:
     """Change the auth level of users who have access."""
     await service.namespaces.grant(namespace, _grants(body), change=True)
     return _created()
@@ -167,7 +166,7 @@ async def update_namespace_auth(namespace: str, body: list[UserAuthIn], service:
 
 @router.delete(NS + "/access", status_code=204, response_class=Response, responses=WITH_BODY)
 async def delete_namespace_auth(
-    namespace: str, service: SwrService, body: Annotated[list[str], Body()]
+    namespace: str, service: ServiceDep, body: Annotated[list[str], Body()]
 ) -> Response:
     """Remove the access of users, given by id."""
     try:
@@ -180,7 +179,7 @@ async def delete_namespace_auth(
 
 # -- repositories ------------------------------------------------------------------------------------
 @router.post(NS + "/repos", status_code=201, response_class=Response, responses=WITH_BODY)
-async def create_repo(namespace: str, body: CreateRepoBody, service: SwrService) -> Response:
+async def create_repo(namespace: str, body: CreateRepoBody, service: ServiceDep) -> Response:
     await service.catalog.create_repository(
         namespace,
         body.repository,
@@ -192,13 +191,13 @@ async def create_repo(namespace: str, body: CreateRepoBody, service: SwrService)
 
 
 @router.get(REPO, response_model=ShowRepository)
-async def show_repository(namespace: str, repository: str, service: SwrService, state: StateDep) -> Any:
+async def show_repository(namespace: str, repository: str, service: ServiceDep, state: StateDep) -> Any:
     repo = await service.catalog.repository(namespace, repository)
     return repository_of(repo, state.settings.registry_host, state.settings.domain_name)
 
 
 @router.patch(REPO, status_code=201, response_class=Response, responses=WITH_BODY)
-async def update_repo(namespace: str, repository: str, body: UpdateRepoBody, service: SwrService) -> Response:
+async def update_repo(namespace: str, repository: str, body: UpdateRepoBody, service: ServiceDep) -> Response:
     repo = await service.catalog.repository(namespace, repository)
     changes = RepositoryChanges(
         description=body.description, is_public=body.is_public, category=body.category
@@ -208,7 +207,7 @@ async def update_repo(namespace: str, repository: str, body: UpdateRepoBody, ser
 
 
 @router.delete(REPO, status_code=204, response_class=Response, responses=VIA_REGISTRY)
-async def delete_repo(namespace: str, repository: str, service: SwrService) -> Response:
+async def delete_repo(namespace: str, repository: str, service: ServiceDep) -> Response:
     repo = await service.catalog.repository(namespace, repository)
     await service.catalog.delete_repository(repo)
     return Response(status_code=204)
@@ -223,7 +222,7 @@ async def delete_repo(namespace: str, repository: str, service: SwrService) -> R
 async def list_repository_tags(
     namespace: str,
     repository: str,
-    service: SwrService,
+    service: ServiceDep,
     state: StateDep,
     limit: Text = None,
     offset: Text = None,
@@ -249,7 +248,7 @@ async def list_repository_tags(
 
 @router.get(REPO + "/tags/{tag:segment}", response_model=ShowReposTagResp)
 async def show_repo_tag(
-    namespace: str, repository: str, tag: str, service: SwrService, state: StateDep
+    namespace: str, repository: str, tag: str, service: ServiceDep, state: StateDep
 ) -> Any:
     repo = await service.catalog.repository(namespace, repository)
     found = await service.catalog.tag(repo, tag)
@@ -257,7 +256,7 @@ async def show_repo_tag(
 
 
 @router.delete(REPO + "/tags/{tag:segment}", status_code=204, response_class=Response, responses=VIA_REGISTRY)
-async def delete_repo_tag(namespace: str, repository: str, tag: str, service: SwrService) -> Response:
+async def delete_repo_tag(namespace: str, repository: str, tag: str, service: ServiceDep) -> Response:
     repo = await service.catalog.repository(namespace, repository)
     await service.catalog.delete_tag(repo, tag)
     return Response(status_code=204)

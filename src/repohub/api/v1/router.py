@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Query, Request, Response
 
-from repohub.api.deps import AnonymousServiceDep, bound_service
+from repohub.api.deps import AnonymousServiceDep
 from repohub.api.hosts import link_url
 from repohub.api.openapi import COMMON, RATE_LIMITED, REGISTRY_REFUSED, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
-from repohub.api.parameters import StrictInteger, parameter
+from repohub.api.parameters import StrictInteger
 from repohub.api.routing import PrefixRouter
+from repohub.api.v1.deps import ServiceDep
 from repohub.api.v1.errors import error_responses
 from repohub.api.v1.login import FORM, JSON, login_request
 from repohub.api.v1.schemas import (
@@ -30,10 +31,8 @@ from repohub.api.v1.schemas import (
     TagItem,
     UpdatedRepository,
 )
-from repohub.auth.credentials import MalformedCredentials, split_authorization
 from repohub.domain.catalog import RepositoryChanges
-from repohub.domain.entities import Principal
-from repohub.domain.errors import InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.errors import InvalidInput, NotFound
 from repohub.domain.queries import RepoOrder, RepoQuery, TagQuery
 from repohub.domain.service import Service
 
@@ -45,25 +44,6 @@ router = PrefixRouter(
 )
 
 
-async def _bind_caller(service: Service, request: Request) -> None:
-    """Bind the caller of `Authorization: Token <token>`; no header means anonymous."""
-    try:
-        parsed = split_authorization(request.headers.get("authorization"))
-    except MalformedCredentials as error:
-        raise NotAuthenticated(str(error)) from error
-    if parsed is None:
-        return
-    scheme, value = parsed
-    if scheme != "token":
-        raise NotAuthenticated("use 'Authorization: Token <token>'")
-    user = await service.accounts.authenticate_token(value)
-    service.acting_as(Principal(user, via="token"))
-
-
-v1_service = bound_service(
-    _bind_caller, [parameter("authorization", "Token <api token>; none: anonymous", where="header")]
-)
-V1Service = Annotated[Service, Depends(v1_service)]
 Page = Annotated[StrictInteger, Query(ge=1, le=1_000_000, description="page number, from 1")]
 PageSize = Annotated[StrictInteger, Query(ge=1, le=100, description="results per page, at most 100")]
 
@@ -115,7 +95,7 @@ async def generate_api_token(request: Request, service: AnonymousServiceDep) -> 
     response_model=CreatedRepository,
     responses=error_responses(TOO_LARGE),
 )
-async def create_repository(namespace: str, body: RepositoryCreate, service: V1Service) -> CreatedRepository:
+async def create_repository(namespace: str, body: RepositoryCreate, service: ServiceDep) -> CreatedRepository:
     if body.namespace is not None and body.namespace != namespace:
         raise InvalidInput("namespace in the body must equal the one in the path", field="namespace")
     repo = await service.catalog.create_repository(
@@ -130,7 +110,7 @@ async def create_repository(namespace: str, body: RepositoryCreate, service: V1S
 
 @both_slashes("GET", "/repositories/{namespace}", response_model=RepositoryPage)
 async def list_repositories(
-    request: Request, namespace: str, service: V1Service, page: Page = 1, page_size: PageSize = 20
+    request: Request, namespace: str, service: ServiceDep, page: Page = 1, page_size: PageSize = 20
 ) -> RepositoryPage:
     """Repositories of a namespace, by name; anonymous callers see only public ones. A namespace
     in which the caller has no role and may read nothing is a 404, as a missing one."""
@@ -161,7 +141,7 @@ def _previous_url(request: Request, page: int) -> str | None:
 async def list_tags(
     namespace: str,
     repo_name: str,
-    service: V1Service,
+    service: ServiceDep,
     page: Page = 1,
     page_size: Annotated[StrictInteger, Query(ge=1, le=1000)] = 100,
 ) -> list[TagItem]:
@@ -172,12 +152,12 @@ async def list_tags(
 
 
 @both_slashes("PUT", "/repositories/{namespace}/{repo_name:path}/star", response_model=StarState)
-async def star(namespace: str, repo_name: str, service: V1Service) -> StarState:
+async def star(namespace: str, repo_name: str, service: ServiceDep) -> StarState:
     return await _set_star(service, namespace, repo_name, starred=True)
 
 
 @both_slashes("DELETE", "/repositories/{namespace}/{repo_name:path}/star", response_model=StarState)
-async def unstar(namespace: str, repo_name: str, service: V1Service) -> StarState:
+async def unstar(namespace: str, repo_name: str, service: ServiceDep) -> StarState:
     return await _set_star(service, namespace, repo_name, starred=False)
 
 
@@ -188,7 +168,7 @@ async def _set_star(service: Service, namespace: str, repo_name: str, *, starred
 
 
 @both_slashes("GET", "/repositories/{namespace}/{repo_name:path}", response_model=RepositoryDetail)
-async def get_repository(namespace: str, repo_name: str, service: V1Service) -> RepositoryDetail:
+async def get_repository(namespace: str, repo_name: str, service: ServiceDep) -> RepositoryDetail:
     repo = await service.catalog.repository(namespace, repo_name)
     return RepositoryDetail.of(repo, starred=await service.catalog.is_starred(repo))
 
@@ -200,7 +180,7 @@ async def get_repository(namespace: str, repo_name: str, service: V1Service) -> 
     responses=error_responses(TOO_LARGE),
 )
 async def update_repository(
-    namespace: str, repo_name: str, body: RepositoryUpdate, service: V1Service
+    namespace: str, repo_name: str, body: RepositoryUpdate, service: ServiceDep
 ) -> UpdatedRepository:
     repo = await service.catalog.repository(namespace, repo_name)
     changes = RepositoryChanges(
@@ -215,7 +195,7 @@ async def update_repository(
     status_code=204,
     responses=error_responses(REGISTRY_REFUSED),
 )
-async def delete_repository(namespace: str, repo_name: str, service: V1Service) -> Response:
+async def delete_repository(namespace: str, repo_name: str, service: ServiceDep) -> Response:
     repo = await service.catalog.repository(namespace, repo_name)
     await service.catalog.delete_repository(repo)
     return Response(status_code=204)

@@ -12,7 +12,9 @@ from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
+from starlette.types import Scope
 
+from repohub.api.claims import header, token_key
 from repohub.api.deps import bound_service
 from repohub.api.parameters import parameter
 from repohub.api.swr.paths import reaches_a_route, signed_path
@@ -21,6 +23,8 @@ from repohub.domain.accounts import project_id_for
 from repohub.domain.entities import Principal
 from repohub.domain.errors import NotAuthenticated
 from repohub.domain.service import Service
+
+__all__ = ["ServiceDep", "bind_caller", "claimed_caller", "signed_request", "swr_service"]
 
 
 async def signed_request(request: Request) -> aksk.SignedRequest:
@@ -34,7 +38,7 @@ async def signed_request(request: Request) -> aksk.SignedRequest:
     )
 
 
-async def _bind_caller(service: Service, request: Request) -> None:
+async def bind_caller(service: Service, request: Request) -> None:
     """Bind the caller; no credentials, a bad signature or an unknown key is a 401."""
     headers = request.headers
     authorization = headers.get("authorization")
@@ -66,7 +70,7 @@ async def _bind_caller(service: Service, request: Request) -> None:
 
 
 swr_service = bound_service(
-    _bind_caller,
+    bind_caller,
     [
         parameter(
             "authorization", "SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=..., Signature=...", where="header"
@@ -75,4 +79,16 @@ swr_service = bound_service(
         parameter("x-project-id", "the project id of the access key", where="header"),
     ],
 )
-SwrService = Annotated[Service, Depends(swr_service)]
+ServiceDep = Annotated[Service, Depends(swr_service)]
+
+
+def claimed_caller(scope: Scope) -> str | None:
+    """Who SWR's docker-login call claims to be, in the order ``bind_caller`` reads it: a signature's
+    access key id, else X-Auth-Token. Anything else is a 401 without a database hit, so it needs no key."""
+    authorization = header(scope, b"authorization").strip()
+    if authorization.startswith(aksk.ALGORITHM):
+        try:
+            return f"ak:{aksk.parse_authorization(authorization).access_key}"
+        except aksk.SignatureError:
+            return None
+    return token_key(header(scope, b"x-auth-token"))

@@ -1,0 +1,64 @@
+"""Who is asking the registry's token server for a token: Basic (a password or an API token as the
+password), Bearer (an API token), or nobody (anonymous pulls of public repositories).
+
+``GET /registry/token`` opens its own session rather than take a ``ServiceDep`` (it is a plain route,
+``api.routing``), so this dialect exports no ``ServiceDep``; ``POST /registry/events`` is called by
+the registry itself, which proves itself with the shared secret in the endpoint.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.types import Scope
+
+from repohub.api.claims import basic_username, header, token_key
+from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
+from repohub.domain.entities import ANONYMOUS, Principal, User
+from repohub.domain.errors import NotAuthenticated
+from repohub.domain.service import Service
+
+__all__ = ["bind_caller", "claimed_caller"]
+
+
+async def _basic_user(service: Service, username: str, password: str) -> Principal:
+    """A Basic password may be an API token (cheap lookup, tried first) or the account's password."""
+    try:
+        user: User | None = await service.accounts.authenticate_token(password)
+    except NotAuthenticated:
+        user = None
+    if user is not None:
+        if username not in (user.username, f"user-{user.id}"):
+            raise NotAuthenticated("the token does not belong to this user")
+        return Principal(user, via="token")
+    return Principal(await service.accounts.authenticate_password(username, password), via="password")
+
+
+async def _principal(service: Service, authorization: str | None) -> Principal:
+    try:
+        parsed = split_authorization(authorization)
+        if parsed is None:
+            return ANONYMOUS
+        scheme, value = parsed
+        if scheme == "basic":
+            return await _basic_user(service, *decode_basic(value))
+    except MalformedCredentials as error:
+        raise NotAuthenticated(str(error)) from error
+    if scheme == "bearer":
+        return Principal(await service.accounts.authenticate_token(value), via="token")
+    raise NotAuthenticated("use Basic credentials (username and password or API token)")
+
+
+async def bind_caller(service: Service, request: Request) -> None:
+    """Bind the caller if the credentials name one; without any, the service stays anonymous."""
+    principal = await _principal(service, request.headers.get("authorization"))
+    if principal.user is not None:
+        service.acting_as(principal)
+
+
+def claimed_caller(scope: Scope) -> str | None:
+    """Who a token request claims to be: Basic names its user; Bearer is an API token."""
+    scheme, _, value = header(scope, b"authorization").strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme == "basic":
+        return basic_username(value.strip())
+    return token_key(value) if scheme == "bearer" else None
