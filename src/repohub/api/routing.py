@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, get_type_hints
 
 from fastapi import APIRouter
-from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic_core import from_json
@@ -33,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
 
+from repohub.api.fastapi_private import effective_dependant
 from repohub.api.proxy import app_path
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -81,7 +81,7 @@ class PlainRoute(APIRoute):
     because FastAPI would have solved it and this route would not."""
 
     def get_route_handler(self) -> Handler:
-        dependant = _effective_dependant(self)
+        dependant = effective_dependant(self)
         _check_plain(dependant, self.path, what="endpoint")
         endpoint = dependant.call
         if not _returns_response(endpoint):
@@ -117,17 +117,6 @@ def plain(router: APIRouter, method: str, path: str, **options: Any) -> Callable
         return endpoint
 
     return register
-
-
-def _effective_dependant(route: APIRoute) -> Dependant:
-    """The dependant FastAPI would solve: the route's own, or, while FastAPI builds the handler of an
-    inclusion, the inclusion's (with the including routers' dependencies), as ``APIRoute`` finds it
-    (a FastAPI internal: a release without it has no inclusion contexts either)."""
-    context_var = getattr(fastapi_routing, "_effective_route_context_var", None)
-    context = context_var.get() if context_var is not None else None
-    if context is not None and context.original_route is route and context.dependant is not None:
-        return context.dependant
-    return route.dependant
 
 
 def _check_plain(dependant: Dependant, path: str, *, what: str) -> None:
