@@ -7,8 +7,10 @@ not start with a router's prefix cannot match any of its routes.
 
 Once a route is selected, FastAPI solves its parameters and dependencies and serialises what it
 returns, on every request; for the registry token and the SWR list page that machinery cost a
-quarter of the request's CPU (docs/benchmarks.md). A :class:`PlainRoute` endpoint takes the request
-and dependencies that take only the request, returns its own ``Response``, and is called directly.
+quarter of the request's CPU (docs/benchmarks.md; the token's share measured again for issue 14).
+A :class:`PlainRoute` endpoint takes the request and dependencies that take only the request (the
+app state: ``api.deps.StateDep``), returns its own ``Response``, and is called directly. It reads one
+FastAPI internal, contained in ``api.fastapi_private``.
 
 Every other route of the dialects' routers is a :class:`StrictJsonRoute`: FastAPI decodes its JSON
 bodies with ``json.loads``, which lets a lone surrogate (``"\\ud800"``) through as text that no
