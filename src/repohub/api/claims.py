@@ -22,7 +22,8 @@ ClaimedCaller = Callable[[Scope], str | None]
 
 
 def header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return ""

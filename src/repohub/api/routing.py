@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar, get_type_hints
 
 from fastapi import APIRouter
@@ -37,7 +37,7 @@ from starlette.types import Scope
 from repohub.api.fastapi_private import effective_dependant
 from repohub.api.proxy import app_path
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]  # as APIRoute declares it
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
 
@@ -86,7 +86,7 @@ class PlainRoute(APIRoute):
         dependant = effective_dependant(self)
         _check_plain(dependant, self.path, what="endpoint")
         endpoint = dependant.call
-        if not _returns_response(endpoint):
+        if endpoint is None or not _returns_response(endpoint):
             raise TypeError(f"{self.path}: a PlainRoute endpoint returns a Response")
         request_name = dependant.request_param_name
         # In FastAPI's order: the including routers' dependencies (no name: their values are not
@@ -106,7 +106,8 @@ class PlainRoute(APIRoute):
                     values[name] = value
             if request_name is not None:
                 values[request_name] = request
-            return await endpoint(**values)  # type: ignore[misc]
+            response: Response = await endpoint(**values)  # checked to return a Response above
+            return response
 
         return handler
 
