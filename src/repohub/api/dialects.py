@@ -20,6 +20,7 @@ from repohub.api.abeja import errors as abeja_errors
 from repohub.api.abeja.router import router as abeja_router
 from repohub.api.claims import ClaimedCaller
 from repohub.api.errors import ErrorRenderers, Renderer
+from repohub.api.limits import Endpoint
 from repohub.api.registry import deps as registry_deps
 from repohub.api.registry import errors as registry_errors
 from repohub.api.registry.router import router as registry_router
@@ -44,9 +45,6 @@ __all__ = [
     "routers",
     "token_paths",
 ]
-
-Endpoint = tuple[str, str]  # (method, path without a trailing slash)
-
 
 @dataclass(frozen=True, slots=True)
 class Dialect:

@@ -10,6 +10,8 @@ SHA-256 of a bearer / X-Auth-Token token (the same digest the store looks tokens
 token itself). Logins are limited per client here; per user, every failed password check (the login's
 and the registry token's alike) is counted by the domain, on the username it checked
 (``domain.password_budget``, LOGIN_RATE_PER_USER): a body read here could say another name.
+Which paths are logins and token endpoints, and how each reads its claimed caller, the dialects
+declare (``api.dialects``; ``claimed_caller`` beside each dialect's ``bind_caller``).
 """
 
 from __future__ import annotations
