@@ -46,6 +46,7 @@ __all__ = [
     "token_paths",
 ]
 
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     label: str  # in metrics and the access log
