@@ -79,6 +79,9 @@ SWR = Dialect(
     label="swr",
     prefixes=(swr.PREFIX, iam.PREFIX),  # iam: the IAM call huaweicloudsdkswr makes for a project id
     render=swr_errors.render,
+    # The list page's router before login's (docker-login credentials); the enterprise-edition calls
+    # (``/v2/{project_id}/instances``) last of the prefixed; the root and /v<n> (API versions) after
+    # every dialect, their patterns matching no other path.
     routers=(swr.router, login.router, iam.router, instances.router),
     unprefixed=(versions.router,),
     patterns=(instances.PATHS, versions.PATHS),  # enterprise-edition calls; API versions
