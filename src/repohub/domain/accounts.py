@@ -17,6 +17,7 @@ from repohub.auth.secrets import (
     token_digest,
     verify_password,
 )
+from repohub.defaults import LOGIN_TOKEN_TTL
 from repohub.domain.entities import (
     AccessKey,
     Credential,
@@ -39,9 +40,6 @@ from repohub.store.unit import Store
 TOKEN = "token"
 ACCESS_KEY = "access_key"
 MAX_PASSWORD = 1024
-# A password login's token lives this long unless REPOHUB_LOGIN_TOKEN_TTL says otherwise: a working
-# week of a client's session without typing the password again, and a leaked one dies within a week.
-LOGIN_TOKEN_TTL = timedelta(days=7)
 # A token's last use is written when the recorded one is at least this old: at most one write per
 # minute per token, and only on the path that looks the token up (not when it is remembered).
 LAST_USE_RESOLUTION = timedelta(minutes=1)

@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from repohub import defaults
 from repohub.private_files import private_dir, private_file, tighten
 
 # Files SQLite keeps beside the database in WAL mode. It creates them with the database file's own
@@ -36,12 +37,14 @@ def prepare_sqlite_file(path: Path) -> None:
 def create_engine(
     database_url: str,
     *,
-    pool_size: int = 10,
-    max_overflow: int = 10,
-    connect_timeout: float = 1.0,
-    command_timeout: float = 10.0,
-    pool_timeout: float = 1.5,
+    pool_size: int = defaults.DB_POOL_SIZE,
+    max_overflow: int = defaults.DB_MAX_OVERFLOW,
+    connect_timeout: float = defaults.DB_CONNECT_TIMEOUT,
+    command_timeout: float = defaults.DB_COMMAND_TIMEOUT,
+    pool_timeout: float = defaults.DB_POOL_TIMEOUT,
 ) -> AsyncEngine:
+    """The engine of ``database_url``; the defaults are ``Settings``' own (``repohub.defaults``), for
+    callers without settings (tests, scripts): the app and the CLI pass their settings' values."""
     if database_url.startswith("sqlite"):
         path = sqlite_file(database_url)
         if path is not None:  # every command opens the database here: migrate, serve, the CLI
