@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from repohub import defaults
 from repohub.private_files import private_dir, private_file, tighten
+from repohub.store.audit import ActorOf, audited_session_class
+from repohub.store.memory import INFO_KEY, Memory
 
 # Files SQLite keeps beside the database in WAL mode. It creates them with the database file's own
 # permissions, so a 0600 database gets 0600 journals.
@@ -81,5 +83,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, *, actor: ActorOf | None = None, memory: Memory | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose writes are audited as ``actor()``'s (``store.audit``; none: as the CLI's), and
+    that carry ``memory`` (a new one if none is given) to every ``Store`` made over them."""
+    audited = audited_session_class(actor) if actor is not None else audited_session_class()
+    return async_sessionmaker(
+        engine,
+        expire_on_commit=False,
+        sync_session_class=audited,
+        info={INFO_KEY: memory if memory is not None else Memory()},
+    )
