@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.sql import ClauseElement
 
 from repohub.store.session import LazySession
 from repohub.store.tables import AuditRow, utcnow
@@ -129,8 +130,9 @@ class _Recorder:
             return
         verb = "insert" if state.is_insert else "update" if state.is_update else "delete"
         params: dict[str, Any] = {}
-        compiled = state.statement.compile()
-        params.update(compiled.params)
+        statement = state.statement
+        if isinstance(statement, ClauseElement):  # an INSERT, UPDATE or DELETE always is (typing)
+            params.update(statement.compile().params)
         given = state.parameters
         rows: Iterable[Mapping[str, Any]] = (
             given if isinstance(given, list) else [given] if isinstance(given, Mapping) else []
