@@ -15,7 +15,7 @@ secrets or descriptions.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -99,6 +99,19 @@ def audited_session_class(actor: ActorOf = _nobody) -> type[Session]:
     return AuditedSession
 
 
+def _statement_params(state: ORMExecuteState) -> dict[str, Any]:
+    statement = state.statement
+    if isinstance(statement, ClauseElement):  # an INSERT, UPDATE or DELETE always is (typing)
+        return dict(statement.compile().params)
+    return {}
+
+
+def _given_rows(state: ORMExecuteState) -> list[Mapping[str, Any]]:
+    """The rows passed with the statement (an executemany's list, or one mapping), if any."""
+    given = state.parameters
+    return given if isinstance(given, list) else [given] if isinstance(given, Mapping) else []
+
+
 def _table_of(statement: Any) -> str | None:
     table = getattr(statement, "table", None)
     return getattr(table, "name", None)
@@ -129,20 +142,9 @@ class _Recorder:
         if table is None or table in _SKIP_TABLES:
             return
         verb = "insert" if state.is_insert else "update" if state.is_update else "delete"
-        params: dict[str, Any] = {}
-        statement = state.statement
-        if isinstance(statement, ClauseElement):  # an INSERT, UPDATE or DELETE always is (typing)
-            params.update(statement.compile().params)
-        given = state.parameters
-        rows: Iterable[Mapping[str, Any]] = (
-            given if isinstance(given, list) else [given] if isinstance(given, Mapping) else []
-        )
-        batch = list(rows)
-        if batch:
-            for row in batch:
-                self._queue(state.session, f"{verb} {table}", _describe({**params, **row}))
-        else:
-            self._queue(state.session, f"{verb} {table}", _describe(params))
+        params = _statement_params(state)
+        for row in _given_rows(state) or [{}]:
+            self._queue(state.session, f"{verb} {table}", _describe({**params, **row}))
 
     def on_flush(self, session: Session, _flush: UOWTransaction) -> None:
         for verb, objects in (
