@@ -23,11 +23,9 @@ from repohub.api.resources import RequestResourcesMiddleware
 from repohub.auth.secrets import SecretBox, stand_in_hash
 from repohub.config import Settings
 from repohub.domain.password_budget import PasswordBudget
-from repohub.observability import dbpool, metrics
+from repohub.observability import context, dbpool, metrics
 from repohub.registry.keys import registry_client
-from repohub.store.engine import create_engine, create_sessionmaker
-from repohub.store.gate import Gate
-from repohub.store.readers import open_reader
+from repohub.store.database import Database, reader_pool_stats
 
 DESCRIPTION = """
 One catalogue of container-image repositories, served in three vendor dialects:
@@ -46,33 +44,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            connect_timeout=settings.db_connect_timeout,
-            command_timeout=settings.db_command_timeout,
-            pool_timeout=settings.db_pool_timeout,
-        )
-        dbpool.instrument(engine)
-        reader = await open_reader(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            connect_timeout=settings.db_connect_timeout,
-            command_timeout=settings.db_command_timeout,
-            acquire_timeout=settings.db_pool_timeout,
-        )
-        registry = registry_client(settings)
-        app.state.repohub = AppState(
+        # Writes are audited as the current request's caller (``store.audit``, through the context).
+        database = await Database.open(settings, actor=context.current)
+        dbpool.instrument(database, reader_pool_stats)
+        state = AppState(
             settings=settings,
-            engine=engine,
-            sessions=create_sessionmaker(engine),
+            database=database,
             secret_box=SecretBox(settings.resolved_secret_key),
-            registry=registry,
-            reader=reader,
-            session_gate=Gate(settings.db_pool_size, settings.db_pool_timeout),
             password_budget=PasswordBudget(settings.login_rate_per_user),
         )
+        # Deletes and sync call the registry when one is set, signing with this app's own key.
+        registry = registry_client(settings, state.signing_key) if settings.registry_url else None
+        state.registry = registry
+        app.state.repohub = state
         # The stand-in hash that unknown users' passwords are checked against, made now rather than
         # in the first such request (which would then take twice as long as any other).
         await asyncio.to_thread(stand_in_hash)
@@ -85,10 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if registry is not None:
                 await registry.aclose()
-            if reader is not None:
-                await reader.close()
-            dbpool.release(engine)
-            await engine.dispose()
+            dbpool.release(database)
+            await database.close()
             metrics.process_exited()
 
     app = FastAPIOffline(

@@ -24,7 +24,7 @@ from repohub.domain.errors import DomainError
 from repohub.domain.service import Service
 from repohub.registry.keys import registry_client, signing_key
 from repohub.store import migrate as migrations
-from repohub.store.engine import create_engine, create_sessionmaker
+from repohub.store.database import Database
 from repohub.store.unit import Store
 
 T = TypeVar("T")
@@ -51,16 +51,17 @@ def _with_service(action: Callable[[Service], Awaitable[T]]) -> T:
     settings = Settings()
 
     async def run() -> T:
-        engine = create_engine(settings.database_url)
+        # The pool and timeouts of Settings, as the server's; one use case needs no lone reader.
+        database = await Database.open(settings, lone_reads=False)
         registry = registry_client(settings)  # deletes and sync talk to the registry when it is set
         try:
-            async with create_sessionmaker(engine)() as session:
+            async with database.sessions() as session:
                 box = SecretBox(settings.resolved_secret_key)
                 return await action(Service(Store(session), box, registry=registry))
         finally:
             if registry is not None:
                 await registry.aclose()
-            await engine.dispose()
+            await database.close()
 
     try:
         return asyncio.run(run())

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from repohub.domain.accounts import LOGIN_TOKEN_TTL
+from repohub import defaults
 from repohub.private_files import private_dir
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/repohub.db"
@@ -34,14 +34,12 @@ class Settings(BaseSettings):
     # Comma-separated proxy addresses and CIDR ranges (or ``*``) whose X-Forwarded-* are believed.
     forwarded_allow_ips: str = "127.0.0.1,::1"
     proxy_headers: bool = True
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
-    # Fail fast when PostgreSQL is gone instead of hanging requests: a stopped server refuses at
-    # once (503 at once); an unreachable host costs at most the connect timeout. New connections
-    # on a busy small machine can take over a second, so the connect timeout is not tighter.
-    db_connect_timeout: float = Field(default=3.0, gt=0)
-    db_command_timeout: float = Field(default=10.0, gt=0)
-    db_pool_timeout: float = Field(default=2.0, gt=0)
+    # The pool and timeouts of every process (serve, migrate, the CLI); why these values: ``defaults``.
+    db_pool_size: int = Field(default=defaults.DB_POOL_SIZE, ge=1)
+    db_max_overflow: int = Field(default=defaults.DB_MAX_OVERFLOW, ge=0)
+    db_connect_timeout: float = Field(default=defaults.DB_CONNECT_TIMEOUT, gt=0)
+    db_command_timeout: float = Field(default=defaults.DB_COMMAND_TIMEOUT, gt=0)
+    db_pool_timeout: float = Field(default=defaults.DB_POOL_TIMEOUT, gt=0)
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
     # FastAPI's own OpenTelemetry (traces, metrics, logs to the globally configured providers). Off,
     # FastAPI skips its per-request check for a configured provider; /metrics is repohub's own.
@@ -55,7 +53,9 @@ class Settings(BaseSettings):
     token_rate_per_user: int = Field(default=300, ge=0)
     # Seconds a password login's API token lives (v1 generate-api-token; also caps SWR's docker-login
     # token); 0: until revoked. At most ten years, so that no expiry overflows a date.
-    login_token_ttl: int = Field(default=int(LOGIN_TOKEN_TTL.total_seconds()), ge=0, le=10 * 366 * 86_400)
+    login_token_ttl: int = Field(
+        default=int(defaults.LOGIN_TOKEN_TTL.total_seconds()), ge=0, le=10 * 366 * 86_400
+    )
     cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: no CORS headers at all
     # The Distribution registry repohub issues tokens for and hears events from (see README).
     registry_url: str | None = None  # its HTTP API, e.g. http://127.0.0.1:5000; unset: no registry calls

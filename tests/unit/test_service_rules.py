@@ -423,13 +423,11 @@ async def test_tokens_are_listed_with_their_kind_and_times_but_never_the_token(w
 
 
 async def test_a_token_s_last_use_is_written_at_most_once_a_minute(world):
-    from repohub.domain.verified import TOKENS
-
     async with world.service() as service:
         token = (await service.accounts.create_token("dev")).token
         start = datetime.now(UTC)
         for offset, recorded in [(0, 0), (30, 0), (59, 0), (61, 61)]:
-            TOKENS.clear()  # as after the verified-token memory's few seconds
+            service.store.memory.verified_tokens.clear()  # as after the verified-token memory's few seconds
             await service.accounts.authenticate_token(token, now=start + timedelta(seconds=offset))
             (entry,) = await service.accounts.list_tokens("dev")
             assert entry.last_used_at == start + timedelta(seconds=recorded), offset

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from repohub.api.resources import enter
 from repohub.auth.batch_signer import BatchSigner
+from repohub.auth.registry_token import SigningKey
 from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
 from repohub.domain.gateway import RegistryGateway
@@ -19,38 +19,61 @@ from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.service import Service
 from repohub.registry.keys import signing_key
+from repohub.store.database import Database, Engine, Sessions
 from repohub.store.faults import is_unavailable
 from repohub.store.gate import Gate
 from repohub.store.readers import Reader
-from repohub.store.session import LazySession
-from repohub.store.unit import Store
 
 
 @dataclass(slots=True)
 class AppState:
+    """Everything one app keeps between requests (two apps in one process share none of it): the
+    database with its memory of verified tokens and commits (``store.database``), the grant facts,
+    the password budget, the token signer."""
+
     settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    database: Database
     secret_box: SecretBox
     registry: RegistryGateway | None = None  # client of REPOHUB_REGISTRY_URL, when set
-    reader: Reader | None = None  # connections of the store's own for lone hot reads
-    # Fair admission to the engine's pool, one slot per pooled connection (``store.gate``); the pool's
-    # overflow stays free for the rest (readiness checks), and is not opened and closed per request.
-    session_gate: Gate = field(default_factory=lambda: Gate(10, 2.0))
     grant_facts: GrantFacts = field(default_factory=GrantFacts)  # registry token grants, briefly
     # Failed password checks per user, this app's own (``domain.password_budget``); made from
     # LOGIN_RATE_PER_USER by the app, none by default.
     password_budget: PasswordBudget = field(default_factory=lambda: PasswordBudget(0))
+    _signing_key: SigningKey | None = None
     _token_signer: BatchSigner | None = None
 
     @property
+    def signing_key(self) -> SigningKey:
+        """This app's registry token key, loaded (or created) on first use and kept: resolving the
+        key's configured paths on every ``GET /registry/token`` cost more than a tenth of the
+        request."""
+        if self._signing_key is None:
+            self._signing_key = signing_key(self.settings)
+        return self._signing_key
+
+    @property
     def token_signer(self) -> BatchSigner:
-        """The registry token signer, its key loaded (or created) on first use; kept here because
-        resolving the key's configured paths on every ``GET /registry/token`` cost more than a tenth
-        of the request."""
+        """The registry token signer over ``signing_key``, made on first use."""
         if self._token_signer is None:
-            self._token_signer = BatchSigner(signing_key(self.settings))
+            self._token_signer = BatchSigner(self.signing_key)
         return self._token_signer
+
+    # The database's parts, for the readiness probe and tests; requests go through ``database``.
+    @property
+    def engine(self) -> Engine:
+        return self.database.engine
+
+    @property
+    def sessions(self) -> Sessions:
+        return self.database.sessions
+
+    @property
+    def reader(self) -> Reader | None:
+        return self.database.reader
+
+    @property
+    def session_gate(self) -> Gate:
+        return self.database.gate
 
 
 def state_of(request: Request) -> AppState:
@@ -75,9 +98,8 @@ async def service_session(state: AppState) -> AsyncIterator[Service]:
     """A service over the request's session, acting for nobody until a dialect binds the caller. The
     session is made at its first statement, which waits its turn for a slot of the pool first
     (``store.gate``), up to DB_POOL_TIMEOUT; requests answered from memory or lone reads make none."""
-    session = LazySession(state.sessions, state.engine.dialect.name, state.session_gate)
+    store = state.database.store()
     try:
-        store = Store(session, state.reader)
         yield Service(
             store,
             state.secret_box,
@@ -88,7 +110,7 @@ async def service_session(state: AppState) -> AsyncIterator[Service]:
         )
     finally:
         try:
-            await session.close()
+            await store.session.close()
         except Exception as error:
             # Closing runs after the answer went out; a connection that died with the database
             # is dropped by the pool, and there is nobody left to tell.

@@ -17,6 +17,7 @@ from repohub.auth.secrets import (
     token_digest,
     verify_password,
 )
+from repohub.defaults import LOGIN_TOKEN_TTL
 from repohub.domain.entities import (
     AccessKey,
     Credential,
@@ -31,7 +32,6 @@ from repohub.domain.entities import (
 from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from repohub.domain.names import validate_namespace_name
 from repohub.domain.password_budget import PasswordBudget
-from repohub.domain.verified import TOKENS as VERIFIED_TOKENS
 from repohub.observability.metrics import TOKENS_ISSUED
 from repohub.store.tables import utcnow
 from repohub.store.unit import Store
@@ -39,9 +39,6 @@ from repohub.store.unit import Store
 TOKEN = "token"
 ACCESS_KEY = "access_key"
 MAX_PASSWORD = 1024
-# A password login's token lives this long unless REPOHUB_LOGIN_TOKEN_TTL says otherwise: a working
-# week of a client's session without typing the password again, and a leaked one dies within a week.
-LOGIN_TOKEN_TTL = timedelta(days=7)
 # A token's last use is written when the recorded one is at least this old: at most one write per
 # minute per token, and only on the path that looks the token up (not when it is remembered).
 LAST_USE_RESOLUTION = timedelta(minutes=1)
@@ -101,7 +98,7 @@ class AccountService:
     async def verify_token(self, token: str, *, now: datetime | None = None) -> Credential:
         """The live API token ``token`` is (see ``authenticate_token``)."""
         digest, moment = token_digest(token), now or utcnow()
-        remembered = VERIFIED_TOKENS.get(digest, moment)
+        remembered = self._store.memory.verified_tokens.get(digest, moment)
         if remembered is not None:
             return remembered
         found = await self._store.credentials.token(digest, now=moment)
@@ -111,7 +108,7 @@ class AccountService:
         if last_used is None or moment - last_used >= LAST_USE_RESOLUTION:
             await self._store.credentials.touch(credential.id, moment)
             await self._store.commit_bookkeeping()
-        VERIFIED_TOKENS.put(digest, credential)
+        self._store.memory.verified_tokens.put(digest, credential)
         return credential
 
     async def access_key_secret(self, access_key: str) -> tuple[User, str]:
@@ -273,8 +270,15 @@ class AccountService:
     async def _revoked(self, revoke: Callable[[], Awaitable[list[str]]]) -> int:
         async with self._store.transaction():
             digests = await revoke()
-        _forget(digests)
+        self._forget(digests)
         return len(digests)
+
+    def _forget(self, digests: Iterable[str]) -> None:
+        """This process stops accepting the revoked tokens at once; other processes within the
+        verified memory's TTL (``domain.verified``)."""
+        verified = self._store.memory.verified_tokens
+        for digest in digests:
+            verified.forget(digest)
 
     async def create_access_key(self, username: str) -> AccessKey:
         user = await self.user(username)
@@ -289,10 +293,3 @@ class AccountService:
         return AccessKey(
             user=user, access_key=access_key, secret_key=secret_key, project_id=project_id_for(user)
         )
-
-
-def _forget(digests: Iterable[str]) -> None:
-    """This process stops accepting the revoked tokens at once; other processes within the verified
-    memory's TTL (``domain.verified``)."""
-    for digest in digests:
-        VERIFIED_TOKENS.forget(digest)

@@ -296,7 +296,7 @@ class RegistryService:
         """The facts of each path (left out: paths whose namespace does not exist): remembered ones,
         and the others read together, in one query."""
         memo = self._grant_facts
-        commits = Store.commits
+        commits = self._store.memory.commits
         found: dict[tuple[str, str], AccessFacts] = {}
         missing = paths
         if memo is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from repohub.auth.secrets import SecretBox
-from repohub.domain.accounts import LOGIN_TOKEN_TTL, AccountService
+from repohub.defaults import LOGIN_TOKEN_TTL
+from repohub.domain.accounts import AccountService
 from repohub.domain.catalog import CatalogService
 from repohub.domain.entities import ANONYMOUS, Principal
 from repohub.domain.gateway import RegistryGateway

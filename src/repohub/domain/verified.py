@@ -1,10 +1,11 @@
-"""A short-lived, per-process memory of API tokens that were just verified.
+"""A short-lived memory of API tokens that were just verified.
 
 Every authenticated request of every dialect (and each ``GET /registry/token``) would otherwise cost a
 database round trip for the token alone. A token is remembered by its SHA-256 digest (never the token
 itself) for a few seconds and never past its own expiry; revoking it in this process forgets it at
 once, together with the tokens derived from it that the revocation took along, and a revocation made
-elsewhere (another worker, another replica, the CLI) takes effect within ``TTL_SECONDS``.
+elsewhere (another worker, another replica, the CLI) takes effect within ``TTL_SECONDS``. One memory
+per database the process opened (``store.memory``), never a module-level one.
 """
 
 from __future__ import annotations
@@ -48,6 +49,3 @@ class VerifiedTokens:
 
     def clear(self) -> None:
         self._entries.clear()
-
-
-TOKENS = VerifiedTokens()

@@ -1,32 +1,30 @@
-"""The token signing key, loaded once per process (the token endpoint is hot: no file reads per call)."""
+"""The token signing key, read from (or created under) its configured paths.
+
+Read on each call: whoever needs it across requests keeps it (the app's state loads it once, on first
+use; the token endpoint is hot, so no file reads per call), so two apps of one process never share a
+key they were not both configured with.
+"""
 
 from __future__ import annotations
-
-from functools import lru_cache
-from pathlib import Path
 
 from repohub.auth.registry_token import SigningKey, load_or_create_signing_key
 from repohub.config import Settings
 from repohub.registry.client import RegistryClient
 
 
-@lru_cache(maxsize=4)
-def _load(key_path: Path, cert_path: Path) -> SigningKey:
-    return load_or_create_signing_key(key_path, cert_path)
-
-
 def signing_key(settings: Settings) -> SigningKey:
     """The key and certificate, created on first use and kept under ``data_dir`` unless configured."""
-    return _load(settings.token_key_path.absolute(), settings.token_cert_path.absolute())
+    return load_or_create_signing_key(settings.token_key_path.absolute(), settings.token_cert_path.absolute())
 
 
-def registry_client(settings: Settings) -> RegistryClient | None:
-    """A client for ``REPOHUB_REGISTRY_URL``, or None when no registry is configured."""
+def registry_client(settings: Settings, key: SigningKey | None = None) -> RegistryClient | None:
+    """A client for ``REPOHUB_REGISTRY_URL``, or None when no registry is configured; it signs with
+    ``key`` (default: the configured key, read now)."""
     if not settings.registry_url:
         return None
     return RegistryClient(
         settings.registry_url,
-        signing_key(settings),
+        key if key is not None else signing_key(settings),
         issuer=settings.registry_issuer,
         service=settings.registry_service,
     )

@@ -3,8 +3,10 @@
 Recorded by session events, so that no write can forget it: each INSERT, UPDATE or DELETE the
 service's stores run (and each ORM flush) queues an entry, and the entries are inserted just before
 the transaction commits, in the same transaction: a rolled-back write leaves no trace, a committed one
-always does. Who and from where come from the request context (the caller the service bound, the
-client address, the request id); outside a request (the CLI) the source is "cli".
+always does. Who and from where come from the ``actor`` the session class was made with (the app
+passes its request context: the caller the service bound, the client address, the request id);
+outside a request (the CLI) the source is "cli". The recorder is installed on a session class per
+sessionmaker (``audited_session_class``, used by ``store.engine.create_sessionmaker``).
 
 Only identifying values are kept (names, ids, roles, kinds, flags): never passwords, token digests,
 secrets or descriptions.
@@ -13,16 +15,18 @@ secrets or descriptions.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.sql import ClauseElement
 
-from repohub.observability import context
 from repohub.store.session import LazySession
 from repohub.store.tables import AuditRow, utcnow
+
+__all__ = ["UNAUDITED", "Actor", "ActorOf", "AuditStore", "audited_session_class"]
 
 # Tables whose writes are bookkeeping, not anybody's action.
 _SKIP_TABLES = frozenset({"audit_log", "registry_events", "alembic_version"})
@@ -60,17 +64,52 @@ def _describe(values: Mapping[str, Any]) -> str:
     return " ".join(f"{key}={value}" for key, value in sorted(kept.items()))
 
 
-def _queue(session: Session, action: str, target: str) -> None:
-    request = context.current()
-    entry = {
-        "at": utcnow(),
-        "actor": request.user if request else None,
-        "action": action[:64],
-        "target": target[:2000],
-        "source": (request.client if request else "cli")[:64],
-        "request_id": (request.request_id if request else "")[:128],
-    }
-    session.info.setdefault(_PENDING, []).append(entry)
+class Actor(Protocol):
+    """Who writes, and from where (the request context's fields; ``observability.context``)."""
+
+    @property
+    def user(self) -> str | None: ...
+    @property
+    def client(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+
+
+ActorOf = Callable[[], Actor | None]
+
+
+def _nobody() -> Actor | None:
+    return None
+
+
+def audited_session_class(actor: ActorOf = _nobody) -> type[Session]:
+    """A session class of its own whose writes are recorded, the actor of each being ``actor()``
+    when the write runs (None: outside a request, recorded as source "cli"). One class per
+    sessionmaker rather than listeners on SQLAlchemy's global ``Session``: two apps in one process
+    (tests) each record through their own, and sessions made elsewhere record nothing."""
+
+    class AuditedSession(Session):
+        pass
+
+    recorder = _Recorder(actor)
+    event.listen(AuditedSession, "do_orm_execute", recorder.on_execute)
+    event.listen(AuditedSession, "after_flush", recorder.on_flush)
+    event.listen(AuditedSession, "before_commit", _on_commit)
+    event.listen(AuditedSession, "after_rollback", _on_rollback)
+    return AuditedSession
+
+
+def _statement_params(state: ORMExecuteState) -> dict[str, Any]:
+    statement = state.statement
+    if isinstance(statement, ClauseElement):  # an INSERT, UPDATE or DELETE always is (typing)
+        return dict(statement.compile().params)
+    return {}
+
+
+def _given_rows(state: ORMExecuteState) -> list[Mapping[str, Any]]:
+    """The rows passed with the statement (an executemany's list, or one mapping), if any."""
+    given = state.parameters
+    return given if isinstance(given, list) else [given] if isinstance(given, Mapping) else []
 
 
 def _table_of(statement: Any) -> str | None:
@@ -78,50 +117,55 @@ def _table_of(statement: Any) -> str | None:
     return getattr(table, "name", None)
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _on_execute(state: ORMExecuteState) -> None:
-    if not (state.is_insert or state.is_update or state.is_delete):
-        return
-    if state.execution_options.get("repohub_unaudited"):
-        return
-    table = _table_of(state.statement)
-    if table is None or table in _SKIP_TABLES:
-        return
-    verb = "insert" if state.is_insert else "update" if state.is_update else "delete"
-    params: dict[str, Any] = {}
-    compiled = state.statement.compile()
-    params.update(compiled.params)
-    given = state.parameters
-    rows: Iterable[Mapping[str, Any]] = (
-        given if isinstance(given, list) else [given] if isinstance(given, Mapping) else []
-    )
-    batch = list(rows)
-    if batch:
-        for row in batch:
-            _queue(state.session, f"{verb} {table}", _describe({**params, **row}))
-    else:
-        _queue(state.session, f"{verb} {table}", _describe(params))
+class _Recorder:
+    def __init__(self, actor: ActorOf) -> None:
+        self._actor = actor
+
+    def _queue(self, session: Session, action: str, target: str) -> None:
+        request = self._actor()
+        entry = {
+            "at": utcnow(),
+            "actor": request.user if request else None,
+            "action": action[:64],
+            "target": target[:2000],
+            "source": (request.client if request else "cli")[:64],
+            "request_id": (request.request_id if request else "")[:128],
+        }
+        session.info.setdefault(_PENDING, []).append(entry)
+
+    def on_execute(self, state: ORMExecuteState) -> None:
+        if not (state.is_insert or state.is_update or state.is_delete):
+            return
+        if state.execution_options.get("repohub_unaudited"):
+            return
+        table = _table_of(state.statement)
+        if table is None or table in _SKIP_TABLES:
+            return
+        verb = "insert" if state.is_insert else "update" if state.is_update else "delete"
+        params = _statement_params(state)
+        for row in _given_rows(state) or [{}]:
+            self._queue(state.session, f"{verb} {table}", _describe({**params, **row}))
+
+    def on_flush(self, session: Session, _flush: UOWTransaction) -> None:
+        for verb, objects in (
+            ("insert", session.new),
+            ("update", session.dirty),
+            ("delete", session.deleted),
+        ):
+            for obj in objects:
+                table = getattr(getattr(obj, "__table__", None), "name", None)
+                if table is None or table in _SKIP_TABLES:
+                    continue
+                values = {key: getattr(obj, key, None) for key in _SAFE_KEYS if hasattr(obj, key)}
+                self._queue(session, f"{verb} {table}", _describe(values))
 
 
-@event.listens_for(Session, "after_flush")
-def _on_flush(session: Session, _flush: UOWTransaction) -> None:
-    for verb, objects in (("insert", session.new), ("update", session.dirty), ("delete", session.deleted)):
-        for obj in objects:
-            table = getattr(getattr(obj, "__table__", None), "name", None)
-            if table is None or table in _SKIP_TABLES:
-                continue
-            values = {key: getattr(obj, key, None) for key in _SAFE_KEYS if hasattr(obj, key)}
-            _queue(session, f"{verb} {table}", _describe(values))
-
-
-@event.listens_for(Session, "before_commit")
 def _on_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending:
         session.execute(insert(AuditRow), pending)
 
 
-@event.listens_for(Session, "after_rollback")
 def _on_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 

@@ -9,7 +9,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from repohub import defaults
 from repohub.private_files import private_dir, private_file, tighten
+from repohub.store.audit import ActorOf, audited_session_class
+from repohub.store.memory import INFO_KEY, Memory
 
 # Files SQLite keeps beside the database in WAL mode. It creates them with the database file's own
 # permissions, so a 0600 database gets 0600 journals.
@@ -36,12 +39,14 @@ def prepare_sqlite_file(path: Path) -> None:
 def create_engine(
     database_url: str,
     *,
-    pool_size: int = 10,
-    max_overflow: int = 10,
-    connect_timeout: float = 1.0,
-    command_timeout: float = 10.0,
-    pool_timeout: float = 1.5,
+    pool_size: int = defaults.DB_POOL_SIZE,
+    max_overflow: int = defaults.DB_MAX_OVERFLOW,
+    connect_timeout: float = defaults.DB_CONNECT_TIMEOUT,
+    command_timeout: float = defaults.DB_COMMAND_TIMEOUT,
+    pool_timeout: float = defaults.DB_POOL_TIMEOUT,
 ) -> AsyncEngine:
+    """The engine of ``database_url``; the defaults are ``Settings``' own (``repohub.defaults``), for
+    callers without settings (tests, scripts): the app and the CLI pass their settings' values."""
     if database_url.startswith("sqlite"):
         path = sqlite_file(database_url)
         if path is not None:  # every command opens the database here: migrate, serve, the CLI
@@ -78,5 +83,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, *, actor: ActorOf | None = None, memory: Memory | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose writes are audited as ``actor()``'s (``store.audit``; none: as the CLI's), and
+    that carry ``memory`` (a new one if none is given) to every ``Store`` made over them."""
+    audited = audited_session_class(actor) if actor is not None else audited_session_class()
+    return async_sessionmaker(
+        engine,
+        expire_on_commit=False,
+        sync_session_class=audited,
+        info={INFO_KEY: memory if memory is not None else Memory()},
+    )

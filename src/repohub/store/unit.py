@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import ClassVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from repohub.domain.errors import Conflict
 from repohub.store.accounts import CredentialStore, NamespaceStore, UserStore
 from repohub.store.audit import AuditStore
+from repohub.store.memory import INFO_KEY, Memory
 from repohub.store.readers import Reader
 from repohub.store.registry import RegistryStore
 from repohub.store.repositories import RepositoryStore, TagStore
@@ -19,23 +19,25 @@ from repohub.store.session import LazySession
 
 
 class Store:
-    # Writes this process committed so far: memos of read results (``domain.grant_facts``) compare it
-    # to know that something they remember may have changed.
-    commits: ClassVar[int] = 0
-
-    def __init__(self, session: AsyncSession | LazySession, reader: Reader | None = None) -> None:
+    def __init__(
+        self, session: AsyncSession | LazySession, reader: Reader | None = None, memory: Memory | None = None
+    ) -> None:
         """``session``: the request's (``LazySession``), or one made by the caller; ``reader``:
         connections of the store's own for lone hot reads (``readers``), without it all goes through
-        the session."""
+        the session; ``memory``: the database's (``store.memory``), by default the one the session
+        carries (``store.engine.create_sessionmaker``), else a new one."""
         if isinstance(session, AsyncSession):
+            if memory is None:
+                memory = session.info.get(INFO_KEY)
             session = LazySession.around(session)
+        self.memory: Memory = memory if memory is not None else Memory()
         self.session = session
         self.users = UserStore(session)
         self.namespaces = NamespaceStore(session, reader)
         self.credentials = CredentialStore(session)
         self.repositories = RepositoryStore(session, reader)
         self.tags = TagStore(session, reader)
-        self.audit = AuditStore(session)  # importing store.audit also installs the write recorder
+        self.audit = AuditStore(session)
         self.registry = RegistryStore(session, reader)
 
     async def release(self) -> None:
@@ -48,8 +50,8 @@ class Store:
         await session.close()
 
     async def commit_bookkeeping(self) -> None:
-        """Commit a write no remembered read depends on (a credential's last use): ``commits`` is
-        left alone, so this process's memos of grant facts stay valid."""
+        """Commit a write no remembered read depends on (a credential's last use): ``memory.commits``
+        is left alone, so this process's memos of grant facts stay valid."""
         try:
             await self.session.commit()
         except BaseException:
@@ -62,7 +64,7 @@ class Store:
         try:
             yield
             await self.session.commit()
-            Store.commits += 1
+            self.memory.commits += 1
         except IntegrityError as error:
             await self.session.rollback()
             raise Conflict(conflict) from error

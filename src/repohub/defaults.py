@@ -1,0 +1,32 @@
+"""Defaults that both ``Settings`` and the layers below it need, kept once and importing nothing.
+
+``config.Settings`` reads them as its field defaults; the store's engine factory and the domain's
+account service fall back to the same values when a caller (a test, a script) gives none, so a
+command run without settings behaves as ``repohub serve`` would with an empty environment.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+__all__ = [
+    "DB_COMMAND_TIMEOUT",
+    "DB_CONNECT_TIMEOUT",
+    "DB_MAX_OVERFLOW",
+    "DB_POOL_SIZE",
+    "DB_POOL_TIMEOUT",
+    "LOGIN_TOKEN_TTL",
+]
+
+# A password login's token lives this long unless REPOHUB_LOGIN_TOKEN_TTL says otherwise: a working
+# week of a client's session without typing the password again, and a leaked one dies within a week.
+LOGIN_TOKEN_TTL = timedelta(days=7)
+
+DB_POOL_SIZE = 10
+DB_MAX_OVERFLOW = 10
+# Fail fast when PostgreSQL is gone instead of hanging requests: a stopped server refuses at once
+# (503 at once); an unreachable host costs at most the connect timeout. New connections on a busy
+# small machine can take over a second, so the connect timeout is not tighter.
+DB_CONNECT_TIMEOUT = 3.0
+DB_COMMAND_TIMEOUT = 10.0  # seconds, the default per statement (asyncpg)
+DB_POOL_TIMEOUT = 2.0  # seconds a request waits for a pooled connection before its 503

@@ -1,0 +1,27 @@
+"""What one process remembers of one database between requests, owned by whoever opened it.
+
+Two apps in one process (the tests) each open their own database and so each get their own memory;
+nothing here is module- or class-level. The memory travels with the database's sessions (in their
+``info``), so a ``Store`` made over any session of an app's sessionmaker (the CLI's, a test's) shares
+the app's memory: a token revoked, or a write committed, through it is seen by the app at once.
+"""
+
+from __future__ import annotations
+
+from repohub.domain.verified import VerifiedTokens
+
+__all__ = ["INFO_KEY", "Memory"]
+
+INFO_KEY = "repohub_memory"  # the key of the memory in a session's ``info``
+
+
+class Memory:
+    """``commits``: the writes committed through this database so far; memos of read results
+    (``domain.grant_facts``) compare it to know that something they remember may have changed.
+    ``verified_tokens``: API tokens verified in the last few seconds (``domain.verified``)."""
+
+    __slots__ = ("commits", "verified_tokens")
+
+    def __init__(self) -> None:
+        self.commits = 0
+        self.verified_tokens = VerifiedTokens()
