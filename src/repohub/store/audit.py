@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.sql.dml import UpdateBase
 
 from repohub.observability import context
 from repohub.store.session import LazySession
@@ -80,7 +81,11 @@ def _table_of(statement: Any) -> str | None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
-    if not (state.is_insert or state.is_update or state.is_delete):
+    # is_insert/is_update/is_delete mean the statement is DML; the isinstance says so to mypy too
+    # (an Executable has no compile()).
+    if not (state.is_insert or state.is_update or state.is_delete) or not isinstance(
+        state.statement, UpdateBase
+    ):
         return
     if state.execution_options.get("repohub_unaudited"):
         return
