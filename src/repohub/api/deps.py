@@ -56,7 +56,7 @@ class AppState:
 async def app_state(request: Request) -> AppState:
     # async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hand-off
     # (Condition.notify/wait in the profiles) on every request for a dictionary lookup.
-    return request.app.state.repohub  # type: ignore[no-any-return]
+    return request.app.state.repohub  # type: ignore[no-any-return]  # Starlette's State is untyped
 
 
 StateDep = Annotated[AppState, Depends(app_state)]
@@ -108,6 +108,7 @@ def bound_service(bind: Binder, headers: list[dict[str, Any]]) -> BoundService:
         await bind(service, request)
         return service
 
+    # Read by api.openapi.install; a function attribute, which mypy does not let a function grow.
     dependency.openapi_parameters = headers  # type: ignore[attr-defined]
     return dependency
 

@@ -79,6 +79,8 @@ class Limits:
 
 
 def _header(scope: Scope, name: bytes) -> str:
+    key: bytes  # an ASGI scope's values are Any; declared, not converted (no cost per request)
+    value: bytes
     for key, value in scope["headers"]:
         if key == name:
             return value.decode("latin-1")

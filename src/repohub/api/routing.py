@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, get_type_hints
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeGuard, TypeVar, get_type_hints
 
 from fastapi import APIRouter
 from fastapi import routing as fastapi_routing
@@ -34,7 +34,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]  # APIRoute.get_route_handler's
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
 
 
@@ -103,7 +103,7 @@ class PlainRoute(APIRoute):
                     values[name] = value
             if request_name is not None:
                 values[request_name] = request
-            return await endpoint(**values)  # type: ignore[misc]
+            return await endpoint(**values)
 
         return handler
 
@@ -124,7 +124,7 @@ def _effective_dependant(route: APIRoute) -> Dependant:
     (a FastAPI internal: a release without it has no inclusion contexts either)."""
     context_var = getattr(fastapi_routing, "_effective_route_context_var", None)
     context = context_var.get() if context_var is not None else None
-    if context is not None and context.original_route is route and context.dependant is not None:
+    if context is not None and context.original_route is route and isinstance(context.dependant, Dependant):
         return context.dependant
     return route.dependant
 
@@ -147,6 +147,6 @@ def _by_request(dependant: Dependant) -> Callable[[Request], Awaitable[Any]]:
     return lambda request: call(**{name: request})
 
 
-def _returns_response(endpoint: Callable[..., Any] | None) -> bool:
+def _returns_response(endpoint: Callable[..., Any] | None) -> TypeGuard[Callable[..., Awaitable[Response]]]:
     returned = get_type_hints(endpoint).get("return") if endpoint is not None else None
     return isinstance(returned, type) and issubclass(returned, Response)
