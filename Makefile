@@ -25,9 +25,15 @@ run: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/repohub migrate
 
+# Issue 14's gates: style, types (mypy --strict, cached in .mypy_cache), no function rated D or worse
+# by radon, and the layer rules (scripts/check_layers.py).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	@out="$$($(BIN)/radon cc -s -n D src/)"; if [ -n "$$out" ]; then \
+		echo "$$out"; echo "radon: functions rated D or worse (split them)"; exit 1; fi
+	$(BIN)/python scripts/check_layers.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -138,6 +138,7 @@ def bound_service(bind: Binder, headers: list[dict[str, Any]]) -> BoundService:
         await bind(service, request)
         return service
 
+    # Read by api.openapi.install; a function attribute, which mypy does not let a function grow.
     dependency.openapi_parameters = headers  # type: ignore[attr-defined]
     return dependency
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from repohub.api.dialects import BARE_PREFIXES, LABELS
@@ -37,8 +38,8 @@ class ObserveMiddleware:
         self.app = app
         lean_records()
         # Label children cached by label values: labels() takes a lock and builds a key every call.
-        self._counters: dict[tuple[str, str, str, str], object] = {}
-        self._histograms: dict[tuple[str, str, str], object] = {}
+        self._counters: dict[tuple[str, str, str, str], Counter] = {}
+        self._histograms: dict[tuple[str, str, str], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,11 +76,11 @@ class ObserveMiddleware:
         counter = self._counters.get(key)
         if counter is None:
             counter = self._counters[key] = HTTP_REQUESTS.labels(*key)
-        counter.inc()  # type: ignore[attr-defined]
+        counter.inc()
         histogram = self._histograms.get(key[:3])
         if histogram is None:
             histogram = self._histograms[key[:3]] = HTTP_DURATION.labels(*key[:3])
-        histogram.observe(elapsed)  # type: ignore[attr-defined]
+        histogram.observe(elapsed)
         if ACCESS.isEnabledFor(logging.INFO):
             ACCESS.info(
                 "request",

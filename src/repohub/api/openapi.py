@@ -102,7 +102,7 @@ def declare_dependency_parameters(routers: Sequence[APIRouter], document: dict[s
         if not extra:
             continue
         operations = document.get("paths", {}).get(route.path_format, {})
-        for method in route.methods:
+        for method in route.methods or ():
             operation = operations.get(method.lower())
             if operation is None:
                 continue
@@ -116,11 +116,13 @@ def install(app: FastAPI, routers: Sequence[APIRouter] = ()) -> None:
     of ``routers`` read themselves. Idempotent: wraps the class's method."""
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = type(app).openapi(app)  # generated once, then cached
+        document = app.openapi_schema
+        if document is None:
+            document = type(app).openapi(app)  # generated once, then cached (as app.openapi_schema)
             drop_unreturned_validation_errors(document)
             declare_dependency_parameters(routers, document)
-        return app.openapi_schema  # type: ignore[return-value]
+        return document
 
     app.openapi_schema = None  # a document generated before this would keep its 422s
+    # FastAPI's documented way to extend the document is to replace the method on the instance.
     app.openapi = openapi  # type: ignore[method-assign]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 import orjson
 
@@ -10,6 +11,14 @@ import orjson
 # this twice a row, and it was a tenth of an SWR list page's Python time. Naive times are UTC by the
 # store's convention (SQLite hands them out naive).
 _RFC3339_Z = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 
 
 def iso(moment: datetime | None) -> str | None:

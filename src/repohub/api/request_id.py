@@ -50,5 +50,6 @@ def install(app: Starlette) -> None:
     def build_with_request_id() -> ASGIApp:
         return RequestIdMiddleware(build())
 
-    # Starlette builds the stack lazily on the first request, after every handler and middleware is in.
+    # Starlette builds the stack lazily on the first request, after every handler and middleware is
+    # in; wrapping the builder on this instance (a method assignment to mypy) wraps what it builds.
     app.build_middleware_stack = build_with_request_id  # type: ignore[method-assign]

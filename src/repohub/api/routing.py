@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeGuard, TypeVar, get_type_hints
 
 from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
@@ -140,6 +140,6 @@ def _by_request(dependant: Dependant) -> Callable[[Request], Awaitable[Any]]:
     return lambda request: call(**{name: request})
 
 
-def _returns_response(endpoint: Callable[..., Any] | None) -> bool:
+def _returns_response(endpoint: Callable[..., Any] | None) -> TypeGuard[Callable[..., Awaitable[Response]]]:
     returned = get_type_hints(endpoint).get("return") if endpoint is not None else None
     return isinstance(returned, type) and issubclass(returned, Response)

@@ -120,10 +120,10 @@ def _load_or_create_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
         if _create_exclusive(path, pem, mode=0o600):
             return key
         # Another process created it first: fall through and use theirs.
-    key = load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+    loaded = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey) or not isinstance(loaded.curve, ec.SECP256R1):
         raise ValueError(f"{path}: token signing key must be an EC P-256 private key (ES256)")
-    return key
+    return loaded
 
 
 def _load_or_create_cert(path: Path, private_key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -7,7 +7,7 @@ Outside a request (the CLI) there is no context and ``current()`` is None.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 
@@ -25,12 +25,12 @@ def current() -> RequestContext | None:
     return _CURRENT.get()
 
 
-def begin(context: RequestContext) -> object:
+def begin(context: RequestContext) -> Token[RequestContext | None]:
     return _CURRENT.set(context)
 
 
-def end(token: object) -> None:
-    _CURRENT.reset(token)  # type: ignore[arg-type]
+def end(token: Token[RequestContext | None]) -> None:
+    _CURRENT.reset(token)
 
 
 def note_user(username: str | None) -> None:

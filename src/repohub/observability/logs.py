@@ -15,7 +15,7 @@ ACCESS = logging.getLogger("repohub.access")
 def lean_records() -> None:
     """Skip what no JSON line shows (caller's frame, thread and process names): the logging HOWTO's
     optimisations, which take most of the cost out of one access line per request."""
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -78,6 +78,7 @@ def render() -> tuple[bytes, str]:
         hook()
     if is_multiprocess():
         registry = CollectorRegistry()
+        # prometheus_client's multiprocess module has no annotations (its py.typed notwithstanding).
         _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     from prometheus_client import REGISTRY
@@ -88,7 +89,7 @@ def render() -> tuple[bytes, str]:
 def process_exited() -> None:
     """Drop this worker's live gauges (multi-process mode) when it stops."""
     if is_multiprocess():
-        _multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+        _multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # unannotated
 
 
 def prepare_workers(workers: int, directory: Path) -> None:

@@ -193,7 +193,7 @@ class RegistryClient:
 
 def _next_link(response: httpx.Response) -> str | None:
     """The path of the next page from a ``Link: <...>; rel="next"`` header."""
-    link = response.headers.get("Link")
+    link: str | None = response.headers.get("Link")
     if not link or 'rel="next"' not in link:
         return None
     target = link.split(";")[0].strip().strip("<>")

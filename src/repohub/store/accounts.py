@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # NamespaceStore has a list() method: inside it, `list[...]` would name that
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import aliased
+from sqlalchemy.util.typing import TupleAny
 
 from repohub.domain.entities import Credential, Membership, Namespace, NamespaceKind, Role, TokenInfo, User
 from repohub.store.audit import UNAUDITED
@@ -185,7 +187,7 @@ class NamespaceStore:
 
     async def listing(
         self, *, member_id: int | None, name: str | None = None
-    ) -> list[tuple[Namespace, Role | None, str | None]]:
+    ) -> builtins.list[tuple[Namespace, Role | None, str | None]]:
         """Namespaces by name with ``member_id``'s role (None: every namespace, no role) and the
         creator's username, in one query."""
         creator = UserRow.__table__.alias("namespace_creator")
@@ -252,7 +254,7 @@ class NamespaceStore:
             .where(MembershipRow.namespace_id == namespace_id, MembershipRow.user_id == user_id)
             .values(role=role.value)
         )
-        if updated.rowcount == 0:  # type: ignore[attr-defined]
+        if updated.rowcount == 0:
             await self._session.execute(
                 insert(MembershipRow).values(
                     namespace_id=namespace_id, user_id=user_id, role=role.value, created_at=utcnow()
@@ -265,9 +267,9 @@ class NamespaceStore:
                 MembershipRow.namespace_id == namespace_id, MembershipRow.user_id == user_id
             )
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
-    async def members(self, namespace_id: int) -> list[Membership]:
+    async def members(self, namespace_id: int) -> builtins.list[Membership]:
         result = await self._session.execute(
             select(*_USER_COLUMNS, MembershipRow.role)
             .join(MembershipRow, MembershipRow.user_id == UserRow.id)
@@ -332,7 +334,7 @@ class CredentialStore:
         )
         return int(result.scalar_one())
 
-    def _live(self, kind: str, lookup: str) -> Select[Any]:
+    def _live(self, kind: str, lookup: str) -> Select[*TupleAny]:
         """The credential ``lookup`` of ``kind`` with its user, unless it or its parent was revoked."""
         return (
             select(
@@ -419,7 +421,8 @@ class CredentialStore:
         """Revoke the live credentials matching ``conditions`` and, generation by generation, the
         live ones derived from them; the lookups of all it revoked (expired ones are left as they
         are: they are dead already, and counting them would overstate what a revocation did)."""
-        now, revoked = utcnow(), []
+        now = utcnow()
+        revoked: list[str] = []
         found = await self._live_ids(*conditions, now=now)
         while found:
             ids = list(found)

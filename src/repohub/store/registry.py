@@ -277,6 +277,7 @@ class RegistryStore:
         pairs = sorted(set(paths))
         if not pairs:
             return {}
+        params: dict[str, list[str] | str]
         if self._dialect() == "postgresql":
             params = {"namespaces": [pair[0] for pair in pairs], "names": [pair[1] for pair in pairs]}
         else:

@@ -10,11 +10,21 @@ they would an ``AsyncSession``; it offers the part of that interface they use.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVarTuple, overload
 
+from sqlalchemy import CursorResult, Executable, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.util.typing import TupleAny
 
 from repohub.store.gate import Gate
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import _CoreAnyExecuteParams
+    from sqlalchemy.sql.dml import UpdateBase
+    from sqlalchemy.sql.elements import TextClause
+    from sqlalchemy.sql.selectable import TypedReturnsRows
+
+_Ts = TypeVarTuple("_Ts")
 
 
 class LazySession:
@@ -68,8 +78,27 @@ class LazySession:
     def add(self, instance: object) -> None:
         self._sync().add(instance)  # no statement yet: the slot is taken at the flush
 
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return await (await self._opened()).execute(*args, **kwargs)
+    # AsyncSession.execute's typing, plus what it returns at run time for DML and text (a
+    # CursorResult, whose ``rowcount`` the stores read).
+    @overload
+    async def execute(
+        self,
+        statement: TypedReturnsRows[*_Ts],
+        params: _CoreAnyExecuteParams | None = None,
+        **kwargs: Any,
+    ) -> Result[*_Ts]: ...
+    @overload
+    async def execute(
+        self, statement: UpdateBase | TextClause, params: _CoreAnyExecuteParams | None = None, **kwargs: Any
+    ) -> CursorResult[*TupleAny]: ...
+    @overload
+    async def execute(
+        self, statement: Executable, params: _CoreAnyExecuteParams | None = None, **kwargs: Any
+    ) -> Result[*TupleAny]: ...
+    async def execute(
+        self, statement: Executable, params: _CoreAnyExecuteParams | None = None, **kwargs: Any
+    ) -> Result[*TupleAny]:
+        return await (await self._opened()).execute(statement, params, **kwargs)
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
         return await (await self._opened()).get(*args, **kwargs)

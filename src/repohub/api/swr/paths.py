@@ -35,7 +35,7 @@ register_url_convertor("segment", SegmentConvertor())
 
 def raw_path(scope: Scope) -> str:
     """The path exactly as the client sent it (no query); the decoded path when the server lacks it."""
-    raw = scope.get("raw_path")
+    raw: bytes | None = scope.get("raw_path")  # an ASGI scope's values are Any
     if not raw:
         return str(scope["path"])
     return raw.decode("latin-1").split("?", 1)[0]
@@ -44,7 +44,7 @@ def raw_path(scope: Scope) -> str:
 def signed_path(scope: Scope) -> str:
     """The path the client signed: behind a prefix-stripping proxy the prefix must be put back."""
     path = raw_path(scope)
-    root_path = scope.get("root_path", "")
+    root_path: str = scope.get("root_path", "")
     if root_path and not path.startswith(root_path + "/") and path != root_path:
         return root_path + path
     return path

@@ -6,7 +6,7 @@ carries the seed's names and also created_at/updated_at, so a client can rely on
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -109,7 +109,30 @@ class _Counters(_Base):
     pushed_at: str | None
 
 
-def _counters(repo: Repository) -> dict[str, object]:
+class _BaseFields(TypedDict):
+    """The keyword arguments of ``_Base``, typed so that ``cls(**_base(repo))`` is checked."""
+
+    repo_name: str
+    namespace: str
+    repo_path: str
+    description: str
+    is_public: bool
+    logo: str
+    created_at: str
+    updated_at: str
+
+
+class _CounterFields(_BaseFields):
+    is_automated: bool
+    full_description: str
+    repo_starred_count: int
+    download: int
+    upload: int
+    pulled_at: str | None
+    pushed_at: str | None
+
+
+def _counters(repo: Repository) -> _CounterFields:
     return {
         **_base(repo),
         "is_automated": repo.is_automated,
@@ -174,7 +197,7 @@ class Error(BaseModel):
     code: str
 
 
-def _base(repo: Repository) -> dict[str, object]:
+def _base(repo: Repository) -> _BaseFields:
     return {
         "repo_name": repo.name,
         "namespace": repo.namespace,
