@@ -80,6 +80,11 @@ async def world(app: FastAPI, clean: None) -> World:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def accounts(world: World) -> World:
-    """The world under the name the API tests know it by: users, orgs, members and services."""
-    return world
+async def accounts(app: FastAPI, clean: None) -> World:
+    """The same builder under the name the API tests know it by (users, orgs, members, services).
+
+    Not made from ``world``: modules that define a ``world`` of their own from ``accounts``
+    (tests/api/registry/test_token.py) then get the conftest's ``world`` below their own, a chain
+    pytest resolves but a reader has to think twice about.
+    """
+    return World(app)
