@@ -17,7 +17,10 @@ from repohub.store.tables import Base
 from tests.postgres import create_database
 from tests.world import World, token_header
 
-__all__ = ["BACKENDS", "token_header"]  # token_header: re-exported for the tests that import it here
+# Accounts and token_header: the names tests imported from here before tests/world.py.
+__all__ = ["BACKENDS", "Accounts", "token_header"]
+
+Accounts = World
 
 BACKENDS = ["sqlite", "postgresql"]
 

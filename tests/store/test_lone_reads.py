@@ -22,14 +22,14 @@ from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery, Vis
 from repohub.store.session import LazySession
 from repohub.store.tables import RepositoryRow
 from repohub.store.unit import Store
-from tests.world import World
+from tests.world import World as Builder
 
 Read = Callable[[Store], Awaitable[Any]]
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 @dataclass(frozen=True)
-class Rows:
+class World:
     alice: int  # admin of "team", has starred "team/app"
     bob: int  # viewer of "team"
     carol: int  # no membership in "team"
@@ -59,7 +59,7 @@ def _shown(value: Any) -> str:
 
 
 @pytest.fixture
-async def world(app: FastAPI, world: World) -> Rows:
+async def world(app: FastAPI, world: Builder) -> World:
     alice, bob, carol = [(await world.account(name)).id for name in ("alice", "bob", "carol")]
     team = await world.org("team", owner="alice", members={"bob": Role.VIEWER})
     made = await world.repository(
@@ -87,10 +87,10 @@ async def world(app: FastAPI, world: World) -> Rows:
             media_type=MANIFEST, size=1000 + number, manifest="{}" if number % 2 == 0 else None,
             creator=creator, at=datetime(2024, 1, 1, 0, 0, number, 250 * number, tzinfo=UTC),
         )  # fmt: skip
-    return Rows(alice, bob, carol, team, repo, orphan)
+    return World(alice, bob, carol, team, repo, orphan)
 
 
-async def test_a_repository_by_id_and_by_name(app: FastAPI, world: Rows) -> None:
+async def test_a_repository_by_id_and_by_name(app: FastAPI, world: World) -> None:
     found = await both(app, lambda store: store.repositories.get(world.app))
     assert found.path == "team/group/app" and found.creator.username == "alice"
     assert found.is_public is False and found.pulled_at.tzinfo is not None and found.pushed_at is None
@@ -101,7 +101,7 @@ async def test_a_repository_by_id_and_by_name(app: FastAPI, world: Rows) -> None
     assert orphan.creator is None and orphan.is_public is True
 
 
-async def test_missing_repositories_are_none(app: FastAPI, world: Rows) -> None:
+async def test_missing_repositories_are_none(app: FastAPI, world: World) -> None:
     assert await both(app, lambda store: store.repositories.get(world.app + 1000)) is None
     assert await both(app, lambda store: store.repositories.by_name(world.team, "nothing")) is None
     assert await both(app, lambda store: store.repositories.by_name(world.team + 1000, "orphan")) is None
@@ -109,13 +109,13 @@ async def test_missing_repositories_are_none(app: FastAPI, world: Rows) -> None:
     assert await both(app, lambda store: store.repositories.by_name(world.team, "app\x00")) is None
 
 
-async def test_stars(app: FastAPI, world: Rows) -> None:
+async def test_stars(app: FastAPI, world: World) -> None:
     assert await both(app, lambda store: store.repositories.is_starred(world.app, world.alice)) is True
     assert await both(app, lambda store: store.repositories.is_starred(world.app, world.bob)) is False
     assert await both(app, lambda store: store.repositories.is_starred(world.orphan, world.alice)) is False
 
 
-async def test_inside_a_transaction_reads_see_what_it_wrote(app: FastAPI, world: Rows) -> None:
+async def test_inside_a_transaction_reads_see_what_it_wrote(app: FastAPI, world: World) -> None:
     state = app.state.repohub
     async with state.sessions() as session:
         store = Store(session, state.reader)
@@ -130,7 +130,7 @@ async def test_inside_a_transaction_reads_see_what_it_wrote(app: FastAPI, world:
         assert (await store.repositories.get(world.app)).description == "changed"  # type: ignore[union-attr]
 
 
-async def test_namespaces_by_id_and_by_name(app: FastAPI, world: Rows) -> None:
+async def test_namespaces_by_id_and_by_name(app: FastAPI, world: World) -> None:
     team = await both(app, lambda store: store.namespaces.get(world.team))
     assert (team.name, team.kind, team.creator_id) == ("team", NamespaceKind.ORG, world.alice)
     assert team.created_at.tzinfo is not None
@@ -141,7 +141,7 @@ async def test_namespaces_by_id_and_by_name(app: FastAPI, world: Rows) -> None:
     assert await both(app, lambda store: store.namespaces.by_name("nobody")) is None
 
 
-async def test_roles(app: FastAPI, world: Rows) -> None:
+async def test_roles(app: FastAPI, world: World) -> None:
     assert await both(app, lambda store: store.namespaces.role(world.team, world.alice)) is Role.ADMIN
     assert await both(app, lambda store: store.namespaces.role(world.team, world.bob)) is Role.VIEWER
     assert await both(app, lambda store: store.namespaces.role(world.team, world.carol)) is None
@@ -154,7 +154,7 @@ async def test_roles(app: FastAPI, world: Rows) -> None:
     assert await both(app, lambda store: store.namespaces.roles(world.team, [])) == {}
 
 
-async def test_access_facts_of_several_paths_match_one_by_one(app: FastAPI, world: Rows) -> None:
+async def test_access_facts_of_several_paths_match_one_by_one(app: FastAPI, world: World) -> None:
     """The token's batched lookup gives, for each path, what ``access_facts`` gives for it alone."""
     paths = [("team", "group/app"), ("team", "orphan"), ("team", "missing"), ("carol", "x"), ("nobody", "x")]
     for user_id in (world.alice, world.bob, world.carol, None):
@@ -168,7 +168,7 @@ async def test_access_facts_of_several_paths_match_one_by_one(app: FastAPI, worl
         assert ("nobody", "x") not in batched and batched[("team", "group/app")].repository_id == world.app
 
 
-async def test_tag_pages(app: FastAPI, world: Rows) -> None:
+async def test_tag_pages(app: FastAPI, world: World) -> None:
     def page(repository: int, **query: Any) -> Read:
         return lambda store: store.tags.page(repository, TagQuery(**query))
 
@@ -186,7 +186,7 @@ async def test_tag_pages(app: FastAPI, world: Rows) -> None:
     assert [tag.name for tag in named.items] == ["latest"] and named.total == 1
 
 
-async def test_empty_tag_pages_still_count(app: FastAPI, world: Rows) -> None:
+async def test_empty_tag_pages_still_count(app: FastAPI, world: World) -> None:
     past_the_end = await both(app, lambda store: store.tags.page(world.app, TagQuery(offset=10)))
     assert (past_the_end.items, past_the_end.total) == ([], 4)
     missing = await both(app, lambda store: store.tags.page(world.app, TagQuery(name="v9", offset=1)))
@@ -195,7 +195,7 @@ async def test_empty_tag_pages_still_count(app: FastAPI, world: Rows) -> None:
     assert (none.items, none.total) == ([], 0)
 
 
-async def test_repository_pages_with_their_tag_names(app: FastAPI, world: Rows) -> None:
+async def test_repository_pages_with_their_tag_names(app: FastAPI, world: World) -> None:
     # SQLite's reader gets each row's tag names as a JSON array in the page's one statement; the
     # session path asks for them in a second query. Both give the newest first.
     async with app.state.repohub.sessions() as session:
