@@ -16,7 +16,7 @@ import pytest
 from repohub.config import Settings
 from tests.api.abeja.support import basic, bearer, user_id
 from tests.api.swr.helpers import auth as swr_auth
-from tests.conftest import token_header
+from tests.world import token_header
 
 # Each breaks a rule of ``domain.numbers``: not ASCII digits ('²' passes str.isdigit, '٣' and '1_000'
 # and ' 1' pass int()), negative, too many digits, past BIGINT.

@@ -18,9 +18,9 @@ from repohub.config import Settings
 from repohub.domain.entities import Role
 from repohub.domain.service import Service
 from repohub.store.engine import create_engine, create_sessionmaker
-from repohub.store.unit import Store
 from tests.postgres import create_database
 from tests.server import REPOHUB, settings_env
+from tests.world import make_service
 
 
 def run(env: dict[str, str], *args: str, cwd=None) -> subprocess.CompletedProcess[str]:
@@ -40,7 +40,7 @@ def with_service(settings: Settings, action: Callable[[Service], Awaitable]):
         engine = create_engine(settings.database_url)
         try:
             async with create_sessionmaker(engine)() as session:
-                return await action(Service(Store(session), SecretBox(settings.resolved_secret_key)))
+                return await action(make_service(session, SecretBox(settings.resolved_secret_key)))
         finally:
             await engine.dispose()
 

@@ -67,7 +67,7 @@ def swr_client(url: str, key: dict[str, str], handler: HttpHandler | None = None
 
 
 async def access_key(accounts, name: str) -> dict[str, str]:
-    async for service in accounts.service_for(None):
+    async with accounts.service() as service:
         key = await service.accounts.create_access_key(name)
         return {"access_key": key.access_key, "secret_key": key.secret_key, "project_id": key.project_id}
     raise AssertionError("unreachable")

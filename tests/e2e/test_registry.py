@@ -18,10 +18,10 @@ import httpx
 from repohub.auth.registry_token import Scope, issue_token, load_or_create_signing_key
 from repohub.config import Settings
 from repohub.domain.entities import Role
-from tests.conftest import Accounts
 from tests.e2e.oci import Image, write_image
 from tests.e2e.registry import Registry, Skopeo, registry_config, require_binaries, running_registry
 from tests.server import cli, free_port, serve
+from tests.world import World
 
 PASSWORD = "pw-" + "x" * 8
 EVENTS_TYPE = "application/vnd.docker.distribution.events.v1+json"
@@ -90,7 +90,7 @@ class Hub:
 
 
 async def test_images_pushed_pulled_and_deleted_through_the_registry(
-    settings: Settings, accounts: Accounts, tmp_path: Path
+    settings: Settings, accounts: World, tmp_path: Path
 ) -> None:
     require_binaries()
     tokens = {

@@ -13,14 +13,12 @@ from fastapi import FastAPI
 
 from repohub.auth.registry_token import Scope, issue_token, registry_config_fragment
 from repohub.config import Settings
-from repohub.domain.service import Service
 from repohub.registry.client import RegistryClient
 from repohub.registry.keys import signing_key
-from repohub.store.unit import Store
-from tests.conftest import Accounts, token_header
 from tests.e2e.oci import write_image
 from tests.e2e.registry import Registry, Skopeo, registry_config, require_binaries, running_registry
 from tests.server import free_port
+from tests.world import World, open_service, token_header
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ async def refusing_registry(app: FastAPI, settings: Settings, tmp_path: Path) ->
 
 
 @pytest.fixture
-async def owner(client: httpx.AsyncClient, accounts: Accounts) -> dict[str, str]:
+async def owner(client: httpx.AsyncClient, accounts: World) -> dict[str, str]:
     """Org acme (its admin: owner) with repository app in the catalogue; the ids ABEJA names them by."""
     token = await accounts.user("owner")
     org = await accounts.org("acme", owner="owner")
@@ -101,9 +99,8 @@ SWR_TAG = "/v2/manage/namespaces/acme/repos/app/tags/v1"
 
 async def sync_tags(app: FastAPI, registry: RegistryClient) -> None:
     """What `repohub registry sync` does: the catalogue learns acme/app:v1 (no events were sent)."""
-    state = app.state.repohub
-    async with state.sessions() as session:
-        report = await Service(Store(session), state.secret_box, registry=registry).registry.sync()
+    async with open_service(app, registry=registry) as service:
+        report = await service.registry.sync()
     assert report.added_tags == ["acme/app:v1"], report
 
 

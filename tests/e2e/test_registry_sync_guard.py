@@ -11,18 +11,16 @@ from fastapi import FastAPI
 from repohub.auth.registry_token import registry_config_fragment
 from repohub.config import Settings
 from repohub.domain.errors import InvalidInput
-from repohub.domain.service import Service
 from repohub.registry.client import RegistryClient
 from repohub.registry.keys import signing_key
-from repohub.store.unit import Store
 from tests.api.swr.helpers import add_tag
-from tests.conftest import Accounts, token_header
 from tests.e2e.registry import registry_config, require_binaries, running_registry
 from tests.server import free_port
+from tests.world import World, token_header
 
 
 async def test_sync_with_an_empty_registry_keeps_tags_unless_allowed(
-    app: FastAPI, client: httpx.AsyncClient, accounts: Accounts, settings: Settings, tmp_path: Path
+    app: FastAPI, client: httpx.AsyncClient, accounts: World, settings: Settings, tmp_path: Path
 ) -> None:
     require_binaries()
     token = await accounts.user("owner")
@@ -49,15 +47,13 @@ async def test_sync_with_an_empty_registry_keeps_tags_unless_allowed(
             registry.url, key, issuer=settings.registry_issuer, service=settings.registry_service
         )
         try:
-            async with app.state.repohub.sessions() as session:
-                service = Service(Store(session), app.state.repohub.secret_box, registry=gateway)
+            async with accounts.service(registry=gateway) as service:
                 with pytest.raises(InvalidInput, match="refusing to remove every tag"):
                     await service.registry.sync()
             tags = await client.get("/v1/repositories/owner/app/tags", headers=token_header(token))
             assert [item["tag"] for item in tags.json()] == ["v1"]
 
-            async with app.state.repohub.sessions() as session:
-                service = Service(Store(session), app.state.repohub.secret_box, registry=gateway)
+            async with accounts.service(registry=gateway) as service:
                 report = await service.registry.sync(allow_empty=True)
             assert report.removed_tags == ["owner/app:v1"]
             tags = await client.get("/v1/repositories/owner/app/tags", headers=token_header(token))

@@ -13,8 +13,8 @@ import httpx
 from repohub.app import create_app
 from repohub.config import Settings
 from tests.api.swr.test_signature import signed_headers
-from tests.conftest import token_header
 from tests.server import cli
+from tests.world import token_header
 
 
 @asynccontextmanager
@@ -134,7 +134,7 @@ async def test_swr_authorization_token_rate_limited_per_token_and_access_key_in_
     settings, accounts
 ):
     token = await accounts.user("xia")
-    async for service in accounts.service_for(None):
+    async with accounts.service() as service:
         key = await service.accounts.create_access_key("xia")
     path = "/v2/manage/utils/authorizationtoken"
     expected = {

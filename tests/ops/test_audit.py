@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from tests.conftest import token_header
 from tests.server import cli
+from tests.world import token_header
 
 
 async def test_writes_through_each_dialect_are_audited(settings, client, accounts):

@@ -17,8 +17,8 @@ from repohub.api.observe import dialect_of
 from repohub.app import create_app
 from repohub.store import migrate
 from repohub.store.engine import create_engine
-from tests.conftest import token_header
 from tests.server import serve
+from tests.world import token_header
 
 
 def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:

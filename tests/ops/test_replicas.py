@@ -15,12 +15,11 @@ import httpx
 from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
 from repohub.domain.entities import Role
-from repohub.domain.service import Service
 from repohub.store import migrate
 from repohub.store.engine import create_engine, create_sessionmaker
-from repohub.store.unit import Store
 from tests.postgres import create_database
 from tests.server import serve
+from tests.world import make_service
 
 USERS = [f"user{i}" for i in range(6)]
 NAMES = [f"r{i}" for i in range(8)]
@@ -33,7 +32,7 @@ async def _setup(settings: Settings) -> tuple[dict[str, str], str]:
     tokens: dict[str, str] = {}
     try:
         async with create_sessionmaker(engine)() as session:
-            service = Service(Store(session), SecretBox(settings.resolved_secret_key))
+            service = make_service(session, SecretBox(settings.resolved_secret_key))
             for name in USERS:
                 await service.accounts.create_user(name, f"{name}-password")
                 tokens[name] = (await service.accounts.create_token(name)).token

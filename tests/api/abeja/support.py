@@ -7,15 +7,13 @@ integration will.
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fastapi import FastAPI
 
-from repohub.domain.service import Service
-from repohub.store.unit import Store
+from tests.world import DOCKER_V2, EPOCH, World
 
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
-_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+MANIFEST_V2 = DOCKER_V2
 
 
 def basic(user_id: int, token: str) -> dict[str, str]:
@@ -29,19 +27,11 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def user_id(app: FastAPI, username: str) -> int:
-    async with app.state.repohub.sessions() as session:
-        service = Service(Store(session), app.state.repohub.secret_box)
-        return (await service.accounts.user(username)).id
+    return await World(app).user_id(username)
 
 
 async def repository_id(app: FastAPI, namespace: str, name: str) -> int:
-    async with app.state.repohub.sessions() as session:
-        store = Store(session)
-        found = await store.namespaces.by_name(namespace)
-        assert found is not None
-        repo = await store.repositories.by_name(found.id, name)
-        assert repo is not None
-        return repo.id
+    return await World(app).repository_id(f"{namespace}/{name}")
 
 
 async def add_tag(
@@ -49,19 +39,13 @@ async def add_tag(
 ) -> None:
     """One tag row; ``minute`` orders tags in time (later = newer)."""
     digest = "sha256:" + f"{repo_id:x}{name.encode().hex()}".ljust(64, "0")[:64]
-    creator_id = await user_id(app, creator) if creator else None
-    async with app.state.repohub.sessions() as session:
-        store = Store(session)
-        async with store.transaction():
-            await store.tags.upsert(
-                repo_id,
-                name=name,
-                digest=digest,
-                image_id=digest.removeprefix("sha256:"),
-                media_type=MANIFEST_V2,
-                size=size,
-                manifest=None,
-                creator_id=creator_id,
-                at=_EPOCH + timedelta(minutes=minute),
-            )
-            await store.tags.refresh_summary(repo_id)
+    await World(app).tag(
+        repo_id,
+        name,
+        digest=digest,
+        image_id=digest.removeprefix("sha256:"),
+        media_type=MANIFEST_V2,
+        size=size,
+        creator=creator,
+        at=EPOCH + timedelta(minutes=minute),
+    )

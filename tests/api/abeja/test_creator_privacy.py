@@ -10,7 +10,7 @@ from repohub.domain.entities import Role
 from repohub.store.unit import Store
 from tests.api.abeja.support import add_tag, basic, user_id
 from tests.api.abeja.test_repositories import CREATOR_KEYS, repos_path
-from tests.conftest import token_header
+from tests.world import token_header
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.api.abeja.support import basic, repository_id, user_id
 from tests.api.abeja.test_errors import assert_error
-from tests.conftest import token_header
+from tests.world import token_header
 
 MISSING = "999999"
 

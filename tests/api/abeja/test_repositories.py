@@ -6,7 +6,7 @@ import pytest
 
 from repohub.domain.entities import Role
 from tests.api.abeja.support import MANIFEST_V2, add_tag, basic, bearer, repository_id, user_id
-from tests.conftest import token_header
+from tests.world import token_header
 
 CREATOR_KEYS = {"id", "email", "display_name", "role", "is_registered", "created_at", "updated_at"}
 REPOSITORY_KEYS = {

@@ -16,7 +16,7 @@ from sqlalchemy import event
 
 from repohub.config import Settings
 from repohub.domain.entities import Role
-from tests.conftest import Accounts, token_header
+from tests.world import World, token_header
 
 EVENTS = "application/vnd.docker.distribution.events.v1+json"
 OCI = "application/vnd.oci.image.manifest.v1+json"
@@ -92,7 +92,7 @@ def repository_updates(app: FastAPI) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-async def admin_token(accounts: Accounts) -> str:
+async def admin_token(accounts: World) -> str:
     token = await accounts.user("owner")
     await accounts.user("alice")
     await accounts.org("acme", owner="owner")

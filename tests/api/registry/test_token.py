@@ -14,7 +14,7 @@ from sqlalchemy import event
 from repohub.config import Settings
 from repohub.domain.entities import Role
 from repohub.registry.keys import signing_key
-from tests.conftest import Accounts, token_header
+from tests.world import World, token_header
 
 PASSWORD = "pw-" + "x" * 8
 
@@ -48,7 +48,7 @@ async def access(
 
 
 @pytest.fixture
-async def world(accounts: Accounts, client: httpx.AsyncClient) -> dict[str, str]:
+async def world(accounts: World, client: httpx.AsyncClient) -> dict[str, str]:
     tokens = {
         name: await accounts.user(name, password=PASSWORD)
         for name in ("owner", "member", "viewer", "outsider")

@@ -14,30 +14,28 @@ from tests.api.abeja.support import basic as abeja_basic
 from tests.api.abeja.support import user_id
 from tests.api.swr.helpers import auth
 from tests.api.swr.test_signature import signed_headers
-from tests.conftest import Accounts, token_header
-from tests.fast_accounts import quick_user
+from tests.world import World, token_header
 
 MINT = "/v2/manage/utils/authorizationtoken"
 
 
 @pytest.fixture
-async def alice(accounts: Accounts, client: httpx.AsyncClient) -> None:
-    async for service in accounts.service_for(None):
-        await quick_user(service.store, "alice")
+async def alice(accounts: World, client: httpx.AsyncClient) -> None:
+    await accounts.account("alice")
 
 
 def registry_basic(user: str, secret: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
 
 
-async def issued_token(accounts: Accounts, username: str, *, expires_at: datetime | None = None) -> str:
-    async for service in accounts.service_for(None):
+async def issued_token(accounts: World, username: str, *, expires_at: datetime | None = None) -> str:
+    async with accounts.service() as service:
         return (await service.accounts.create_token(username, expires_at=expires_at)).token
     raise AssertionError("no service")
 
 
-async def revoke(accounts: Accounts, token: str) -> bool:
-    async for service in accounts.service_for(None):
+async def revoke(accounts: World, token: str) -> bool:
+    async with accounts.service() as service:
         return await service.accounts.revoke_token(token)
     raise AssertionError("no service")
 
@@ -79,20 +77,20 @@ EVERYWHERE_401 = {"swr": 401, "v1": 401, "abeja": 401, "registry": 401}
 
 
 async def test_a_docker_login_credential_expires_no_later_than_a_40_second_parent(
-    client: httpx.AsyncClient, accounts: Accounts, alice: None
+    client: httpx.AsyncClient, accounts: World, alice: None
 ) -> None:
     parent_expiry = datetime.now(UTC) + timedelta(seconds=40)
     parent = await issued_token(accounts, "alice", expires_at=parent_expiry)
     answer = await mint(client, auth(parent))
     derived = derived_of(answer)
     assert expiry_of(answer) <= parent_expiry
-    async for service in accounts.service_for(None):
+    async with accounts.service() as service:
         with pytest.raises(NotAuthenticated):
             await service.accounts.authenticate_token(derived, now=parent_expiry + timedelta(seconds=1))
 
 
 async def test_a_docker_login_credential_cannot_mint_another(
-    client: httpx.AsyncClient, accounts: Accounts, alice: None
+    client: httpx.AsyncClient, accounts: World, alice: None
 ) -> None:
     parent = await issued_token(accounts, "alice", expires_at=datetime.now(UTC) + timedelta(seconds=40))
     derived = derived_of(await mint(client, auth(parent)))
@@ -104,7 +102,7 @@ async def test_a_docker_login_credential_cannot_mint_another(
 
 
 async def test_revoking_the_parent_revokes_the_docker_login_credential_in_every_dialect(
-    client: httpx.AsyncClient, accounts: Accounts, alice: None
+    client: httpx.AsyncClient, accounts: World, alice: None
 ) -> None:
     parent = await issued_token(accounts, "alice")
     derived = derived_of(await mint(client, auth(parent)))
@@ -116,9 +114,9 @@ async def test_revoking_the_parent_revokes_the_docker_login_credential_in_every_
 
 
 async def test_an_access_key_mints_a_day_long_credential_that_names_it_as_parent(
-    client: httpx.AsyncClient, accounts: Accounts, alice: None
+    client: httpx.AsyncClient, accounts: World, alice: None
 ) -> None:
-    async for service in accounts.service_for(None):
+    async with accounts.service() as service:
         key = await service.accounts.create_access_key("alice")
     before = datetime.now(UTC).replace(microsecond=0)
     answer = await mint(client, signed_headers("POST", MINT, key))
@@ -126,7 +124,7 @@ async def test_an_access_key_mints_a_day_long_credential_that_names_it_as_parent
     assert before + timedelta(hours=24) <= expiry_of(answer) <= datetime.now(UTC) + timedelta(hours=24)
     assert await statuses(client, accounts.app, derived) == EVERYWHERE_OK
     assert (await mint(client, auth(derived))).status_code == 403
-    async for service in accounts.service_for(None):
+    async with accounts.service() as service:
         listed = await service.accounts.list_tokens("alice")
     (entry,) = [entry for entry in listed if entry.kind == "docker-login"]
     assert entry.parent_id is not None and entry.parent_id not in {other.id for other in listed}

@@ -9,7 +9,7 @@ from tests.api.swr.test_signature import key, signed_headers  # noqa: F401 (the 
 
 
 async def project_of(accounts, name: str) -> str:
-    async for service in accounts.service_for(name):
+    async with accounts.service(name) as service:
         return project_id_for(service.principal.user)
     raise AssertionError("unreachable")
 

@@ -6,7 +6,7 @@ import pytest
 
 from repohub.domain.entities import Role
 from tests.api.swr.helpers import BASE, add_tag, auth
-from tests.conftest import token_header
+from tests.world import token_header
 
 SEED_FIELDS = {
     "name",

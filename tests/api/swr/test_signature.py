@@ -14,7 +14,7 @@ from tests.api.swr.helpers import add_tag, auth
 @pytest.fixture
 async def key(accounts, app):
     await accounts.user("alice")
-    async for service in accounts.service_for(None):
+    async with accounts.service() as service:
         return await service.accounts.create_access_key("alice")
 
 
@@ -121,7 +121,7 @@ async def make_repo(client, token, name, *, public=False):
 @pytest.fixture
 async def hidden(client, accounts, app, key):
     """alice's repositories ``hidden`` (tagged v1) and ``hidden/tags/v1``, and her API token."""
-    async for service in accounts.service_for(None):
+    async with accounts.service() as service:
         token = (await service.accounts.create_token("alice")).token
     for name in ("hidden", "hidden/tags/v1"):
         await make_repo(client, token, name)

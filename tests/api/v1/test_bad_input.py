@@ -2,9 +2,7 @@
 
 import pytest
 
-from repohub.domain.service import Service
 from repohub.store.tables import CredentialRow, RepositoryRow
-from repohub.store.unit import Store
 from tests.api.v1.test_repositories import assert_error
 
 LONG_NAME = "x" * 129
@@ -95,8 +93,7 @@ async def test_invalid_credentials_are_401_even_where_anonymous_may_read(client,
 
 
 async def test_a_revoked_token_is_401(client, v1, app):
-    async with app.state.repohub.sessions() as session:
-        service = Service(Store(session), app.state.repohub.secret_box)
+    async with v1.service() as service:
         assert await service.accounts.revoke_token(v1.tokens["alice"])
     response = await client.post(
         "/v1/repositories/alice/", json={"repo_name": "ok"}, headers=v1.auth("alice")

@@ -8,10 +8,8 @@ import httpx
 import pytest
 
 from repohub.domain.errors import NotAuthenticated
-from repohub.domain.service import Service
-from repohub.store.unit import Store
 from tests.api.v1.test_paging import app_with, client_for
-from tests.fast_accounts import PASSWORD
+from tests.world import PASSWORD, open_service
 
 LOGIN = "/v1/generate-api-token/"
 
@@ -23,11 +21,9 @@ async def login(client: httpx.AsyncClient) -> str:
 
 
 async def accepted_at(app, token: str, moment: datetime) -> bool:
-    async with app.state.repohub.sessions() as session:
+    async with open_service(app) as service:
         try:
-            await Service(Store(session), app.state.repohub.secret_box).accounts.authenticate_token(
-                token, now=moment
-            )
+            await service.accounts.authenticate_token(token, now=moment)
         except NotAuthenticated:
             return False
         return True

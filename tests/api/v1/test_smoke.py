@@ -1,4 +1,4 @@
-from tests.conftest import token_header
+from tests.world import token_header
 
 
 async def test_create_and_get(client, accounts):

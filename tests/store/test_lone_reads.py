@@ -22,7 +22,7 @@ from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery, Vis
 from repohub.store.session import LazySession
 from repohub.store.tables import RepositoryRow
 from repohub.store.unit import Store
-from tests.fast_accounts import quick_user
+from tests.world import World as Builder
 
 Read = Callable[[Store], Awaitable[Any]]
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -59,22 +59,16 @@ def _shown(value: Any) -> str:
 
 
 @pytest.fixture
-async def world(app: FastAPI, clean: None) -> World:
+async def world(app: FastAPI, world: Builder) -> World:
+    alice, bob, carol = [(await world.account(name)).id for name in ("alice", "bob", "carol")]
+    team = await world.org("team", owner="alice", members={"bob": Role.VIEWER})
+    made = await world.repository(
+        "team/group/app", by="alice", description="an app", full_description="# App", category="app_server"
+    )
+    repo = made.id
     async with app.state.repohub.sessions() as session:
         store = Store(session)
-        ids: list[int] = []
-        for name in ("alice", "bob", "carol"):
-            await quick_user(store, name)
-            ids.append((await store.users.by_username(name)).id)  # type: ignore[union-attr]
-        alice, bob, carol = ids
         async with store.transaction():
-            team = (await store.namespaces.add(name="team", kind=NamespaceKind.ORG, creator_id=alice)).id
-            await store.namespaces.set_member(team, alice, Role.ADMIN)
-            await store.namespaces.set_member(team, bob, Role.VIEWER)
-            repo = await store.repositories.add(
-                namespace_id=team, name="group/app", description="an app", full_description="# App",
-                category="app_server", is_public=False, creator_id=alice,
-            )  # fmt: skip
             orphan = await store.repositories.add(
                 namespace_id=team, name="orphan", description="", full_description="",
                 category="other", is_public=True, creator_id=None,
@@ -86,14 +80,13 @@ async def world(app: FastAPI, clean: None) -> World:
                 .values(pulled_at=datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC), download_count=3)
             )
             await store.repositories.set_star(repo, alice, True)
-            tags = [("v1", alice), ("v2", bob), ("latest", None), ("v3", alice)]
-            for number, (tag, creator) in enumerate(tags):
-                await store.tags.upsert(
-                    repo, name=tag, digest=f"sha256:{number:064x}", image_id=f"{number:064x}",
-                    media_type=MANIFEST, size=1000 + number, manifest="{}" if number % 2 == 0 else None,
-                    creator_id=creator, at=datetime(2024, 1, 1, 0, 0, number, 250 * number, tzinfo=UTC),
-                )  # fmt: skip
-            await store.tags.refresh_summary(repo)
+    tags = [("v1", "alice"), ("v2", "bob"), ("latest", None), ("v3", "alice")]
+    for number, (tag, creator) in enumerate(tags):
+        await world.tag(
+            repo, tag, digest=f"sha256:{number:064x}", image_id=f"{number:064x}",
+            media_type=MANIFEST, size=1000 + number, manifest="{}" if number % 2 == 0 else None,
+            creator=creator, at=datetime(2024, 1, 1, 0, 0, number, 250 * number, tzinfo=UTC),
+        )  # fmt: skip
     return World(alice, bob, carol, team, repo, orphan)
 
 

@@ -1,58 +1,28 @@
 """The domain service's rules, exercised directly (no HTTP) on SQLite and on PostgreSQL."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
 
 from repohub.domain.catalog import RepositoryChanges
 from repohub.domain.entities import Principal, Role
 from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from repohub.domain.queries import RepoQuery, TagQuery
-from repohub.domain.service import Service
 from repohub.store.tables import MembershipRow, NamespaceRow, RepositoryRow, UserRow
-from repohub.store.unit import Store
-from tests.fast_accounts import quick_user
+from tests.world import OCI_MANIFEST, World, open_service
 
 ANONYMOUS = None
 
 
-class World:
-    """A namespace ``acme`` with one user per role, an outsider, a site admin and two repositories."""
-
-    def __init__(self, app):
-        self.app = app
-
-    @asynccontextmanager
-    async def service(self, username: str | None = ANONYMOUS) -> AsyncIterator[Service]:
-        state = self.app.state.repohub
-        async with state.sessions() as session:
-            service = Service(Store(session), state.secret_box)
-            if username is not None:
-                service.acting_as(Principal(await service.accounts.user(username), via="token"))
-            yield service
-
-    async def count(self, table) -> int:
-        async with self.app.state.repohub.sessions() as session:
-            return (await session.execute(select(func.count()).select_from(table))).scalar_one()
-
-
 @pytest.fixture
-async def world(app, clean):
-    world = World(app)
-    async with world.service() as service:
-        for name in ("boss", "dev", "guest", "stranger", "root"):
-            await quick_user(service.store, name, is_admin=name == "root")
-        accounts = service.accounts
-        await accounts.create_org("acme", owner="boss")
-        await accounts.add_member("acme", "dev", Role.MEMBER)
-        await accounts.add_member("acme", "guest", Role.VIEWER)
-    async with world.service("boss") as service:
-        await service.catalog.create_repository("acme", "secret", description="private one")
-        await service.catalog.create_repository("acme", "open", is_public=True)
+async def world(world: World) -> World:
+    """A namespace ``acme`` with one user per role, an outsider, a site admin and two repositories."""
+    for name in ("boss", "dev", "guest", "stranger", "root"):
+        await world.account(name, admin=name == "root")
+    await world.org("acme", owner="boss", members={"dev": Role.MEMBER, "guest": Role.VIEWER})
+    await world.repository("acme/secret", by="boss", description="private one")
+    await world.repository("acme/open", by="boss", public=True)
     return world
 
 
@@ -158,7 +128,7 @@ async def test_access_key_secret_round_trip(world):
 
 
 async def test_bootstrap_admin_only_when_no_user_exists(app, clean):
-    async with World(app).service() as service:
+    async with open_service(app) as service:
         generated = await service.accounts.bootstrap_admin("admin", None)
         assert generated is not None and len(generated) >= 16
         admin = await service.accounts.user("admin")
@@ -170,7 +140,7 @@ async def test_bootstrap_admin_only_when_no_user_exists(app, clean):
 
 
 async def test_bootstrap_admin_with_a_chosen_password_prints_nothing(app, clean):
-    async with World(app).service() as service:
+    async with open_service(app) as service:
         assert await service.accounts.bootstrap_admin("boss", "chosen-pw") is None
         assert (await service.accounts.authenticate_password("boss", "chosen-pw")).is_admin is True
 
@@ -338,22 +308,17 @@ async def test_stars_are_counted_once_per_user(world):
 
 async def test_tags_are_listed_newest_first(world):
     start = datetime(2024, 1, 1, tzinfo=UTC)
+    for offset, name in enumerate(["old", "middle", "new"]):
+        await world.tag(
+            "acme/secret",
+            name,
+            digest=f"sha256:{offset:064x}",
+            image_id=f"{offset:064x}",
+            media_type=OCI_MANIFEST,
+            at=start + timedelta(minutes=offset),
+        )
     async with world.service("dev") as service:
         repo = await service.catalog.repository("acme", "secret")
-        for offset, name in enumerate(["old", "middle", "new"]):
-            await service.store.tags.upsert(
-                repo.id,
-                name=name,
-                digest=f"sha256:{offset:064x}",
-                image_id=f"{offset:064x}",
-                media_type="application/vnd.oci.image.manifest.v1+json",
-                size=100,
-                manifest=None,
-                creator_id=None,
-                at=start + timedelta(minutes=offset),
-            )
-        await service.store.tags.refresh_summary(repo.id)
-        await service.store.session.commit()
         tags = await service.catalog.list_tags(repo, TagQuery())
         assert [tag.name for tag in tags.items] == ["new", "middle", "old"] and tags.total == 3
         assert (await service.catalog.repository("acme", "secret")).tag_count == 3
