@@ -31,6 +31,7 @@ from repohub.domain.entities import (
 from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.names import MAX_REFERENCE, validate_repository_name
+from repohub.domain.new_repositories import DEFAULT_CATEGORY, add_repository
 from repohub.domain.queries import RepoQuery, TagQuery, Visibility
 from repohub.store.unit import Store
 
@@ -182,7 +183,7 @@ class CatalogService:
         description: str = "",
         full_description: str = "",
         is_public: bool = False,
-        category: str = "other",
+        category: str = DEFAULT_CATEGORY,
     ) -> Repository:
         # Before the lookup: an anonymous caller learns nothing of which namespaces exist.
         self._require_user("create repositories")
@@ -197,14 +198,15 @@ class CatalogService:
             raise Conflict(duplicate)
         creator = self.principal.user
         async with self._store.transaction(conflict=duplicate):
-            repository_id = await self._store.repositories.add(
+            repository_id = await add_repository(
+                self._store,
                 namespace_id=namespace.id,
                 name=name,
+                creator_id=creator.id if creator else None,
                 description=description,
                 full_description=full_description,
                 category=category,
                 is_public=is_public,
-                creator_id=creator.id if creator else None,
             )
         return await self._fetch(repository_id)
 

@@ -1,0 +1,399 @@
+"""Registry event intake: what a notification envelope changes in the catalogue.
+
+Only manifest events count. A tagged ``push`` creates or moves the tag and counts one upload; a
+manifest ``GET`` counts one download (``HEAD`` existence checks do not); ``delete`` by digest removes
+every tag on that digest, ``delete`` by tag removes that tag. Blob events are ignored. Each envelope
+is applied in one transaction, its event ids recorded first so a redelivery counts nothing twice, and
+each repository's counters and summary change in one UPDATE. repohub's own calls (account
+``@repohub``: sync, deletes) change tags but count neither pulls nor pushes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from repohub.domain.errors import Conflict, UpstreamFailed, UpstreamUnavailable
+from repohub.domain.gateway import INTERNAL_SUBJECT, ManifestInfo, RegistryGateway
+from repohub.domain.names import is_tag_name
+from repohub.domain.new_repositories import add_repository
+from repohub.domain.registry.grants import DELETE, PULL, PUSH, REPOSITORY_ACTIONS, _creatable, split_path
+from repohub.store.tables import utcnow
+from repohub.store.unit import Store
+
+__all__ = [
+    "EVENT_RETENTION",
+    "MANIFEST_MEDIA_TYPES",
+    "OTHER",
+    "PRUNE_INTERVAL_SECONDS",
+    "EnvelopeResult",
+    "EventIntake",
+    "RegistryEvent",
+]
+
+log = logging.getLogger("repohub.registry")
+
+# Event ids are kept this long; the registry gives up retrying far sooner.
+EVENT_RETENTION = timedelta(days=7)
+PRUNE_INTERVAL_SECONDS = 60.0
+MANIFEST_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    }
+)
+OTHER = "other"
+
+Infos = dict[tuple[str, str], ManifestInfo]  # pushed manifests' details, by (repository path, digest)
+Actors = dict[str, int]  # pushing users' ids, by user name
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEvent:
+    """One notification event, reduced to what the catalogue uses."""
+
+    id: str
+    action: str
+    repository: str
+    timestamp: datetime | None = None
+    media_type: str | None = None
+    digest: str | None = None
+    tag: str | None = None
+    size: int | None = None
+    url: str | None = None
+    method: str | None = None
+    actor: str | None = None
+
+    @property
+    def is_manifest(self) -> bool:
+        if self.action == DELETE:
+            return True  # delete events carry no media type; a blob digest matches no tag anyway
+        if self.media_type in MANIFEST_MEDIA_TYPES:
+            return True
+        return self.url is not None and "/manifests/" in self.url
+
+    @property
+    def by_repohub(self) -> bool:
+        return self.actor == INTERNAL_SUBJECT
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeResult:
+    applied: int
+    duplicates: int
+    ignored: int
+    # Applied events by action: push, pull, delete, or "other" for any other word the registry sends
+    # (it is free text on the wire, and a metric label must not take arbitrary values).
+    applied_by_action: dict[str, int] = field(default_factory=dict)
+    # Events skipped as invalid (among ``ignored``), by reason: "tag".
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def _admitted(events: Sequence[RegistryEvent], received: datetime) -> tuple[list[RegistryEvent], int]:
+    """The events the catalogue may apply, and how many were refused. A tag outside the distribution
+    grammar refuses its event only: refusing the envelope would have the registry redeliver it
+    forever, holding back every good event in it. A timestamp later than ``received`` is moved to
+    it: pushed_at and pulled_at never move back, so one from the future would stick."""
+    kept: list[RegistryEvent] = []
+    for event in events:
+        if event.tag is not None and not is_tag_name(event.tag):
+            log.warning("registry event %r skipped: invalid tag %r", event.id, event.tag[:200])
+            continue
+        if event.timestamp is not None and event.timestamp > received:
+            event = replace(event, timestamp=received)
+        kept.append(event)
+    return kept, len(events) - len(kept)
+
+
+def _unique_manifests(events: Sequence[RegistryEvent]) -> dict[str, RegistryEvent]:
+    """The manifest events by id, each id's first one."""
+    unique: dict[str, RegistryEvent] = {}
+    for event in events:
+        if event.is_manifest:
+            unique.setdefault(event.id, event)
+    return unique
+
+
+def _by_repository(events: Sequence[RegistryEvent]) -> dict[str, list[RegistryEvent]]:
+    grouped: dict[str, list[RegistryEvent]] = {}
+    for event in events:
+        grouped.setdefault(event.repository, []).append(event)
+    return grouped
+
+
+def _count_actions(events: Sequence[RegistryEvent]) -> dict[str, int]:
+    return Counter(event.action if event.action in REPOSITORY_ACTIONS else OTHER for event in events)
+
+
+@dataclass(slots=True)
+class _RepositoryPlan:
+    downloads: int = 0
+    uploads: int = 0
+    pulled_at: datetime | None = None
+    pushed_at: datetime | None = None
+    tags_changed: bool = False
+
+
+def _count_pull(plan: _RepositoryPlan, event: RegistryEvent, moment: datetime) -> None:
+    """A manifest GET by a client is a download; HEAD checks and repohub's own reads are not."""
+    if (event.method or "GET").upper() == "GET" and not event.by_repohub:
+        plan.downloads += 1
+        plan.pulled_at = _later(plan.pulled_at, moment)
+
+
+def _downloads(
+    repository_id: int, events: Sequence[RegistryEvent], now: datetime
+) -> tuple[int, int, datetime] | None:
+    """A pull-only repository's row of the batched download count (None: no pull counted)."""
+    plan = _RepositoryPlan()
+    for event in events:
+        _count_pull(plan, event, event.timestamp or now)
+    if plan.downloads and plan.pulled_at is not None:
+        return (repository_id, plan.downloads, plan.pulled_at)
+    return None
+
+
+def _pushed_manifest(event: RegistryEvent, digest: str, info: ManifestInfo | None) -> ManifestInfo:
+    """What the registry said of a pushed manifest; without its answer, what the event says (the
+    manifest's own size only: `repohub registry sync` corrects it)."""
+    if info is not None:
+        return info
+    return ManifestInfo(digest, event.media_type or "", event.size or 0, image_id="", manifest=None)
+
+
+def _later(current: datetime | None, moment: datetime) -> datetime:
+    return moment if current is None or moment > current else current
+
+
+# Process-global on purpose for now (issue 14, "state"): monotonic time after which this process
+# prunes old event ids again. It belongs with the app's state, like the grant facts memo.
+_next_prune = 0.0
+
+
+def _prune_due() -> bool:
+    """At most once a minute per process: ids are kept for days, and the DELETE, prepared once and
+    then planned generically by PostgreSQL, scanned the whole table each time."""
+    global _next_prune
+    now = time.monotonic()
+    if now < _next_prune:
+        return False
+    _next_prune = now + PRUNE_INTERVAL_SECONDS
+    return True
+
+
+class EventIntake:
+    """The events use case. Its attributes are set by ``RegistryService`` (which inherits this)."""
+
+    _store: Store
+    _gateway: RegistryGateway | None
+
+    def __init__(self, store: Store, gateway: RegistryGateway | None = None) -> None:
+        self._store = store
+        self._gateway = gateway
+
+    async def apply_events(self, events: Sequence[RegistryEvent]) -> EnvelopeResult:
+        """Apply one envelope, each event once: ids already recorded count as duplicates. A conflict
+        with a concurrent envelope (both creating a repository on its first push) is retried once."""
+        admitted, rejected = _admitted(events, utcnow())
+        try:
+            result = await self._apply(admitted)
+        except Conflict:
+            result = await self._apply(admitted)
+        if not rejected:
+            return result
+        return replace(result, ignored=result.ignored + rejected, rejected_by_reason={"tag": rejected})
+
+    async def _apply(self, events: Sequence[RegistryEvent]) -> EnvelopeResult:
+        unique = _unique_manifests(events)
+        ignored = len(events) - len(unique)
+        if not unique:
+            return EnvelopeResult(applied=0, duplicates=0, ignored=ignored)
+        infos, actors = await self._push_facts(unique)
+        now = utcnow()
+        async with self._store.transaction(conflict="these events are being applied by another request"):
+            claimed = await self._store.registry.claim_events(list(unique), now)
+            fresh = [event for event_id, event in unique.items() if event_id in claimed]
+            await self._apply_groups(_by_repository(fresh), infos, actors, now)
+            if _prune_due():
+                await self._store.registry.prune_events(now - EVENT_RETENTION)
+        return EnvelopeResult(
+            applied=len(fresh),
+            duplicates=len(unique) - len(fresh),
+            ignored=ignored,
+            applied_by_action=_count_actions(fresh),
+        )
+
+    async def _push_facts(self, unique: dict[str, RegistryEvent]) -> tuple[Infos, Actors]:
+        """What the pushes need, read before the transaction: no lock is held while the registry
+        answers. Only pushes need manifest details, and only those not applied already."""
+        pushes = [event for event in unique.values() if event.action == PUSH]
+        infos: Infos = {}
+        if pushes:
+            seen = await self._store.registry.seen_events(event.id for event in pushes)
+            infos = await self._manifest_infos([event for event in pushes if event.id not in seen])
+        return infos, await self._actor_ids(pushes)
+
+    async def _apply_groups(
+        self, by_repository: dict[str, list[RegistryEvent]], infos: Infos, actors: Actors, now: datetime
+    ) -> None:
+        # One lock order for every envelope: concurrent envelopes touching the same repositories
+        # in different orders deadlocked on PostgreSQL (seen under `make bench`, scenario 6).
+        known = await self._store.registry.repository_ids(
+            parts for parts in map(split_path, by_repository) if parts is not None
+        )
+        # Pull-only repositories (most of a busy envelope) are counted together in one batched
+        # statement; it is flushed before any other repository, so the lock order stays by path.
+        downloads: list[tuple[int, int, datetime]] = []
+        for path, group in sorted(by_repository.items()):
+            parts = split_path(path)
+            repository_id = known.get(parts) if parts is not None else None
+            if repository_id is not None and all(event.action == PULL for event in group):
+                if (counted := _downloads(repository_id, group, now)) is not None:
+                    downloads.append(counted)
+                continue
+            await self._store.registry.add_downloads(downloads)
+            downloads = []
+            await self._apply_repository(path, group, infos, actors, now)
+        await self._store.registry.add_downloads(downloads)
+
+    async def _manifest_infos(self, events: Sequence[RegistryEvent]) -> Infos:
+        infos: Infos = {}
+        if self._gateway is None:
+            return infos
+        for event in events:
+            if event.action != PUSH or not event.tag or not event.digest:
+                continue
+            key = (event.repository, event.digest)
+            if key in infos:
+                continue
+            try:
+                info = await self._gateway.manifest_info(event.repository, event.digest)
+            except (UpstreamFailed, UpstreamUnavailable) as error:
+                # The tag is still recorded (manifest size only); `repohub registry sync` corrects it.
+                log.warning("cannot read manifest %s@%s: %s", event.repository, event.digest, error.message)
+                continue
+            if info is not None:
+                infos[key] = info
+        return infos
+
+    async def _actor_ids(self, events: Sequence[RegistryEvent]) -> Actors:
+        ids: Actors = {}
+        for name in {event.actor for event in events if event.action == PUSH and event.actor}:
+            user = await self._store.users.by_username(name)
+            if user is not None:
+                ids[name] = user.id
+        return ids
+
+    async def _apply_repository(
+        self, path: str, events: list[RegistryEvent], infos: Infos, actors: Actors, now: datetime
+    ) -> None:
+        first_push = next((e for e in events if e.action == PUSH and e.tag), None)
+        repository_id = await self._repository_id(path, create_for=first_push, actors=actors, now=now)
+        if repository_id is None:
+            return
+        plan = await self._plan(repository_id, path, events, infos, actors, now)
+        if plan.pushed_at is not None and events and all(e.by_repohub for e in events):
+            plan.pushed_at = None  # repohub re-tagging after a delete is not a user's push
+        await self._store.registry.update_repository(
+            repository_id,
+            downloads=plan.downloads,
+            uploads=plan.uploads,
+            pulled_at=plan.pulled_at,
+            pushed_at=plan.pushed_at,
+            tags_changed=plan.tags_changed,
+        )
+
+    async def _plan(
+        self,
+        repository_id: int,
+        path: str,
+        events: list[RegistryEvent],
+        infos: Infos,
+        actors: Actors,
+        now: datetime,
+    ) -> _RepositoryPlan:
+        """Apply each event's tag change, in order; what they add to the repository's row."""
+        plan = _RepositoryPlan()
+        for event in events:
+            moment = event.timestamp or now
+            if event.action == PUSH:
+                await self._apply_push(repository_id, path, event, moment, plan, infos, actors)
+            elif event.action == PULL:
+                _count_pull(plan, event, moment)
+            elif event.action == DELETE:
+                await self._apply_delete(repository_id, event, plan)
+        return plan
+
+    async def _apply_push(
+        self,
+        repository_id: int,
+        path: str,
+        event: RegistryEvent,
+        moment: datetime,
+        plan: _RepositoryPlan,
+        infos: Infos,
+        actors: Actors,
+    ) -> None:
+        plan.pushed_at = _later(plan.pushed_at, moment)
+        if not event.tag or not event.digest:
+            return
+        info = _pushed_manifest(event, event.digest, infos.get((path, event.digest)))
+        await self._store.tags.upsert(
+            repository_id,
+            name=event.tag,
+            digest=event.digest,
+            image_id=info.image_id,
+            media_type=info.media_type,
+            size=info.size,
+            manifest=info.manifest,
+            creator_id=actors.get(event.actor or ""),
+            at=moment,
+        )
+        plan.tags_changed = True
+        if not event.by_repohub:
+            plan.uploads += 1
+
+    async def _apply_delete(self, repository_id: int, event: RegistryEvent, plan: _RepositoryPlan) -> None:
+        if event.tag:
+            await self._store.registry.delete_tags(repository_id, [event.tag])
+            plan.tags_changed = True
+        elif event.digest:
+            await self._store.registry.delete_digest(repository_id, event.digest)
+            plan.tags_changed = True
+
+    async def _repository_id(
+        self,
+        path: str,
+        *,
+        create_for: RegistryEvent | None,
+        actors: Actors,
+        now: datetime,
+    ) -> int | None:
+        """The catalogue's repository for ``path``; a first tagged push creates it (private)."""
+        parts = split_path(path)
+        if parts is None:
+            return None
+        namespace = await self._store.namespaces.by_name(parts[0])
+        if namespace is None:
+            log.warning("registry event for %r: no namespace %r; ignored", path, parts[0])
+            return None
+        found = await self._store.registry.repository_id(namespace.id, parts[1])
+        if found is not None or create_for is None:
+            return found
+        if not _creatable(parts[1]):
+            log.warning("registry event for %r: not a valid repository name; ignored", path)
+            return None
+        return await add_repository(
+            self._store,
+            namespace_id=namespace.id,
+            name=parts[1],
+            creator_id=actors.get(create_for.actor or ""),
+        )
