@@ -5,7 +5,8 @@ anonymous caller; namespaces with public and private repositories, one with priv
 empty. The same facts are kept in memory (``Model``), where the policy (``domain.access``) decides;
 the store decides in SQL: list pages (``RepositoryStore.page``/``summaries`` with the policy's
 ``Visibility``, with and without namespace, name and category filters) and registry grants
-(``RegistryStore.access_facts``/``access_facts_of``/``member_roles`` fed to the policy's grant).
+(``RegistryStore.access_facts``/``access_facts_of``/``member_roles`` fed to the policy's grant),
+the facts a namespace's disclosure rests on, and namespace lists.
 Each read runs as a lone read on the store's reader and through a session (as inside a
 transaction), on SQLite and on PostgreSQL (the ``app`` fixture's databases).
 """
@@ -58,6 +59,11 @@ class Model:
     namespace_ids: dict[str, int] = field(default_factory=dict)
     repository_ids: dict[tuple[str, str], int] = field(default_factory=dict)
     roles: dict[tuple[str, str], Role] = field(default_factory=dict)  # (user, namespace): membership
+
+    def user_id(self, caller: str) -> int:
+        user = self.principals[caller].user
+        assert user is not None
+        return user.id
 
     def role(self, caller: str | None, namespace: str) -> Role | None:
         membership = self.roles.get((caller, namespace)) if caller else None
@@ -136,9 +142,9 @@ async def model(app: FastAPI, clean: None) -> Model:
             world.roles[(name, name)] = Role.ADMIN  # the personal namespace quick_user made
         async with store.transaction():
             for org, members in ORGS.items():
-                namespace = await store.namespaces.add(name=org, kind=NamespaceKind.ORG, creator_id=None)
+                made = await store.namespaces.add(name=org, kind=NamespaceKind.ORG, creator_id=None)
                 for member, role in members.items():
-                    await store.namespaces.set_member(namespace.id, world.principals[member].user.id, role)  # type: ignore[union-attr]
+                    await store.namespaces.set_member(made.id, world.user_id(member), role)
                     world.roles[(member, org)] = role
         for namespace in [*USERS, *ORGS]:
             found = await store.namespaces.by_name(namespace)
@@ -263,3 +269,16 @@ async def test_registry_grants_from_a_member_s_roles_are_the_policy_s(app: FastA
                 if namespace in stored:
                     granted = access.registry_actions(principal, stored[namespace], name, ALL)
                     assert granted == model.granted(caller, namespace, name), (caller, namespace, name)
+
+
+async def _namespace_names(member_id: int | None, store: Store) -> list[str]:
+    return [namespace.name for namespace, _, _ in await store.namespaces.listing(member_id=member_id)]
+
+
+async def test_namespace_lists_show_what_the_policy_says(app: FastAPI, model: Model) -> None:
+    for caller in USERS:
+        user = model.principals[caller].user
+        assert user is not None
+        listed = await _via_session(app, partial(_namespace_names, access.namespace_list_member(user)))
+        expected = sorted(ns for ns in model.namespace_ids if model.role(caller, ns) is not None)
+        assert sorted(listed) == expected, caller

@@ -17,9 +17,12 @@ NOW = datetime(2024, 1, 1, tzinfo=UTC)
 ROLES: list[Role | None] = [None, Role.VIEWER, Role.MEMBER, Role.ADMIN]
 
 
+def someone(*, admin: bool = False, user_id: int = 5) -> User:
+    return User(user_id, "someone", None, None, admin, NOW, NOW)
+
+
 def person(*, admin: bool = False, user_id: int = 5) -> Principal:
-    user = User(user_id, "someone", None, None, admin, NOW, NOW)
-    return Principal(user=user, via="token")
+    return Principal(user=someone(admin=admin, user_id=user_id), via="token")
 
 
 PRINCIPALS = [ANONYMOUS, person(), person(admin=True)]
@@ -89,3 +92,8 @@ def test_creatable_names() -> None:
     assert access.creatable("group/app")
     assert not access.creatable("Bad--Name")
     assert not access.creatable("x" * 300)
+
+
+def test_namespace_lists_follow_the_caller_s_memberships_but_a_site_admin_s() -> None:
+    assert access.namespace_list_member(someone(user_id=4)) == 4
+    assert access.namespace_list_member(someone(admin=True)) is None

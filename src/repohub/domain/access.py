@@ -20,7 +20,8 @@ The rules:
   plain PermissionDenied. Both namespace services follow this one rule: ``CatalogService`` (v1,
   ABEJA, SWR repositories) and ``NamespaceService`` (SWR namespaces and their access lists).
 * **Lists.** A site admin sees every repository; a signed-in user the public ones and those of its
-  namespaces; an anonymous caller the public ones (``visibility``).
+  namespaces; an anonymous caller the public ones (``visibility``). A list of namespaces shows those
+  the caller belongs to, every one to a site admin (``namespace_list_member``).
 * **Registry grants** (``registry_actions``): ``pull`` with read access, even on a name that does not
   exist yet for a caller with a role (the registry answers "unknown" anyway); ``push`` for members and
   up, on an existing repository or a name that could be created; ``delete`` for admins; ``*`` asks
@@ -34,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from repohub.domain.entities import Principal, Role
+from repohub.domain.entities import Principal, Role, User
 from repohub.domain.errors import InvalidInput
 from repohub.domain.names import validate_repository_name
 from repohub.domain.queries import Visibility
@@ -52,6 +53,7 @@ __all__ = [
     "effective_role",
     "may_list_catalog",
     "may_read",
+    "namespace_list_member",
     "registry_actions",
     "visibility",
 ]
@@ -117,6 +119,12 @@ def visibility(principal: Principal) -> Visibility:
     if user is None:
         return Visibility()
     return Visibility(everything=user.is_admin, member_id=user.id)
+
+
+def namespace_list_member(user: User) -> int | None:
+    """Whose memberships a namespace list follows: the caller's; None (every namespace) for a site
+    admin."""
+    return None if user.is_admin else user.id
 
 
 def may_list_catalog(principal: Principal) -> bool:

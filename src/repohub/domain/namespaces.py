@@ -129,7 +129,7 @@ class NamespaceService:
     async def visible(self, name: str | None = None) -> list[NamespaceView]:
         """The namespaces the caller belongs to (all for site admins), by name; ``name`` picks one."""
         user = self._caller("list namespaces")
-        rows = await self._store.namespaces.listing(member_id=None if user.is_admin else user.id, name=name)
+        rows = await self._store.namespaces.listing(member_id=access.namespace_list_member(user), name=name)
         return [
             NamespaceView(namespace, access.effective_role(self.principal, role) or Role.VIEWER, creator)
             for namespace, role, creator in rows
