@@ -176,8 +176,10 @@ class AccountService:
         return user
 
     async def create_org(self, name: str, *, owner: str | None = None) -> Namespace:
-        """An organisation, owned (as admin) by the user named ``owner`` if given (the CLI's path to
-        ``namespaces.create_organisation``; a missing owner is NotFound, before the name is checked)."""
+        """An organisation, owned (as admin) by the user named ``owner`` if given: the CLI's way to
+        ``namespaces.create_organisation``. The name is checked before the owner is looked up, as the
+        CLI always did (a bad name and a missing owner together are a bad name)."""
+        validate_namespace_name(name)
         owner_user = await self.user(owner) if owner else None
         return await create_organisation(self._store, name, owner_user)
 
