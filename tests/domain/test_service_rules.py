@@ -428,3 +428,47 @@ async def test_revoking_by_id_or_by_user_takes_the_derived_tokens_along(world):
                 await accounts.authenticate_token(token)
         assert (await accounts.authenticate_token(kept)).username == "boss"
         assert await accounts.list_tokens("dev") == []
+
+
+async def test_both_namespace_services_answer_a_non_member_alike(world):
+    """``CatalogService`` and ``NamespaceService`` ask one rule (``domain.access.discloses``): a
+    namespace without anything the caller may read answers as a missing one in both, word for word;
+    one with a public repository is known to exist, and what needs a role is PermissionDenied."""
+    async with world.service("boss") as service:
+        await service.namespaces.create("quiet")
+        await service.catalog.create_repository("quiet", "hush")  # private
+    async with world.service("stranger") as service:
+        quiet = await service.catalog.namespace("quiet")
+        with pytest.raises(NotFound) as by_catalog:
+            await service.catalog.shown_namespace_by_id(quiet.id)
+        with pytest.raises(NotFound) as by_namespaces:
+            await service.namespaces.get("quiet")
+        with pytest.raises(NotFound) as missing:
+            await service.namespaces.get("ghost")
+        assert str(by_namespaces.value) == str(missing.value).replace("ghost", "quiet")
+        assert str(by_catalog.value) == f"namespace {quiet.id} not found"
+        acme = await service.catalog.namespace("acme")  # holds the public "open"
+        assert await service.catalog.shown_namespace_by_id(acme.id) == acme
+        for refused in (service.namespaces.get("acme"), service.namespaces.access("acme")):
+            with pytest.raises(PermissionDenied, match="needs the viewer role"):
+                await refused
+        for refused in (service.namespaces.delete("acme"), service.namespaces.revoke("acme", [1])):
+            with pytest.raises(PermissionDenied, match="needs the admin role"):
+                await refused
+        with pytest.raises(PermissionDenied):
+            await service.catalog.create_repository("acme", "intruder")
+
+
+async def test_one_path_creates_organisations(world):
+    """The CLI's ``create_org`` and a caller's ``namespaces.create`` check and write alike."""
+    async with world.service("dev") as service:
+        made = await service.namespaces.create("team")
+        assert await service.store.namespaces.role(made.id, made.creator_id) == Role.ADMIN
+        for create in (service.namespaces.create, service.accounts.create_org):
+            with pytest.raises(Conflict, match="namespace 'team' already exists"):
+                await create("team")
+            with pytest.raises(InvalidInput, match="invalid namespace name 'Bad'") as caught:
+                await create("Bad")
+            assert caught.value.field == "namespace"
+        orphan = await service.accounts.create_org("orphan")  # no owner: no member either
+        assert orphan.creator_id is None and await service.store.namespaces.members(orphan.id) == []

@@ -31,6 +31,7 @@ from repohub.domain.entities import (
 )
 from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from repohub.domain.names import validate_namespace_name
+from repohub.domain.namespaces import create_organisation
 from repohub.domain.password_budget import PasswordBudget
 from repohub.observability.metrics import TOKENS_ISSUED
 from repohub.store.tables import utcnow
@@ -172,17 +173,12 @@ class AccountService:
         return user
 
     async def create_org(self, name: str, *, owner: str | None = None) -> Namespace:
+        """An organisation, owned (as admin) by the user named ``owner`` if given: the CLI's way to
+        ``namespaces.create_organisation``. The name is checked before the owner is looked up, as the
+        CLI always did (a bad name and a missing owner together are a bad name)."""
         validate_namespace_name(name)
         owner_user = await self.user(owner) if owner else None
-        if await self._store.namespaces.by_name(name) is not None:
-            raise Conflict(f"namespace {name!r} already exists")
-        async with self._store.transaction(conflict=f"namespace {name!r} already exists"):
-            namespace = await self._store.namespaces.add(
-                name=name, kind=NamespaceKind.ORG, creator_id=owner_user.id if owner_user else None
-            )
-            if owner_user is not None:
-                await self._store.namespaces.set_member(namespace.id, owner_user.id, Role.ADMIN)
-        return namespace
+        return await create_organisation(self._store, name, owner_user)
 
     async def list_orgs(self) -> list[Namespace]:
         return await self._store.namespaces.list(kind=NamespaceKind.ORG)

@@ -1,13 +1,15 @@
-"""Catalogue use cases: namespaces, repositories, tags and stars, with every permission rule.
+"""Catalogue use cases: namespaces, repositories, tags and stars.
 
-A private repository is reported as missing (NotFound) to callers who may not read it, so that its
-existence is not revealed; callers who can read but not change it get PermissionDenied.
+Who may see or do what is decided by the access policy (``domain.access``, whose docstring states
+every rule); this module fetches the facts it needs (the caller's membership, whether something in a
+namespace is public) and raises what the policy's answer means:
 
-Likewise a namespace: a caller without a role in it learns that it exists only from a repository of
-it that the caller may read (a public one). Until then everything about it — showing it, listing it,
-creating in it, a repository path through it — answers as for a namespace that does not exist,
-message included; once something in it is public, its existence is too, and creating there is a
-plain PermissionDenied.
+* a private repository the caller may not read is reported as missing (NotFound), so that its
+  existence is not revealed; callers who can read but not change it get PermissionDenied;
+* a namespace not disclosed to the caller (no role in it, nothing in it the caller may read) answers
+  as a namespace that does not exist — showing it, listing it, creating in it, a repository path
+  through it — message included; once something in it is public its existence is too, and creating
+  there is a plain PermissionDenied. ``NamespaceService`` answers non-members by the same rule.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from repohub.domain import access
+from repohub.domain.access import Action
+from repohub.domain.categories import check_category
 from repohub.domain.entities import (
-    CATEGORIES,
     Creator,
     CreatorFacts,
     Namespace,
@@ -32,7 +36,7 @@ from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotF
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.names import MAX_REFERENCE, validate_repository_name
 from repohub.domain.new_repositories import DEFAULT_CATEGORY, add_repository
-from repohub.domain.queries import RepoQuery, TagQuery, Visibility
+from repohub.domain.queries import RepoQuery, TagQuery
 from repohub.store.unit import Store
 
 MAX_DESCRIPTION = 1024
@@ -58,11 +62,6 @@ def _check_text(value: str, limit: int, field: str) -> None:
         raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
     if "\x00" in value:  # PostgreSQL cannot store it; refused on SQLite too, so both behave alike
         raise InvalidInput(f"{field} may not contain NUL characters", field=field)
-
-
-def _check_category(category: str) -> None:
-    if category not in CATEGORIES:
-        raise InvalidInput(f"category must be one of {', '.join(CATEGORIES)}", field="category")
 
 
 def _no_namespace(label: object) -> NotFound:
@@ -98,47 +97,47 @@ class CatalogService:
         # When set, deletes remove the images from the registry first: if that fails, nothing changes.
         self._registry = registry
 
-    # -- permissions ----------------------------------------------------------------------------
+    # -- permissions: the facts fetched here, the rules in ``domain.access`` ---------------------
     async def role_in(self, namespace: Namespace) -> Role | None:
-        """The caller's effective role: site admins act as admins everywhere."""
-        if self.principal.is_admin:
-            return Role.ADMIN
-        if self.principal.user is None:
-            return None
-        return await self._store.namespaces.role(namespace.id, self.principal.user.id)
-
-    def _visibility(self) -> Visibility:
+        """The caller's effective role (``access.effective_role``): a membership read at most."""
         user = self.principal.user
-        if user is None:
-            return Visibility()
-        return Visibility(everything=user.is_admin, member_id=user.id)
+        membership = None
+        if user is not None and not user.is_admin:
+            membership = await self._store.namespaces.role(namespace.id, user.id)
+        return access.effective_role(self.principal, membership)
 
     def _require_user(self, action: str) -> None:
         if self.principal.is_anonymous:
             raise NotAuthenticated(f"authentication is required to {action}")
 
-    async def _require_role(self, namespace: Namespace, needed: Role, action: str) -> Role:
+    async def _require_role(self, namespace: Namespace, needed: Action, action: str) -> Role:
         self._require_user(action)
         role = await self.role_in(namespace)
         if role is None:
             await self._disclose(namespace, repr(namespace.name))
-        if role is None or not role.at_least(needed):
-            raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the {needed} role")
+        if role is None or not access.allows(role, needed):
+            wanted = access.NEEDED_ROLE[needed]
+            raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the {wanted} role")
         return role
 
     async def _disclose(self, namespace: Namespace, label: str, *, readable: bool | None = None) -> None:
-        """NotFound, as for a missing namespace named ``label``, unless the caller has a role in the
-        namespace or may read a repository of it (module doc). ``readable``: whether the caller may
-        read one, when already known (None: ask the store); a site admin has a role everywhere."""
-        if readable or await self.role_in(namespace) is not None:
+        """NotFound, as for a missing namespace named ``label``, unless the namespace is disclosed to
+        the caller (``access.discloses``). ``readable``: whether the caller may read a repository of
+        it, when already known (None: ask the store, if the caller's role does not settle it)."""
+        if readable:  # settled: nothing to read
             return
-        if readable is None and await self._store.repositories.public_exists_in(namespace.id):
-            return
-        raise _no_namespace(label)
+        role = await self.role_in(namespace)
+        if role is None and readable is None:
+            readable = await self._store.repositories.public_exists_in(namespace.id)
+        if not access.discloses(role, readable=bool(readable)):
+            raise _no_namespace(label)
 
     async def _readable(self, namespace: Namespace, repository: Repository | None, label: str) -> Repository:
-        if repository is not None and (repository.is_public or await self.role_in(namespace) is not None):
-            return repository
+        if repository is not None:
+            # A public repository settles it without reading the caller's role.
+            role = None if repository.is_public else await self.role_in(namespace)
+            if access.may_read(role, is_public=repository.is_public):
+                return repository
         raise _no_repository(label)
 
     # -- namespaces -----------------------------------------------------------------------------
@@ -168,11 +167,13 @@ class CatalogService:
         user = self.principal.user
         if not ids:  # nothing to show, nothing to read
             return CreatorFacts(roles={}, insider=False)
-        if user is None or user.is_admin:
+        if user is None or user.is_admin:  # the caller's membership does not change its role
             roles = await self._store.namespaces.roles(namespace.id, sorted(ids))
-            return CreatorFacts(roles=roles, insider=user is not None)
+            insider = access.effective_role(self.principal, None) is not None
+            return CreatorFacts(roles=roles, insider=insider)
         roles = await self._store.namespaces.roles(namespace.id, sorted(ids | {user.id}))
-        return CreatorFacts(roles=roles, insider=user.id in roles, caller_id=user.id)
+        insider = access.effective_role(self.principal, roles.get(user.id)) is not None
+        return CreatorFacts(roles=roles, insider=insider, caller_id=user.id)
 
     # -- repositories ---------------------------------------------------------------------------
     async def create_repository(
@@ -188,11 +189,11 @@ class CatalogService:
         # Before the lookup: an anonymous caller learns nothing of which namespaces exist.
         self._require_user("create repositories")
         namespace = await self.namespace(namespace_name)
-        await self._require_role(namespace, Role.MEMBER, "create repositories")
+        await self._require_role(namespace, Action.WRITE, "create repositories")
         validate_repository_name(namespace.name, name)
         _check_text(description, MAX_DESCRIPTION, "description")
         _check_text(full_description, MAX_FULL_DESCRIPTION, "full_description")
-        _check_category(category)
+        check_category(category)
         duplicate = f"repository '{namespace.name}/{name}' already exists"
         if await self._store.repositories.by_name(namespace.id, name) is not None:
             raise Conflict(duplicate)
@@ -238,7 +239,8 @@ class CatalogService:
         # Read-only: the session's connection goes back now (the page may come from the store's
         # pool of hot reads, and nothing needs the connection while the page renders).
         await self._store.release()
-        return await self._store.repositories.page(query, self._visibility(), with_tag_names=with_tag_names)
+        visibility = access.visibility(self.principal)
+        return await self._store.repositories.page(query, visibility, with_tag_names=with_tag_names)
 
     async def namespace_page(self, namespace: Namespace, label: str, query: RepoQuery) -> Page[Repository]:
         """``list_repositories`` of one namespace (``label`` names it as the caller did). A caller
@@ -254,17 +256,17 @@ class CatalogService:
         """``list_repositories`` with tag names, as summaries (the columns a list across namespaces shows)."""
         check_query(query)
         await self._store.release()
-        return await self._store.repositories.summaries(query, self._visibility())
+        return await self._store.repositories.summaries(query, access.visibility(self.principal))
 
     async def update_repository(self, repository: Repository, changes: RepositoryChanges) -> Repository:
         namespace = await self.namespace_by_id(repository.namespace_id)
-        await self._require_role(namespace, Role.MEMBER, "change repositories")
+        await self._require_role(namespace, Action.WRITE, "change repositories")
         if changes.description is not None:
             _check_text(changes.description, MAX_DESCRIPTION, "description")
         if changes.full_description is not None:
             _check_text(changes.full_description, MAX_FULL_DESCRIPTION, "full_description")
         if changes.category is not None:
-            _check_category(changes.category)
+            check_category(changes.category)
         values = changes.as_values()
         if values:
             async with self._store.transaction():
@@ -273,7 +275,7 @@ class CatalogService:
 
     async def delete_repository(self, repository: Repository) -> None:
         namespace = await self.namespace_by_id(repository.namespace_id)
-        await self._require_role(namespace, Role.ADMIN, "delete repositories")
+        await self._require_role(namespace, Action.DELETE, "delete repositories")
         if self._registry is not None:
             await self._registry.delete_repository(repository.path)
         async with self._store.transaction():
@@ -307,7 +309,7 @@ class CatalogService:
     async def delete_tag(self, repository: Repository, name: str) -> None:
         namespace = await self.namespace_by_id(repository.namespace_id)
         await self.tag(repository, name)
-        await self._require_role(namespace, Role.ADMIN, "delete tags")
+        await self._require_role(namespace, Action.DELETE, "delete tags")
         if self._registry is not None:
             await self._registry.delete_tag(repository.path, name)
         async with self._store.transaction():

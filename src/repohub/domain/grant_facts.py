@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Generic, TypeVar
 
-from repohub.store.registry import AccessFacts
+from repohub.domain.access import AccessFacts
 
 TTL_SECONDS = 2.0
 MAX_ENTRIES = 10_000

@@ -1,10 +1,13 @@
 """Namespace use cases a caller performs itself: create, list, show, delete, and manage who has access.
 
-Rules: any authenticated user may create an organisation (and becomes its admin); a caller sees the
-namespaces it belongs to (site admins see all) and nothing else exists for it (NotFound); viewers and up
-may read the access list; namespace admins delete namespaces and change access. A namespace keeps at
-least one admin, a non-empty namespace cannot be deleted, and a user's personal namespace lives as long
-as the user does.
+Who may do what is the access policy's (``domain.access``); this module fetches the caller's role and
+raises what the policy answers. Any authenticated user may create an organisation (and becomes its
+admin; ``create_organisation`` is the one path, the CLI's included); a caller lists the namespaces it
+belongs to (site admins: all); viewers and up may show a namespace and read its access list; namespace
+admins delete namespaces and change access. A caller without a role gets what ``CatalogService``
+answers it: NotFound, as for a missing namespace, unless the namespace is disclosed to it (it holds a
+public repository), then PermissionDenied. A namespace keeps at least one admin, a non-empty namespace
+cannot be deleted, and a user's personal namespace lives as long as the user does.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from repohub.domain import access
+from repohub.domain.access import Action
 from repohub.domain.entities import Membership, Namespace, NamespaceKind, Principal, Role, User
 from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
-from repohub.domain.names import namespace_name_problem
+from repohub.domain.names import validate_namespace_name
 from repohub.store.unit import Store
 
 MAX_GRANTS = 100
@@ -46,6 +51,28 @@ class Grant:
     username: str | None = None
 
 
+def _no_namespace(name: str) -> NotFound:
+    """What a missing namespace gets, and one not disclosed to the caller (module doc), word for word."""
+    return NotFound(f"namespace {name!r} not found")
+
+
+async def create_organisation(store: Store, name: str, owner: User | None) -> Namespace:
+    """The one way an organisation is made (``NamespaceService.create`` for its caller, the CLI's
+    ``AccountService.create_org``): a valid name not taken by any namespace, and its owner, if any,
+    as its admin, in one transaction."""
+    validate_namespace_name(name)
+    taken = f"namespace {name!r} already exists"
+    if await store.namespaces.by_name(name) is not None:
+        raise Conflict(taken)
+    async with store.transaction(conflict=taken):
+        namespace = await store.namespaces.add(
+            name=name, kind=NamespaceKind.ORG, creator_id=owner.id if owner else None
+        )
+        if owner is not None:
+            await store.namespaces.set_member(namespace.id, owner.id, Role.ADMIN)
+    return namespace
+
+
 class NamespaceService:
     def __init__(self, store: Store, principal: Principal) -> None:
         self._store = store
@@ -58,23 +85,34 @@ class NamespaceService:
         return self.principal.user
 
     async def _effective_role(self, namespace: Namespace, user: User) -> Role | None:
-        if user.is_admin:
-            return Role.ADMIN
-        return await self._store.namespaces.role(namespace.id, user.id)
+        membership = None if user.is_admin else await self._store.namespaces.role(namespace.id, user.id)
+        return access.effective_role(self.principal, membership)
 
-    async def _visible(self, name: str, action: str) -> tuple[Namespace, User, Role]:
-        """The namespace, the caller and its role; NotFound when the caller is not in it."""
+    async def _require(self, namespace: Namespace, role: Role | None, needed: Action, action: str) -> Role:
+        """``role``, if it allows ``needed``; else NotFound when the namespace is not disclosed to the
+        caller (``access.discloses``: as for a missing one), PermissionDenied when it is."""
+        if role is not None and access.allows(role, needed):
+            return role
+        if role is None:
+            readable = await self._store.repositories.public_exists_in(namespace.id)
+            if not access.discloses(role, readable=readable):
+                raise _no_namespace(namespace.name)
+        wanted = access.NEEDED_ROLE[needed]
+        raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the {wanted} role")
+
+    async def _visible(
+        self, name: str, action: str, needed: Action = Action.READ
+    ) -> tuple[Namespace, User, Role]:
+        """The namespace, the caller and its role, which allows ``needed`` (else ``_require``'s error)."""
         user = self._caller(action)
         namespace = await self._store.namespaces.by_name(name)
-        role = await self._effective_role(namespace, user) if namespace is not None else None
-        if namespace is None or role is None:
-            raise NotFound(f"namespace {name!r} not found")
-        return namespace, user, role
+        if namespace is None:
+            raise _no_namespace(name)
+        role = await self._effective_role(namespace, user)
+        return namespace, user, await self._require(namespace, role, needed, action)
 
     async def _administered(self, name: str, action: str) -> tuple[Namespace, User]:
-        namespace, user, role = await self._visible(name, action)
-        if role is not Role.ADMIN:
-            raise PermissionDenied(f"{action} in namespace {name!r} needs the admin role")
+        namespace, user, _ = await self._visible(name, action, Action.ADMINISTER)
         return namespace, user
 
     async def _creator_name(self, namespace: Namespace) -> str | None:
@@ -86,26 +124,14 @@ class NamespaceService:
     # -- namespaces -----------------------------------------------------------------------------
     async def create(self, name: str) -> Namespace:
         """An organisation owned (as admin) by the caller."""
-        user = self._caller("create namespaces")
-        problem = namespace_name_problem(name)
-        if problem:
-            raise InvalidInput(f"invalid namespace name {name!r}: {problem}", field="namespace")
-        taken = f"namespace {name!r} already exists"
-        if await self._store.namespaces.by_name(name) is not None:
-            raise Conflict(taken)
-        async with self._store.transaction(conflict=taken):
-            namespace = await self._store.namespaces.add(
-                name=name, kind=NamespaceKind.ORG, creator_id=user.id
-            )
-            await self._store.namespaces.set_member(namespace.id, user.id, Role.ADMIN)
-        return namespace
+        return await create_organisation(self._store, name, self._caller("create namespaces"))
 
     async def visible(self, name: str | None = None) -> list[NamespaceView]:
         """The namespaces the caller belongs to (all for site admins), by name; ``name`` picks one."""
         user = self._caller("list namespaces")
-        rows = await self._store.namespaces.listing(member_id=None if user.is_admin else user.id, name=name)
+        rows = await self._store.namespaces.listing(member_id=access.namespace_list_member(user), name=name)
         return [
-            NamespaceView(namespace, Role.ADMIN if user.is_admin else role or Role.VIEWER, creator)
+            NamespaceView(namespace, access.effective_role(self.principal, role) or Role.VIEWER, creator)
             for namespace, role, creator in rows
         ]
 
@@ -174,16 +200,14 @@ class NamespaceService:
         admins changing access at once are serialised, and the second decides on what the first
         committed (checked before the lock, the "keeps an admin" rule let two admins demote each
         other). The caller's own admin role is checked again here for the same reason."""
-        missing = NotFound(f"namespace {namespace.name!r} not found")
         if not await self._store.namespaces.lock(namespace.id):
-            raise missing
+            raise _no_namespace(namespace.name)
         current = {m.user.id: m.role for m in await self._store.namespaces.members(namespace.id)}
-        if caller.is_admin:
-            return current
-        if caller.id not in current:  # removed meanwhile: as in ``_visible``, nothing to see
-            raise missing
-        if current[caller.id] is not Role.ADMIN:
-            raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the admin role")
+        membership = None if caller.is_admin else current.get(caller.id)
+        # Removed or demoted meanwhile: what ``_visible`` would answer now.
+        await self._require(
+            namespace, access.effective_role(self.principal, membership), Action.ADMINISTER, action
+        )
         return current
 
     @staticmethod

@@ -41,7 +41,8 @@ class TagQuery:
 
 @dataclass(frozen=True, slots=True)
 class Visibility:
-    """Which repositories a caller may see: all, or the public ones plus those of its namespaces."""
+    """Which repositories a caller may see: all, or the public ones plus those of its namespaces
+    (made by ``domain.access.visibility``, the policy; the store encodes it in SQL)."""
 
     everything: bool = False
     member_id: int | None = None

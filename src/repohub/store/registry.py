@@ -24,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 
+from repohub.domain.access import AccessFacts
 from repohub.domain.entities import Role
 from repohub.store.readers import Reader, lone_reader
 from repohub.store.session import LazySession
@@ -36,16 +37,6 @@ from repohub.store.tables import (
     UTCDateTime,
     utcnow,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AccessFacts:
-    """What a token grant depends on, for one ``namespace/name`` and one caller."""
-
-    namespace_id: int
-    role: Role | None
-    repository_id: int | None
-    is_public: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from repohub.domain.entities import CATEGORIES
+from repohub.domain.categories import check_category
 from repohub.domain.errors import InvalidInput
 from repohub.domain.numbers import parse_integer
 from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery
@@ -120,8 +120,8 @@ def ordering(values: Mapping[str, str], columns: Mapping[str, str]) -> tuple[str
 def repo_query(values: Mapping[str, str]) -> tuple[RepoQuery, Paging]:
     page = paging(values)
     category = values.get("category")
-    if category is not None and category not in CATEGORIES:
-        raise InvalidInput(f"category must be one of {', '.join(CATEGORIES)}", field="category")
+    if category is not None:
+        check_category(category)  # the domain's rule, here to keep the order of the parser's checks
     order = ordering(values, REPO_ORDER_COLUMNS)
     column, descending = order if order else (RepoOrder.NAME, False)
     query = RepoQuery(

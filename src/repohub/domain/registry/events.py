@@ -17,11 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from repohub.domain.access import DELETE, PULL, PUSH, REPOSITORY_ACTIONS
+from repohub.domain.access import creatable as _creatable
 from repohub.domain.errors import Conflict, UpstreamFailed, UpstreamUnavailable
 from repohub.domain.gateway import INTERNAL_SUBJECT, ManifestInfo, RegistryGateway
 from repohub.domain.names import is_tag_name
 from repohub.domain.new_repositories import add_repository
-from repohub.domain.registry.grants import DELETE, PULL, PUSH, REPOSITORY_ACTIONS, _creatable, split_path
+from repohub.domain.registry.grants import split_path
 from repohub.store.tables import utcnow
 from repohub.store.unit import Store
 

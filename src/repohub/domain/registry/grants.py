@@ -1,16 +1,10 @@
 """Registry token grants: which of the scopes a caller asks for it gets, and the docker login credential.
 
-Grant rules (the same permission rules every dialect follows):
-
-* ``pull`` — anyone on a public repository; viewers and up of the namespace on any name in it
-  (a name that does not exist yet reveals nothing: the registry answers "unknown" anyway).
-* ``push`` — members and up, on an existing repository or on a valid new name in their namespace.
-  The repository enters the catalogue (private) when its first tagged manifest push event arrives,
-  not at grant time, so a push that fails half-way leaves no empty repository behind.
-* ``delete`` — namespace admins. ``*`` asks for all three and gets what the caller may have.
-* ``registry:catalog:*`` — site admins only. Site admins get everything on every existing namespace.
-* Anything else (unknown actions, other resource types, missing namespaces) is left out, as the
-  token spec says; an empty grant is still a valid token.
+Grant rules: the access policy's (``domain.access``, where every permission rule lives); this module
+fetches the facts a grant rests on and asks it. A repository pushed by a member enters the catalogue
+(private) when its first tagged manifest push event arrives, not at grant time, so a push that fails
+half-way leaves no empty repository behind. Unknown actions, other resource types and missing
+namespaces are left out, as the token spec says; an empty grant is still a valid token.
 """
 
 from __future__ import annotations
@@ -20,12 +14,20 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from repohub.auth.registry_token import Scope, merge_scopes
+from repohub.domain.access import (
+    DELETE,
+    PULL,
+    PUSH,
+    REPOSITORY_ACTIONS,
+    AccessFacts,
+    may_list_catalog,
+)
+from repohub.domain.access import creatable as _creatable
+from repohub.domain.access import registry_actions as allowed_actions
 from repohub.domain.accounts import AccountService
-from repohub.domain.entities import IssuedToken, Principal, Role
+from repohub.domain.entities import IssuedToken, Principal
 from repohub.domain.errors import InvalidInput, NotAuthenticated
 from repohub.domain.grant_facts import GrantFacts
-from repohub.domain.names import validate_repository_name
-from repohub.store.registry import AccessFacts
 from repohub.store.unit import Store
 
 __all__ = [
@@ -41,11 +43,9 @@ __all__ = [
     "split_path",
 ]
 
-PULL, PUSH, DELETE = "pull", "push", "delete"
 # Distinct scopes one token request may ask for. Docker and skopeo ask for one to three; each scope
 # is a lookup and a line of the signed token (800 scopes made a 133 KB token in 81 ms).
 MAX_SCOPES = 32
-REPOSITORY_ACTIONS = (PULL, PUSH, DELETE)
 # A docker-login credential (SWR's temporary login command) lives this long, as on Huawei Cloud.
 DOCKER_LOGIN_VALIDITY = timedelta(hours=24)
 
@@ -56,25 +56,6 @@ def split_path(path: str) -> tuple[str, str] | None:
     if not sep or not namespace or not name:
         return None
     return namespace, name
-
-
-def allowed_actions(
-    principal: Principal, facts: AccessFacts, name: str, requested: Sequence[str]
-) -> list[str]:
-    """The subset of ``requested`` the caller gets on ``facts``' repository (pure: tested directly)."""
-    role = Role.ADMIN if principal.is_admin else facts.role
-    may: set[str] = set()
-    if facts.repository_id is not None and facts.is_public:
-        may.add(PULL)
-    if role is not None:
-        may.add(PULL)
-        if role.at_least(Role.MEMBER) and (facts.repository_id is not None or _creatable(name)):
-            may.add(PUSH)
-        if role.at_least(Role.ADMIN):
-            may.add(DELETE)
-    if "*" in requested:
-        return ["*"] if may == set(REPOSITORY_ACTIONS) else [a for a in REPOSITORY_ACTIONS if a in may]
-    return [action for action in requested if action in may]
 
 
 async def docker_login(accounts: AccountService, principal: Principal) -> tuple[IssuedToken, datetime]:
@@ -103,20 +84,12 @@ def _granted(
 ) -> Scope | None:
     """What of one scope the caller gets (None: nothing); ``path``: a repository scope's."""
     if scope.type == "registry" and scope.name == "catalog":
-        return scope if principal.is_admin and scope.actions else None
+        return scope if may_list_catalog(principal) and scope.actions else None
     found = facts.get(path) if path is not None else None
     if path is None or found is None:
         return None
     actions = allowed_actions(principal, found, path[1], scope.actions)
     return Scope(scope.type, scope.name, tuple(actions)) if actions else None
-
-
-def _creatable(name: str) -> bool:
-    try:
-        validate_repository_name("x", name)
-    except InvalidInput:
-        return False
-    return True
 
 
 class Grants:

@@ -1,0 +1,99 @@
+"""The access policy on its own (pure: no database); tests/store/test_access_matrix.py checks the
+store's SQL against it."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+
+from repohub.domain import access
+from repohub.domain.access import DELETE, PULL, PUSH, AccessFacts, Action
+from repohub.domain.entities import ANONYMOUS, Principal, Role, User
+from repohub.domain.queries import Visibility
+
+NOW = datetime(2024, 1, 1, tzinfo=UTC)
+ROLES: list[Role | None] = [None, Role.VIEWER, Role.MEMBER, Role.ADMIN]
+
+
+def someone(*, admin: bool = False, user_id: int = 5) -> User:
+    return User(user_id, "someone", None, None, admin, NOW, NOW)
+
+
+def person(*, admin: bool = False, user_id: int = 5) -> Principal:
+    return Principal(user=someone(admin=admin, user_id=user_id), via="token")
+
+
+PRINCIPALS = [ANONYMOUS, person(), person(admin=True)]
+
+
+@pytest.mark.parametrize("membership", ROLES)
+def test_effective_role(membership: Role | None) -> None:
+    assert access.effective_role(person(), membership) is membership
+    assert access.effective_role(person(admin=True), membership) is Role.ADMIN  # member or not
+    assert access.effective_role(ANONYMOUS, membership) is None  # no user, no membership
+
+
+def test_what_each_role_allows() -> None:
+    allowed = {role: {a for a in Action if access.allows(role, a)} for role in ROLES}
+    assert allowed == {
+        None: set(),
+        Role.VIEWER: {Action.READ},
+        Role.MEMBER: {Action.READ, Action.WRITE},
+        Role.ADMIN: set(Action),
+    }
+
+
+@pytest.mark.parametrize(("role", "is_public"), list(itertools.product(ROLES, [False, True])))
+def test_reading_a_repository_and_disclosing_its_namespace(role: Role | None, is_public: bool) -> None:
+    assert access.may_read(role, is_public=is_public) is (is_public or role is not None)
+    assert access.discloses(role, readable=is_public) is (is_public or role is not None)
+
+
+def test_list_visibility() -> None:
+    assert access.visibility(ANONYMOUS) == Visibility()
+    assert access.visibility(person(user_id=9)) == Visibility(everything=False, member_id=9)
+    assert access.visibility(person(admin=True, user_id=1)) == Visibility(everything=True, member_id=1)
+
+
+def test_only_site_admins_list_the_registry_catalog() -> None:
+    assert [access.may_list_catalog(p) for p in PRINCIPALS] == [False, False, True]
+
+
+# The store has no membership for an anonymous caller.
+GRANT_CASES = [
+    case
+    for case in itertools.product(PRINCIPALS, ROLES, [False, True], [False, True], ["app", "Bad--Name"])
+    if not (case[0].is_anonymous and case[1] is not None)
+]
+
+
+@pytest.mark.parametrize(("principal", "membership", "exists", "is_public", "name"), GRANT_CASES)
+def test_registry_grants_follow_the_role_rules(
+    principal: Principal, membership: Role | None, exists: bool, is_public: bool, name: str
+) -> None:
+    """``registry_actions`` writes the rules out for speed; they are the general ones."""
+    facts = AccessFacts(1, membership, 7 if exists else None, is_public and exists)
+    role = access.effective_role(principal, membership)
+    expected = []
+    if access.may_read(role, is_public=facts.is_public):
+        expected.append(PULL)
+    if access.allows(role, Action.WRITE) and (exists or access.creatable(name)):
+        expected.append(PUSH)
+    if access.allows(role, Action.DELETE):
+        expected.append(DELETE)
+    assert access.registry_actions(principal, facts, name, (PULL, PUSH, DELETE)) == expected
+    everything = access.registry_actions(principal, facts, name, ("*",))
+    assert everything == (["*"] if expected == [PULL, PUSH, DELETE] else expected)
+
+
+def test_creatable_names() -> None:
+    assert access.creatable("group/app")
+    assert not access.creatable("Bad--Name")
+    assert not access.creatable("x" * 300)
+
+
+def test_namespace_lists_follow_the_caller_s_memberships_but_a_site_admin_s() -> None:
+    assert access.namespace_list_member(someone(user_id=4)) == 4
+    assert access.namespace_list_member(someone(admin=True)) is None
