@@ -18,10 +18,13 @@ INFO_KEY = "repohub_memory"  # the key of the memory in a session's ``info``
 class Memory:
     """``commits``: the writes committed through this database so far; memos of read results
     (``domain.grant_facts``) compare it to know that something they remember may have changed.
-    ``verified_tokens``: API tokens verified in the last few seconds (``domain.verified``)."""
+    ``verified_tokens``: API tokens verified in the last few seconds (``domain.verified``).
+    ``next_prune``: the monotonic time after which the event intake prunes old event ids again
+    (``domain.registry.events``)."""
 
-    __slots__ = ("commits", "verified_tokens")
+    __slots__ = ("commits", "next_prune", "verified_tokens")
 
     def __init__(self) -> None:
         self.commits = 0
+        self.next_prune = 0.0
         self.verified_tokens = VerifiedTokens()

@@ -24,6 +24,7 @@ from repohub.domain.gateway import INTERNAL_SUBJECT, ManifestInfo, RegistryGatew
 from repohub.domain.names import is_tag_name
 from repohub.domain.new_repositories import add_repository
 from repohub.domain.registry.grants import split_path
+from repohub.store.memory import Memory
 from repohub.store.tables import utcnow
 from repohub.store.unit import Store
 
@@ -175,19 +176,14 @@ def _later(current: datetime | None, moment: datetime) -> datetime:
     return moment if current is None or moment > current else current
 
 
-# Process-global on purpose for now (issue 14, "state"): monotonic time after which this process
-# prunes old event ids again. It belongs with the app's state, like the grant facts memo.
-_next_prune = 0.0
-
-
-def _prune_due() -> bool:
-    """At most once a minute per process: ids are kept for days, and the DELETE, prepared once and
-    then planned generically by PostgreSQL, scanned the whole table each time."""
-    global _next_prune
+def _prune_due(memory: Memory) -> bool:
+    """At most once a minute per database and process (``Memory.next_prune``): ids are kept for
+    days, and the DELETE, prepared once and then planned generically by PostgreSQL, scanned the whole
+    table each time."""
     now = time.monotonic()
-    if now < _next_prune:
+    if now < memory.next_prune:
         return False
-    _next_prune = now + PRUNE_INTERVAL_SECONDS
+    memory.next_prune = now + PRUNE_INTERVAL_SECONDS
     return True
 
 
@@ -224,7 +220,7 @@ class EventIntake:
             claimed = await self._store.registry.claim_events(list(unique), now)
             fresh = [event for event_id, event in unique.items() if event_id in claimed]
             await self._apply_groups(_by_repository(fresh), infos, actors, now)
-            if _prune_due():
+            if _prune_due(self._store.memory):
                 await self._store.registry.prune_events(now - EVENT_RETENTION)
         return EnvelopeResult(
             applied=len(fresh),
