@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from repohub.domain.access import AccessFacts
 from repohub.domain.entities import Role
 from repohub.domain.grant_facts import TimedMemo
-from repohub.store.registry import AccessFacts
 
 FACTS = AccessFacts(namespace_id=1, role=Role.MEMBER, repository_id=7, is_public=False)
 KEY = ("acme", "app", 3)

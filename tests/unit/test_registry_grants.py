@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from repohub.domain.access import AccessFacts
 from repohub.domain.entities import ANONYMOUS, Principal, Role, User
 from repohub.domain.registry import RegistryEvent, allowed_actions, split_path
-from repohub.store.registry import AccessFacts
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 ALL = ("pull", "push", "delete")
