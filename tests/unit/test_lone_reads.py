@@ -216,10 +216,10 @@ async def test_repository_pages_with_their_tag_names(app: FastAPI, world: World)
     def page(visibility: Visibility, summaries: bool = False, **query: Any) -> Read:
         if summaries:
             return lambda store: store.repositories.summaries(RepoQuery(**query), visibility)
-        return lambda store: store.repositories.page(RepoQuery(**query), visibility, with_tag_names=True)
+        return lambda store: store.repositories.page(RepoQuery(**query), visibility)
 
     member = Visibility(member_id=world.bob)
-    listed = await both(app, page(member, namespace="team"))
+    listed = await both(app, page(member, True, namespace="team"))
     assert [(item.name, item.tag_names) for item in listed.items] == [
         ("group/app", ("v3", "latest", "v2", "v1")),
         ("orphan", ()),

@@ -16,15 +16,10 @@ text here too, their columns written once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, Visibility
-from repohub.store.faults import is_unavailable
 
 # A repository's or tag's creator (``repositories._creator_from_row``), the users joined as ``c``.
 _CREATOR_COLUMNS = """c.id AS creator_id, c.username AS creator_username, c.email AS creator_email,
@@ -194,6 +189,9 @@ def tag_page_sql(name: bool, order: TagOrder, descending: bool) -> str:
     )
 
 
+TAG_BY_NAME_SQL = f"SELECT {_TAG_COLUMNS} FROM tags t{_TAG_CREATOR}{_tags_where(True)}"
+
+
 def tag_count_sql(name: bool) -> str:
     return "SELECT count(*) FROM tags t" + _tags_where(name)
 
@@ -209,32 +207,3 @@ def shape(query: RepoQuery, visibility: Visibility, pattern: str | None) -> tupl
         params.append(visibility.member_id)
     key = (query.namespace is not None, pattern is not None, query.category is not None, kind)
     return key, params
-
-
-Fetch = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
-
-
-def on_connection(connection: AsyncConnection) -> Fetch:
-    async def fetch_here(sql: str, params: Sequence[Any]) -> list[Any]:
-        return await fetch(connection, sql, params)
-
-    return fetch_here
-
-
-async def fetch(connection: AsyncConnection, sql: str, params: Sequence[Any]) -> list[Any]:
-    """Rows of one statement on the session's asyncpg connection (prepared and cached by asyncpg).
-
-    Driver errors come back as SQLAlchemy's, as every other query's do: a lost connection is
-    invalidated with the pool's idle ones (the next request connects anew) and rendered as 503 by
-    the error mapping.
-    """
-    fairy = await connection.get_raw_connection()
-    try:
-        return list(await fairy.driver_connection.fetch(sql, *params))  # type: ignore[union-attr]
-    except Exception as error:
-        if is_unavailable(error):
-            await connection.invalidate(error)
-            # As SQLAlchemy does on a disconnect: the pooled connections are as dead as this one.
-            await connection.engine.dispose(close=False)
-            raise OperationalError(sql, list(params), error, connection_invalidated=True) from error
-        raise DBAPIError(sql, list(params), error) from error

@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    and_,
     bindparam,
     case,
     delete,
@@ -25,10 +24,9 @@ from sqlalchemy import (
 )
 
 from repohub.domain.entities import Role
-from repohub.store.readers import Reader, lone_reader
+from repohub.store.readers import Reader, Reads
 from repohub.store.session import LazySession
 from repohub.store.tables import (
-    MembershipRow,
     NamespaceRow,
     RegistryEventRow,
     RepositoryRow,
@@ -56,8 +54,7 @@ class StoredTag:
     complete: bool  # the manifest was read from the registry (size includes config and layers)
 
 
-# The access facts as one prepared statement for the reader's pool (PostgreSQL): the query of every
-# ``GET /registry/token`` scope, as ``access_facts`` builds it below.
+# The access facts of one repository, the query of a ``GET /registry/token`` scope (``access_facts``).
 _ACCESS_FACTS_SQL = (
     "SELECT n.id, m.role, r.id, r.is_public FROM namespaces n"
     " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
@@ -125,7 +122,7 @@ _REPOSITORY_IDS = {
 class RegistryStore:
     def __init__(self, session: LazySession, reader: Reader | None = None) -> None:
         self._session = session
-        self._reader = reader
+        self._reads = Reads(session, reader)
 
     def _dialect(self) -> str:
         return self._session.dialect
@@ -137,23 +134,10 @@ class RegistryStore:
     async def access_facts(self, namespace: str, name: str, user_id: int | None) -> AccessFacts | None:
         """Namespace, the caller's role and the repository in one query; None when no such namespace."""
         member_id = user_id if user_id is not None else -1
-        reader = lone_reader(self._session, self._reader)
-        if reader is not None:
-            rows = await reader.fetch(_ACCESS_FACTS_SQL, (namespace, member_id, name))
-            row = rows[0] if rows else None
-        else:
-            member = and_(MembershipRow.namespace_id == NamespaceRow.id, MembershipRow.user_id == member_id)
-            repository = and_(RepositoryRow.namespace_id == NamespaceRow.id, RepositoryRow.name == name)
-            result = await self._session.execute(
-                select(NamespaceRow.id, MembershipRow.role, RepositoryRow.id, RepositoryRow.is_public)
-                .select_from(NamespaceRow)
-                .outerjoin(MembershipRow, member)
-                .outerjoin(RepositoryRow, repository)
-                .where(NamespaceRow.name == namespace)
-            )
-            row = result.first()
-        if row is None:
+        rows = await self._reads.fetch(_ACCESS_FACTS_SQL, (namespace, member_id, name))
+        if not rows:
             return None
+        row = rows[0]
         return AccessFacts(
             namespace_id=row[0],
             role=Role(row[1]) if row[1] else None,
@@ -169,43 +153,13 @@ class RegistryStore:
         namespaces = sorted({namespace for namespace, _ in paths})
         names = sorted({name for _, name in paths})
         member_id = user_id if user_id is not None else -1
-        reader = lone_reader(self._session, self._reader)
-        if reader is not None:
-            sql = _ACCESS_FACTS_OF_SQL[self._dialect()]
-            params = (self._list_param(namespaces), member_id, self._list_param(names))
-            rows: Sequence[Sequence[Any]] = await reader.fetch(sql, params)
-        else:
-            member = and_(MembershipRow.namespace_id == NamespaceRow.id, MembershipRow.user_id == member_id)
-            repository = and_(RepositoryRow.namespace_id == NamespaceRow.id, RepositoryRow.name.in_(names))
-            result = await self._session.execute(
-                select(
-                    NamespaceRow.name,
-                    RepositoryRow.name,
-                    NamespaceRow.id,
-                    MembershipRow.role,
-                    RepositoryRow.id,
-                    RepositoryRow.is_public,
-                )
-                .select_from(NamespaceRow)
-                .outerjoin(MembershipRow, member)
-                .outerjoin(RepositoryRow, repository)
-                .where(NamespaceRow.name.in_(namespaces))
-            )
-            rows = result.all()
-        return _facts_of_paths(paths, rows)
+        sql = _ACCESS_FACTS_OF_SQL[self._dialect()]
+        params = (self._list_param(namespaces), member_id, self._list_param(names))
+        return _facts_of_paths(paths, await self._reads.fetch(sql, params))
 
     async def member_roles(self, user_id: int) -> dict[str, AccessFacts]:
         """The user's role in each namespace it belongs to, as facts of no particular repository."""
-        reader = lone_reader(self._session, self._reader)
-        if reader is not None:
-            rows: Sequence[Sequence[Any]] = await reader.fetch(_MEMBER_ROLES_SQL, (user_id,))
-        else:
-            result = await self._session.execute(
-                select(NamespaceRow.name, NamespaceRow.id, MembershipRow.role)
-                .join(NamespaceRow, NamespaceRow.id == MembershipRow.namespace_id)
-                .where(MembershipRow.user_id == user_id)
-            )
-            rows = result.all()
+        rows = await self._reads.fetch(_MEMBER_ROLES_SQL, (user_id,))
         return {
             name: AccessFacts(namespace_id=id_, role=Role(role), repository_id=None, is_public=False)
             for name, id_, role in rows
