@@ -119,11 +119,20 @@ class LazySession:
     async def commit(self) -> None:
         await (await self._opened()).commit()
         self._wrote = False
+        self._release_slot()  # the connection went back to the pool with the transaction
 
     async def rollback(self) -> None:
         self._wrote = False
-        if self._session is not None:
-            await self._session.rollback()
+        try:
+            if self._session is not None:
+                await self._session.rollback()
+        finally:
+            self._release_slot()
+
+    def _release_slot(self) -> None:
+        if self._holds_slot and self._gate is not None:
+            self._holds_slot = False
+            self._gate.release()
 
     async def close(self) -> None:
         """Give the connection back (if one is held) and the gate's slot; a later statement opens
@@ -133,6 +142,4 @@ class LazySession:
             if self._session is not None and self._session.in_transaction():
                 await self._session.close()
         finally:
-            if self._holds_slot and self._gate is not None:
-                self._holds_slot = False
-                self._gate.release()
+            self._release_slot()
