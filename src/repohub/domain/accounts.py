@@ -168,12 +168,6 @@ class AccountService:
             raise NotFound(f"user {username!r} not found")
         return user
 
-    async def user_by_id(self, user_id: int) -> User:
-        user = await self._store.users.get(user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
-        return user
-
     async def create_org(self, name: str, *, owner: str | None = None) -> Namespace:
         validate_namespace_name(name)
         owner_user = await self.user(owner) if owner else None
