@@ -14,10 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     bindparam,
-    case,
     delete,
-    func,
-    literal,
     select,
     text,
     update,
@@ -25,6 +22,7 @@ from sqlalchemy import (
 
 from repohub.domain.entities import Role
 from repohub.store.readers import Reader, Reads
+from repohub.store.repositories import later, update_summary
 from repohub.store.session import LazySession
 from repohub.store.tables import (
     NamespaceRow,
@@ -32,7 +30,6 @@ from repohub.store.tables import (
     RepositoryRow,
     TagRow,
     UTCDateTime,
-    utcnow,
 )
 
 
@@ -275,30 +272,17 @@ class RegistryStore:
         pushed_at: datetime | None = None,
         tags_changed: bool = False,
     ) -> None:
-        """One UPDATE: add the counters, move the times forward only, recount tags and size if needed."""
-        values: dict[str, Any] = {}
-        if downloads:
-            values["download_count"] = RepositoryRow.download_count + downloads
-        if uploads:
-            values["upload_count"] = RepositoryRow.upload_count + uploads
-        if pulled_at is not None:
-            values["pulled_at"] = _later(RepositoryRow.pulled_at, pulled_at)
-        if pushed_at is not None:
-            values["pushed_at"] = _later(RepositoryRow.pushed_at, pushed_at)
-        if tags_changed:
-            of_repository = TagRow.repository_id == repository_id
-            values["tag_count"] = (
-                select(func.count()).select_from(TagRow).where(of_repository).scalar_subquery()
-            )
-            values["size"] = (
-                select(func.coalesce(func.sum(TagRow.size), 0)).where(of_repository).scalar_subquery()
-            )
-        if tags_changed or pushed_at is not None:
-            values["updated_at"] = utcnow()
-        if values:
-            await self._session.execute(
-                update(RepositoryRow).where(RepositoryRow.id == repository_id).values(**values)
-            )
+        """One UPDATE: add the counters, move the times forward only, recount tags and size if needed
+        (``repositories.update_summary``, which ``TagStore.refresh_summary`` runs too)."""
+        await update_summary(
+            self._session,
+            repository_id,
+            downloads=downloads,
+            uploads=uploads,
+            pulled_at=pulled_at,
+            pushed_at=pushed_at,
+            tags_changed=tags_changed,
+        )
 
 
 def _facts_of_paths(
@@ -323,12 +307,5 @@ def _facts_of_paths(
 
 
 def _later_bound(column: Any, name: str) -> Any:
-    """``_later`` with the moment as a named bind parameter, for one statement run over many rows."""
-    value = bindparam(name, type_=UTCDateTime())
-    return case((column.is_(None), value), (column < value, value), else_=column)
-
-
-def _later(column: Any, moment: datetime) -> Any:
-    """``column`` moved forward to ``moment``, never back (events of one envelope may come out of order)."""
-    value = literal(moment, UTCDateTime())
-    return case((column.is_(None), value), (column < value, value), else_=column)
+    """``later`` with the moment as a named bind parameter, for one statement run over many rows."""
+    return later(column, bindparam(name, type_=UTCDateTime()))

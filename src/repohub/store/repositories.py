@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -17,7 +17,7 @@ from repohub.domain.queries import RepoQuery, TagQuery, Visibility
 from repohub.store import pg_pages
 from repohub.store.readers import Reader, Reads
 from repohub.store.session import LazySession
-from repohub.store.tables import RepositoryRow, StarRow, TagRow, utcnow
+from repohub.store.tables import RepositoryRow, StarRow, TagRow, UTCDateTime, utcnow
 
 Item = TypeVar("Item", Repository, RepositorySummary)
 SUMMARY_FIELDS = len(RepositorySummary._fields) - 1  # all but tag_names
@@ -305,11 +305,43 @@ class TagStore:
 
     async def refresh_summary(self, repository_id: int) -> None:
         """Recompute the repository's tag count and size (sum of its tags) from the tag rows."""
+        await update_summary(self._session, repository_id, tags_changed=True)
+
+
+async def update_summary(
+    session: LazySession,
+    repository_id: int,
+    *,
+    downloads: int = 0,
+    uploads: int = 0,
+    pulled_at: datetime | None = None,
+    pushed_at: datetime | None = None,
+    tags_changed: bool = False,
+) -> None:
+    """The one writer of a repository's counters, in one UPDATE: add downloads and uploads, move the
+    times forward only, recount tags and size from the tag rows when they changed."""
+    values: dict[str, Any] = {}
+    if downloads:
+        values["download_count"] = RepositoryRow.download_count + downloads
+    if uploads:
+        values["upload_count"] = RepositoryRow.upload_count + uploads
+    if pulled_at is not None:
+        values["pulled_at"] = later(RepositoryRow.pulled_at, literal(pulled_at, UTCDateTime()))
+    if pushed_at is not None:
+        values["pushed_at"] = later(RepositoryRow.pushed_at, literal(pushed_at, UTCDateTime()))
+    if tags_changed:
         of_repository = TagRow.repository_id == repository_id
-        tag_count = select(func.count()).select_from(TagRow).where(of_repository).scalar_subquery()
-        size = select(func.coalesce(func.sum(TagRow.size), 0)).where(of_repository).scalar_subquery()
-        await self._session.execute(
-            update(RepositoryRow)
-            .where(RepositoryRow.id == repository_id)
-            .values(tag_count=tag_count, size=size, updated_at=utcnow())
+        values["tag_count"] = select(func.count()).select_from(TagRow).where(of_repository).scalar_subquery()
+        values["size"] = (
+            select(func.coalesce(func.sum(TagRow.size), 0)).where(of_repository).scalar_subquery()
         )
+    if tags_changed or pushed_at is not None:
+        values["updated_at"] = utcnow()
+    if values:
+        await session.execute(update(RepositoryRow).where(RepositoryRow.id == repository_id).values(**values))
+
+
+def later(column: Any, moment: Any) -> Any:
+    """``column`` moved forward to ``moment`` (a SQL value), never back (events of one envelope may
+    come out of order)."""
+    return case((column.is_(None), moment), (column < moment, moment), else_=column)
