@@ -286,3 +286,19 @@ async def test_a_read_only_transaction_is_given_back_before_a_lone_read(app: Fas
         assert session.in_transaction()
         await session.rollback()
         assert (await store.repositories.get(world.app)).description == "an app"  # type: ignore[union-attr]
+
+
+async def test_whether_a_namespace_has_repositories(app: FastAPI, world: World) -> None:
+    assert await both(app, lambda store: store.repositories.exists_in(world.team)) is True
+    assert await both(app, lambda store: store.repositories.public_exists_in(world.team)) is True
+    carol = (await both(app, lambda store: store.namespaces.by_name("carol"))).id
+    assert await both(app, lambda store: store.repositories.exists_in(carol)) is False
+    async with app.state.repohub.sessions() as session:
+        store = Store(session)
+        async with store.transaction():
+            await store.repositories.add(
+                namespace_id=carol, name="hidden", description="", full_description="",
+                category="other", is_public=False, creator_id=world.carol,
+            )  # fmt: skip
+    assert await both(app, lambda store: store.repositories.exists_in(carol)) is True
+    assert await both(app, lambda store: store.repositories.public_exists_in(carol)) is False

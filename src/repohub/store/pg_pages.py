@@ -10,8 +10,10 @@ Run outside SQLAlchemy's transaction, a lone read sends no BEGIN/ROLLBACK either
 SQLite's reader runs the same text (``$n`` read as ``?n``); having no arrays, it gets each row's tag
 names as a JSON array, looked up for the page's rows alone (``sqlite_page_sql``).
 
-The lone point reads of a repository and the page of a repository's tags (``repositories``) are SQL
-text here too, their columns written once.
+The point reads of a repository and the page of a repository's tags (``repositories``) are SQL text
+here too, their columns written once, and so is the visibility rule of lists (``visible_sql``), for
+every statement shape that applies it: the page, its count, whether a namespace has visible rows.
+``readers.Reads`` runs each text on the lone reader or on the session's connection.
 """
 
 from __future__ import annotations
@@ -62,6 +64,21 @@ def visibility_kind(visibility: Visibility) -> str:
     return PUBLIC if visibility.member_id is None else MEMBER
 
 
+def visible_sql(visible: str, member: int, *, probe: bool = False) -> tuple[str, str | None]:
+    """The visibility rule of a list, written once for every statement over ``repositories r``: a
+    join to add after the FROM and a condition for the WHERE (None: every row is visible).
+    ``member``: the number of the caller's user id parameter (MEMBER only); ``probe``: look the
+    caller's membership up per row rather than join it (``_filtered`` says when each is cheaper)."""
+    if visible == EVERYTHING:
+        return "", None
+    if visible == PUBLIC:
+        return "", "r.is_public IS TRUE"
+    key = f"m.namespace_id = r.namespace_id AND m.user_id = ${member}"
+    if probe:
+        return "", f"(r.is_public IS TRUE OR (SELECT true FROM memberships m WHERE {key}))"
+    return f" LEFT JOIN memberships m ON {key}", "(r.is_public IS TRUE OR m.user_id IS NOT NULL)"
+
+
 @lru_cache(maxsize=256)
 def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
     """FROM and WHERE of a shape; parameters are numbered in that order, from $1.
@@ -77,7 +94,6 @@ def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
     ~50 matches, 2.8 ms a page at 1M repositories. With custom plans the probe still saves public
     matches their join: 1.0 → 0.83 ms. Other pages across namespaces may match most rows, for which a
     hash is the cheaper join."""
-    joins = _FROM + (_JOIN_NAMESPACE if namespace else "")
     conditions: list[str] = []
     if namespace:
         conditions.append(f"n.name = ${len(conditions) + 1}")
@@ -85,17 +101,10 @@ def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
         conditions.append(f"lower(r.name) LIKE ${len(conditions) + 1} ESCAPE '\\'")
     if category:
         conditions.append(f"r.category = ${len(conditions) + 1}")
-    if visible == PUBLIC:
-        conditions.append("r.is_public IS TRUE")
-    elif visible == MEMBER and name and not namespace:
-        member = f"m.namespace_id = r.namespace_id AND m.user_id = ${len(conditions) + 1}"
-        conditions.append(f"(r.is_public IS TRUE OR (SELECT true FROM memberships m WHERE {member}))")
-    elif visible == MEMBER:
-        joins += (
-            " LEFT JOIN memberships m"
-            f" ON m.namespace_id = r.namespace_id AND m.user_id = ${len(conditions) + 1}"
-        )
-        conditions.append("(r.is_public IS TRUE OR m.user_id IS NOT NULL)")
+    join, condition = visible_sql(visible, len(conditions) + 1, probe=name and not namespace)
+    if condition is not None:
+        conditions.append(condition)
+    joins = _FROM + (_JOIN_NAMESPACE if namespace else "") + join
     return joins + (" WHERE " + " AND ".join(conditions) if conditions else "")
 
 
@@ -149,6 +158,17 @@ def sqlite_page_sql(
 @lru_cache(maxsize=256)
 def count_sql(namespace: bool, name: bool, category: bool, visible: str) -> str:
     return "SELECT count(*)" + _filtered(namespace, name, category, visible)
+
+
+@lru_cache(maxsize=4)
+def exists_sql(visible: str) -> str:
+    """Whether namespace $1 has a repository visible under ``visible`` (EVERYTHING or PUBLIC)."""
+    join, condition = visible_sql(visible, 2)
+    return (
+        f"SELECT 1{_FROM}{join} WHERE r.namespace_id = $1"
+        + (f" AND {condition}" if condition else "")
+        + " LIMIT 1"
+    )
 
 
 # One repository by id or by (namespace id, name): the lone point reads of ``RepositoryStore``.

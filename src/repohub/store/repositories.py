@@ -148,18 +148,10 @@ class RepositoryStore:
         return _repository_from_row(rows[0]) if rows else None
 
     async def exists_in(self, namespace_id: int) -> bool:
-        result = await self._session.execute(
-            select(RepositoryRow.id).where(RepositoryRow.namespace_id == namespace_id).limit(1)
-        )
-        return result.first() is not None
+        return bool(await self._reads.fetch(pg_pages.exists_sql(pg_pages.EVERYTHING), [namespace_id]))
 
     async def public_exists_in(self, namespace_id: int) -> bool:
-        result = await self._session.execute(
-            select(RepositoryRow.id)
-            .where(RepositoryRow.namespace_id == namespace_id, RepositoryRow.is_public.is_(True))
-            .limit(1)
-        )
-        return result.first() is not None
+        return bool(await self._reads.fetch(pg_pages.exists_sql(pg_pages.PUBLIC), [namespace_id]))
 
     async def page(self, query: RepoQuery, visibility: Visibility) -> Page[Repository]:
         """One page and the total under the same filter (window count: no second scan when rows exist)."""
