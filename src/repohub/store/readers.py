@@ -10,7 +10,7 @@ session's transaction wrote something (then on the session's own connection, whi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
 from repohub.store.engine import sqlite_file
@@ -43,12 +43,18 @@ class Reads:
         self._session = session
         self._reader = reader
 
-    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    def fetch(self, sql: str, params: Sequence[Any]) -> Awaitable[list[Any]]:
+        """The rows of ``sql``; a plain function handing over the executor's awaitable, so that a
+        lone read costs no coroutine of its own on the hot paths."""
         session, reader = self._session, self._reader
         if reader is None or session.writing():
-            return await session.fetch(sql, params)
+            return session.fetch(sql, params)
         if session.holding():
-            await session.close()  # it opens again if a later statement needs it
+            return self._after_release(reader, sql, params)
+        return reader.fetch(sql, params)
+
+    async def _after_release(self, reader: Reader, sql: str, params: Sequence[Any]) -> list[Any]:
+        await self._session.close()  # it opens again if a later statement needs it
         return await reader.fetch(sql, params)
 
 
