@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import literal, select, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -69,3 +69,31 @@ async def test_a_session_made_elsewhere_is_used_as_it_is(engine: AsyncEngine) ->
         store = Store(given)
         assert store.session.made is given and store.session.dialect == "sqlite"
         assert (await store.session.execute(text("SELECT 3"))).scalar() == 3
+
+
+async def test_the_slot_goes_back_when_the_transaction_ends(engine: AsyncEngine) -> None:
+    """A committed (or rolled back) transaction's connection is back in the pool: so is its slot."""
+    made, make = _counting(engine)
+    gate = Gate(1, 0.05)
+    session = LazySession(make, "sqlite", gate)
+    for end in (session.commit, session.rollback):
+        await session.execute(text("CREATE TABLE IF NOT EXISTS t (x INTEGER)"))
+        assert session.writing()
+        await end()
+        assert not session.writing() and not session.holding()
+        async with gate.slot():  # free for another request
+            pass
+    await session.close()
+    assert len(made) == 1
+
+
+async def test_a_read_only_transaction_is_not_writing(engine: AsyncEngine) -> None:
+    """Only SELECTs ran: the store may give the transaction back before a lone read (``readers.Reads``)."""
+    _, make = _counting(engine)
+    session = LazySession(make, "sqlite", Gate(1, 0.05))
+    await session.execute(select(literal(1)))
+    assert session.in_transaction() and session.holding() and not session.writing()
+    await session.execute(text("SELECT 1"))  # text may be anything (a lock, a write): taken as a write
+    assert session.writing()
+    await session.close()
+    assert not session.holding() and not session.writing()
