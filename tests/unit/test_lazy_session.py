@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import literal, select, text
@@ -97,3 +98,21 @@ async def test_a_read_only_transaction_is_not_writing(engine: AsyncEngine) -> No
     assert session.writing()
     await session.close()
     assert not session.holding() and not session.writing()
+
+
+async def test_sql_text_on_a_sqlite_session_comes_back_as_the_reader_gives_it(engine: AsyncEngine) -> None:
+    """``LazySession.fetch``: ``$n`` parameters, rows by name and by position, the reader's types."""
+    session = LazySession(async_sessionmaker(engine), "sqlite")
+    await session.execute(text("CREATE TABLE t (id INTEGER, is_on BOOLEAN, made_at DATETIME, name TEXT)"))
+    await session.execute(
+        text("INSERT INTO t VALUES (1, 1, '2024-05-06 07:08:09.123456', 'a'), (2, 0, NULL, 'b')")
+    )
+    rows = await session.fetch(
+        "SELECT id, is_on, made_at, name, id AS name FROM t WHERE id >= $1 ORDER BY id", [1]
+    )
+    first, second = rows
+    assert first["made_at"] == datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    assert (first["is_on"], second["is_on"], second["made_at"]) == (True, False, None)
+    assert first["name"] == "a" and first[4] == 1  # a repeated name: the first column, as sqlite3.Row
+    assert first[:2] == (1, True) and tuple(second)[:2] == (2, False)
+    await session.close()

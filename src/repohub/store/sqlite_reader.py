@@ -131,7 +131,8 @@ class _Row(tuple[Any, ...]):
 @lru_cache(maxsize=256)
 def _row_type(names: tuple[str, ...]) -> tuple[type[_Row], tuple[tuple[int, Convert], ...]]:
     """The row class of one result shape and the conversions of its columns, made once per shape."""
-    row_type = type("Row", (_Row,), {"__slots__": (), "_names": {name: i for i, name in enumerate(names)}})
+    first = {name: i for i, name in reversed(list(enumerate(names)))}  # as sqlite3.Row: the first of a name
+    row_type = type("Row", (_Row,), {"__slots__": (), "_names": first})
     conversions = tuple((i, convert) for i, name in enumerate(names) if (convert := _converter(name)))
     return row_type, conversions
 
