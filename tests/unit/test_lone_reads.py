@@ -245,31 +245,6 @@ async def test_repository_pages_with_their_tag_names(app: FastAPI, world: World)
     assert ([item.name for item in searched.items], searched.total) == (["group/app"], 1)
 
 
-async def test_users_and_their_credentials(app: FastAPI, world: World) -> None:
-    alice = await both(app, lambda store: store.users.get(world.alice))
-    assert (alice.username, alice.is_admin, alice.created_at.tzinfo) == ("alice", False, UTC)
-    assert await both(app, lambda store: store.users.by_username("alice")) == alice
-    assert await both(app, lambda store: store.users.by_username("nobody")) is None
-    assert await both(app, lambda store: store.users.password_hash(world.alice))
-    async with app.state.repohub.sessions() as session:
-        store = Store(session)
-        async with store.transaction():
-            await store.credentials.add(user_id=world.bob, kind="token", lookup="digest-of-bob")
-    now = datetime.now(UTC)
-    token = await both(app, lambda store: store.credentials.token("digest-of-bob", now=now))
-    assert token[0].user.username == "bob" and token[1] is None
-    assert await both(app, lambda store: store.credentials.token("digest-of-nobody", now=now)) is None
-
-
-async def test_seen_events(app: FastAPI, world: World) -> None:
-    async with app.state.repohub.sessions() as session:
-        store = Store(session)
-        async with store.transaction():
-            await store.registry.claim_events(["e1", "e2"], datetime.now(UTC))
-    seen = await both(app, lambda store: store.registry.seen_events(["e1", "e3", "e2"]))
-    assert seen == {"e1", "e2"}
-
-
 async def test_a_read_only_transaction_is_given_back_before_a_lone_read(app: FastAPI, world: World) -> None:
     """No use case says it only reads: the store gives the session's read-only transaction back
     (no connection held while a page renders or a token is signed) and reads on the reader."""

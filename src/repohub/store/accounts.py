@@ -7,7 +7,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, text, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.orm import aliased
 
 from repohub.domain.entities import Credential, Membership, Namespace, NamespaceKind, Role, TokenInfo, User
 from repohub.store.audit import UNAUDITED
@@ -26,7 +28,7 @@ _USER_COLUMNS = (
 )
 
 
-def user_from_row(row: Any) -> User:
+def user_from_row(row: RowMapping) -> User:
     return User(
         id=row["id"],
         username=row["username"],
@@ -50,19 +52,9 @@ def namespace_from_row(row: NamespaceRow) -> Namespace:
     )
 
 
-# A user by id or by name, and its password hash: SQL text on ``readers.Reads``, so that signing in
-# (the registry token's Basic password, a v1 login) holds no connection while argon2 runs or a token
-# is signed. Columns in ``user_from_row``'s names.
-_USER_SQL = "SELECT id, username, email, display_name, is_admin, created_at, updated_at FROM users"
-_USER_BY_ID_SQL = _USER_SQL + " WHERE id = $1"
-_USER_BY_NAME_SQL = _USER_SQL + " WHERE username = $1"
-_PASSWORD_HASH_SQL = "SELECT password_hash FROM users WHERE id = $1"
-
-
 class UserStore:
-    def __init__(self, session: LazySession, reader: Reader | None = None) -> None:
+    def __init__(self, session: LazySession) -> None:
         self._session = session
-        self._reads = Reads(session, reader)
 
     async def count(self) -> int:
         return (await self._session.execute(select(func.count()).select_from(UserRow))).scalar_one()
@@ -86,18 +78,20 @@ class UserStore:
         return user_from_row(result.mappings().one())
 
     async def get(self, user_id: int) -> User | None:
-        rows = await self._reads.fetch(_USER_BY_ID_SQL, [user_id])
-        return user_from_row(rows[0]) if rows else None
+        row = (await self._session.execute(select(*_USER_COLUMNS).where(UserRow.id == user_id))).mappings()
+        found = row.first()
+        return user_from_row(found) if found else None
 
     async def by_username(self, username: str) -> User | None:
         if "\x00" in username:  # no stored name holds NUL, and PostgreSQL refuses to compare with one
             return None
-        rows = await self._reads.fetch(_USER_BY_NAME_SQL, [username])
-        return user_from_row(rows[0]) if rows else None
+        result = await self._session.execute(select(*_USER_COLUMNS).where(UserRow.username == username))
+        found = result.mappings().first()
+        return user_from_row(found) if found else None
 
     async def password_hash(self, user_id: int) -> str | None:
-        rows = await self._reads.fetch(_PASSWORD_HASH_SQL, [user_id])
-        return rows[0][0] if rows else None
+        result = await self._session.execute(select(UserRow.password_hash).where(UserRow.id == user_id))
+        return result.scalar_one_or_none()
 
 
 # SQL text run on ``readers.Reads`` (the store's reader for a lone read): every list and detail
@@ -257,22 +251,12 @@ class NamespaceStore:
         ]
 
 
+# A docker-login token's parent, joined to tell whether it still lives.
+_PARENT = aliased(CredentialRow, name="parent_credential")
 _TOKEN = "token"
-# The credential of a kind ($1) and lookup ($2) with its user, unless it or its parent was revoked:
-# revocation takes the derived credentials along (``revoke``); the join to the parent also refuses
-# one minted while its parent was being revoked, which that cascade could not see yet. SQL text on
-# ``readers.Reads``: an API token's check (every request whose token is not remembered) runs on the
-# reader, and its user is in ``user_from_row``'s names.
-_LIVE_SQL = (
-    "SELECT u.id, u.username, u.email, u.display_name, u.is_admin, u.created_at, u.updated_at,"
-    " c.id AS credential_id, c.expires_at, c.parent_id, c.last_used_at, c.encrypted_secret"
-    " FROM users u JOIN credentials c ON c.user_id = u.id"
-    " LEFT OUTER JOIN credentials p ON p.id = c.parent_id"
-    " WHERE c.kind = $1 AND c.lookup = $2 AND c.revoked_at IS NULL AND p.revoked_at IS NULL"
-)
 
 
-def credential_from_row(row: Any) -> Credential:
+def credential_from_row(row: RowMapping) -> Credential:
     return Credential(
         id=row["credential_id"],
         user=user_from_row(row),
@@ -286,9 +270,8 @@ def _unexpired(now: datetime) -> ColumnElement[bool]:
 
 
 class CredentialStore:
-    def __init__(self, session: LazySession, reader: Reader | None = None) -> None:
+    def __init__(self, session: LazySession) -> None:
         self._session = session
-        self._reads = Reads(session, reader)
 
     async def add(
         self,
@@ -320,9 +303,31 @@ class CredentialStore:
         )
         return int(result.scalar_one())
 
-    async def _live_row(self, kind: str, lookup: str, now: datetime) -> Any | None:
-        rows = await self._reads.fetch(_LIVE_SQL, [kind, lookup])
-        row = rows[0] if rows else None
+    def _live(self, kind: str, lookup: str) -> Select[Any]:
+        """The credential ``lookup`` of ``kind`` with its user, unless it or its parent was revoked."""
+        return (
+            select(
+                *_USER_COLUMNS,
+                CredentialRow.id.label("credential_id"),
+                CredentialRow.expires_at,
+                CredentialRow.parent_id,
+                CredentialRow.last_used_at,
+                CredentialRow.encrypted_secret,
+            )
+            .join(CredentialRow, CredentialRow.user_id == UserRow.id)
+            # Revocation takes the derived credentials along (``revoke``); the join also refuses one
+            # minted while its parent was being revoked, which that cascade could not see yet.
+            .outerjoin(_PARENT, _PARENT.id == CredentialRow.parent_id)
+            .where(
+                CredentialRow.kind == kind,
+                CredentialRow.lookup == lookup,
+                CredentialRow.revoked_at.is_(None),
+                _PARENT.revoked_at.is_(None),
+            )
+        )
+
+    async def _live_row(self, kind: str, lookup: str, now: datetime) -> RowMapping | None:
+        row = (await self._session.execute(self._live(kind, lookup))).mappings().first()
         if row is None or (row["expires_at"] is not None and row["expires_at"] <= now):
             return None
         return row

@@ -76,13 +76,6 @@ _ACCESS_FACTS_OF_SQL = {
         " WHERE n.name IN (SELECT value FROM json_each($1))"
     ),
 }
-# Which of an envelope's event ids were applied already: read before the envelope's transaction
-# (``domain.registry``), so on the reader, as the pushers' users are, with no connection held while
-# the registry is asked for manifests. One text whatever the count, as below.
-_SEEN_EVENTS_SQL = {
-    "postgresql": "SELECT id FROM registry_events WHERE id = ANY($1::varchar[])",
-    "sqlite": "SELECT id FROM registry_events WHERE id IN (SELECT value FROM json_each($1))",
-}
 # A user's roles, for ``member_roles``: one read answers its tokens for every namespace it belongs to.
 _MEMBER_ROLES_SQL = (
     "SELECT n.name, n.id, m.role FROM memberships m JOIN namespaces n ON n.id = m.namespace_id"
@@ -174,8 +167,10 @@ class RegistryStore:
         wanted = list(ids)
         if not wanted:
             return set()
-        rows = await self._reads.fetch(_SEEN_EVENTS_SQL[self._dialect()], (self._list_param(wanted),))
-        return {row[0] for row in rows}
+        result = await self._session.execute(
+            select(RegistryEventRow.id).where(RegistryEventRow.id.in_(wanted))
+        )
+        return set(result.scalars())
 
     async def claim_events(self, ids: Sequence[str], at: datetime) -> set[str]:
         """Record the ids not recorded yet and return those: the events this transaction applies.

@@ -30,9 +30,9 @@ class Store:
         if isinstance(session, AsyncSession):
             session = LazySession.around(session)
         self.session = session
-        self.users = UserStore(session, reader)
+        self.users = UserStore(session)
         self.namespaces = NamespaceStore(session, reader)
-        self.credentials = CredentialStore(session, reader)
+        self.credentials = CredentialStore(session)
         self.repositories = RepositoryStore(session, reader)
         self.tags = TagStore(session, reader)
         self.audit = AuditStore(session)  # importing store.audit also installs the write recorder
