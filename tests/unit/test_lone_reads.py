@@ -1,7 +1,8 @@
 """Lone reads on the store's reader give what the session gives: the same domain objects, same types.
 
 Each read runs twice on each database: on a store whose session cannot be made (so the read can only
-have run on the reader), and on a store without a reader (SQLAlchemy, as inside a transaction). The
+have run on the reader), and on a store without a reader (the same SQL text on the session's own
+connection, as inside a transaction that wrote: ``readers.Reads``). The
 results are compared by ``repr``, which tells ``True`` from ``1`` and an aware datetime from a naive
 one, where ``==`` would not.
 """
