@@ -1,7 +1,8 @@
 """Lone reads on the store's reader give what the session gives: the same domain objects, same types.
 
 Each read runs twice on each database: on a store whose session cannot be made (so the read can only
-have run on the reader), and on a store without a reader (SQLAlchemy, as inside a transaction). The
+have run on the reader), and on a store without a reader (the same SQL text on the session's own
+connection, as inside a transaction that wrote: ``readers.Reads``). The
 results are compared by ``repr``, which tells ``True`` from ``1`` and an aware datetime from a naive
 one, where ``==`` would not.
 """
@@ -209,10 +210,10 @@ async def test_repository_pages_with_their_tag_names(app: FastAPI, world: World)
     def page(visibility: Visibility, summaries: bool = False, **query: Any) -> Read:
         if summaries:
             return lambda store: store.repositories.summaries(RepoQuery(**query), visibility)
-        return lambda store: store.repositories.page(RepoQuery(**query), visibility, with_tag_names=True)
+        return lambda store: store.repositories.page(RepoQuery(**query), visibility)
 
     member = Visibility(member_id=world.bob)
-    listed = await both(app, page(member, namespace="team"))
+    listed = await both(app, page(member, True, namespace="team"))
     assert [(item.name, item.tag_names) for item in listed.items] == [
         ("group/app", ("v3", "latest", "v2", "v1")),
         ("orphan", ()),
@@ -236,3 +237,37 @@ async def test_repository_pages_with_their_tag_names(app: FastAPI, world: World)
     assert ([item.name for item in searched.items], searched.total) == (["orphan"], 1)
     searched = await both(app, page(member, True, name_contains="p", category="app_server"))
     assert ([item.name for item in searched.items], searched.total) == (["group/app"], 1)
+
+
+async def test_a_read_only_transaction_is_given_back_before_a_lone_read(app: FastAPI, world: World) -> None:
+    """No use case says it only reads: the store gives the session's read-only transaction back
+    (no connection held while a page renders or a token is signed) and reads on the reader."""
+    state = app.state.repohub
+    async with state.sessions() as session:
+        store = Store(session, state.reader)
+        await store.users.count()  # a read of the session's own: its transaction is open
+        assert session.in_transaction()
+        assert (await store.repositories.get(world.app)) is not None
+        assert not session.in_transaction()
+        # A transaction that wrote keeps its reads, which see the write.
+        await store.repositories.update(world.app, {"description": "unsaved"})
+        assert (await store.repositories.get(world.app)).description == "unsaved"  # type: ignore[union-attr]
+        assert session.in_transaction()
+        await session.rollback()
+        assert (await store.repositories.get(world.app)).description == "an app"  # type: ignore[union-attr]
+
+
+async def test_whether_a_namespace_has_repositories(app: FastAPI, world: World) -> None:
+    assert await both(app, lambda store: store.repositories.exists_in(world.team)) is True
+    assert await both(app, lambda store: store.repositories.public_exists_in(world.team)) is True
+    carol = (await both(app, lambda store: store.namespaces.by_name("carol"))).id
+    assert await both(app, lambda store: store.repositories.exists_in(carol)) is False
+    async with app.state.repohub.sessions() as session:
+        store = Store(session)
+        async with store.transaction():
+            await store.repositories.add(
+                namespace_id=carol, name="hidden", description="", full_description="",
+                category="other", is_public=False, creator_id=world.carol,
+            )  # fmt: skip
+    assert await both(app, lambda store: store.repositories.exists_in(carol)) is True
+    assert await both(app, lambda store: store.repositories.public_exists_in(carol)) is False

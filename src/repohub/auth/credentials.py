@@ -4,17 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """Credentials as presented: a token (maybe with a user id), or a username and password."""
-
-    scheme: str  # "token" | "basic"
-    token: str | None = None
-    username: str | None = None
-    password: str | None = None
 
 
 class MalformedCredentials(ValueError):

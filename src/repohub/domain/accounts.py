@@ -166,12 +166,6 @@ class AccountService:
             raise NotFound(f"user {username!r} not found")
         return user
 
-    async def user_by_id(self, user_id: int) -> User:
-        user = await self._store.users.get(user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
-        return user
-
     async def create_org(self, name: str, *, owner: str | None = None) -> Namespace:
         """An organisation, owned (as admin) by the user named ``owner`` if given: the CLI's way to
         ``namespaces.create_organisation``. The name is checked before the owner is looked up, as the

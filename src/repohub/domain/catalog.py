@@ -234,13 +234,9 @@ class CatalogService:
             found = None
         return await self._readable(namespace, found, str(repository_id))
 
-    async def list_repositories(self, query: RepoQuery, *, with_tag_names: bool = False) -> Page[Repository]:
+    async def list_repositories(self, query: RepoQuery) -> Page[Repository]:
         check_query(query)
-        # Read-only: the session's connection goes back now (the page may come from the store's
-        # pool of hot reads, and nothing needs the connection while the page renders).
-        await self._store.release()
-        visibility = access.visibility(self.principal)
-        return await self._store.repositories.page(query, visibility, with_tag_names=with_tag_names)
+        return await self._store.repositories.page(query, access.visibility(self.principal))
 
     async def namespace_page(self, namespace: Namespace, label: str, query: RepoQuery) -> Page[Repository]:
         """``list_repositories`` of one namespace (``label`` names it as the caller did). A caller
@@ -255,7 +251,6 @@ class CatalogService:
     async def list_repository_summaries(self, query: RepoQuery) -> Page[RepositorySummary]:
         """``list_repositories`` with tag names, as summaries (the columns a list across namespaces shows)."""
         check_query(query)
-        await self._store.release()
         return await self._store.repositories.summaries(query, access.visibility(self.principal))
 
     async def update_repository(self, repository: Repository, changes: RepositoryChanges) -> Repository:

@@ -79,9 +79,6 @@ class TimedMemo(Generic[K, V]):
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
 
 class GrantFacts:
     """``roles``: a user's roles, by namespace name (one read per user answers a push into any
@@ -90,7 +87,3 @@ class GrantFacts:
     def __init__(self, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
         self.roles: TimedMemo[int, Mapping[str, AccessFacts]] = TimedMemo(ttl, max_entries)
         self.facts: TimedMemo[FactsKey, AccessFacts] = TimedMemo(ttl, max_entries)
-
-    def clear(self) -> None:
-        self.roles.clear()
-        self.facts.clear()

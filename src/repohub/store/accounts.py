@@ -15,7 +15,7 @@ from sqlalchemy.util.typing import TupleAny
 
 from repohub.domain.entities import Credential, Membership, Namespace, NamespaceKind, Role, TokenInfo, User
 from repohub.store.audit import UNAUDITED
-from repohub.store.readers import Reader, lone_reader
+from repohub.store.readers import Reader, Reads
 from repohub.store.session import LazySession
 from repohub.store.tables import CredentialRow, MembershipRow, NamespaceRow, UserRow, utcnow
 
@@ -95,15 +95,11 @@ class UserStore:
         result = await self._session.execute(select(UserRow.password_hash).where(UserRow.id == user_id))
         return result.scalar_one_or_none()
 
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        await self._session.execute(
-            update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash)
-        )
 
-
-# Lone lookups on the store's reader (``store.readers``): every list and detail request of the v1
-# and SWR dialects starts with a namespace by name, every ABEJA one with a namespace by id, and most
-# ask for the caller's role; through the session each cost a BEGIN, an ORM query and a ROLLBACK.
+# SQL text run on ``readers.Reads`` (the store's reader for a lone read): every list and detail
+# request of the v1 and SWR dialects starts with a namespace by name, every ABEJA one with a
+# namespace by id, and most ask for the caller's role; through the session each cost a BEGIN, an ORM
+# query and a ROLLBACK.
 # Columns in ``namespace_from_record``'s order.
 _NAMESPACE_SQL = "SELECT id, name, kind, display_name, creator_id, created_at, updated_at FROM namespaces"
 _BY_NAME_SQL = _NAMESPACE_SQL + " WHERE name = $1"
@@ -145,7 +141,7 @@ def namespace_from_record(record: Any) -> Namespace:
 class NamespaceStore:
     def __init__(self, session: LazySession, reader: Reader | None = None) -> None:
         self._session = session
-        self._reader = reader
+        self._reads = Reads(session, reader)
 
     async def add(self, *, name: str, kind: NamespaceKind, creator_id: int | None) -> Namespace:
         now = utcnow()
@@ -157,20 +153,12 @@ class NamespaceStore:
     async def by_name(self, name: str) -> Namespace | None:
         if "\x00" in name:  # no stored name holds NUL, and PostgreSQL refuses to compare with one
             return None
-        reader = lone_reader(self._session, self._reader)
-        if reader is not None:
-            records = await reader.fetch(_BY_NAME_SQL, [name])
-            return namespace_from_record(records[0]) if records else None
-        row = (await self._session.execute(select(NamespaceRow).where(NamespaceRow.name == name))).scalar()
-        return namespace_from_row(row) if row else None
+        records = await self._reads.fetch(_BY_NAME_SQL, [name])
+        return namespace_from_record(records[0]) if records else None
 
     async def get(self, namespace_id: int) -> Namespace | None:
-        reader = lone_reader(self._session, self._reader)
-        if reader is not None:
-            records = await reader.fetch(_BY_ID_SQL, [namespace_id])
-            return namespace_from_record(records[0]) if records else None
-        row = await self._session.get(NamespaceRow, namespace_id)
-        return namespace_from_row(row) if row else None
+        records = await self._reads.fetch(_BY_ID_SQL, [namespace_id])
+        return namespace_from_record(records[0]) if records else None
 
     async def list(
         self, *, kind: NamespaceKind | None = None, member_id: int | None = None
@@ -213,32 +201,15 @@ class NamespaceStore:
         await self._session.execute(delete(NamespaceRow).where(NamespaceRow.id == namespace_id))
 
     async def role(self, namespace_id: int, user_id: int) -> Role | None:
-        reader = lone_reader(self._session, self._reader)
-        if reader is not None:
-            records = await reader.fetch(_ROLE_SQL, [namespace_id, user_id])
-            return Role(records[0][0]) if records else None
-        result = await self._session.execute(
-            select(MembershipRow.role).where(
-                MembershipRow.namespace_id == namespace_id, MembershipRow.user_id == user_id
-            )
-        )
-        role = result.scalar_one_or_none()
-        return Role(role) if role else None
+        records = await self._reads.fetch(_ROLE_SQL, [namespace_id, user_id])
+        return Role(records[0][0]) if records else None
 
     async def roles(self, namespace_id: int, user_ids: Sequence[int]) -> dict[int, Role]:
         """The membership roles of several users at once (users without one are left out)."""
         if not user_ids:
             return {}
-        reader = lone_reader(self._session, self._reader)
-        if reader is not None:
-            records = await reader.fetch(_roles_sql(len(user_ids)), [namespace_id, *user_ids])
-            return {user_id: Role(role) for user_id, role in records}
-        result = await self._session.execute(
-            select(MembershipRow.user_id, MembershipRow.role).where(
-                MembershipRow.namespace_id == namespace_id, MembershipRow.user_id.in_(list(user_ids))
-            )
-        )
-        return {user_id: Role(role) for user_id, role in result}
+        records = await self._reads.fetch(_roles_sql(len(user_ids)), [namespace_id, *user_ids])
+        return {user_id: Role(role) for user_id, role in records}
 
     async def lock(self, namespace_id: int) -> bool:
         """Hold the namespace against concurrent membership changes until the transaction ends

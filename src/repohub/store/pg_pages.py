@@ -10,21 +10,18 @@ Run outside SQLAlchemy's transaction, a lone read sends no BEGIN/ROLLBACK either
 SQLite's reader runs the same text (``$n`` read as ``?n``); having no arrays, it gets each row's tag
 names as a JSON array, looked up for the page's rows alone (``sqlite_page_sql``).
 
-The lone point reads of a repository and the page of a repository's tags (``repositories``) are SQL
-text here too, their columns written once.
+The point reads of a repository and the page of a repository's tags (``repositories``) are SQL text
+here too, their columns written once, and so is the visibility rule of lists (``visible_sql``), for
+every statement shape that applies it: the page, its count, whether a namespace has visible rows.
+``readers.Reads`` runs each text on the lone reader or on the session's connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, Visibility
-from repohub.store.faults import is_unavailable
 
 # A repository's or tag's creator (``repositories._creator_from_row``), the users joined as ``c``.
 _CREATOR_COLUMNS = """c.id AS creator_id, c.username AS creator_username, c.email AS creator_email,
@@ -67,6 +64,21 @@ def visibility_kind(visibility: Visibility) -> str:
     return PUBLIC if visibility.member_id is None else MEMBER
 
 
+def visible_sql(visible: str, member: int, *, probe: bool = False) -> tuple[str, str | None]:
+    """The visibility rule of a list, written once for every statement over ``repositories r``: a
+    join to add after the FROM and a condition for the WHERE (None: every row is visible).
+    ``member``: the number of the caller's user id parameter (MEMBER only); ``probe``: look the
+    caller's membership up per row rather than join it (``_filtered`` says when each is cheaper)."""
+    if visible == EVERYTHING:
+        return "", None
+    if visible == PUBLIC:
+        return "", "r.is_public IS TRUE"
+    key = f"m.namespace_id = r.namespace_id AND m.user_id = ${member}"
+    if probe:
+        return "", f"(r.is_public IS TRUE OR (SELECT true FROM memberships m WHERE {key}))"
+    return f" LEFT JOIN memberships m ON {key}", "(r.is_public IS TRUE OR m.user_id IS NOT NULL)"
+
+
 @lru_cache(maxsize=256)
 def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
     """FROM and WHERE of a shape; parameters are numbered in that order, from $1.
@@ -82,7 +94,6 @@ def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
     ~50 matches, 2.8 ms a page at 1M repositories. With custom plans the probe still saves public
     matches their join: 1.0 → 0.83 ms. Other pages across namespaces may match most rows, for which a
     hash is the cheaper join."""
-    joins = _FROM + (_JOIN_NAMESPACE if namespace else "")
     conditions: list[str] = []
     if namespace:
         conditions.append(f"n.name = ${len(conditions) + 1}")
@@ -90,17 +101,10 @@ def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
         conditions.append(f"lower(r.name) LIKE ${len(conditions) + 1} ESCAPE '\\'")
     if category:
         conditions.append(f"r.category = ${len(conditions) + 1}")
-    if visible == PUBLIC:
-        conditions.append("r.is_public IS TRUE")
-    elif visible == MEMBER and name and not namespace:
-        member = f"m.namespace_id = r.namespace_id AND m.user_id = ${len(conditions) + 1}"
-        conditions.append(f"(r.is_public IS TRUE OR (SELECT true FROM memberships m WHERE {member}))")
-    elif visible == MEMBER:
-        joins += (
-            " LEFT JOIN memberships m"
-            f" ON m.namespace_id = r.namespace_id AND m.user_id = ${len(conditions) + 1}"
-        )
-        conditions.append("(r.is_public IS TRUE OR m.user_id IS NOT NULL)")
+    join, condition = visible_sql(visible, len(conditions) + 1, probe=name and not namespace)
+    if condition is not None:
+        conditions.append(condition)
+    joins = _FROM + (_JOIN_NAMESPACE if namespace else "") + join
     return joins + (" WHERE " + " AND ".join(conditions) if conditions else "")
 
 
@@ -156,6 +160,17 @@ def count_sql(namespace: bool, name: bool, category: bool, visible: str) -> str:
     return "SELECT count(*)" + _filtered(namespace, name, category, visible)
 
 
+@lru_cache(maxsize=4)
+def exists_sql(visible: str) -> str:
+    """Whether namespace $1 has a repository visible under ``visible`` (EVERYTHING or PUBLIC)."""
+    join, condition = visible_sql(visible, 2)
+    return (
+        f"SELECT 1{_FROM}{join} WHERE r.namespace_id = $1"
+        + (f" AND {condition}" if condition else "")
+        + " LIMIT 1"
+    )
+
+
 # One repository by id or by (namespace id, name): the lone point reads of ``RepositoryStore``.
 _ONE_REPOSITORY = (
     f"SELECT {_REPOSITORY_COLUMNS.format(namespace='n.name')}{_FROM}{_JOIN_NAMESPACE}{_WITH_CREATOR}"
@@ -194,6 +209,9 @@ def tag_page_sql(name: bool, order: TagOrder, descending: bool) -> str:
     )
 
 
+TAG_BY_NAME_SQL = f"SELECT {_TAG_COLUMNS} FROM tags t{_TAG_CREATOR}{_tags_where(True)}"
+
+
 def tag_count_sql(name: bool) -> str:
     return "SELECT count(*) FROM tags t" + _tags_where(name)
 
@@ -209,34 +227,3 @@ def shape(query: RepoQuery, visibility: Visibility, pattern: str | None) -> tupl
         params.append(visibility.member_id)
     key = (query.namespace is not None, pattern is not None, query.category is not None, kind)
     return key, params
-
-
-Fetch = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
-
-
-def on_connection(connection: AsyncConnection) -> Fetch:
-    async def fetch_here(sql: str, params: Sequence[Any]) -> list[Any]:
-        return await fetch(connection, sql, params)
-
-    return fetch_here
-
-
-async def fetch(connection: AsyncConnection, sql: str, params: Sequence[Any]) -> list[Any]:
-    """Rows of one statement on the session's asyncpg connection (prepared and cached by asyncpg).
-
-    Driver errors come back as SQLAlchemy's, as every other query's do: a lost connection is
-    invalidated with the pool's idle ones (the next request connects anew) and rendered as 503 by
-    the error mapping.
-    """
-    fairy = await connection.get_raw_connection()
-    try:
-        # driver_connection is None only on a connection the pool has let go; the AttributeError
-        # that would raise is mapped below like any driver failure, so no check is added here.
-        return list(await fairy.driver_connection.fetch(sql, *params))  # type: ignore[union-attr]
-    except Exception as error:
-        if is_unavailable(error):
-            await connection.invalidate(error)
-            # As SQLAlchemy does on a disconnect: the pooled connections are as dead as this one.
-            await connection.engine.dispose(close=False)
-            raise OperationalError(sql, list(params), error, connection_invalidated=True) from error
-        raise DBAPIError(sql, list(params), error) from error

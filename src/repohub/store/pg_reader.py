@@ -8,6 +8,8 @@ outside any transaction: a use case that writes keeps its session, so it always 
 A lost database surfaces as SQLAlchemy's ``OperationalError`` with ``connection_invalidated``, as it
 does on the session path, so every dialect answers 503; the pool's idle connections are dropped with
 it, and the next request after the database is back connects anew.
+
+Inside a transaction the same SQL runs on the session's own asyncpg connection (``fetch_on``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from repohub.store.faults import is_unavailable
 from repohub.store.gate import Gate
+
+__all__ = ["PgReader", "PoolStats", "asyncpg_dsn", "fetch_on", "open_pool_stats"]
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -94,3 +99,23 @@ class PgReader:
     async def close(self) -> None:
         _open.discard(self)
         await self._pool.close()
+
+
+async def fetch_on(connection: AsyncConnection, sql: str, params: Sequence[Any]) -> list[asyncpg.Record]:
+    """Rows of one statement on the session's asyncpg connection (prepared and cached by asyncpg),
+    the same records the pool's ``fetch`` gives.
+
+    Driver errors come back as SQLAlchemy's, as every other query's do: a lost connection is
+    invalidated with the pool's idle ones (the next request connects anew) and rendered as 503 by
+    the error mapping.
+    """
+    fairy = await connection.get_raw_connection()
+    try:
+        return list(await fairy.driver_connection.fetch(sql, *params))  # type: ignore[union-attr]
+    except Exception as error:
+        if is_unavailable(error):
+            await connection.invalidate(error)
+            # As SQLAlchemy does on a disconnect: the pooled connections are as dead as this one.
+            await connection.engine.dispose(close=False)
+            raise OperationalError(sql, list(params), error, connection_invalidated=True) from error
+        raise DBAPIError(sql, list(params), error) from error

@@ -3,17 +3,22 @@
 One per application: an asyncpg pool on PostgreSQL (``pg_reader``), read-only ``sqlite3`` connections
 on a SQLite file (``sqlite_reader``). Both take the SQL of ``pg_pages`` (``$n`` parameters) and
 answer rows that index by column name.
+
+A store's read has one SQL text and :class:`Reads` decides where it runs: on the reader unless the
+session's transaction wrote something (then on the session's own connection, which sees the write).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
 from repohub.store.engine import sqlite_file
 from repohub.store.pg_reader import PgReader
 from repohub.store.session import LazySession
 from repohub.store.sqlite_reader import SqliteReader
+
+__all__ = ["Reader", "Reads", "open_reader"]
 
 
 class Reader(Protocol):
@@ -22,10 +27,35 @@ class Reader(Protocol):
     async def close(self) -> None: ...
 
 
-def lone_reader(session: LazySession, reader: Reader | None) -> Reader | None:
-    """``reader`` when a read may run on it: outside a transaction. A use case that writes reads
-    through its session, so that it sees what it wrote."""
-    return reader if reader is not None and not session.in_transaction() else None
+class Reads:
+    """The two executors of a store's SQL text (``$n`` parameters): the lone reader, or the session.
+
+    A use case that writes reads through its session, so that it sees what it wrote. Any other read
+    goes to the reader, and the session first gives back what it holds: a read-only transaction
+    (opened by an earlier read of the session's, such as a token's lookup) and the gate's slot. So no
+    connection is held while a page renders or a token is signed and sent (under load, a held
+    connection is one another request waits for), and the use case need not say that it is read-only.
+    Without a reader (an in-memory database) everything runs on the session."""
+
+    __slots__ = ("_reader", "_session")
+
+    def __init__(self, session: LazySession, reader: Reader | None) -> None:
+        self._session = session
+        self._reader = reader
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> Awaitable[list[Any]]:
+        """The rows of ``sql``; a plain function handing over the executor's awaitable, so that a
+        lone read costs no coroutine of its own on the hot paths."""
+        session, reader = self._session, self._reader
+        if reader is None or session.writing():
+            return session.fetch(sql, params)
+        if session.holding():
+            return self._after_release(reader, sql, params)
+        return reader.fetch(sql, params)
+
+    async def _after_release(self, reader: Reader, sql: str, params: Sequence[Any]) -> list[Any]:
+        await self._session.close()  # it opens again if a later statement needs it
+        return await reader.fetch(sql, params)
 
 
 async def open_reader(

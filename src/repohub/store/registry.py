@@ -13,12 +13,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    and_,
     bindparam,
-    case,
     delete,
-    func,
-    literal,
     select,
     text,
     update,
@@ -26,16 +22,15 @@ from sqlalchemy import (
 
 from repohub.domain.access import AccessFacts
 from repohub.domain.entities import Role
-from repohub.store.readers import Reader, lone_reader
+from repohub.store.readers import Reader, Reads
+from repohub.store.repositories import later, update_summary
 from repohub.store.session import LazySession
 from repohub.store.tables import (
-    MembershipRow,
     NamespaceRow,
     RegistryEventRow,
     RepositoryRow,
     TagRow,
     UTCDateTime,
-    utcnow,
 )
 
 
@@ -47,8 +42,7 @@ class StoredTag:
     complete: bool  # the manifest was read from the registry (size includes config and layers)
 
 
-# The access facts as one prepared statement for the reader's pool (PostgreSQL): the query of every
-# ``GET /registry/token`` scope, as ``access_facts`` builds it below.
+# The access facts of one repository, the query of a ``GET /registry/token`` scope (``access_facts``).
 _ACCESS_FACTS_SQL = (
     "SELECT n.id, m.role, r.id, r.is_public FROM namespaces n"
     " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
@@ -116,7 +110,7 @@ _REPOSITORY_IDS = {
 class RegistryStore:
     def __init__(self, session: LazySession, reader: Reader | None = None) -> None:
         self._session = session
-        self._reader = reader
+        self._reads = Reads(session, reader)
 
     def _dialect(self) -> str:
         return self._session.dialect
@@ -128,23 +122,10 @@ class RegistryStore:
     async def access_facts(self, namespace: str, name: str, user_id: int | None) -> AccessFacts | None:
         """Namespace, the caller's role and the repository in one query; None when no such namespace."""
         member_id = user_id if user_id is not None else -1
-        reader = lone_reader(self._session, self._reader)
-        if reader is not None:
-            rows = await reader.fetch(_ACCESS_FACTS_SQL, (namespace, member_id, name))
-            row = rows[0] if rows else None
-        else:
-            member = and_(MembershipRow.namespace_id == NamespaceRow.id, MembershipRow.user_id == member_id)
-            repository = and_(RepositoryRow.namespace_id == NamespaceRow.id, RepositoryRow.name == name)
-            result = await self._session.execute(
-                select(NamespaceRow.id, MembershipRow.role, RepositoryRow.id, RepositoryRow.is_public)
-                .select_from(NamespaceRow)
-                .outerjoin(MembershipRow, member)
-                .outerjoin(RepositoryRow, repository)
-                .where(NamespaceRow.name == namespace)
-            )
-            row = result.first()
-        if row is None:
+        rows = await self._reads.fetch(_ACCESS_FACTS_SQL, (namespace, member_id, name))
+        if not rows:
             return None
+        row = rows[0]
         return AccessFacts(
             namespace_id=row[0],
             role=Role(row[1]) if row[1] else None,
@@ -160,43 +141,13 @@ class RegistryStore:
         namespaces = sorted({namespace for namespace, _ in paths})
         names = sorted({name for _, name in paths})
         member_id = user_id if user_id is not None else -1
-        reader = lone_reader(self._session, self._reader)
-        if reader is not None:
-            sql = _ACCESS_FACTS_OF_SQL[self._dialect()]
-            params = (self._list_param(namespaces), member_id, self._list_param(names))
-            rows: Sequence[Sequence[Any]] = await reader.fetch(sql, params)
-        else:
-            member = and_(MembershipRow.namespace_id == NamespaceRow.id, MembershipRow.user_id == member_id)
-            repository = and_(RepositoryRow.namespace_id == NamespaceRow.id, RepositoryRow.name.in_(names))
-            result = await self._session.execute(
-                select(
-                    NamespaceRow.name,
-                    RepositoryRow.name,
-                    NamespaceRow.id,
-                    MembershipRow.role,
-                    RepositoryRow.id,
-                    RepositoryRow.is_public,
-                )
-                .select_from(NamespaceRow)
-                .outerjoin(MembershipRow, member)
-                .outerjoin(RepositoryRow, repository)
-                .where(NamespaceRow.name.in_(namespaces))
-            )
-            rows = result.all()
-        return _facts_of_paths(paths, rows)
+        sql = _ACCESS_FACTS_OF_SQL[self._dialect()]
+        params = (self._list_param(namespaces), member_id, self._list_param(names))
+        return _facts_of_paths(paths, await self._reads.fetch(sql, params))
 
     async def member_roles(self, user_id: int) -> dict[str, AccessFacts]:
         """The user's role in each namespace it belongs to, as facts of no particular repository."""
-        reader = lone_reader(self._session, self._reader)
-        if reader is not None:
-            rows: Sequence[Sequence[Any]] = await reader.fetch(_MEMBER_ROLES_SQL, (user_id,))
-        else:
-            result = await self._session.execute(
-                select(NamespaceRow.name, NamespaceRow.id, MembershipRow.role)
-                .join(NamespaceRow, NamespaceRow.id == MembershipRow.namespace_id)
-                .where(MembershipRow.user_id == user_id)
-            )
-            rows = result.all()
+        rows = await self._reads.fetch(_MEMBER_ROLES_SQL, (user_id,))
         return {
             name: AccessFacts(namespace_id=id_, role=Role(role), repository_id=None, is_public=False)
             for name, id_, role in rows
@@ -308,30 +259,17 @@ class RegistryStore:
         pushed_at: datetime | None = None,
         tags_changed: bool = False,
     ) -> None:
-        """One UPDATE: add the counters, move the times forward only, recount tags and size if needed."""
-        values: dict[str, Any] = {}
-        if downloads:
-            values["download_count"] = RepositoryRow.download_count + downloads
-        if uploads:
-            values["upload_count"] = RepositoryRow.upload_count + uploads
-        if pulled_at is not None:
-            values["pulled_at"] = _later(RepositoryRow.pulled_at, pulled_at)
-        if pushed_at is not None:
-            values["pushed_at"] = _later(RepositoryRow.pushed_at, pushed_at)
-        if tags_changed:
-            of_repository = TagRow.repository_id == repository_id
-            values["tag_count"] = (
-                select(func.count()).select_from(TagRow).where(of_repository).scalar_subquery()
-            )
-            values["size"] = (
-                select(func.coalesce(func.sum(TagRow.size), 0)).where(of_repository).scalar_subquery()
-            )
-        if tags_changed or pushed_at is not None:
-            values["updated_at"] = utcnow()
-        if values:
-            await self._session.execute(
-                update(RepositoryRow).where(RepositoryRow.id == repository_id).values(**values)
-            )
+        """One UPDATE: add the counters, move the times forward only, recount tags and size if needed
+        (``repositories.update_summary``, which ``TagStore.refresh_summary`` runs too)."""
+        await update_summary(
+            self._session,
+            repository_id,
+            downloads=downloads,
+            uploads=uploads,
+            pulled_at=pulled_at,
+            pushed_at=pushed_at,
+            tags_changed=tags_changed,
+        )
 
 
 def _facts_of_paths(
@@ -356,12 +294,5 @@ def _facts_of_paths(
 
 
 def _later_bound(column: Any, name: str) -> Any:
-    """``_later`` with the moment as a named bind parameter, for one statement run over many rows."""
-    value = bindparam(name, type_=UTCDateTime())
-    return case((column.is_(None), value), (column < value, value), else_=column)
-
-
-def _later(column: Any, moment: datetime) -> Any:
-    """``column`` moved forward to ``moment``, never back (events of one envelope may come out of order)."""
-    value = literal(moment, UTCDateTime())
-    return case((column.is_(None), value), (column < value, value), else_=column)
+    """``later`` with the moment as a named bind parameter, for one statement run over many rows."""
+    return later(column, bindparam(name, type_=UTCDateTime()))

@@ -9,6 +9,9 @@ that writes keeps its session, so it always reads what it wrote.
 
 Values come back typed as the SQLAlchemy models declare them: ``DATETIME`` columns as aware UTC
 datetimes (the store keeps UTC), ``BOOLEAN`` as bools.
+
+Inside a transaction the same SQL runs on the session's own connection (``fetch_on``), whose driver
+reads no declared types: its rows are given the reader's types by the store's column names.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -25,11 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["SqliteReader", "fetch_on", "sqlite_sql"]
 
 # Declared column types (as the migrations create them) to Python values. Only connections opened
 # with ``detect_types`` use them, which SQLAlchemy's SQLite dialect does not ask for.
 sqlite3.register_converter("DATETIME", lambda raw: datetime.fromisoformat(raw.decode()).replace(tzinfo=UTC))
 sqlite3.register_converter("BOOLEAN", lambda raw: raw != b"0")
+Convert = Callable[[Any], Any]
 
 _NUMBERED = re.compile(r"\$(\d+)")
 # One thread: sqlite3 gives the GIL up around every step of a statement, and two reader threads
@@ -89,3 +96,56 @@ class SqliteReader:
             for connection in self._opened:
                 connection.close()
             self._opened.clear()
+
+
+def _utc(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _bool(value: int) -> bool:
+    return value != 0
+
+
+def _converter(name: str) -> Convert | None:
+    """The reader's conversion of a column, told by its name: every ``DATETIME`` column of the
+    schema is named ``*_at`` and every ``BOOLEAN`` one ``is_*`` (``tables``), aliases included."""
+    if name.endswith("_at"):
+        return _utc
+    if name.startswith("is_"):
+        return _bool
+    return None
+
+
+class _Row(tuple[Any, ...]):
+    """A row that indexes by position and by column name, as ``sqlite3.Row`` does."""
+
+    __slots__ = ()
+    _names: dict[str, int] = {}  # noqa: RUF012 - set per statement shape by ``_row_type``
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+
+@lru_cache(maxsize=256)
+def _row_type(names: tuple[str, ...]) -> tuple[type[_Row], tuple[tuple[int, Convert], ...]]:
+    """The row class of one result shape and the conversions of its columns, made once per shape."""
+    first = {name: i for i, name in reversed(list(enumerate(names)))}  # as sqlite3.Row: the first of a name
+    row_type = type("Row", (_Row,), {"__slots__": (), "_names": first})
+    conversions = tuple((i, convert) for i, name in enumerate(names) if (convert := _converter(name)))
+    return row_type, conversions
+
+
+async def fetch_on(connection: AsyncConnection, sql: str, params: Sequence[Any]) -> list[_Row]:
+    """Rows of one statement on the session's connection, typed and indexed as the reader's are."""
+    result = await connection.exec_driver_sql(sqlite_sql(sql), tuple(params))
+    row_type, conversions = _row_type(tuple(result.keys()))
+    rows = []
+    for raw in result.all():
+        values = list(raw)
+        for i, convert in conversions:
+            if values[i] is not None:
+                values[i] = convert(values[i])
+        rows.append(row_type(values))
+    return rows

@@ -41,9 +41,9 @@ class Store:
         self.registry = RegistryStore(session, reader)
 
     async def release(self) -> None:
-        """End a read-only use case early: the connection goes back to the pool now rather than after
-        the answer is rendered and sent (under load, a held connection is one another request waits
-        for). The session opens a new one if it is used again."""
+        """Give the session's connection and slot back now unless something waits to be flushed; the
+        session opens a new one if it is used again. Use cases need not call it: the store's reads
+        give back a read-only transaction themselves before a lone read (``readers.Reads``)."""
         session = self.session
         if session.new or session.dirty or session.deleted:
             return

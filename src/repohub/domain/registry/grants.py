@@ -114,14 +114,12 @@ class Grants:
                     field="scope",
                 )
         user_id = principal.user.id if principal.user else None
-        await self._store.release()  # read-only: lone reads may take the store's pool of hot reads
         wanted = [(scope, _repository_path(scope)) for scope in scopes]
         paths = [path for _, path in wanted if path is not None]
         facts = await self._access_facts(paths, user_id) if paths else {}
         granted = [
             kept for scope, path in wanted if (kept := _granted(principal, scope, path, facts)) is not None
         ]
-        await self._store.release()  # no connection held while the token is signed and sent
         return granted
 
     async def _access_facts(
