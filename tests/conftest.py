@@ -17,10 +17,7 @@ from repohub.store.tables import Base
 from tests.postgres import create_database
 from tests.world import World, token_header
 
-# Accounts and token_header: the names tests imported from here before tests/world.py.
-__all__ = ["BACKENDS", "Accounts", "token_header"]
-
-Accounts = World
+__all__ = ["BACKENDS", "token_header"]  # token_header: re-exported for the API tests that import it here
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -16,6 +16,8 @@ __all__ = [
     "DB_POOL_SIZE",
     "DB_POOL_TIMEOUT",
     "LOGIN_TOKEN_TTL",
+    "SQLITE_READ_BUSY_TIMEOUT",
+    "SQLITE_WRITE_BUSY_TIMEOUT",
 ]
 
 # A password login's token lives this long unless REPOHUB_LOGIN_TOKEN_TTL says otherwise: a working
@@ -30,3 +32,8 @@ DB_MAX_OVERFLOW = 10
 DB_CONNECT_TIMEOUT = 3.0
 DB_COMMAND_TIMEOUT = 10.0  # seconds, the default per statement (asyncpg)
 DB_POOL_TIMEOUT = 2.0  # seconds a request waits for a pooled connection before its 503
+# SQLite has one writer at a time: a writer queues on the database's lock for up to this long
+# rather than failing at once under concurrent requests...
+SQLITE_WRITE_BUSY_TIMEOUT = 30.0
+# ...while a lone read (WAL: it never waits for a writer, only for a checkpoint) gives up sooner.
+SQLITE_READ_BUSY_TIMEOUT = 5.0

@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from repohub.app import create_app
 from repohub.auth.secrets import token_digest
 from repohub.config import Settings
+from repohub.domain.clock import utcnow
 from repohub.domain.service import Service
-from repohub.store.tables import AuditRow, NamespaceRow, utcnow
+from repohub.store.tables import AuditRow, NamespaceRow
 from repohub.store.unit import Store
-from tests.conftest import Accounts
+from tests.world import World
 
 
 @asynccontextmanager
@@ -34,7 +35,7 @@ async def _verify(app: FastAPI, token: str) -> Store:
         return service.store
 
 
-async def test_each_app_remembers_its_own_verified_tokens_and_commits(settings, app, accounts: Accounts):
+async def test_each_app_remembers_its_own_verified_tokens_and_commits(settings, app, accounts: World):
     token = await accounts.user("solo")
     async with second_app(settings) as other:
         first, second = app.state.repohub.database.memory, other.state.repohub.database.memory

@@ -27,7 +27,7 @@ from repohub.domain.entities import ANONYMOUS, NamespaceKind, Principal, Role
 from repohub.domain.queries import RepoQuery, Visibility
 from repohub.store.session import LazySession
 from repohub.store.unit import Store
-from tests.fast_accounts import quick_user
+from tests.world import quick_user
 
 USERS = {"root": True, "owner": False, "member": False, "viewer": False, "outsider": False}
 ORGS = {

@@ -53,6 +53,7 @@ __all__ = [
     "effective_role",
     "may_list_catalog",
     "may_read",
+    "membership_matters",
     "namespace_list_member",
     "registry_actions",
     "visibility",
@@ -95,6 +96,12 @@ def effective_role(principal: Principal, membership: Role | None) -> Role | None
     if principal.is_admin:
         return Role.ADMIN
     return membership if principal.user is not None else None
+
+
+def membership_matters(principal: Principal) -> bool:
+    """Whether the caller's membership can change its effective role: not for a site admin (an
+    admin everywhere) nor for an anonymous caller (none anywhere), whose membership is never read."""
+    return principal.user is not None and not principal.is_admin
 
 
 def allows(role: Role | None, action: Action) -> bool:

@@ -18,6 +18,7 @@ from repohub.auth.secrets import (
     verify_password,
 )
 from repohub.defaults import LOGIN_TOKEN_TTL
+from repohub.domain.clock import utcnow
 from repohub.domain.entities import (
     AccessKey,
     Credential,
@@ -34,7 +35,6 @@ from repohub.domain.names import validate_namespace_name
 from repohub.domain.namespaces import create_organisation
 from repohub.domain.password_budget import PasswordBudget
 from repohub.observability.metrics import TOKENS_ISSUED
-from repohub.store.tables import utcnow
 from repohub.store.unit import Store
 
 TOKEN = "token"

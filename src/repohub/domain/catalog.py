@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from repohub.domain import access
+from repohub.domain import access, roles
 from repohub.domain.access import Action
 from repohub.domain.categories import check_category
 from repohub.domain.entities import (
@@ -32,7 +32,7 @@ from repohub.domain.entities import (
     Role,
     Tag,
 )
-from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.names import MAX_REFERENCE, validate_repository_name
 from repohub.domain.new_repositories import DEFAULT_CATEGORY, add_repository
@@ -64,21 +64,19 @@ def _check_text(value: str, limit: int, field: str) -> None:
         raise InvalidInput(f"{field} may not contain NUL characters", field=field)
 
 
-def _no_namespace(label: object) -> NotFound:
-    """What a missing namespace gets, and a hidden one (module doc), word for word."""
-    return NotFound(f"namespace {label} not found")
-
-
 def _no_repository(label: str) -> NotFound:
     return NotFound(f"repository {label!r} not found")
 
 
 def check_query(query: RepoQuery) -> None:
-    """A repository query's paging and its name filter: no name is longer than Docker's reference
-    limit, and a longer LIKE pattern only costs the database (SQLite refuses it as too complex)."""
+    """A repository query's paging, its category and its name filter: no name is longer than Docker's
+    reference limit, and a longer LIKE pattern only costs the database (SQLite refuses it as too
+    complex)."""
     check_paging(query.offset, query.limit)
     if query.name_contains is not None and len(query.name_contains) > MAX_REFERENCE:
         raise InvalidInput(f"name filters are at most {MAX_REFERENCE} characters", field="name")
+    if query.category is not None:  # whichever dialect filtered by it
+        check_category(query.category)
 
 
 def check_paging(offset: int, limit: int, *, max_limit: int = MAX_PAGE) -> None:
@@ -99,12 +97,8 @@ class CatalogService:
 
     # -- permissions: the facts fetched here, the rules in ``domain.access`` ---------------------
     async def role_in(self, namespace: Namespace) -> Role | None:
-        """The caller's effective role (``access.effective_role``): a membership read at most."""
-        user = self.principal.user
-        membership = None
-        if user is not None and not user.is_admin:
-            membership = await self._store.namespaces.role(namespace.id, user.id)
-        return access.effective_role(self.principal, membership)
+        """The caller's effective role (``roles.role_in``)."""
+        return await roles.role_in(self._store, self.principal, namespace)
 
     def _require_user(self, action: str) -> None:
         if self.principal.is_anonymous:
@@ -112,13 +106,7 @@ class CatalogService:
 
     async def _require_role(self, namespace: Namespace, needed: Action, action: str) -> Role:
         self._require_user(action)
-        role = await self.role_in(namespace)
-        if role is None:
-            await self._disclose(namespace, repr(namespace.name))
-        if role is None or not access.allows(role, needed):
-            wanted = access.NEEDED_ROLE[needed]
-            raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the {wanted} role")
-        return role
+        return await roles.require(self._store, namespace, await self.role_in(namespace), needed, action)
 
     async def _disclose(self, namespace: Namespace, label: str, *, readable: bool | None = None) -> None:
         """NotFound, as for a missing namespace named ``label``, unless the namespace is disclosed to
@@ -130,7 +118,7 @@ class CatalogService:
         if role is None and readable is None:
             readable = await self._store.repositories.public_exists_in(namespace.id)
         if not access.discloses(role, readable=bool(readable)):
-            raise _no_namespace(label)
+            raise roles.no_namespace(label)
 
     async def _readable(self, namespace: Namespace, repository: Repository | None, label: str) -> Repository:
         if repository is not None:
@@ -144,13 +132,13 @@ class CatalogService:
     async def namespace(self, name: str) -> Namespace:
         found = await self._store.namespaces.by_name(name)
         if found is None:
-            raise _no_namespace(repr(name))
+            raise roles.no_namespace(repr(name))
         return found
 
     async def namespace_by_id(self, namespace_id: int) -> Namespace:
         found = await self._store.namespaces.get(namespace_id)
         if found is None:
-            raise _no_namespace(namespace_id)
+            raise roles.no_namespace(str(namespace_id))
         return found
 
     async def shown_namespace_by_id(self, namespace_id: int) -> Namespace:
@@ -167,7 +155,7 @@ class CatalogService:
         user = self.principal.user
         if not ids:  # nothing to show, nothing to read
             return CreatorFacts(roles={}, insider=False)
-        if user is None or user.is_admin:  # the caller's membership does not change its role
+        if user is None or not access.membership_matters(self.principal):
             roles = await self._store.namespaces.roles(namespace.id, sorted(ids))
             insider = access.effective_role(self.principal, None) is not None
             return CreatorFacts(roles=roles, insider=insider)

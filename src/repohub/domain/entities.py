@@ -255,3 +255,13 @@ class AccessKey:
     access_key: str
     secret_key: str
     project_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTag:
+    """A tag as registry sync compares it with the registry's."""
+
+    name: str
+    digest: str
+    size: int
+    complete: bool  # the manifest was read from the registry (size includes config and layers)

@@ -11,6 +11,17 @@ from typing import Protocol
 
 # The account the registry sees on repohub's own calls: not a valid username, so never a person.
 INTERNAL_SUBJECT = "@repohub"
+# What a manifest is: the registry client asks for these, the event intake counts events on them.
+MANIFEST_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from repohub.domain import access
+from repohub.domain import access, roles
 from repohub.domain.access import Action
 from repohub.domain.entities import Membership, Namespace, NamespaceKind, Principal, Role, User
-from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from repohub.domain.names import validate_namespace_name
 from repohub.store.unit import Store
 
@@ -51,11 +51,6 @@ class Grant:
     username: str | None = None
 
 
-def _no_namespace(name: str) -> NotFound:
-    """What a missing namespace gets, and one not disclosed to the caller (module doc), word for word."""
-    return NotFound(f"namespace {name!r} not found")
-
-
 async def create_organisation(store: Store, name: str, owner: User | None) -> Namespace:
     """The one way an organisation is made (``NamespaceService.create`` for its caller, the CLI's
     ``AccountService.create_org``): a valid name not taken by any namespace, and its owner, if any,
@@ -84,32 +79,17 @@ class NamespaceService:
             raise NotAuthenticated(f"authentication is required to {action}")
         return self.principal.user
 
-    async def _effective_role(self, namespace: Namespace, user: User) -> Role | None:
-        membership = None if user.is_admin else await self._store.namespaces.role(namespace.id, user.id)
-        return access.effective_role(self.principal, membership)
-
-    async def _require(self, namespace: Namespace, role: Role | None, needed: Action, action: str) -> Role:
-        """``role``, if it allows ``needed``; else NotFound when the namespace is not disclosed to the
-        caller (``access.discloses``: as for a missing one), PermissionDenied when it is."""
-        if role is not None and access.allows(role, needed):
-            return role
-        if role is None:
-            readable = await self._store.repositories.public_exists_in(namespace.id)
-            if not access.discloses(role, readable=readable):
-                raise _no_namespace(namespace.name)
-        wanted = access.NEEDED_ROLE[needed]
-        raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the {wanted} role")
-
     async def _visible(
         self, name: str, action: str, needed: Action = Action.READ
     ) -> tuple[Namespace, User, Role]:
-        """The namespace, the caller and its role, which allows ``needed`` (else ``_require``'s error)."""
+        """The namespace, the caller and its role, which allows ``needed`` (else ``roles.require``'s
+        error)."""
         user = self._caller(action)
         namespace = await self._store.namespaces.by_name(name)
         if namespace is None:
-            raise _no_namespace(name)
-        role = await self._effective_role(namespace, user)
-        return namespace, user, await self._require(namespace, role, needed, action)
+            raise roles.no_namespace(repr(name))
+        role = await roles.role_in(self._store, self.principal, namespace)
+        return namespace, user, await roles.require(self._store, namespace, role, needed, action)
 
     async def _administered(self, name: str, action: str) -> tuple[Namespace, User]:
         namespace, user, _ = await self._visible(name, action, Action.ADMINISTER)
@@ -130,10 +110,14 @@ class NamespaceService:
         """The namespaces the caller belongs to (all for site admins), by name; ``name`` picks one."""
         user = self._caller("list namespaces")
         rows = await self._store.namespaces.listing(member_id=access.namespace_list_member(user), name=name)
-        return [
-            NamespaceView(namespace, access.effective_role(self.principal, role) or Role.VIEWER, creator)
-            for namespace, role, creator in rows
-        ]
+        # Every row is a namespace the caller belongs to, or any namespace for a site admin
+        # (``access.namespace_list_member``): each has an effective role.
+        views = []
+        for namespace, membership, creator in rows:
+            role = access.effective_role(self.principal, membership)
+            if role is not None:
+                views.append(NamespaceView(namespace, role, creator))
+        return views
 
     async def get(self, name: str) -> NamespaceView:
         namespace, _, role = await self._visible(name, "read namespaces")
@@ -201,13 +185,12 @@ class NamespaceService:
         committed (checked before the lock, the "keeps an admin" rule let two admins demote each
         other). The caller's own admin role is checked again here for the same reason."""
         if not await self._store.namespaces.lock(namespace.id):
-            raise _no_namespace(namespace.name)
+            raise roles.no_namespace(repr(namespace.name))
         current = {m.user.id: m.role for m in await self._store.namespaces.members(namespace.id)}
-        membership = None if caller.is_admin else current.get(caller.id)
+        membership = current.get(caller.id) if access.membership_matters(self.principal) else None
         # Removed or demoted meanwhile: what ``_visible`` would answer now.
-        await self._require(
-            namespace, access.effective_role(self.principal, membership), Action.ADMINISTER, action
-        )
+        role = access.effective_role(self.principal, membership)
+        await roles.require(self._store, namespace, role, Action.ADMINISTER, action)
         return current
 
     @staticmethod

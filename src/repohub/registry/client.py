@@ -16,8 +16,7 @@ import httpx
 
 from repohub.auth.registry_token import Scope, SigningKey, issue_token
 from repohub.domain.errors import UpstreamFailed, UpstreamUnavailable
-from repohub.domain.gateway import INTERNAL_SUBJECT, ManifestInfo
-from repohub.domain.registry import MANIFEST_MEDIA_TYPES
+from repohub.domain.gateway import INTERNAL_SUBJECT, MANIFEST_MEDIA_TYPES, ManifestInfo
 
 log = logging.getLogger("repohub.registry.client")
 

@@ -13,11 +13,12 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import aliased
 from sqlalchemy.util.typing import TupleAny
 
+from repohub.domain.clock import utcnow
 from repohub.domain.entities import Credential, Membership, Namespace, NamespaceKind, Role, TokenInfo, User
 from repohub.store.audit import UNAUDITED
 from repohub.store.readers import Reader, Reads
 from repohub.store.session import LazySession
-from repohub.store.tables import CredentialRow, MembershipRow, NamespaceRow, UserRow, utcnow
+from repohub.store.tables import CredentialRow, MembershipRow, NamespaceRow, UserRow
 
 _USER_COLUMNS = (
     UserRow.id,

@@ -23,8 +23,9 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql import ClauseElement
 
+from repohub.domain.clock import utcnow
 from repohub.store.session import LazySession
-from repohub.store.tables import AuditRow, utcnow
+from repohub.store.tables import AuditRow
 
 __all__ = ["UNAUDITED", "Actor", "ActorOf", "AuditStore", "audited_session_class"]
 

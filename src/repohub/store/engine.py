@@ -57,7 +57,7 @@ def create_engine(
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
-            connect_args={"timeout": 30},
+            connect_args={"timeout": defaults.SQLITE_WRITE_BUSY_TIMEOUT},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -111,6 +111,8 @@ async def fetch_on(connection: AsyncConnection, sql: str, params: Sequence[Any])
     """
     fairy = await connection.get_raw_connection()
     try:
+        # driver_connection is None only on a connection the pool has let go; the AttributeError
+        # that would raise is mapped below like any driver failure, so no check is added here.
         return list(await fairy.driver_connection.fetch(sql, *params))  # type: ignore[union-attr]
     except Exception as error:
         if is_unavailable(error):

@@ -7,7 +7,6 @@ applies a whole envelope and then calls :meth:`RegistryStore.update_repository` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +20,7 @@ from sqlalchemy import (
 )
 
 from repohub.domain.access import AccessFacts
-from repohub.domain.entities import Role
+from repohub.domain.entities import Role, StoredTag
 from repohub.store.readers import Reader, Reads
 from repohub.store.repositories import later, update_summary
 from repohub.store.session import LazySession
@@ -32,15 +31,6 @@ from repohub.store.tables import (
     TagRow,
     UTCDateTime,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredTag:
-    name: str
-    digest: str
-    size: int
-    complete: bool  # the manifest was read from the registry (size includes config and layers)
-
 
 # The access facts of one repository, the query of a ``GET /registry/token`` scope (``access_facts``).
 _ACCESS_FACTS_SQL = (

@@ -12,12 +12,13 @@ from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from repohub.domain.clock import utcnow
 from repohub.domain.entities import Creator, Page, Repository, RepositorySummary, Tag
 from repohub.domain.queries import RepoQuery, TagQuery, Visibility
 from repohub.store import pg_pages
 from repohub.store.readers import Reader, Reads
 from repohub.store.session import LazySession
-from repohub.store.tables import RepositoryRow, StarRow, TagRow, UTCDateTime, utcnow
+from repohub.store.tables import RepositoryRow, StarRow, TagRow, UTCDateTime
 
 Item = TypeVar("Item", Repository, RepositorySummary)
 SUMMARY_FIELDS = len(RepositorySummary._fields) - 1  # all but tag_names

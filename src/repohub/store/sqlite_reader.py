@@ -30,6 +30,8 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from repohub import defaults
+
 __all__ = ["SqliteReader", "fetch_on", "sqlite_sql"]
 
 # Declared column types (as the migrations create them) to Python values. Only connections opened
@@ -52,7 +54,9 @@ def sqlite_sql(sql: str) -> str:
 
 
 class SqliteReader:
-    def __init__(self, path: Path, *, threads: int = THREADS, busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self, path: Path, *, threads: int = THREADS, busy_timeout: float = defaults.SQLITE_READ_BUSY_TIMEOUT
+    ) -> None:
         self._path = str(path)
         self._busy_timeout = busy_timeout
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="repohub-sqlite-read")

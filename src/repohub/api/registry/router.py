@@ -39,7 +39,7 @@ _TOKENS_ISSUED = TOKENS_ISSUED.labels("registry")
 # (profiles in docs/benchmarks.md). Its parameters are declared for the OpenAPI document here instead.
 # Checked again for issue 14 with the query still read here: as a normal FastAPI route the same
 # endpoint cost 487-819 µs of CPU a request against 400-634 µs as a PlainRoute, best of 5-9 rounds
-# in four in-process A/B runs (``bench/plain_ab.py``, docs/benchmarks.md): 11-27 % more, not noise.
+# in four in-process A/B runs (``bench/plain_ab.py``, docs/benchmarks.md): 11-29 % more, not noise.
 _TOKEN_PARAMETERS = [
     parameter("scope", "repository:<name>:<actions> or registry:catalog:*, repeatable", repeated=True),
     parameter("service", "the registry's name"),

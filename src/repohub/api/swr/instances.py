@@ -40,7 +40,7 @@ INSTANCES = "/{project_id:segment}/instances"
 INSTANCE = INSTANCES + "/{instance_id:segment}"
 # Every path of these calls, for the error renderer (SWR's body on any failure under them, unknown
 # sub-paths included). nginx sends /v2/<32 hex>/instances[/...] here (deploy/nginx.conf).
-PATHS = re.compile(r"/v2/[^/]+/instances(?:/.*)?", re.S)
+PATHS = re.compile(re.escape(PREFIX) + r"/[^/]+/instances(?:/.*)?", re.S)
 
 router = PrefixRouter(
     prefix=PREFIX, tags=["SWR enterprise"], route_class=RawSegmentRoute, responses=error_responses(*COMMON)

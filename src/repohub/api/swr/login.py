@@ -19,9 +19,10 @@ from repohub.api.openapi import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, UNAVAI
 from repohub.api.routing import PrefixRouter
 from repohub.api.swr.deps import ServiceDep
 from repohub.api.swr.errors import error_responses
+from repohub.api.swr.router import PREFIX
 from repohub.domain.registry import docker_login
 
-router = PrefixRouter(prefix="/v2/manage", tags=["SWR"])
+router = PrefixRouter(prefix=PREFIX, tags=["SWR"])  # the SWR list router's prefix, a router of its own
 
 
 @router.post(

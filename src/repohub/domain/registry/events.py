@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 
 from repohub.domain.access import DELETE, PULL, PUSH, REPOSITORY_ACTIONS
 from repohub.domain.access import creatable as _creatable
+from repohub.domain.clock import utcnow
 from repohub.domain.errors import Conflict, UpstreamFailed, UpstreamUnavailable
-from repohub.domain.gateway import INTERNAL_SUBJECT, ManifestInfo, RegistryGateway
+from repohub.domain.gateway import INTERNAL_SUBJECT, MANIFEST_MEDIA_TYPES, ManifestInfo, RegistryGateway
 from repohub.domain.names import is_tag_name
 from repohub.domain.new_repositories import add_repository
 from repohub.domain.registry.grants import split_path
 from repohub.store.memory import Memory
-from repohub.store.tables import utcnow
 from repohub.store.unit import Store
 
 __all__ = [
@@ -43,16 +43,6 @@ log = logging.getLogger("repohub.registry")
 # Event ids are kept this long; the registry gives up retrying far sooner.
 EVENT_RETENTION = timedelta(days=7)
 PRUNE_INTERVAL_SECONDS = 60.0
-MANIFEST_MEDIA_TYPES = frozenset(
-    {
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v1+prettyjws",
-    }
-)
 OTHER = "other"
 
 Infos = dict[tuple[str, str], ManifestInfo]  # pushed manifests' details, by (repository path, digest)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from repohub.domain.access import creatable as _creatable
-from repohub.domain.entities import Namespace
+from repohub.domain.clock import utcnow
+from repohub.domain.entities import Namespace, StoredTag
 from repohub.domain.errors import DomainError, InvalidInput, UpstreamFailed, UpstreamUnavailable
 from repohub.domain.gateway import ManifestInfo, RegistryGateway
 from repohub.domain.new_repositories import add_repository
 from repohub.domain.registry.grants import split_path
-from repohub.store.registry import StoredTag
-from repohub.store.tables import utcnow
 from repohub.store.unit import Store
 
 __all__ = ["Sync", "SyncReport"]
