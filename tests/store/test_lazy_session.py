@@ -38,7 +38,6 @@ async def test_no_statement_no_session_and_no_slot(engine: AsyncEngine) -> None:
     gate = Gate(1, 0.05)
     session = LazySession(make, "sqlite", gate)
     assert (session.in_transaction(), list(session.new), session.dialect) == (False, [], "sqlite")
-    await Store(session).release()
     await session.close()
     assert made == []
     async with gate.slot():  # never taken, so free for another request
@@ -54,7 +53,7 @@ async def test_the_first_statement_takes_a_slot_until_close(engine: AsyncEngine)
     with pytest.raises(PoolTimeout):  # another request waits for the slot this one holds
         async with gate.slot():
             pass
-    await Store(session).release()  # a read-only use case ends early: connection and slot go back
+    await session.close()  # a read-only unit of work ends early (readers.Reads): connection and slot go back
     assert not session.in_transaction()
     async with gate.slot():
         pass

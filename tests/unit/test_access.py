@@ -35,6 +35,15 @@ def test_effective_role(membership: Role | None) -> None:
     assert access.effective_role(ANONYMOUS, membership) is None  # no user, no membership
 
 
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_a_membership_is_read_only_when_it_can_change_the_role(principal: Principal) -> None:
+    """Whenever ``membership_matters`` says no, every membership gives the same effective role, so
+    skipping its read (``domain.roles.role_in``) changes no answer."""
+    outcomes = {access.effective_role(principal, membership) for membership in ROLES}
+    assert access.membership_matters(principal) is (len(outcomes) > 1)
+    assert access.membership_matters(principal) is (principal.user is not None and not principal.is_admin)
+
+
 def test_what_each_role_allows() -> None:
     allowed = {role: {a for a in Action if access.allows(role, a)} for role in ROLES}
     assert allowed == {

@@ -40,15 +40,6 @@ class Store:
         self.audit = AuditStore(session)
         self.registry = RegistryStore(session, reader)
 
-    async def release(self) -> None:
-        """Give the session's connection and slot back now unless something waits to be flushed; the
-        session opens a new one if it is used again. Use cases need not call it: the store's reads
-        give back a read-only transaction themselves before a lone read (``readers.Reads``)."""
-        session = self.session
-        if session.new or session.dirty or session.deleted:
-            return
-        await session.close()
-
     async def commit_bookkeeping(self) -> None:
         """Commit a write no remembered read depends on (a credential's last use): ``memory.commits``
         is left alone, so this process's memos of grant facts stay valid."""
