@@ -109,16 +109,11 @@ class CatalogService:
         return await roles.require(self._store, namespace, await self.role_in(namespace), needed, action)
 
     async def _disclose(self, namespace: Namespace, label: str, *, readable: bool | None = None) -> None:
-        """NotFound, as for a missing namespace named ``label``, unless the namespace is disclosed to
-        the caller (``access.discloses``). ``readable``: whether the caller may read a repository of
-        it, when already known (None: ask the store, if the caller's role does not settle it)."""
-        if readable:  # settled: nothing to read
+        """``roles.disclose`` for the caller; ``readable`` known true settles it without reading the
+        caller's role."""
+        if readable:
             return
-        role = await self.role_in(namespace)
-        if role is None and readable is None:
-            readable = await self._store.repositories.public_exists_in(namespace.id)
-        if not access.discloses(role, readable=bool(readable)):
-            raise roles.no_namespace(label)
+        await roles.disclose(self._store, namespace, await self.role_in(namespace), label, readable=readable)
 
     async def _readable(self, namespace: Namespace, repository: Repository | None, label: str) -> Repository:
         if repository is not None:

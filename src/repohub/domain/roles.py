@@ -11,7 +11,7 @@ from repohub.domain.entities import Namespace, Principal, Role
 from repohub.domain.errors import NotFound, PermissionDenied
 from repohub.store.unit import Store
 
-__all__ = ["no_namespace", "require", "role_in"]
+__all__ = ["disclose", "no_namespace", "require", "role_in"]
 
 
 def no_namespace(label: str) -> NotFound:
@@ -30,14 +30,23 @@ async def role_in(store: Store, principal: Principal, namespace: Namespace) -> R
     return access.effective_role(principal, membership)
 
 
+async def disclose(
+    store: Store, namespace: Namespace, role: Role | None, label: str, *, readable: bool | None = None
+) -> None:
+    """NotFound, as for a missing namespace named ``label``, unless the namespace is disclosed to a
+    caller with the effective ``role`` (``access.discloses``). ``readable``: whether the caller may
+    read a repository of it, when already known (None: ask the store, if the role does not settle it)."""
+    if readable is None and role is None:
+        readable = await store.repositories.public_exists_in(namespace.id)
+    if not access.discloses(role, readable=bool(readable)):
+        raise no_namespace(label)
+
+
 async def require(store: Store, namespace: Namespace, role: Role | None, needed: Action, action: str) -> Role:
     """``role``, if it allows ``needed``; else NotFound, as for a missing namespace, when the
     namespace is not disclosed to the caller (``access.discloses``), PermissionDenied when it is."""
     if role is not None and access.allows(role, needed):
         return role
-    if role is None:
-        readable = await store.repositories.public_exists_in(namespace.id)
-        if not access.discloses(role, readable=readable):
-            raise no_namespace(repr(namespace.name))
+    await disclose(store, namespace, role, repr(namespace.name))
     wanted = access.NEEDED_ROLE[needed]
     raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the {wanted} role")
