@@ -148,11 +148,60 @@ class TagRow(Timestamps, Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     manifest: Mapped[str | None] = mapped_column(Text)
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # ``updated_at`` is the tag's last push (a re-push or a retag moves it; repohub putting a manifest
+    # back under a kept tag does not). Pulls are the registry's manifest GETs of this tag.
+    pull_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    pulled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         UniqueConstraint("repository_id", "name"),
         Index("ix_tags_repository_id_digest", "repository_id", "digest"),
     )
+
+
+class RetentionRow(Timestamps, Base):
+    """A repository's retention policy (SWR's "aging rule"): at most one per repository, as in SWR.
+
+    ``rules`` is the policy's rules as JSON text, in the canonical form ``domain.retention`` writes.
+    """
+
+    __tablename__ = "retentions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), unique=True)
+    algorithm: Mapped[str] = mapped_column(String(8), default="or")
+    rules: Mapped[str] = mapped_column(Text)
+
+
+class RetentionLogRow(Base):
+    """One tag a retention run deleted. Names are copied: the entry outlives the rule (no foreign key
+    to it); it goes with its repository."""
+
+    __tablename__ = "retention_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    retention_id: Mapped[int] = mapped_column(BigInteger)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    namespace: Mapped[str] = mapped_column(String(64))
+    repo: Mapped[str] = mapped_column(String(255))
+    tag: Mapped[str] = mapped_column(String(128))
+    rule_type: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_retention_log_repository_id_id", "repository_id", "id"),)
+
+
+class ScheduleRow(Base):
+    """A background job every replica runs on a schedule (``retention``): the replica whose UPDATE
+    moves ``next_due_at`` forward runs it, so a schedule runs once per interval however many replicas
+    share the database. ``lease_until`` marks a run in progress (a crashed holder's lease lapses)."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    holder: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class StarRow(Base):
