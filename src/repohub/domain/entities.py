@@ -265,3 +265,51 @@ class StoredTag:
     digest: str
     size: int
     complete: bool  # the manifest was read from the registry (size includes config and layers)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRetention:
+    """A repository's retention policy as stored (``domain.retention.Policy.from_json`` reads it)."""
+
+    id: int
+    repository_id: int
+    algorithm: str
+    rules: str  # JSON text
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DueRetention:
+    """A policy a run applies, with the repository it applies to."""
+
+    retention: StoredRetention
+    namespace: str
+    repository: str
+    tag_count: int
+
+    @property
+    def path(self) -> str:
+        return f"{self.namespace}/{self.repository}"
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionEntry:
+    """One tag a retention run deleted (SWR's ``retention_log`` entry)."""
+
+    id: int
+    retention_id: int
+    namespace: str
+    repo: str
+    tag: str
+    rule_type: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TagFacts:
+    """What a retention rule looks at of a tag (``domain.retention.rules``)."""
+
+    name: str
+    digest: str
+    pushed_at: datetime

@@ -14,6 +14,7 @@ from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.namespaces import NamespaceService
 from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.registry import RegistryService
+from repohub.domain.retention import RetentionPolicies
 from repohub.observability import context
 from repohub.store.unit import Store
 
@@ -36,12 +37,14 @@ class Service:
         self.catalog = CatalogService(store, principal, registry=registry)
         self.registry = RegistryService(store, registry, grant_facts)
         self.namespaces = NamespaceService(store, principal)
+        self.retentions = RetentionPolicies(store, principal)
 
     def acting_as(self, principal: Principal) -> None:
         """Bind the authenticated caller (resolved after the service was made)."""
         context.note_user(principal.user.username if principal.user else None)  # for the access log
         self.catalog = CatalogService(self.store, principal, registry=self._registry)
         self.namespaces = NamespaceService(self.store, principal)
+        self.retentions = RetentionPolicies(self.store, principal)
 
     @property
     def principal(self) -> Principal:

@@ -29,8 +29,9 @@ from repohub.store.tables import AuditRow
 
 __all__ = ["UNAUDITED", "Actor", "ActorOf", "AuditStore", "audited_session_class"]
 
-# Tables whose writes are bookkeeping, not anybody's action.
-_SKIP_TABLES = frozenset({"audit_log", "registry_events", "alembic_version"})
+# Tables whose writes are bookkeeping, not anybody's action (a retention run's tag deletes are audited;
+# its log of them is not a second record).
+_SKIP_TABLES = frozenset({"audit_log", "registry_events", "alembic_version", "retention_log", "schedules"})
 _SAFE_KEYS = frozenset(
     {
         "id",

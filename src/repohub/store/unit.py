@@ -15,6 +15,7 @@ from repohub.store.memory import INFO_KEY, Memory
 from repohub.store.readers import Reader
 from repohub.store.registry import RegistryStore
 from repohub.store.repositories import RepositoryStore, TagStore
+from repohub.store.retentions import RetentionStore
 from repohub.store.session import LazySession
 
 
@@ -39,6 +40,7 @@ class Store:
         self.tags = TagStore(session, reader)
         self.audit = AuditStore(session)
         self.registry = RegistryStore(session, reader)
+        self.retentions = RetentionStore(session)
 
     async def commit_bookkeeping(self) -> None:
         """Commit a write no remembered read depends on (a credential's last use): ``memory.commits``

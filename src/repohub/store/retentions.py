@@ -1,0 +1,163 @@
+"""SQL behind retention: the policies, the runs' log, and the tag facts a run reads.
+
+A run reads policies a page at a time by id (keyset: a policy created or deleted meanwhile moves no
+other one), and the tags of a whole page's repositories in one statement, never one per repository
+or per tag (``tag_facts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+
+from repohub.domain.clock import utcnow
+from repohub.domain.entities import DueRetention, Page, RetentionEntry, StoredRetention, TagFacts
+from repohub.store.session import LazySession
+from repohub.store.tables import NamespaceRow, RepositoryRow, RetentionLogRow, RetentionRow, TagRow
+
+__all__ = ["RetentionStore", "TagWindow"]
+
+_COLUMNS = (
+    RetentionRow.id,
+    RetentionRow.repository_id,
+    RetentionRow.algorithm,
+    RetentionRow.rules,
+    RetentionRow.created_at,
+    RetentionRow.updated_at,
+)
+
+TagWindow = tuple[int, datetime | None]  # a repository id, and the push time its tags are older than
+
+
+def _stored(row: Any) -> StoredRetention:
+    return StoredRetention(row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+class RetentionStore:
+    def __init__(self, session: LazySession) -> None:
+        self._session = session
+
+    # -- policies -------------------------------------------------------------------------------
+    async def add(self, repository_id: int, algorithm: str, rules: str) -> int:
+        now = utcnow()
+        result = await self._session.execute(
+            insert(RetentionRow)
+            .values(
+                repository_id=repository_id, algorithm=algorithm, rules=rules, created_at=now, updated_at=now
+            )
+            .returning(RetentionRow.id)
+        )
+        return int(result.scalar_one())
+
+    async def of_repository(self, repository_id: int) -> list[StoredRetention]:
+        result = await self._session.execute(
+            select(*_COLUMNS).where(RetentionRow.repository_id == repository_id).order_by(RetentionRow.id)
+        )
+        return [_stored(row) for row in result]
+
+    async def get(self, repository_id: int, retention_id: int) -> StoredRetention | None:
+        result = await self._session.execute(
+            select(*_COLUMNS).where(
+                RetentionRow.id == retention_id, RetentionRow.repository_id == repository_id
+            )
+        )
+        row = result.first()
+        return _stored(row) if row is not None else None
+
+    async def update(self, retention_id: int, algorithm: str, rules: str) -> None:
+        await self._session.execute(
+            update(RetentionRow)
+            .where(RetentionRow.id == retention_id)
+            .values(algorithm=algorithm, rules=rules, updated_at=utcnow())
+        )
+
+    async def delete(self, retention_id: int) -> bool:
+        result = await self._session.execute(delete(RetentionRow).where(RetentionRow.id == retention_id))
+        return bool(result.rowcount)
+
+    async def due(
+        self, after_id: int, limit: int, *, namespace: str | None = None, repository: str | None = None
+    ) -> list[DueRetention]:
+        """Up to ``limit`` policies with ids above ``after_id``, in id order, with their repositories;
+        only those of ``namespace`` (and of its repository ``repository``) when given."""
+        statement = (
+            select(*_COLUMNS, NamespaceRow.name, RepositoryRow.name, RepositoryRow.tag_count)
+            .join(RepositoryRow, RepositoryRow.id == RetentionRow.repository_id)
+            .join(NamespaceRow, NamespaceRow.id == RepositoryRow.namespace_id)
+            .where(RetentionRow.id > after_id)
+            .order_by(RetentionRow.id)
+            .limit(limit)
+        )
+        if namespace is not None:
+            statement = statement.where(NamespaceRow.name == namespace)
+        if repository is not None:
+            statement = statement.where(RepositoryRow.name == repository)
+        result = await self._session.execute(statement)
+        return [DueRetention(_stored(row), row[6], row[7], int(row[8])) for row in result]
+
+    # -- what a run reads and writes -----------------------------------------------------------
+    async def tag_facts(self, windows: Sequence[TagWindow]) -> dict[int, list[TagFacts]]:
+        """The tags of several repositories in one statement, by repository: all of them, or (for a
+        window with a time) only those pushed before it."""
+        if not windows:
+            return {}
+        wanted = or_(
+            *(
+                TagRow.repository_id == repository_id
+                if before is None
+                else and_(TagRow.repository_id == repository_id, TagRow.updated_at < before)
+                for repository_id, before in windows
+            )
+        )
+        result = await self._session.execute(
+            select(TagRow.repository_id, TagRow.name, TagRow.digest, TagRow.updated_at).where(wanted)
+        )
+        found: dict[int, list[TagFacts]] = {repository_id: [] for repository_id, _ in windows}
+        for repository_id, name, digest, pushed_at in result:
+            found[repository_id].append(TagFacts(name, digest, pushed_at))
+        return found
+
+    async def record(self, retention_id: int, due: DueRetention, deleted: Iterable[tuple[str, str]]) -> None:
+        """Log the tags a run deleted: (tag, rule type) pairs."""
+        now = utcnow()
+        rows = [
+            {
+                "retention_id": retention_id,
+                "repository_id": due.retention.repository_id,
+                "namespace": due.namespace,
+                "repo": due.repository,
+                "tag": tag,
+                "rule_type": rule_type,
+                "created_at": now,
+            }
+            for tag, rule_type in deleted
+        ]
+        if rows:
+            await self._session.execute(insert(RetentionLogRow), rows)
+
+    async def history(self, repository_id: int, offset: int, limit: int) -> Page[RetentionEntry]:
+        """A repository's log, newest first."""
+        of_repository = RetentionLogRow.repository_id == repository_id
+        total = await self._session.execute(
+            select(func.count()).select_from(RetentionLogRow).where(of_repository)
+        )
+        result = await self._session.execute(
+            select(
+                RetentionLogRow.id,
+                RetentionLogRow.retention_id,
+                RetentionLogRow.namespace,
+                RetentionLogRow.repo,
+                RetentionLogRow.tag,
+                RetentionLogRow.rule_type,
+                RetentionLogRow.created_at,
+            )
+            .where(of_repository)
+            .order_by(RetentionLogRow.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        items = [RetentionEntry(*row) for row in result]
+        return Page(items=items, total=int(total.scalar_one()), offset=offset, limit=limit)
