@@ -24,7 +24,7 @@ BAD_INPUT, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT = 400, 401, 403, 404,
 TOO_LARGE = 413  # a body over REPOHUB_MAX_BODY_BYTES (api.limits), on operations that take one
 UNSUPPORTED_MEDIA_TYPE = 415  # a body of a media type the operation does not read (the v1 login)
 RATE_LIMITED = 429  # the credential endpoints (api.limits)
-REGISTRY_REFUSED = 502  # deletes that go through the registry first
+REGISTRY_REFUSED = 502  # deletes and retags that go through the registry first
 UNAVAILABLE = 503  # the database (or the registry) is down: every database-backed operation
 # What every operation of a dialect router may answer.
 COMMON = (BAD_INPUT, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, UNAVAILABLE)
@@ -38,7 +38,7 @@ _DESCRIPTIONS = {
     TOO_LARGE: "The request body is larger than REPOHUB_MAX_BODY_BYTES",
     UNSUPPORTED_MEDIA_TYPE: "The body is not of a media type this operation reads",
     RATE_LIMITED: "Too many requests from this client or for this user; retry after Retry-After",
-    REGISTRY_REFUSED: "The registry refused or failed to delete the images; nothing was changed",
+    REGISTRY_REFUSED: "The registry refused or failed to delete (or retag) the images; nothing was changed",
     UNAVAILABLE: "The database (or the registry) is unavailable; retry later",
 }
 _HEADERS = {

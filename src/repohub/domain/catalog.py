@@ -21,6 +21,7 @@ from typing import Any
 from repohub.domain import access, roles
 from repohub.domain.access import Action
 from repohub.domain.categories import check_category
+from repohub.domain.clock import utcnow
 from repohub.domain.entities import (
     Creator,
     CreatorFacts,
@@ -33,8 +34,8 @@ from repohub.domain.entities import (
     Tag,
 )
 from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
-from repohub.domain.gateway import RegistryGateway
-from repohub.domain.names import MAX_REFERENCE, validate_repository_name
+from repohub.domain.gateway import ManifestInfo, RegistryGateway
+from repohub.domain.names import MAX_REFERENCE, validate_repository_name, validate_tag_name
 from repohub.domain.new_repositories import DEFAULT_CATEGORY, add_repository
 from repohub.domain.queries import RepoQuery, TagQuery
 from repohub.store.unit import Store
@@ -292,3 +293,48 @@ class CatalogService:
             await self._registry.delete_tag(repository.path, name)
         async with self._store.transaction():
             await self._store.tags.delete(repository.id, [name])
+
+    async def retag(self, repository: Repository, source: str, destination: str, *, override: bool) -> Tag:
+        """Put tag ``source``'s image under ``destination`` too (members and up): in the registry first
+        (so a registry that refuses changes nothing), then the catalogue, the destination pushed now.
+        An existing destination is moved only when ``override`` is true (else Conflict)."""
+        namespace = await self.namespace_by_id(repository.namespace_id)
+        await self._require_role(namespace, Action.WRITE, "retag images")
+        validate_tag_name(destination, field="destination_tag")
+        origin = await self.tag(repository, source)
+        taken = f"tag {destination!r} already exists in {repository.path!r}"
+        if not override and await self._store.tags.get(repository.id, destination) is not None:
+            raise Conflict(taken)
+        info = _info_of(origin)
+        if self._registry is not None:
+            found = await self._registry.put_tag(repository.path, source, destination)
+            if found is None:
+                raise NotFound(f"tag {source!r} not found in the registry's {repository.path!r}")
+            info = found
+        creator = self.principal.user
+        # A concurrent retag to the same new name loses on the unique (repository, name): Conflict.
+        async with self._store.transaction(conflict=taken):
+            await self._store.tags.upsert(
+                repository.id,
+                name=destination,
+                digest=info.digest,
+                image_id=info.image_id,
+                media_type=info.media_type,
+                size=info.size,
+                manifest=info.manifest,
+                creator_id=creator.id if creator else None,
+                at=utcnow(),
+            )
+            await self._store.tags.refresh_summary(repository.id)
+        return await self.tag(repository, destination)
+
+
+def _info_of(tag: Tag) -> ManifestInfo:
+    """A catalogue tag's image, as the registry would describe it (used when there is no registry)."""
+    return ManifestInfo(
+        digest=tag.digest,
+        media_type=tag.media_type,
+        size=tag.size,
+        image_id=tag.image_id,
+        manifest=tag.manifest,
+    )

@@ -22,6 +22,7 @@ from repohub.api.swr.paths import RawSegmentRoute
 from repohub.api.swr.schemas import (
     CreateNamespaceBody,
     CreateRepoBody,
+    CreateRepoTagBody,
     NamespaceAuth,
     NamespaceList,
     ShowNamespace,
@@ -260,3 +261,14 @@ async def delete_repo_tag(namespace: str, repository: str, tag: str, service: Se
     repo = await service.catalog.repository(namespace, repository)
     await service.catalog.delete_tag(repo, tag)
     return Response(status_code=204)
+
+
+@router.post(REPO + "/tags", status_code=201, response_class=Response, responses=WITH_BODY | VIA_REGISTRY)
+async def create_repo_tag(
+    namespace: str, repository: str, body: CreateRepoTagBody, service: ServiceDep
+) -> Response:
+    """Retag: the source tag's image under the destination tag too (members and up); 409 when the
+    destination exists and ``override`` is false."""
+    repo = await service.catalog.repository(namespace, repository)
+    await service.catalog.retag(repo, body.source_tag, body.destination_tag, override=body.override)
+    return _created()

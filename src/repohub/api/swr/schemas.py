@@ -57,6 +57,15 @@ class UpdateRepoBody(BaseModel):
     description: StrictStr | None = None
 
 
+class CreateRepoTagBody(BaseModel):
+    """``CreateRepoTagRequestBody``: the SDK leaves ``override`` out unless it is set."""
+
+    model_config = _FORBID
+    source_tag: StrictStr
+    destination_tag: StrictStr
+    override: StrictBool = Field(default=False, description="move an existing destination tag")
+
+
 # -- responses ---------------------------------------------------------------------------------------
 class ShowReposResp(BaseModel):
     name: str
