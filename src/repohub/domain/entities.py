@@ -180,7 +180,9 @@ class Tag:
     manifest: str | None
     creator: Creator | None
     created_at: datetime
-    updated_at: datetime
+    updated_at: datetime  # the tag's last push (a re-push or a retag moves it)
+    pull_count: int  # manifest GETs of this tag by clients (by its name, or by its digest)
+    pulled_at: datetime | None  # the last of them
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,7 +182,7 @@ REPOSITORY_BY_NAME_SQL = _ONE_REPOSITORY + " WHERE r.namespace_id = $1 AND r.nam
 # A tag with its creator (``repositories._tag_from_row``), for the tag page.
 _TAG_COLUMNS = (
     "t.id, t.repository_id, t.name, t.digest, t.image_id, t.media_type, t.size, t.manifest, t.created_at,"
-    " t.updated_at, " + _CREATOR_COLUMNS
+    " t.updated_at, t.pull_count, t.pulled_at, " + _CREATOR_COLUMNS
 )
 _TAG_CREATOR = " LEFT JOIN users c ON c.id = t.creator_id"
 _TAG_ORDER_COLUMNS = {

@@ -32,6 +32,8 @@ from repohub.store.tables import (
     UTCDateTime,
 )
 
+__all__ = ["RegistryStore", "TagPulls"]
+
 # The access facts of one repository, the query of a ``GET /registry/token`` scope (``access_facts``).
 _ACCESS_FACTS_SQL = (
     "SELECT n.id, m.role, r.id, r.is_public FROM namespaces n"
@@ -95,6 +97,24 @@ _REPOSITORY_IDS = {
         " JOIN repositories r ON r.namespace_id = n.id AND r.name = json_extract(wanted.value, '$[1]')"
     ),
 }
+# The tags on each wanted (repository id, digest) pair, for pulls by digest (``add_tag_pulls``): one
+# statement text whatever the count, like ``_REPOSITORY_IDS``; each pair is one probe of the
+# (repository_id, digest) index.
+_TAGS_ON_DIGESTS = {
+    "postgresql": text(
+        "SELECT t.repository_id, t.digest, t.name"
+        " FROM unnest(CAST(:ids AS BIGINT[]), CAST(:digests AS VARCHAR[])) AS wanted(repository_id, digest)"
+        " JOIN tags t ON t.repository_id = wanted.repository_id AND t.digest = wanted.digest"
+    ),
+    "sqlite": text(
+        "SELECT t.repository_id, t.digest, t.name FROM json_each(:pairs) AS wanted"
+        " JOIN tags t ON t.repository_id = json_extract(wanted.value, '$[0]')"
+        " AND t.digest = json_extract(wanted.value, '$[1]')"
+    ),
+}
+
+# (repository id, tag name or None for a pull by digest, digest, pulls, last pull): ``add_tag_pulls``.
+TagPulls = tuple[int, str | None, str, int, datetime]
 
 
 class RegistryStore:
@@ -239,6 +259,50 @@ class RegistryStore:
             [{"repository_id": rid, "downloads": n, "pulled": at} for rid, n, at in counts],
         )
 
+    async def add_tag_pulls(self, pulls: Sequence[TagPulls]) -> None:
+        """Count pulls on tags: by name, or (name None) on every tag of the repository on the digest.
+
+        One UPDATE statement run over every tag row (and, when some pulls are by digest only, one
+        SELECT first that names their tags), whatever the number of pulls. Tags are updated in the
+        order their repositories first appear in ``pulls``, by name within one, so that callers keep
+        one lock order across concurrent envelopes. A tag that does not exist counts nothing.
+        """
+        if not pulls:
+            return
+        by_digest = [(rid, digest) for rid, tag, digest, _, _ in pulls if tag is None]
+        rows = _tag_pull_rows(pulls, await self._tags_on_digests(by_digest))
+        if not rows:
+            return
+        statement = (
+            update(TagRow)
+            .where(TagRow.repository_id == bindparam("of_repository"), TagRow.name == bindparam("of_name"))
+            .values(
+                pull_count=TagRow.pull_count + bindparam("pulls"),
+                pulled_at=_later_bound(TagRow.pulled_at, "pulled"),
+            )
+        )
+        connection = await self._session.connection()
+        await connection.execute(
+            statement,
+            [{"of_repository": rid, "of_name": name, "pulls": n, "pulled": at} for rid, name, n, at in rows],
+        )
+
+    async def _tags_on_digests(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], list[str]]:
+        """The tag names on each (repository id, digest), in one query."""
+        wanted = sorted(set(pairs))
+        if not wanted:
+            return {}
+        params: dict[str, list[int] | list[str] | str]
+        if self._dialect() == "postgresql":
+            params = {"ids": [pair[0] for pair in wanted], "digests": [pair[1] for pair in wanted]}
+        else:
+            params = {"pairs": orjson.dumps(wanted).decode()}
+        result = await self._session.execute(_TAGS_ON_DIGESTS[self._dialect()], params)
+        names: dict[tuple[int, str], list[str]] = {}
+        for repository_id, digest, name in result:
+            names.setdefault((repository_id, digest), []).append(name)
+        return names
+
     async def update_repository(
         self,
         repository_id: int,
@@ -281,6 +345,23 @@ def _facts_of_paths(
         repository_id, is_public = repositories.get(path, (None, False))
         facts[path] = AccessFacts(namespace_id, role, repository_id, is_public)
     return facts
+
+
+def _tag_pull_rows(
+    pulls: Sequence[TagPulls], named: dict[tuple[int, str], list[str]]
+) -> list[tuple[int, str, int, datetime]]:
+    """(repository id, tag name, pulls, last pull) of every tag pulled, a pull by digest counted on
+    each tag ``named`` on it; in the order the repositories first appear in ``pulls``, by name within
+    one (the lock order)."""
+    merged: dict[tuple[int, str], tuple[int, datetime]] = {}
+    position: dict[int, int] = {}
+    for rid, tag, digest, count, at in pulls:
+        position.setdefault(rid, len(position))
+        for name in (tag,) if tag is not None else named.get((rid, digest), ()):
+            was_count, was_at = merged.get((rid, name), (0, at))
+            merged[(rid, name)] = (was_count + count, max(was_at, at))
+    ordered = sorted(merged.items(), key=lambda item: (position[item[0][0]], item[0][1]))
+    return [(rid, name, count, at) for (rid, name), (count, at) in ordered]
 
 
 def _later_bound(column: Any, name: str) -> Any:

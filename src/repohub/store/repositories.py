@@ -85,6 +85,8 @@ def _tag_from_row(row: Any) -> Tag:
         creator=_creator_from_row(row),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        pull_count=row["pull_count"],
+        pulled_at=row["pulled_at"],
     )
 
 
@@ -269,9 +271,13 @@ class TagStore:
         manifest: str | None,
         creator_id: int | None,
         at: datetime,
-    ) -> None:
-        """Create the tag or move it to ``digest`` (creator and created_at stay with the first push).
+        refresh: bool = True,
+    ) -> bool:
+        """Create the tag or move it to ``digest`` (creator, created_at and the pull facts stay with the
+        tag); whether a row was written.
 
+        ``refresh`` False leaves a tag already on ``digest`` as it is (repohub putting a manifest back
+        under a kept tag is not a push); otherwise a push of the same digest moves ``updated_at``.
         The repository's tag count and size are left to the caller (``refresh_summary``, or the
         registry's one UPDATE per repository per envelope).
         """
@@ -283,15 +289,21 @@ class TagStore:
             "manifest": manifest,
             "updated_at": at,
         }
-        moved = await self._session.execute(
-            update(TagRow).where(TagRow.repository_id == repository_id, TagRow.name == name).values(**values)
-        )
-        if not moved.rowcount:
-            await self._session.execute(
-                insert(TagRow).values(
-                    repository_id=repository_id, name=name, creator_id=creator_id, created_at=at, **values
-                )
-            )
+        wanted = [TagRow.repository_id == repository_id, TagRow.name == name]
+        if not refresh:
+            wanted.append(TagRow.digest != digest)
+        moved = await self._session.execute(update(TagRow).where(*wanted).values(**values))
+        if moved.rowcount:
+            return True
+        row = {"repository_id": repository_id, "name": name, "creator_id": creator_id, "created_at": at}
+        row.update(values)
+        if refresh:
+            await self._session.execute(insert(TagRow).values(**row))
+            return True
+        # Not moved: either it is on ``digest`` already (left alone) or it does not exist (created).
+        upsert = postgresql_insert if self._session.dialect == "postgresql" else sqlite_insert
+        created = await self._session.execute(upsert(TagRow).values(**row).on_conflict_do_nothing())
+        return bool(created.rowcount)
 
     async def delete(self, repository_id: int, names: Iterable[str]) -> None:
         await self._session.execute(

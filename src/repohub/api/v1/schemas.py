@@ -175,6 +175,9 @@ class TagItem(BaseModel):
     digest: str
     created_at: str
     updated_at: str
+    # The tag's own pull facts, under the names the repository detail gives its own.
+    download: int
+    pulled_at: str | None
 
     @classmethod
     def of(cls, tag: Tag) -> TagItem:
@@ -184,6 +187,8 @@ class TagItem(BaseModel):
             digest=tag.digest,
             created_at=iso(tag.created_at) or "",
             updated_at=iso(tag.updated_at) or "",
+            download=tag.pull_count,
+            pulled_at=iso(tag.pulled_at),
         )
 
 

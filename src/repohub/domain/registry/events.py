@@ -1,11 +1,26 @@
 """Registry event intake: what a notification envelope changes in the catalogue.
 
-Only manifest events count. A tagged ``push`` creates or moves the tag and counts one upload; a
-manifest ``GET`` counts one download (``HEAD`` existence checks do not); ``delete`` by digest removes
-every tag on that digest, ``delete`` by tag removes that tag. Blob events are ignored. Each envelope
-is applied in one transaction, its event ids recorded first so a redelivery counts nothing twice, and
-each repository's counters and summary change in one UPDATE. repohub's own calls (account
-``@repohub``: sync, deletes) change tags but count neither pulls nor pushes.
+Only manifest events count. Blob events are ignored.
+
+- A tagged ``push`` creates or moves the tag (its creator and created time stay with its first push),
+  sets its push time (``updated_at``; a user's re-push of the same digest refreshes it) and counts one
+  upload.
+- A manifest ``GET`` counts one download for the repository and one pull for the tag it names
+  (Distribution sets ``target.tag`` on a pull by tag); a pull by digest only counts one for every tag
+  of that repository on the digest. ``HEAD`` existence checks count nothing. A tag's last pull, like
+  a repository's, moves forward only (events come out of order).
+- ``delete`` by digest removes every tag on that digest, ``delete`` by tag removes that tag.
+- repohub's own calls (account ``@repohub``) count neither pulls nor pushes, and are not re-applied
+  where repohub changed the catalogue itself: its ``delete`` events change no tag (repohub deletes
+  a tag in the catalogue after the registry, and the registry's delete by digest would also take the
+  tags repohub puts back on that digest), and its ``push`` of a tag already on that digest (the
+  manifest put back under a kept tag) leaves the tag as it was: push time, pull facts, creator. Its
+  push of a new tag, or of a tag to another digest (a retag), is applied like any push.
+
+Each envelope is applied in one transaction, its event ids recorded first so a redelivery counts
+nothing twice. Tag rows are written before repository rows, each in path order; the pulls of many
+tags are one batched UPDATE (``RegistryStore.add_tag_pulls``), as are the downloads of pull-only
+repositories (``add_downloads``); every other repository's counters and summary change in one UPDATE.
 """
 
 from __future__ import annotations
@@ -26,6 +41,7 @@ from repohub.domain.names import is_tag_name
 from repohub.domain.new_repositories import add_repository
 from repohub.domain.registry.grants import split_path
 from repohub.store.memory import Memory
+from repohub.store.registry import TagPulls
 from repohub.store.unit import Store
 
 __all__ = [
@@ -133,25 +149,33 @@ class _RepositoryPlan:
     pulled_at: datetime | None = None
     pushed_at: datetime | None = None
     tags_changed: bool = False
+    # Pulls by (tag name, or None for a pull by digest only; digest): how many, and the last one.
+    tag_pulls: dict[tuple[str | None, str], tuple[int, datetime]] = field(default_factory=dict)
+
+    def tag_pull_rows(self, repository_id: int) -> list[TagPulls]:
+        return [(repository_id, tag, digest, n, at) for (tag, digest), (n, at) in self.tag_pulls.items()]
 
 
 def _count_pull(plan: _RepositoryPlan, event: RegistryEvent, moment: datetime) -> None:
-    """A manifest GET by a client is a download; HEAD checks and repohub's own reads are not."""
-    if (event.method or "GET").upper() == "GET" and not event.by_repohub:
-        plan.downloads += 1
-        plan.pulled_at = _later(plan.pulled_at, moment)
+    """A manifest GET by a client is a download, of the tag it names (Distribution sets the tag on a
+    pull by tag) or else of every tag on its digest; HEAD checks and repohub's own reads are not."""
+    if (event.method or "GET").upper() != "GET" or event.by_repohub:
+        return
+    plan.downloads += 1
+    plan.pulled_at = _later(plan.pulled_at, moment)
+    if event.digest is None and event.tag is None:
+        return
+    key = (event.tag, event.digest or "")
+    count, last = plan.tag_pulls.get(key, (0, moment))
+    plan.tag_pulls[key] = (count + 1, _later(last, moment))
 
 
-def _downloads(
-    repository_id: int, events: Sequence[RegistryEvent], now: datetime
-) -> tuple[int, int, datetime] | None:
-    """A pull-only repository's row of the batched download count (None: no pull counted)."""
+def _pull_plan(events: Sequence[RegistryEvent], now: datetime) -> _RepositoryPlan:
+    """What a pull-only repository's events count (its rows of the batched statements)."""
     plan = _RepositoryPlan()
     for event in events:
         _count_pull(plan, event, event.timestamp or now)
-    if plan.downloads and plan.pulled_at is not None:
-        return (repository_id, plan.downloads, plan.pulled_at)
-    return None
+    return plan
 
 
 def _pushed_manifest(event: RegistryEvent, digest: str, info: ManifestInfo | None) -> ManifestInfo:
@@ -233,23 +257,53 @@ class EventIntake:
         self, by_repository: dict[str, list[RegistryEvent]], infos: Infos, actors: Actors, now: datetime
     ) -> None:
         # One lock order for every envelope: concurrent envelopes touching the same repositories
-        # in different orders deadlocked on PostgreSQL (seen under `make bench`, scenario 6).
+        # in different orders deadlocked on PostgreSQL (seen under `make bench`, scenario 6). Tag rows
+        # first, repository by repository in path order, then the repositories' rows in path order
+        # (the catalogue too writes a tag before its repository).
         known = await self._store.registry.repository_ids(
             parts for parts in map(split_path, by_repository) if parts is not None
         )
-        # Pull-only repositories (most of a busy envelope) are counted together in one batched
-        # statement; it is flushed before any other repository, so the lock order stays by path.
-        downloads: list[tuple[int, int, datetime]] = []
+        # Pull-only repositories (most of a busy envelope) are counted together, in one batched
+        # statement for their tags and one for their rows; each batch is flushed before any other
+        # repository's, so the lock order stays by path.
+        planned: list[tuple[int, _RepositoryPlan, bool]] = []  # (id, plan, pull-only)
+        tag_pulls: list[TagPulls] = []
         for path, group in sorted(by_repository.items()):
             parts = split_path(path)
             repository_id = known.get(parts) if parts is not None else None
-            if repository_id is not None and all(event.action == PULL for event in group):
-                if (counted := _downloads(repository_id, group, now)) is not None:
-                    downloads.append(counted)
+            pull_only = repository_id is not None and all(event.action == PULL for event in group)
+            if repository_id is not None and pull_only:
+                plan = _pull_plan(group, now)
+            else:
+                await self._store.registry.add_tag_pulls(tag_pulls)
+                tag_pulls = []
+                applied = await self._apply_repository(path, group, infos, actors, now)
+                if applied is None:
+                    continue
+                repository_id, plan = applied
+            tag_pulls.extend(plan.tag_pull_rows(repository_id))
+            planned.append((repository_id, plan, pull_only))
+        await self._store.registry.add_tag_pulls(tag_pulls)
+        await self._update_repositories(planned)
+
+    async def _update_repositories(self, planned: Sequence[tuple[int, _RepositoryPlan, bool]]) -> None:
+        """Each repository's counters and summary: pull-only ones in batches, the rest one by one."""
+        downloads: list[tuple[int, int, datetime]] = []
+        for repository_id, plan, pull_only in planned:
+            if pull_only:
+                if plan.downloads and plan.pulled_at is not None:
+                    downloads.append((repository_id, plan.downloads, plan.pulled_at))
                 continue
             await self._store.registry.add_downloads(downloads)
             downloads = []
-            await self._apply_repository(path, group, infos, actors, now)
+            await self._store.registry.update_repository(
+                repository_id,
+                downloads=plan.downloads,
+                uploads=plan.uploads,
+                pulled_at=plan.pulled_at,
+                pushed_at=plan.pushed_at,
+                tags_changed=plan.tags_changed,
+            )
         await self._store.registry.add_downloads(downloads)
 
     async def _manifest_infos(self, events: Sequence[RegistryEvent]) -> Infos:
@@ -282,22 +336,13 @@ class EventIntake:
 
     async def _apply_repository(
         self, path: str, events: list[RegistryEvent], infos: Infos, actors: Actors, now: datetime
-    ) -> None:
+    ) -> tuple[int, _RepositoryPlan] | None:
+        """Apply a repository's tag changes; its id and what its row gets (None: no such repository)."""
         first_push = next((e for e in events if e.action == PUSH and e.tag), None)
         repository_id = await self._repository_id(path, create_for=first_push, actors=actors, now=now)
         if repository_id is None:
-            return
-        plan = await self._plan(repository_id, path, events, infos, actors, now)
-        if plan.pushed_at is not None and events and all(e.by_repohub for e in events):
-            plan.pushed_at = None  # repohub re-tagging after a delete is not a user's push
-        await self._store.registry.update_repository(
-            repository_id,
-            downloads=plan.downloads,
-            uploads=plan.uploads,
-            pulled_at=plan.pulled_at,
-            pushed_at=plan.pushed_at,
-            tags_changed=plan.tags_changed,
-        )
+            return None
+        return repository_id, await self._plan(repository_id, path, events, infos, actors, now)
 
     async def _plan(
         self,
@@ -330,11 +375,15 @@ class EventIntake:
         infos: Infos,
         actors: Actors,
     ) -> None:
-        plan.pushed_at = _later(plan.pushed_at, moment)
+        """A user's push creates or moves the tag and refreshes its push time, a re-push of the same
+        digest too. repohub's own push (a retag, or the manifest put back under a kept tag after a
+        delete) creates or moves it alike, but leaves a tag already on that digest as it was."""
         if not event.tag or not event.digest:
+            if not event.by_repohub:
+                plan.pushed_at = _later(plan.pushed_at, moment)
             return
         info = _pushed_manifest(event, event.digest, infos.get((path, event.digest)))
-        await self._store.tags.upsert(
+        changed = await self._store.tags.upsert(
             repository_id,
             name=event.tag,
             digest=event.digest,
@@ -344,12 +393,20 @@ class EventIntake:
             manifest=info.manifest,
             creator_id=actors.get(event.actor or ""),
             at=moment,
+            refresh=not event.by_repohub,
         )
+        if not changed:
+            return
         plan.tags_changed = True
+        plan.pushed_at = _later(plan.pushed_at, moment)
         if not event.by_repohub:
             plan.uploads += 1
 
     async def _apply_delete(self, repository_id: int, event: RegistryEvent, plan: _RepositoryPlan) -> None:
+        if event.by_repohub:
+            # repohub deleted it in the registry and changes the catalogue itself, after the registry:
+            # re-applying the delete (by digest) would drop the tags it put back on that digest.
+            return
         if event.tag:
             await self._store.registry.delete_tags(repository_id, [event.tag])
             plan.tags_changed = True
