@@ -311,8 +311,24 @@ class CatalogService:
             if found is None:
                 raise NotFound(f"tag {source!r} not found in the registry's {repository.path!r}")
             info = found
+        try:
+            await self._put_retagged(repository, destination, info, taken)
+        except Conflict:
+            # The registry's push event for our own PUT can insert the tag between our UPDATE and
+            # INSERT (seen on PostgreSQL): a row on our digest is ours, so write it again; a row on
+            # another digest is a concurrent retag that won.
+            there = await self._store.tags.get(repository.id, destination)
+            if there is None or there.digest != info.digest:
+                raise
+            await self._put_retagged(repository, destination, info, taken)
+        return await self.tag(repository, destination)
+
+    async def _put_retagged(
+        self, repository: Repository, destination: str, info: ManifestInfo, taken: str
+    ) -> None:
+        """The catalogue's half of a retag: the destination on ``info``'s image, pushed now."""
         creator = self.principal.user
-        # A concurrent retag to the same new name loses on the unique (repository, name): Conflict.
+        # A concurrent insert of the same name loses on the unique (repository, name): Conflict.
         async with self._store.transaction(conflict=taken):
             await self._store.tags.upsert(
                 repository.id,
@@ -326,7 +342,6 @@ class CatalogService:
                 at=utcnow(),
             )
             await self._store.tags.refresh_summary(repository.id)
-        return await self.tag(repository, destination)
 
 
 def _info_of(tag: Tag) -> ManifestInfo:
