@@ -380,3 +380,12 @@ async def test_deleting_the_repository_deletes_its_policy_and_log(client, app, a
     assert (await client.get(retentions("alice/app"), headers=auth(alice))).json() == []
     log = await client.get(f"{retentions('alice/app')}/histories", headers=auth(alice))
     assert log.json() == {"retention_log": [], "total": 0}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_a_policy_sent_as_anything_but_json_is_400(client, accounts, alice, content_type):
+    headers = {**auth(alice), **({"Content-Type": content_type} if content_type else {})}
+    sent = b'{"algorithm": "or", "rules": [{"template": "tag_rule", "params": {"num": 2}}]}'
+    error = assert_swr_error(await client.post(retentions("alice/app"), content=sent, headers=headers), 400)
+    assert "application/json" in error["error_msg"]
+    assert await accounts.count(RetentionRow) == 0

@@ -59,8 +59,11 @@ def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None
 
 
 def _policy(body: Any) -> dict[str, Any]:
+    # FastAPI hands over the raw bytes of a body not sent as application/json.
     if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object {algorithm, rules}", field="body")
+        raise InvalidInput(
+            "the body must be a JSON object {algorithm, rules}, sent as application/json", field="body"
+        )
     return body
 
 
