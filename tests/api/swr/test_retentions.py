@@ -3,6 +3,7 @@ paging, and a repository's deletion taking its policy and log with it (both data
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -164,6 +165,19 @@ async def test_a_second_policy_on_the_repository_is_400(client, accounts, alice)
     second = body(rule("date_rule", {"days": 7}))
     error = assert_swr_error(await client.post(url, json=second, headers=auth(alice)), 400)
     assert "one per repository" in error["error_msg"]
+    assert await accounts.count(RetentionRow) == 1
+
+
+async def test_policies_created_at_once_leave_one(client, accounts, alice):
+    """The check for an existing policy and the insert race; the unique repository id settles it: the
+    loser gets SWR's 400 (the check saw the winner) or 409 (the insert did)."""
+    url = retentions("alice/app")
+    answers = await asyncio.gather(*(client.post(url, json=KEEP_2, headers=auth(alice)) for _ in range(4)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses[0] == 201 and statuses.count(201) == 1 and set(statuses[1:]) <= {400, 409}, statuses
+    for answer in answers[1:]:
+        if answer.status_code != 201:
+            assert_swr_error(answer, answer.status_code)
     assert await accounts.count(RetentionRow) == 1
 
 
