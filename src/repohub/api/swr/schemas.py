@@ -11,10 +11,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from repohub.api.render import iso
-from repohub.domain.entities import Membership, Repository, RepositorySummary, Role, Tag
+from repohub.domain.entities import Membership, Repository, RepositorySummary, RetentionEntry, Role, Tag
 from repohub.domain.errors import InvalidInput
 from repohub.domain.instances import Instance
 from repohub.domain.namespaces import NamespaceAccess, NamespaceView
+from repohub.domain.retention import Retention
 
 _FORBID = ConfigDict(extra="forbid")
 
@@ -348,4 +349,118 @@ def instance_of(instance: Instance, registry_host: str, version: str) -> dict[st
         "project_id": instance.project_id,
         "enterprise_project_id": DEFAULT_ENTERPRISE_PROJECT,
         "user_def_obs": False,
+    }
+
+
+# -- retention (SWR's image aging rules) ----------------------------------------------------------
+# The request body is read as plain JSON and judged by ``domain.retention.parse_policy`` (a pydantic
+# model would coerce ``"30"`` or refuse the SDK's left-out fields before the domain could say what is
+# wrong); this schema only documents it, in the operations' ``openapi_extra``.
+_RETENTION_N = {
+    "description": "a positive integer, as a JSON number or a decimal string (SWR's documents show strings)",
+    "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[0-9]{1,19}$"}],
+}
+RETENTION_BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["algorithm", "rules"],
+    "additionalProperties": False,
+    "properties": {
+        "algorithm": {"type": "string", "enum": ["or"]},
+        "rules": {
+            "type": "array",
+            "description": "exactly one rule (SWR allows one per repository)",
+            "minItems": 1,
+            "maxItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["template", "params"],
+                "additionalProperties": False,
+                "properties": {
+                    "template": {"type": "string", "enum": ["date_rule", "tag_rule"]},
+                    "params": {
+                        "type": "object",
+                        "description": 'date_rule: {"days": N} (delete tags pushed more than N days '
+                        'ago); tag_rule: {"num": N} (keep the N most recently pushed)',
+                        "minProperties": 1,
+                        "maxProperties": 1,
+                        "additionalProperties": False,
+                        "properties": {"days": _RETENTION_N, "num": _RETENTION_N},
+                    },
+                    "tag_selectors": {
+                        "type": ["array", "null"],
+                        "description": "exceptions, never deleted: regexp (searched in the tag name) "
+                        "or label (the exact tag name)",
+                        "maxItems": 100,
+                        "items": {
+                            "type": "object",
+                            "required": ["kind", "pattern"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "kind": {"type": "string", "enum": ["regexp", "label"]},
+                                "pattern": {"type": "string", "minLength": 1, "maxLength": 256},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+class RetentionCreated(BaseModel):
+    id: int
+
+
+class RetentionSelector(BaseModel):
+    kind: str
+    pattern: str
+
+
+class RetentionRule(BaseModel):
+    template: str
+    params: dict[str, str] = Field(description="days or num, as a decimal string (as SWR shows it)")
+    tag_selectors: list[RetentionSelector]
+
+
+class ShowRetention(BaseModel):
+    algorithm: str
+    id: int
+    rules: list[RetentionRule]
+    scope: str = Field(description="SWR's reserved field: always empty")
+
+
+class RetentionLogEntry(BaseModel):
+    id: int
+    retention_id: int
+    namespace: str
+    repo: str
+    tag: str
+    rule_type: str
+    created_at: str
+
+
+class RetentionHistories(BaseModel):
+    retention_log: list[RetentionLogEntry]
+    total: int
+
+
+def retention_of(retention: Retention) -> dict[str, Any]:
+    return {
+        "algorithm": retention.policy.algorithm,
+        "id": retention.id,
+        "rules": [rule.as_wire() for rule in retention.policy.rules],
+        "scope": "",
+    }
+
+
+def retention_entry_of(entry: RetentionEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "retention_id": entry.retention_id,
+        "namespace": entry.namespace,
+        "repo": entry.repo,
+        "tag": entry.tag,
+        "rule_type": entry.rule_type,
+        "created_at": iso(entry.created_at),
     }

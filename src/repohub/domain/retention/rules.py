@@ -142,6 +142,9 @@ def parse_policy(body: Mapping[str, Any], *, timed: bool = True) -> Policy:
     """A policy from SWR's body ``{"algorithm": "or", "rules": [...]}``, or InvalidInput naming the
     field at fault. ``timed``: time regular expressions against tag names (``patterns``); a stored
     policy was timed when it came in."""
+    unknown = set(body) - {"algorithm", "rules"}
+    if unknown:
+        raise InvalidInput(f"unknown fields: {', '.join(sorted(map(str, unknown)))[:200]}", field="body")
     if body.get("algorithm") != ALGORITHM:
         raise InvalidInput(f"algorithm must be {ALGORITHM!r}", field="algorithm")
     rules = body.get("rules")
@@ -159,9 +162,15 @@ def _rule(item: Any, *, timed: bool) -> Rule:
     kind = Template(template)
     unknown = set(item) - {"template", "params", "tag_selectors"}
     if unknown:
-        raise InvalidInput(f"unknown rule fields: {', '.join(sorted(unknown))}", field="rules")
+        raise InvalidInput(
+            f"unknown rule fields: {', '.join(sorted(map(str, unknown)))[:200]}", field="rules"
+        )
     count = _count(kind, item.get("params"))
-    selectors = item.get("tag_selectors") or []
+    # The SDK leaves out a selector list it was not given; JSON null says the same. Any other value
+    # that is not a list (``{}``, ``""``, ``false``) is a mistake, not "no exceptions".
+    selectors = item.get("tag_selectors")
+    if selectors is None:
+        selectors = []
     if not isinstance(selectors, list) or len(selectors) > MAX_SELECTORS:
         raise InvalidInput(f"tag_selectors must be a list of at most {MAX_SELECTORS}", field="tag_selectors")
     return Rule(kind, count, tuple(_selector(entry, timed=timed) for entry in selectors))
