@@ -6,6 +6,7 @@ event handling and sync call it to learn what a manifest weighs and which tags e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,12 +34,30 @@ class ManifestInfo:
     manifest: str | None  # the manifest's JSON text
 
 
+@dataclass(frozen=True, slots=True)
+class TagDeletion:
+    """What ``RegistryGateway.delete_tags`` did."""
+
+    deleted: list[str]  # gone from the registry now, or already absent from it
+    skipped: list[str]  # left alone: the registry's tag points at another digest than expected
+
+
 class RegistryGateway(Protocol):
     async def delete_repository(self, path: str) -> None:
         """Delete every tagged manifest of ``namespace/name``; nothing to do if the registry has none."""
 
     async def delete_tag(self, path: str, tag: str) -> None:
         """Remove one tag; other tags on the same digest survive."""
+
+    async def delete_tags(self, path: str, doomed: Mapping[str, str | None]) -> TagDeletion:
+        """Remove many tags of one repository (tag → the digest the catalogue knows, or None for
+        whatever it points at); every other tag survives, those sharing a deleted digest included.
+        A tag whose digest in the registry is not the expected one (re-pushed since) is skipped.
+        Raises UpstreamUnavailable / UpstreamFailed when the registry is down or refuses."""
+
+    async def put_tag(self, path: str, source: str, destination: str) -> ManifestInfo | None:
+        """Put the manifest of tag ``source`` under tag ``destination`` too (a retag); None when
+        ``source`` does not exist in the registry."""
 
     async def repositories(self) -> list[str]:
         """Every repository path the registry knows (``/v2/_catalog``)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
@@ -16,7 +17,7 @@ import httpx
 
 from repohub.auth.registry_token import Scope, SigningKey, issue_token
 from repohub.domain.errors import UpstreamFailed, UpstreamUnavailable
-from repohub.domain.gateway import INTERNAL_SUBJECT, MANIFEST_MEDIA_TYPES, ManifestInfo
+from repohub.domain.gateway import INTERNAL_SUBJECT, MANIFEST_MEDIA_TYPES, ManifestInfo, TagDeletion
 
 log = logging.getLogger("repohub.registry.client")
 
@@ -188,6 +189,25 @@ class RegistryClient:
                 content=body,
                 headers={"Content-Type": media_type},
             )
+
+    # -- retention's calls (temporary on this branch: the gateway helper's replace them) ---------
+    async def delete_tags(self, path: str, doomed: Mapping[str, str | None]) -> TagDeletion:
+        """One ``delete_tag`` per tag, after checking the tag still points at the expected digest:
+        correct, not fast (each call lists the repository's tags again)."""
+        deleted: list[str] = []
+        skipped: list[str] = []
+        for tag, expected in doomed.items():
+            digest = await self.tag_digest(path, tag)
+            if digest is not None and expected is not None and digest != expected:
+                skipped.append(tag)  # re-pushed since the catalogue saw it
+                continue
+            if digest is not None:
+                await self.delete_tag(path, tag)
+            deleted.append(tag)
+        return TagDeletion(deleted=deleted, skipped=skipped)
+
+    async def put_tag(self, path: str, source: str, destination: str) -> ManifestInfo | None:
+        raise NotImplementedError("retag is not on this branch")
 
 
 def _next_link(response: httpx.Response) -> str | None:
