@@ -7,6 +7,7 @@ per call and scoped to exactly what the call needs. Failures become domain error
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -192,19 +193,44 @@ class RegistryClient:
 
     # -- retention's calls (temporary on this branch: the gateway helper's replace them) ---------
     async def delete_tags(self, path: str, doomed: Mapping[str, str | None]) -> TagDeletion:
-        """One ``delete_tag`` per tag, after checking the tag still points at the expected digest:
-        correct, not fast (each call lists the repository's tags again)."""
-        deleted: list[str] = []
-        skipped: list[str] = []
-        for tag, expected in doomed.items():
-            digest = await self.tag_digest(path, tag)
-            if digest is not None and expected is not None and digest != expected:
-                skipped.append(tag)  # re-pushed since the catalogue saw it
-                continue
-            if digest is not None:
-                await self.delete_tag(path, tag)
-            deleted.append(tag)
+        """Every tag's digest read once (one HEAD each, 16 at a time), then one DELETE per doomed
+        digest; a kept tag sharing it gets the manifest put back. Requests grow with the tags, not
+        with doomed × tags as one ``delete_tag`` each would."""
+        digests = await self._digests(path, await self.tags(path))
+        deleted = [tag for tag in doomed if tag not in digests]  # already absent
+        skipped = [tag for tag in doomed if tag in digests and doomed[tag] not in (None, digests[tag])]
+        going = {tag for tag in doomed if tag in digests and tag not in skipped}
+        for digest in sorted({digests[tag] for tag in going}):
+            kept = sorted(t for t, d in digests.items() if d == digest and t not in going)
+            fetched = await self._manifest(path, digest) if kept else None
+            await self._call(
+                "DELETE", f"/v2/{path}/manifests/{digest}", self._repository(path, "delete"), missing_ok=True
+            )
+            if fetched is not None:
+                await self._put_back(path, fetched, kept)
+            deleted.extend(sorted(t for t in going if digests[t] == digest))
         return TagDeletion(deleted=deleted, skipped=skipped)
+
+    async def _digests(self, path: str, tags: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(tags), 16):
+            chunk = tags[start : start + 16]
+            answers = await asyncio.gather(*(self.tag_digest(path, tag) for tag in chunk))
+            for tag, digest in zip(chunk, answers, strict=True):
+                if digest is not None:
+                    found[tag] = digest
+        return found
+
+    async def _put_back(self, path: str, fetched: tuple[bytes, str, str], tags: list[str]) -> None:
+        body, media_type, _digest = fetched
+        for tag in tags:
+            await self._call(
+                "PUT",
+                f"/v2/{path}/manifests/{tag}",
+                self._repository(path, "pull", "push"),
+                content=body,
+                headers={"Content-Type": media_type},
+            )
 
     async def put_tag(self, path: str, source: str, destination: str) -> ManifestInfo | None:
         raise NotImplementedError("retag is not on this branch")
