@@ -126,3 +126,35 @@ def test_two_replicas_run_the_schedule_once_per_interval(tmp_path: Path) -> None
     # The row moved one interval on at each claim (the last within the last few seconds).
     assert next_due > datetime.now(UTC) - timedelta(seconds=3 * INTERVAL)
     assert (holder is None) == (lease is None)
+
+
+async def test_the_app_runs_the_schedule_in_its_lifespan_and_stops_it_on_shutdown(tmp_path: Path) -> None:
+    from prometheus_client import REGISTRY
+
+    from repohub.app import create_app
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'repohub.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    settings = Settings(
+        database_url=url, data_dir=tmp_path, secret_key="s", retention_interval=1, _env_file=None
+    )
+    labels = {"trigger": "schedule", "outcome": "ok"}
+
+    def runs() -> float:
+        return REGISTRY.get_sample_value("repohub_retention_runs_total", labels) or 0.0
+
+    before, started = runs(), datetime.now(UTC)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        await asyncio.sleep(3)
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 2  # shutdown is prompt: the task is cancelled, then awaited
+    assert runs() > before
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            schedule = (await session.execute(select(ScheduleRow))).scalars().one()
+    finally:
+        await engine.dispose()
+    # Created due one interval after the first wake-up, then claimed (moved an interval on) at least once.
+    assert schedule.next_due_at > started + timedelta(seconds=2)
