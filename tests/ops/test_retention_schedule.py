@@ -110,13 +110,16 @@ def test_two_replicas_run_the_schedule_once_per_interval(tmp_path: Path) -> None
 
     started = [entry for entry in lines if entry["message"] == "retention run started"]
     finished = [entry for entry in lines if entry["message"] == "retention run finished"]
-    # The first run is due one interval after the first replica started, then one per interval.
-    assert 2 <= len(started) <= 4, lines
+    # The first run is due one interval after the first replica's first wake-up, then one per
+    # interval (the first replica started a few seconds before the second and the 7.5 s wait).
+    assert len(started) >= 2, lines
     assert scraped == len(finished) >= len(started) - 1  # a run may still be going at the scrape
     # Never two at once: each run starts after the previous one finished, at least an interval after
     # the previous start (log times have millisecond resolution; the claims are a row's due time).
     for before, after in itertools.pairwise(started):
-        assert (after["at"] - before["at"]).total_seconds() >= INTERVAL - 0.05, (before, after)
+        # ...and no interval is skipped: a due run starts at a replica's next wake-up (at most
+        # 0.75 of the interval later), with room for a loaded machine.
+        assert INTERVAL - 0.05 <= (after["at"] - before["at"]).total_seconds() < 3 * INTERVAL, (before, after)
     for run_end, next_start in zip(finished, started[1:], strict=False):
         assert run_end["holder"] == started[finished.index(run_end)]["holder"]
         assert next_start["at"] >= run_end["at"]
