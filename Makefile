@@ -45,3 +45,4 @@ test: $(STAMP) debs lint
 bench: $(STAMP)
 	./scripts/ensure-debs.sh $(BENCH_DEBS)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.retention $(RETENTION_ARGS)

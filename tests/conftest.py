@@ -41,6 +41,9 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         secret_key="test-secret-key",
         registry_host="registry.example.test",
         domain_name="repohub.test",
+        # No scheduled retention in the in-process app: its wake-ups would be statements in tests
+        # that count them (tests/ops/test_retention_schedule.py runs the schedule in real servers).
+        retention_interval=0,
         _env_file=None,
     )
 

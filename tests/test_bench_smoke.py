@@ -59,3 +59,24 @@ def test_bench_smoke_writes_report_with_numbers(tmp_path: Path) -> None:
     events = by[("postgresql", "registry_events")]
     if events["status"] == "ok":
         assert "(exact)" in events["note"], events  # each recorded event added one download
+
+
+def test_retention_bench_smoke_deletes_down_to_the_kept_tags(tmp_path: Path) -> None:
+    """``python -m bench.retention`` at a tiny size: the registry seeded, the run deleting, counts
+    checked by the bench itself (it fails otherwise), statements per page as the runner promises."""
+    from tests.e2e.registry import require_binaries
+    from tests.server import free_port
+
+    require_binaries()
+    server = create_database().replace("postgresql+asyncpg://", "postgresql://", 1)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.retention", "--server", server, "--tags", "40", "--keep", "5",
+         "--repositories", "120", "--port", str(free_port())],
+        cwd=PROJECT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(done.stdout)["retention"]
+    assert results["keep"]["deleted"] == 35 and results["keep"]["left_in_registry"] == 5
+    assert results["keep"]["deletions_per_second"] > 0
+    assert results["quiet"]["tag_rule keep 10"]["statements_per_page"] == 1.0
+    assert results["quiet"]["date_rule 30 days"]["statements_per_page"] == 2.0

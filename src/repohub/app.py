@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +24,9 @@ from repohub.api.resources import RequestResourcesMiddleware
 from repohub.auth.secrets import SecretBox, stand_in_hash
 from repohub.config import Settings
 from repohub.domain.password_budget import PasswordBudget
+from repohub.domain.retention.scheduler import RetentionSchedule
 from repohub.observability import context, dbpool, metrics
+from repohub.registry.client import RegistryClient
 from repohub.registry.keys import registry_client
 from repohub.store.database import Database, reader_pool_stats
 
@@ -64,9 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the collector's sweeps, each of which otherwise paused every request for ~80 ms (the p99).
         gc.collect()
         gc.freeze()
+        retention = _start_retention(settings, database, registry)
         try:
             yield
         finally:
+            await _stop(retention)
             if registry is not None:
                 await registry.aclose()
             dbpool.release(database)
@@ -129,3 +134,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ForwardedHeadersMiddleware, trusted=trusted, root_path=settings.root_path)
     install_request_id(app)  # outermost of all, so even an unhandled error's 500 carries the id
     return app
+
+
+def _start_retention(
+    settings: Settings, database: Database, registry: RegistryClient | None
+) -> asyncio.Task[None] | None:
+    """The retention schedule this replica shares with every other on the database
+    (``domain.retention.scheduler``); none when REPOHUB_RETENTION_INTERVAL is 0."""
+    if not settings.retention_interval:
+        return None
+    schedule = RetentionSchedule(database.store, registry, settings.retention_interval)
+    return asyncio.create_task(schedule.run_forever(), name="repohub-retention")
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel the schedule's task and wait for it: a run in progress stops at its next await, its
+    open transaction rolled back (the registry may have deleted tags the catalogue then still has:
+    the next run finds them absent there and completes the job)."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

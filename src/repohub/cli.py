@@ -21,7 +21,10 @@ from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
 from repohub.domain.entities import Role, TokenInfo
 from repohub.domain.errors import DomainError
+from repohub.domain.retention.runner import RetentionRunner, RunReport
+from repohub.domain.retention.scheduler import ACTOR as RETENTION_ACTOR
 from repohub.domain.service import Service
+from repohub.observability import context
 from repohub.registry.keys import registry_client, signing_key
 from repohub.store import migrate as migrations
 from repohub.store.database import Database
@@ -366,3 +369,74 @@ def registry_sync(
     }
     lines = [f"{labels[key]} {item}" for key, items in changes.items() for item in items]
     typer.echo("\n".join(lines) if lines else "catalogue already matches the registry")
+
+
+retention_cli = typer.Typer(help="Apply retention policies (SWR's aging rules).", no_args_is_help=True)
+app.add_typer(retention_cli, name="retention")
+
+
+@retention_cli.command("run")
+def retention_run(
+    namespace: Annotated[str | None, typer.Option(help="only this namespace's policies")] = None,
+    repository: Annotated[str | None, typer.Option(help="only this repository's (needs --namespace)")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="report what would be deleted, change nothing")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Apply the retention policies now (the same runner as the schedule) and print what was deleted.
+
+    It returns once the catalogue shows the result: the run writes the catalogue itself. It does not
+    take the schedule's claim; if a scheduled run works on the same repository at the same moment,
+    both ask the registry to delete the same tags and the second finds them absent (counted as
+    deleted, so the catalogue's tags go either way; such a tag may appear twice in the history).
+    A repository whose registry calls fail is reported on stderr and the exit code is 1; nothing of
+    it is deleted from the catalogue, and the next run tries again.
+    """
+    if repository is not None and namespace is None:
+        raise typer.BadParameter("--repository needs --namespace", param_hint="--repository")
+    report = _with_retention_runner(
+        lambda runner: runner.run(namespace=namespace, repository=repository, dry_run=dry_run)
+    )
+    if as_json:
+        typer.echo(json.dumps(report.as_json()))
+    else:
+        typer.echo(_retention_text(report))
+    for failed in report.failed:
+        typer.echo(f"error: {failed.path}: {failed.error}", err=True)
+    if report.failed:
+        raise typer.Exit(code=1)
+
+
+def _with_retention_runner(action: Callable[[RetentionRunner], Awaitable[RunReport]]) -> RunReport:
+    settings = Settings()
+
+    async def run() -> RunReport:
+        # Audited as the actor "retention" from the source "cli" (``store.audit`` reads the context).
+        context.begin(context.RequestContext(request_id="retention-cli", client="cli", user=RETENTION_ACTOR))
+        database = await Database.open(settings, actor=context.current, lone_reads=False)
+        registry = registry_client(settings)
+        try:
+            async with database.sessions() as session:
+                return await action(RetentionRunner(Store(session), registry))
+        finally:
+            if registry is not None:
+                await registry.aclose()
+            await database.close()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(code=1) from error
+
+
+def _retention_text(report: RunReport) -> str:
+    verb = "would delete" if report.dry_run else "deleted"
+    lines: list[str] = []
+    for item in report.repositories:
+        lines.extend(f"{verb} {item.path}:{tag.name} ({tag.rule})" for tag in item.deleted)
+        lines.extend(f"skipped {item.path}:{tag} (moved in the registry since)" for tag in item.skipped)
+    if not lines:
+        lines.append(f"nothing to delete ({report.policies} policies applied)")
+    return "\n".join(lines)

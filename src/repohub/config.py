@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # Unset: generated once and kept in data_dir, so every process sharing it answers the same id;
     # set it explicitly for replicas that do not share data_dir. One path segment, as SWR's ids are.
     swr_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    # Seconds between scheduled retention runs, shared by every replica of the database (one of them
+    # runs each time: ``domain.retention.scheduler``); 0: only ``repohub retention run`` applies rules.
+    retention_interval: int = Field(default=defaults.RETENTION_INTERVAL, ge=0, le=366 * 86_400)
 
     @field_validator("forwarded_allow_ips")
     @classmethod

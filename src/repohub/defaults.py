@@ -16,6 +16,7 @@ __all__ = [
     "DB_POOL_SIZE",
     "DB_POOL_TIMEOUT",
     "LOGIN_TOKEN_TTL",
+    "RETENTION_INTERVAL",
     "SQLITE_READ_BUSY_TIMEOUT",
     "SQLITE_WRITE_BUSY_TIMEOUT",
 ]
@@ -37,3 +38,7 @@ DB_POOL_TIMEOUT = 2.0  # seconds a request waits for a pooled connection before 
 SQLITE_WRITE_BUSY_TIMEOUT = 30.0
 # ...while a lone read (WAL: it never waits for a writer, only for a checkpoint) gives up sooner.
 SQLITE_READ_BUSY_TIMEOUT = 5.0
+
+# Seconds between retention runs (REPOHUB_RETENTION_INTERVAL; 0: no scheduled runs): daily, as SWR
+# applies its aging rules; ``repohub retention run`` applies them at once in between.
+RETENTION_INTERVAL = 86_400

@@ -58,6 +58,18 @@ EVENTS_REJECTED = Counter(
     "repohub_registry_events_rejected", "Registry events skipped as invalid, by reason", ["reason"]
 )
 RATE_LIMITED = Counter("repohub_rate_limited", "Requests refused by a rate limit, by limit", ["limit"])
+# Retention (``domain.retention.runner``): tags a run deleted (catalogue and registry), and how long runs
+# took, by trigger: "schedule" (the replica that claimed the schedule) or "cli" (``repohub retention run``).
+RETENTION_DELETED = Counter("repohub_retention_deleted_tags", "Tags deleted by retention runs")
+RETENTION_RUNS = Counter(
+    "repohub_retention_runs", "Retention runs finished, by trigger and outcome", ["trigger", "outcome"]
+)
+RETENTION_DURATION = Histogram(
+    "repohub_retention_run_duration_seconds",
+    "Time of one retention run, by trigger",
+    ["trigger"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0),
+)
 
 
 def is_multiprocess() -> bool:

@@ -16,6 +16,7 @@ from repohub.store.readers import Reader
 from repohub.store.registry import RegistryStore
 from repohub.store.repositories import RepositoryStore, TagStore
 from repohub.store.retentions import RetentionStore
+from repohub.store.schedules import ScheduleStore
 from repohub.store.session import LazySession
 
 
@@ -41,6 +42,7 @@ class Store:
         self.audit = AuditStore(session)
         self.registry = RegistryStore(session, reader)
         self.retentions = RetentionStore(session)
+        self.schedules = ScheduleStore(session)
 
     async def commit_bookkeeping(self) -> None:
         """Commit a write no remembered read depends on (a credential's last use): ``memory.commits``

@@ -1,0 +1,202 @@
+"""A retention run: every policy (or a namespace's, or one repository's) applied now.
+
+Policies are read a page at a time (``RetentionStore.due``, keyset by id). For each page the runner
+first decides, from the policy and the repository's tag count alone, which repositories can have
+anything to delete: a ``tag_rule`` keeping N of a repository with N tags or fewer deletes nothing,
+and a ``date_rule`` only ever looks at tags pushed before its cut-off. The tags of the rest of the
+page are then read in ONE statement (``tag_facts``, each repository's window), so a run over 1,000
+repositories with nothing to delete costs one statement per page of policies (tag rules) or two
+(date rules), never one per repository or per tag (``tests/domain/test_retention_runner.py`` counts
+them).
+
+A repository with doomed tags is changed as a dialect deletes a tag: the registry first
+(``delete_tags``: a digest a kept tag shares stays for it; a tag re-pushed since is skipped), the
+catalogue second, in one transaction with the log (``retention_log``), deleting exactly the tags the
+registry reports gone. If the registry is down or refuses, that repository is reported with the error
+and nothing of it changes in the catalogue; the run goes on with the next one, and the next run tries
+again (the registry's "already absent" counts as deleted, so a half-finished registry delete is
+completed then). Without a registry (none configured) the catalogue alone changes. A dry run reads
+and reports, and writes nothing anywhere.
+
+Writes are audited like any (``store.audit``): whoever starts a run sets the actor (the scheduler and
+``repohub retention run`` say "retention").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from repohub.domain.clock import utcnow
+from repohub.domain.entities import DueRetention, TagFacts
+from repohub.domain.errors import UpstreamFailed, UpstreamUnavailable
+from repohub.domain.gateway import RegistryGateway
+from repohub.domain.retention.rules import Doomed, Policy, Template, doomed
+from repohub.observability import metrics
+from repohub.store.unit import Store
+
+__all__ = ["PAGE", "DeletedTag", "RepositoryReport", "RetentionRunner", "RunReport", "window_of"]
+
+log = logging.getLogger("repohub.retention")
+
+# Policies per page: one statement reads them, one their tags. 100 keeps the tag statement's OR of
+# windows small for the planner while 1,000 repositories cost ten pages.
+PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedTag:
+    name: str
+    digest: str
+    rule: str  # the rule's template: "tag_rule" or "date_rule"
+
+
+@dataclass(slots=True)
+class RepositoryReport:
+    """One repository a run had something to delete in."""
+
+    path: str
+    deleted: list[DeletedTag] = field(default_factory=list)  # deleted (dry run: would be)
+    skipped: list[str] = field(default_factory=list)  # the registry's tag moved since: left alone
+    error: str | None = None  # the registry refused or is down: nothing of it deleted
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "deleted": [{"tag": t.name, "digest": t.digest, "rule": t.rule} for t in self.deleted],
+            "skipped": list(self.skipped),
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class RunReport:
+    dry_run: bool
+    policies: int = 0  # policies applied
+    repositories: list[RepositoryReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def deleted(self) -> int:
+        return sum(len(item.deleted) for item in self.repositories)
+
+    @property
+    def failed(self) -> list[RepositoryReport]:
+        return [item for item in self.repositories if item.error is not None]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "policies": self.policies,
+            "deleted": self.deleted,
+            "failed": len(self.failed),
+            "seconds": round(self.seconds, 3),
+            "repositories": [item.as_json() for item in self.repositories],
+        }
+
+
+def window_of(policy: Policy, tag_count: int, now: datetime) -> tuple[bool, datetime | None]:
+    """Whether the repository's tags must be read at all, and if so which: all of them (None), or
+    only those pushed before a time. Decided without reading a tag."""
+    cut_offs: list[datetime] = []
+    for rule in policy.rules:
+        if rule.template is Template.TAG:
+            if tag_count > rule.count:
+                return True, None  # some tag beyond the N newest may go: all are needed to rank
+        else:
+            cut_offs.append(now - timedelta(days=rule.count))
+    if not cut_offs or tag_count == 0:
+        return False, None
+    return True, max(cut_offs)  # "or": a tag older than any cut-off goes, i.e. older than the latest
+
+
+class RetentionRunner:
+    def __init__(self, store: Store, registry: RegistryGateway | None, *, page: int = PAGE) -> None:
+        self._store = store
+        self._registry = registry
+        self._page = page
+
+    async def run(
+        self,
+        *,
+        namespace: str | None = None,
+        repository: str | None = None,
+        dry_run: bool = False,
+        now: datetime | None = None,
+    ) -> RunReport:
+        """Apply the policies (of ``namespace``, of its ``repository``) as of ``now`` (default: now)."""
+        started = time.perf_counter()
+        now = now or utcnow()
+        report = RunReport(dry_run=dry_run)
+        after, more = 0, True
+        while more:
+            # One policy beyond the page says whether another page follows, so a run ends without
+            # an empty page's statement (1,000 policies: ten statements, not eleven).
+            found = await self._store.retentions.due(
+                after, self._page + 1, namespace=namespace, repository=repository
+            )
+            more, page = len(found) > self._page, found[: self._page]
+            if not page:
+                break
+            report.policies += len(page)
+            for due, chosen in await self._doomed_in(page, now):
+                report.repositories.append(await self._apply(due, chosen, dry_run=dry_run))
+            after = page[-1].retention.id
+        report.seconds = time.perf_counter() - started
+        if not dry_run:
+            metrics.RETENTION_DELETED.inc(report.deleted)
+        return report
+
+    async def _doomed_in(
+        self, page: Sequence[DueRetention], now: datetime
+    ) -> list[tuple[DueRetention, list[Doomed]]]:
+        """The page's repositories with tags to delete, and those tags: one statement for all."""
+        candidates: list[tuple[DueRetention, Policy]] = []
+        windows: list[tuple[int, datetime | None]] = []
+        for due in page:
+            policy = Policy.from_json(due.retention.algorithm, due.retention.rules)
+            needed, before = window_of(policy, due.tag_count, now)
+            if needed:
+                candidates.append((due, policy))
+                windows.append((due.retention.repository_id, before))
+        if not candidates:
+            return []
+        tags: dict[int, list[TagFacts]] = await self._store.retentions.tag_facts(windows)
+        found = []
+        for due, policy in candidates:
+            chosen = doomed(policy, tags.get(due.retention.repository_id, []), now)
+            if chosen:
+                found.append((due, chosen))
+        return found
+
+    async def _apply(self, due: DueRetention, chosen: list[Doomed], *, dry_run: bool) -> RepositoryReport:
+        report = RepositoryReport(due.path)
+        if dry_run:
+            report.deleted = [DeletedTag(item.name, item.digest, item.rule_type) for item in chosen]
+            return report
+        gone = {item.name for item in chosen}
+        if self._registry is not None:
+            try:
+                deletion = await self._registry.delete_tags(
+                    due.path, {item.name: item.digest for item in chosen}
+                )
+            except (UpstreamUnavailable, UpstreamFailed) as error:
+                log.warning("retention: %s left as it is, the registry failed: %s", due.path, error.message)
+                report.error = error.message
+                return report
+            gone = set(deletion.deleted) & gone
+            report.skipped = sorted(set(deletion.skipped))
+        deleted = [item for item in chosen if item.name in gone]
+        if not deleted:
+            return report
+        async with self._store.transaction():
+            await self._store.tags.delete(due.retention.repository_id, [item.name for item in deleted])
+            await self._store.retentions.record(
+                due.retention.id, due, [(item.name, item.rule_type) for item in deleted]
+            )
+        report.deleted = [DeletedTag(item.name, item.digest, item.rule_type) for item in deleted]
+        return report
