@@ -355,3 +355,34 @@ async def test_every_page_is_applied_when_policies_span_several(world: World) ->
     assert [item.path for item in report.repositories] == ["acme/a", "acme/b", "acme/c"]
     for name in ("a", "b", "c"):
         assert await _tags(world, f"acme/{name}") == ["t2"]
+
+
+class RepushingRegistry(MemoryRegistry):
+    """Deletes as asked, then a client re-pushes ``v2`` to a new digest and its event is applied
+    before the runner's catalogue write: the window between the registry's delete and the catalogue's."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self.world = world
+
+    async def delete_tags(self, path: str, doomed: Mapping[str, str | None]) -> TagDeletion:
+        deletion = await super().delete_tags(path, doomed)
+        self.repos[path]["v2"] = "sha256:" + "9" * 64
+        await self.world.tag(path, "v2", digest=self.repos[path]["v2"], at=NOW)
+        return deletion
+
+
+async def test_a_tag_re_pushed_while_the_registry_deleted_it_stays_in_the_catalogue(world: World) -> None:
+    registry = RepushingRegistry(world)
+    await _seven_tags(world, registry)
+    await _policy(world, "acme/app", KEEP_TWO)
+
+    report = await _run(world, registry)
+
+    assert await _tags(world, "acme/app") == ["release-1", "stable", "v2", "v4", "v5"]
+    assert sorted(registry.repos["acme/app"]) == ["release-1", "stable", "v2", "v4", "v5"]
+    [repository] = report.repositories
+    assert [t.name for t in repository.deleted] == ["v1", "v3"] and repository.skipped == ["v2"]
+    async with world.service("dev") as service:
+        app = await service.catalog.repository("acme", "app")
+        assert {e.tag for e in (await service.retentions.history(app, 0, 10)).items} == {"v1", "v3"}

@@ -3,7 +3,7 @@ straight to domain objects; writes are SQLAlchemy Core."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -310,6 +310,20 @@ class TagStore:
             delete(TagRow).where(TagRow.repository_id == repository_id, TagRow.name.in_(list(names)))
         )
         await self.refresh_summary(repository_id)
+
+    async def delete_unmoved(self, repository_id: int, expected: Mapping[str, str]) -> list[str]:
+        """Delete these tags where each still points at its expected digest (tag → digest), locked
+        first (PostgreSQL: ``FOR UPDATE``) so that a push applied meanwhile keeps its tag; the names
+        deleted, the summary recounted."""
+        found = await self._session.execute(
+            select(TagRow.name, TagRow.digest)
+            .where(TagRow.repository_id == repository_id, TagRow.name.in_(list(expected)))
+            .with_for_update()
+        )
+        unmoved = sorted(name for name, digest in found if expected.get(name) == digest)
+        if unmoved:
+            await self.delete(repository_id, unmoved)
+        return unmoved
 
     async def refresh_summary(self, repository_id: int) -> None:
         """Recompute the repository's tag count and size (sum of its tags) from the tag rows."""

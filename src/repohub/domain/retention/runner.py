@@ -190,13 +190,21 @@ class RetentionRunner:
                 return report
             gone = set(deletion.deleted) & gone
             report.skipped = sorted(set(deletion.skipped))
-        deleted = [item for item in chosen if item.name in gone]
-        if not deleted:
+        going = [item for item in chosen if item.name in gone]
+        if not going:
             return report
         async with self._store.transaction():
-            await self._store.tags.delete(due.retention.repository_id, [item.name for item in deleted])
+            # By digest: a tag re-pushed after the registry's delete (its event applied meanwhile)
+            # points elsewhere now and is kept, as the registry keeps it.
+            unmoved = set(
+                await self._store.tags.delete_unmoved(
+                    due.retention.repository_id, {item.name: item.digest for item in going}
+                )
+            )
+            deleted = [item for item in going if item.name in unmoved]
             await self._store.retentions.record(
                 due.retention.id, due, [(item.name, item.rule_type) for item in deleted]
             )
+        report.skipped = sorted({*report.skipped, *(item.name for item in going if item.name not in unmoved)})
         report.deleted = [DeletedTag(item.name, item.digest, item.rule_type) for item in deleted]
         return report
