@@ -65,3 +65,20 @@ async def test_replicas_claiming_at_once_get_one_claim(world: World) -> None:
     await _ensure(world, 0)
     results = await asyncio.gather(*(_claim(world, f"r{n}", 1) for n in range(6)))
     assert sum(results) == 1
+
+
+async def _renew(world: World, holder: str, seconds: float) -> bool:
+    async with world.app.state.repohub.sessions() as session:
+        store = Store(session)
+        renewed = await store.schedules.renew("retention", holder, EPOCH + timedelta(seconds=seconds))
+        await store.commit_bookkeeping()
+        return renewed
+
+
+async def test_a_renewed_lease_holds_a_long_run_past_its_first_end(world: World) -> None:
+    await _ensure(world, 0)
+    assert await _claim(world, "a", 0)  # lease until 60, next due at 10
+    assert await _renew(world, "a", 200)  # the run goes on
+    assert not await _renew(world, "b", 999)  # only the holder renews
+    assert not await _claim(world, "b", 100)  # due, but a's renewed lease is live
+    assert await _claim(world, "b", 201)  # lapsed: a died

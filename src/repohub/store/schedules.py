@@ -5,7 +5,8 @@ nobody holds a live lease. The same UPDATE moves ``next_due_at`` one interval on
 so of replicas waking at the same moment exactly one sees rowcount 1 (PostgreSQL: the row lock makes
 the others wait, re-check the WHERE against the committed row and match nothing; SQLite: one writer
 at a time). One mechanism for both databases, no advisory locks. ``release`` clears the lease when
-the run ends; a holder that died leaves a lease that lapses at ``lease_until``.
+the run ends, and ``renew`` extends it while a long run goes on; a holder that died leaves a lease
+that lapses at ``lease_until``.
 
 Times are the claiming process's clock (replicas are expected to keep NTP time): a clock that is
 ahead by more than the interval would claim early, never twice, since the claim is one row.
@@ -51,6 +52,15 @@ class ScheduleStore:
                 or_(ScheduleRow.lease_until.is_(None), ScheduleRow.lease_until < now),
             )
             .values(next_due_at=now + interval, holder=holder, lease_until=now + lease)
+        )
+        return bool(result.rowcount == 1)
+
+    async def renew(self, name: str, holder: str, until: datetime) -> bool:
+        """Extend ``holder``'s lease to ``until`` while its run goes on; False if it no longer holds it."""
+        result = await self._session.execute(
+            update(ScheduleRow)
+            .where(ScheduleRow.name == name, ScheduleRow.holder == holder)
+            .values(lease_until=until)
         )
         return bool(result.rowcount == 1)
 

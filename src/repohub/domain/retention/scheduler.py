@@ -5,8 +5,9 @@ and cancels it on shutdown) wakes every 0.25–0.75 × min(interval, 60 s) — t
 started together from waking in step — and tries to claim the ``schedules`` row ``retention``
 (``store.schedules``: one UPDATE that moves the due time one interval on and takes a lease). The one
 whose UPDATE changed the row runs the policies now, then clears its lease; the others see it not due.
-A replica that dies mid-run leaves a lease that lapses after ``LEASE``; runs overlap only if one takes
-longer than that.
+The holder renews its lease every third of ``LEASE`` while it runs (a keep-100 run over 10,000 tags
+takes the registry about an hour, docs/benchmarks.md); a replica that dies mid-run leaves a lease that
+lapses within ``LEASE``, and another replica takes over at the next due time.
 
 The row is created (if missing) due one interval after the first replica starts, not at once: a new
 deployment, or a restart after the row was lost, gives its operator one interval to look at what the
@@ -40,9 +41,9 @@ log = logging.getLogger("repohub.retention")
 NAME = "retention"
 ACTOR = "retention"  # the audit trail's actor of a scheduled run's writes
 WAKE_CAP = 60.0  # seconds: a due run starts within 45 s however long the interval
-# A run holds the schedule at most this long: beyond it a dead holder's claim lapses. A run over
-# 10,000 doomed tags against the registry takes minutes (docs/benchmarks.md), not an hour.
-LEASE = timedelta(hours=1)
+# A lease lasts this long unless its holder renews it (every third of it, while the run goes on):
+# a dead holder's claim lapses within it, however long a live run takes.
+LEASE = timedelta(minutes=10)
 
 
 class RetentionSchedule:
@@ -117,10 +118,26 @@ class RetentionSchedule:
 
     async def _run(self) -> RunReport:
         store = self._open_store()
+        renewing = asyncio.create_task(self._renew_while_running())
         try:
             return await RetentionRunner(store, self._registry).run()
         finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
             await store.session.close()
+
+    async def _renew_while_running(self) -> None:
+        """Keep the lease alive, on a session of its own, until cancelled with the run's end."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            store = self._open_store()
+            try:
+                await store.schedules.renew(NAME, self.holder, utcnow() + self._lease)
+                await store.commit_bookkeeping()
+            except Exception:  # the run goes on; at worst the lease lapses and a later claim overlaps
+                log.exception("retention: renewing the schedule's lease failed")
+            finally:
+                await store.session.close()
 
     async def _release(self) -> None:
         store = self._open_store()
