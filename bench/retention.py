@@ -7,13 +7,19 @@ invocation, printed as JSON:
   Distribution registry (``docker-registry``; two blobs uploaded once, then one manifest PUT per tag
   straight to the registry's API with repohub's own tokens: seconds, where 10,000 skopeo pushes would
   take most of an hour) and the same tags in the catalogue (COPY), and a ``tag_rule`` keeping 100.
-  The run's time and deletions per second against the registry; the registry's and the catalogue's
-  tags are counted afterwards (100 each, or the bench fails).
+  The dry run of that decision over all the tags (the catalogue's side), then the real run with
+  ``RegistryClient.delete_tags``. Distribution 2.8 looks through every tag of the repository on each
+  manifest DELETE, so deletions/s fall as 1/tags and the whole run at 10,000 tags takes over an hour:
+  by default (``--sample 300``) the real run deletes only the 300 oldest tags (a rule keeping
+  ``tags - 300``), times its HEAD phase and its deletes apart, and reports the full run's time as
+  *projected*; ``--sample 0`` runs the whole keep-100. Either way the registry's and the catalogue's
+  tags are listed afterwards (exactly the expected names in each, or the bench fails).
 * **1,000 repositories without matches**: five tags each, once with a ``tag_rule`` keeping 10 (no
   tag needs reading) and once with a ``date_rule`` of 30 days over tags 0–4 days old (each page's
   tags read in one statement): statements per page of 100 policies, and time.
 
-python -m bench.retention                      # 10,000 tags, 1,000 repositories
+python -m bench.retention                      # 10,000 tags (300 deleted, the rest projected)
+python -m bench.retention --tags 2000 --sample 0          # the whole keep-100 run (minutes)
 python -m bench.retention --tags 500 --repositories 100   # seconds (smoke)
 """
 
@@ -28,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +66,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--server", default=DEFAULT_SERVER, help="a PostgreSQL URL of the server to use")
     parser.add_argument("--tags", type=int, default=10_000)
     parser.add_argument("--keep", type=int, default=100)
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=300,
+        help="delete only the N oldest tags and project the whole run from their rate (0: the whole run)",
+    )
     parser.add_argument("--repositories", type=int, default=1_000)
     parser.add_argument("--port", type=int, default=5077, help="the registry's port")
     return parser.parse_args(argv)
@@ -155,12 +167,13 @@ class Seeder:
         await asyncio.gather(*(put(number) for number in range(count)))
         return digests
 
-    async def count(self) -> int:
-        found, url = 0, f"/v2/{self.path}/tags/list?n=1000"
+    async def names(self) -> list[str]:
+        found: list[str] = []
+        url = f"/v2/{self.path}/tags/list?n=1000"
         while url:
             answer = await self.http.get(url)
             answer.raise_for_status()
-            found += len(answer.json().get("tags") or [])
+            found += answer.json().get("tags") or []
             link = answer.headers.get("Link", "")
             url = link.split(";")[0].strip().strip("<>") if 'rel="next"' in link else ""
         return found
@@ -280,57 +293,106 @@ async def quiet(database: Database, dsn: str, count: int) -> dict[str, Any]:
         await connection.close()
 
 
-async def big(
-    database: Database, dsn: str, registry_url: str, key: SigningKey, tags: int, keep: int
-) -> dict[str, Any]:
-    """One repository with ``tags`` tags in the registry and the catalogue, a rule keeping ``keep``."""
-    seeder = Seeder(registry_url, key, "big/app")
+class TimedRegistry(RegistryClient):
+    """The real client, timing its HEAD phase (``digests``: one HEAD per tag) apart from the deletes."""
+
+    head_seconds = 0.0
+
+    async def digests(self, path: str, tags: Iterable[str]) -> dict[str, str]:
+        started = time.perf_counter()
+        try:
+            return await super().digests(path, tags)
+        finally:
+            self.head_seconds += time.perf_counter() - started
+
+
+async def _seed_big(
+    connection: asyncpg.Connection, seeder: Seeder, tags: int, keep: int
+) -> tuple[int, float]:
+    """``tags`` tags in the registry and the catalogue (t00000 the oldest), a policy keeping ``keep``."""
     seeded = time.perf_counter()
     digests = await seeder.tags(tags)
     seed_seconds = time.perf_counter() - seeded
+    [rid] = await _repositories(connection, await _namespace(connection, "big"), ["app"])
+    ages = [
+        (rid, tag, digest, NOW - timedelta(seconds=tags - int(tag[1:]))) for tag, digest in digests.items()
+    ]
+    await _tags(connection, ages)
+    await _keep(connection, rid, keep)
+    return rid, seed_seconds
+
+
+async def _keep(connection: asyncpg.Connection, rid: int, keep: int) -> None:
+    await _policies(
+        connection, [rid], {"algorithm": "or", "rules": [{"template": "tag_rule", "params": {"num": keep}}]}
+    )
+
+
+def _projection(tags: int, keep: int, doomed: int, rate: float, head_seconds: float) -> dict[str, float]:
+    """The full keep-``keep`` run from a sample of ``doomed`` deletions at ``rate``/s. Two models:
+    the rate held constant (an upper bound, the sample being taken at the largest size), and the
+    cost of a DELETE linear in the tags present (Distribution 2.8 looks through every tag on each),
+    the sample's mean size ``tags - doomed/2`` scaled to the full run's ``(tags + keep)/2``."""
+    constant = (tags - keep) / rate
+    linear = constant * ((tags + keep) / 2) / (tags - doomed / 2)
+    return {
+        "projected_run_seconds_constant_rate": round(head_seconds + constant, 1),
+        "projected_run_seconds_linear_in_tags": round(head_seconds + linear, 1),
+    }
+
+
+async def big(
+    database: Database, dsn: str, registry_url: str, key: SigningKey, options: argparse.Namespace
+) -> dict[str, Any]:
+    """One repository with ``tags`` tags in the registry and the catalogue, a rule keeping ``keep``:
+    the dry run of that decision over all the tags, then the real run, whole (``--sample 0``) or
+    restricted to the ``sample`` oldest tags (a rule keeping ``tags - sample`` dooms exactly those),
+    whose deletion rate projects the whole run."""
+    tags, keep = options.tags, options.keep
+    doomed = tags - keep if options.sample <= 0 else min(options.sample, tags - keep)
+    seeder = Seeder(registry_url, key, "big/app")
     connection = await asyncpg.connect(dsn)
     try:
-        [rid] = await _repositories(connection, await _namespace(connection, "big"), ["app"])
-        await _tags(
-            connection,
-            [
-                (rid, tag, digest, NOW - timedelta(seconds=tags - int(tag[1:])))
-                for tag, digest in digests.items()
-            ],
-        )
-        await _policies(
-            connection,
-            [rid],
-            {"algorithm": "or", "rules": [{"template": "tag_rule", "params": {"num": keep}}]},
-        )
+        rid, seed_seconds = await _seed_big(connection, seeder, tags, keep)
         dry = await _run(database, None, "big", dry_run=True)
-        registry = RegistryClient(registry_url, key, issuer=ISSUER, service=SERVICE, timeout=60)
+        assert dry[0].deleted == tags - keep, dry[0].deleted
+        await _keep(connection, rid, tags - doomed)
+        registry = TimedRegistry(registry_url, key, issuer=ISSUER, service=SERVICE, timeout=60)
         try:
             report, seconds, statements = await _run(database, registry, "big")
         finally:
             await registry.aclose()
-        left_in_catalogue = await connection.fetchval(
-            "SELECT count(*) FROM tags WHERE repository_id = $1", rid
-        )
+        in_catalogue = await connection.fetch("SELECT name FROM tags WHERE repository_id = $1", rid)
     finally:
         await connection.close()
-    left_in_registry = await seeder.count()
+    in_registry = await seeder.names()
     await seeder.http.aclose()
+    expected = {f"t{number:05d}" for number in range(doomed, tags)}
     assert not report.failed, report.failed
-    assert report.deleted == tags - keep and dry[0].deleted == tags - keep, report.deleted
-    assert left_in_catalogue == keep and left_in_registry == keep, (left_in_catalogue, left_in_registry)
-    return {
+    assert report.deleted == doomed, report.deleted
+    assert {row["name"] for row in in_catalogue} == expected, len(in_catalogue)
+    assert set(in_registry) == expected and len(in_registry) == len(expected), len(in_registry)
+    delete_seconds = seconds - registry.head_seconds
+    rate = doomed / delete_seconds
+    result: dict[str, Any] = {
         "tags": tags,
         "keep": keep,
+        "sample": doomed if doomed < tags - keep else 0,
         "seed_seconds": round(seed_seconds, 1),
         "dry_run_seconds": round(dry[1], 3),
+        "dry_run_deleted": dry[0].deleted,
         "run_seconds": round(seconds, 2),
+        "head_phase_seconds": round(registry.head_seconds, 2),
+        "delete_phase_seconds": round(delete_seconds, 2),
         "deleted": report.deleted,
-        "deletions_per_second": round(report.deleted / seconds, 1),
+        "deletions_per_second": round(rate, 2),
         "statements": statements,
-        "left_in_registry": left_in_registry,
-        "left_in_catalogue": left_in_catalogue,
+        "left_in_registry": len(in_registry),
+        "left_in_catalogue": len(in_catalogue),
     }
+    if doomed < tags - keep:
+        result |= _projection(tags, keep, doomed, rate, registry.head_seconds)
+    return result
 
 
 async def measure(url: str, work: Path, options: argparse.Namespace) -> dict[str, Any]:
@@ -340,9 +402,7 @@ async def measure(url: str, work: Path, options: argparse.Namespace) -> dict[str
     try:
         results = {"quiet": await quiet(database, data.pg_dsn(url), options.repositories)}
         with running_registry(work, options.port, work / "token.crt") as registry_url:
-            results["keep"] = await big(
-                database, data.pg_dsn(url), registry_url, key, options.tags, options.keep
-            )
+            results["keep"] = await big(database, data.pg_dsn(url), registry_url, key, options)
         return results
     finally:
         await database.close()

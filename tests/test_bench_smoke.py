@@ -80,3 +80,28 @@ def test_retention_bench_smoke_deletes_down_to_the_kept_tags(tmp_path: Path) -> 
     assert results["keep"]["deletions_per_second"] > 0
     assert results["quiet"]["tag_rule keep 10"]["statements_per_page"] == 1.0
     assert results["quiet"]["date_rule 30 days"]["statements_per_page"] == 2.0
+
+
+def test_retention_bench_sample_deletes_only_the_oldest_and_projects_the_whole_run(tmp_path: Path) -> None:
+    """``--sample``: the dry run decides over all the tags, the real run deletes only the sampled
+    oldest (the bench lists both sides and fails on any other name), and the whole run is projected."""
+    from tests.e2e.registry import require_binaries
+    from tests.server import free_port
+
+    require_binaries()
+    server = create_database().replace("postgresql+asyncpg://", "postgresql://", 1)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.retention", "--server", server, "--tags", "40", "--keep", "5",
+         "--sample", "10", "--repositories", "20", "--port", str(free_port())],
+        cwd=PROJECT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    keep = json.loads(done.stdout)["retention"]["keep"]
+    assert keep["dry_run_deleted"] == 35 and keep["sample"] == 10
+    assert keep["deleted"] == 10 and keep["left_in_registry"] == 30 and keep["left_in_catalogue"] == 30
+    assert keep["head_phase_seconds"] > 0 and keep["deletions_per_second"] > 0
+    constant, linear = (
+        keep["projected_run_seconds_constant_rate"],
+        keep["projected_run_seconds_linear_in_tags"],
+    )
+    assert constant > linear > keep["head_phase_seconds"]
