@@ -175,6 +175,9 @@ def test_no_tags_nothing_doomed():
     [
         ("(a+)+$", "exponential"),
         (r"(\w)\1", "exponential"),
+        (r"(?>((ab)+)+c)", "exponential"),  # inside an atomic group: 5 minutes on a 60-character tag
+        (r"(?>(a+)+b)", "exponential"),  # its first 32-character probe alone ran for minutes
+        (r"(?=(a+)+)b", "exponential"),  # inside a lookahead
         ("(a|aa)*b", None),  # a repeat around a branch of repeats: refused by shape or by timing
         (".*.*.*.*x", "too slow"),
         ("[", "not a valid"),

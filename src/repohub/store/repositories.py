@@ -318,6 +318,7 @@ class TagStore:
         found = await self._session.execute(
             select(TagRow.name, TagRow.digest)
             .where(TagRow.repository_id == repository_id, TagRow.name.in_(list(expected)))
+            .order_by(TagRow.name)  # the event intake's lock order for tags: no deadlock with it
             .with_for_update()
         )
         unmoved = sorted(name for name, digest in found if expected.get(name) == digest)

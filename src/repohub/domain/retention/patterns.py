@@ -32,7 +32,6 @@ PROBE_BUDGET_SECONDS = 0.02
 _TAG_LENGTH = 128
 _ALPHABET = "a0_.-A"
 _REPEATS = frozenset({sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT})
-_BRANCHING = frozenset({sre_parse.SUBPATTERN, sre_parse.BRANCH, sre_parse.ASSERT, sre_parse.ASSERT_NOT})
 
 
 def compile_pattern(pattern: str, *, field: str = "pattern") -> re.Pattern[str]:
@@ -56,7 +55,9 @@ def compile_pattern(pattern: str, *, field: str = "pattern") -> re.Pattern[str]:
 
 
 def _explosive(items: list[tuple[Any, Any]], *, inside_repeat: bool) -> bool:
-    """A repetition (of more than one) inside another, or a back-reference, anywhere in ``items``."""
+    """A repetition (of more than one) inside another, or a back-reference, anywhere in ``items``:
+    every construct holding a sub-pattern is looked into (groups, atomic groups, alternations,
+    lookarounds, conditionals), so one the walk does not know cannot hide a nested repeat."""
     for op, value in items:
         if op in (sre_parse.GROUPREF, sre_parse.GROUPREF_EXISTS):
             return True
@@ -67,17 +68,22 @@ def _explosive(items: list[tuple[Any, Any]], *, inside_repeat: bool) -> bool:
                 return True
             if _explosive(list(body), inside_repeat=inside_repeat or repeats):
                 return True
-        elif op in _BRANCHING and _explosive(_children(op, value), inside_repeat=inside_repeat):
+        elif _explosive(_children(value), inside_repeat=inside_repeat):
             return True
     return False
 
 
-def _children(op: Any, value: Any) -> list[tuple[Any, Any]]:
-    if op == sre_parse.BRANCH:
-        return [item for branch in value[1] for item in branch]
-    if op == sre_parse.SUBPATTERN:
-        return list(value[-1])
-    return list(value[1])  # ASSERT, ASSERT_NOT: (direction, pattern)
+def _children(value: Any) -> list[tuple[Any, Any]]:
+    """The items of every sub-pattern inside ``value`` (a group's, a branch's, a lookaround's)."""
+    found: list[tuple[Any, Any]] = []
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, sre_parse.SubPattern):
+            found.extend(current)
+        elif isinstance(current, list | tuple):
+            pending.extend(current)
+    return found
 
 
 def _probes(pattern: str, length: int) -> list[str]:

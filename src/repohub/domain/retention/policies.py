@@ -8,6 +8,7 @@ policy, as SWR allows: a second is refused as bad input, like SWR's 400.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from repohub.domain import roles
 from repohub.domain.access import Action
 from repohub.domain.entities import Page, Principal, Repository, RetentionEntry, StoredRetention
-from repohub.domain.errors import InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from repohub.domain.retention.rules import Policy, parse_policy
 from repohub.store.unit import Store
 
@@ -51,15 +52,19 @@ class RetentionPolicies:
 
     async def create(self, repository: Repository, body: Mapping[str, Any]) -> int:
         await self._require(repository, Action.ADMINISTER, "manage retention policies")
-        policy = parse_policy(body)
+        policy = await _parsed(body)
+        taken = InvalidInput(
+            f"repository {repository.path!r} has a retention policy already (one per repository): "
+            "update or delete it",
+            field="rules",
+        )
         if await self._store.retentions.of_repository(repository.id):
-            raise InvalidInput(
-                f"repository {repository.path!r} has a retention policy already (one per repository): "
-                "update or delete it",
-                field="rules",
-            )
-        async with self._store.transaction(conflict="a retention policy was created at the same time"):
-            return await self._store.retentions.add(repository.id, policy.algorithm, policy.to_json())
+            raise taken
+        try:
+            async with self._store.transaction():
+                return await self._store.retentions.add(repository.id, policy.algorithm, policy.to_json())
+        except Conflict:  # a concurrent create won the unique (repository_id): the same answer
+            raise taken from None
 
     async def list(self, repository: Repository) -> list[Retention]:
         await self._require(repository, Action.READ, "read retention policies")
@@ -71,7 +76,7 @@ class RetentionPolicies:
 
     async def update(self, repository: Repository, retention_id: int, body: Mapping[str, Any]) -> None:
         await self._require(repository, Action.ADMINISTER, "manage retention policies")
-        policy = parse_policy(body)
+        policy = await _parsed(body)
         await self._stored(repository, retention_id)
         async with self._store.transaction():
             await self._store.retentions.update(retention_id, policy.algorithm, policy.to_json())
@@ -93,3 +98,9 @@ class RetentionPolicies:
         if found is None:
             raise NotFound(f"retention policy {retention_id} not found in {repository.path!r}")
         return found
+
+
+async def _parsed(body: Mapping[str, Any]) -> Policy:
+    """``parse_policy`` off the event loop: timing clients' patterns takes up to a few tenths of a
+    second (``patterns``), which requests served meanwhile must not wait for."""
+    return await asyncio.to_thread(parse_policy, body)

@@ -24,6 +24,7 @@ Writes are audited like any (``store.audit``): whoever starts a run sets the act
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -168,7 +169,9 @@ class RetentionRunner:
         tags: dict[int, list[TagFacts]] = await self._store.retentions.tag_facts(windows)
         found = []
         for due, policy in candidates:
-            chosen = doomed(policy, tags.get(due.retention.repository_id, []), now)
+            # Off the event loop: clients' patterns are bounded (``patterns``), but a slow one must
+            # not stall the requests this process serves meanwhile.
+            chosen = await asyncio.to_thread(doomed, policy, tags.get(due.retention.repository_id, []), now)
             if chosen:
                 found.append((due, chosen))
         return found
