@@ -21,7 +21,7 @@ from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
 from repohub.domain.entities import Role, TokenInfo
 from repohub.domain.errors import DomainError
-from repohub.domain.retention.runner import RetentionRunner, RunReport
+from repohub.domain.retention.runner import RunReport
 from repohub.domain.retention.scheduler import ACTOR as RETENTION_ACTOR
 from repohub.domain.service import Service
 from repohub.observability import context
@@ -49,13 +49,18 @@ app.add_typer(registry_cli, name="registry")
 JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
 
-def _with_service(action: Callable[[Service], Awaitable[T]]) -> T:
-    """Run one use case against the configured database and exit non-zero on a domain error."""
+def _with_service(action: Callable[[Service], Awaitable[T]], *, actor: str | None = None) -> T:
+    """Run one use case against the configured database and exit non-zero on a domain error.
+    ``actor``: whom the audit trail names for the writes (source "cli"); none: the CLI itself."""
     settings = Settings()
 
     async def run() -> T:
+        audit_actor = None
+        if actor is not None:  # ``store.audit`` reads the request context
+            context.begin(context.RequestContext(request_id=f"{actor}-cli", client="cli", user=actor))
+            audit_actor = context.current
         # The pool and timeouts of Settings, as the server's; one use case needs no lone reader.
-        database = await Database.open(settings, lone_reads=False)
+        database = await Database.open(settings, actor=audit_actor, lone_reads=False)
         registry = registry_client(settings)  # deletes and sync talk to the registry when it is set
         try:
             async with database.sessions() as session:
@@ -395,8 +400,12 @@ def retention_run(
     """
     if repository is not None and namespace is None:
         raise typer.BadParameter("--repository needs --namespace", param_hint="--repository")
-    report = _with_retention_runner(
-        lambda runner: runner.run(namespace=namespace, repository=repository, dry_run=dry_run)
+    # Audited as the actor "retention", from the source "cli".
+    report = _with_service(
+        lambda service: service.retention_runner().run(
+            namespace=namespace, repository=repository, dry_run=dry_run
+        ),
+        actor=RETENTION_ACTOR,
     )
     if as_json:
         typer.echo(json.dumps(report.as_json()))
@@ -406,29 +415,6 @@ def retention_run(
         typer.echo(f"error: {failed.path}: {failed.error}", err=True)
     if report.failed:
         raise typer.Exit(code=1)
-
-
-def _with_retention_runner(action: Callable[[RetentionRunner], Awaitable[RunReport]]) -> RunReport:
-    settings = Settings()
-
-    async def run() -> RunReport:
-        # Audited as the actor "retention" from the source "cli" (``store.audit`` reads the context).
-        context.begin(context.RequestContext(request_id="retention-cli", client="cli", user=RETENTION_ACTOR))
-        database = await Database.open(settings, actor=context.current, lone_reads=False)
-        registry = registry_client(settings)
-        try:
-            async with database.sessions() as session:
-                return await action(RetentionRunner(Store(session), registry))
-        finally:
-            if registry is not None:
-                await registry.aclose()
-            await database.close()
-
-    try:
-        return asyncio.run(run())
-    except DomainError as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(code=1) from error
 
 
 def _retention_text(report: RunReport) -> str:

@@ -15,6 +15,7 @@ from repohub.domain.namespaces import NamespaceService
 from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.registry import RegistryService
 from repohub.domain.retention import RetentionPolicies
+from repohub.domain.retention.runner import RetentionRunner
 from repohub.observability import context
 from repohub.store.unit import Store
 
@@ -45,6 +46,10 @@ class Service:
         self.catalog = CatalogService(self.store, principal, registry=self._registry)
         self.namespaces = NamespaceService(self.store, principal)
         self.retentions = RetentionPolicies(self.store, principal)
+
+    def retention_runner(self) -> RetentionRunner:
+        """A retention run over this unit of work, deleting through the registry when one is set."""
+        return RetentionRunner(self.store, self._registry)
 
     @property
     def principal(self) -> Principal:
