@@ -11,6 +11,7 @@ from repohub.domain.catalog import CatalogService
 from repohub.domain.entities import ANONYMOUS, Principal
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.grant_facts import GrantFacts
+from repohub.domain.immutability import Immutability
 from repohub.domain.namespaces import NamespaceService
 from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.registry import RegistryService
@@ -39,6 +40,7 @@ class Service:
         self.registry = RegistryService(store, registry, grant_facts)
         self.namespaces = NamespaceService(store, principal)
         self.retentions = RetentionPolicies(store, principal)
+        self.immutability = Immutability(store)  # the one decision on whether a tag may change
 
     def acting_as(self, principal: Principal) -> None:
         """Bind the authenticated caller (resolved after the service was made)."""

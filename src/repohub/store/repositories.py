@@ -305,6 +305,13 @@ class TagStore:
         created = await self._session.execute(upsert(TagRow).values(**row).on_conflict_do_nothing())
         return bool(created.rowcount)
 
+    async def names(self, repository_id: int) -> list[str]:
+        """Every tag name of the repository, sorted."""
+        result = await self._session.execute(
+            select(TagRow.name).where(TagRow.repository_id == repository_id).order_by(TagRow.name)
+        )
+        return list(result.scalars())
+
     async def delete(self, repository_id: int, names: Iterable[str]) -> None:
         await self._session.execute(
             delete(TagRow).where(TagRow.repository_id == repository_id, TagRow.name.in_(list(names)))

@@ -187,8 +187,40 @@ class RetentionLogRow(Base):
     tag: Mapped[str] = mapped_column(String(128))
     rule_type: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # "deleted", or "kept" for a tag the policy chose that an immutable-tag rule (this id) protects.
+    outcome: Mapped[str] = mapped_column(String(16), default="deleted", server_default="deleted")
+    immutable_rule_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_retention_log_repository_id_id", "repository_id", "id"),)
+
+
+class ImmutableRuleRow(Timestamps, Base):
+    """A namespace's immutable-tag rule (SWR's ``immutabletagrules``, Harbor's shape): one tag selector
+    and one repository selector, each a decoration and a doublestar pattern. Two rules of a namespace
+    may not say the same (the unique constraint, a 409 as Harbor's); the push check reads a
+    namespace's enabled rules by its prefix."""
+
+    __tablename__ = "immutable_rules"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    tag_decoration: Mapped[str] = mapped_column(String(16))
+    tag_pattern: Mapped[str] = mapped_column(String(256))
+    repo_decoration: Mapped[str] = mapped_column(String(16))
+    repo_pattern: Mapped[str] = mapped_column(String(256))
+
+    __table_args__ = (
+        UniqueConstraint(
+            "namespace_id",
+            "tag_decoration",
+            "tag_pattern",
+            "repo_decoration",
+            "repo_pattern",
+            name="uq_immutable_rules_selectors",  # the convention's name is longer than PostgreSQL's 63
+        ),
+    )
 
 
 class ScheduleRow(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from repohub.domain.errors import Conflict
 from repohub.store.accounts import CredentialStore, NamespaceStore, UserStore
 from repohub.store.audit import AuditStore
+from repohub.store.immutables import ImmutableRuleStore
 from repohub.store.memory import INFO_KEY, Memory
 from repohub.store.readers import Reader
 from repohub.store.registry import RegistryStore
@@ -43,6 +44,7 @@ class Store:
         self.registry = RegistryStore(session, reader)
         self.retentions = RetentionStore(session)
         self.schedules = ScheduleStore(session)
+        self.immutables = ImmutableRuleStore(session, reader)
 
     async def commit_bookkeeping(self) -> None:
         """Commit a write no remembered read depends on (a credential's last use): ``memory.commits``

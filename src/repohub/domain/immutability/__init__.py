@@ -1,0 +1,19 @@
+"""Immutable tags (SWR's enterprise "immutabletagrules", Harbor's tag immutability).
+
+``doublestar`` compiles the rules' patterns (pure); ``rules`` says what a rule is and which tags it
+protects (pure); ``guard`` is the one decision every path that changes tags asks.
+"""
+
+from repohub.domain.immutability.guard import Immutability, PushRefusal, TagImmutable
+from repohub.domain.immutability.rules import ImmutableRule, PushFacts, RuleSpec, Selector, parse_rule
+
+__all__ = [
+    "Immutability",
+    "ImmutableRule",
+    "PushFacts",
+    "PushRefusal",
+    "RuleSpec",
+    "Selector",
+    "TagImmutable",
+    "parse_rule",
+]
