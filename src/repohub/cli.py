@@ -24,6 +24,7 @@ from repohub.domain.errors import DomainError
 from repohub.domain.retention.runner import RunReport
 from repohub.domain.retention.scheduler import ACTOR as RETENTION_ACTOR
 from repohub.domain.service import Service
+from repohub.nginx import DEFAULT_STATE_DIR, ProxyConfigError, render
 from repohub.observability import context
 from repohub.registry.keys import registry_client, signing_key
 from repohub.store import migrate as migrations
@@ -45,6 +46,8 @@ app.add_typer(tokens, name="tokens")
 app.add_typer(access_keys, name="access-keys")
 registry_cli = typer.Typer(help="Pair with a Distribution registry (tokens, events).", no_args_is_help=True)
 app.add_typer(registry_cli, name="registry")
+proxy_cli = typer.Typer(help="The nginx in front of repohub and the registry.", no_args_is_help=True)
+app.add_typer(proxy_cli, name="proxy")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
@@ -344,6 +347,27 @@ def registry_config(
             raise typer.Exit(code=1)
         fragment = f"http:\n  addr: {parsed.hostname}:{parsed.port}\n" + fragment
     typer.echo(fragment, nl=False)
+
+
+@proxy_cli.command("config")
+def proxy_config(
+    listen: Annotated[str, typer.Option(help="where nginx listens: PORT or ADDRESS:PORT")],
+    repohub: Annotated[
+        list[str], typer.Option(help="a repohub replica, http://HOST:PORT (repeat it, or commas)")
+    ],
+    registry: Annotated[str, typer.Option(help="the Distribution registry, http://HOST:PORT")],
+    state_dir: Annotated[
+        str, typer.Option(help="nginx's logs, pid and temporary files (nginx creates it)")
+    ] = DEFAULT_STATE_DIR,
+) -> None:
+    """Print the whole nginx.conf (run it with `nginx -c FILE`): the dialects' routes, the registry
+    under /v2/, and repohub's push check on every manifest PUT and DELETE (immutable tags)."""
+    try:
+        text = render(listen=listen, repohub=repohub, registry=[registry], state_dir=state_dir)
+    except ProxyConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(text, nl=False)
 
 
 @registry_cli.command("sync")

@@ -1,86 +1,20 @@
-"""deploy/nginx.conf for real: Debian nginx in front of ``repohub serve`` and the registry, at the
-root and under /repohub/ (REPOHUB_ROOT_PATH); X-Forwarded-* believed only from trusted proxies."""
+"""The shipped nginx configuration for real (``repohub proxy config``, run as printed): Debian nginx in
+front of ``repohub serve`` and the registry; repohub under /repohub/ (REPOHUB_ROOT_PATH) behind a
+front of its own; X-Forwarded-* believed only from trusted proxies."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import re
-import shutil
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import jwt
-import pytest
 
 from repohub.config import Settings
 from tests.e2e.registry import registry_config, running_registry
+from tests.ops import nginx
 from tests.server import Server, cli, free_port, serve
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def _main_config(tmp: Path, server_blocks: str) -> Path:
-    """A complete nginx.conf with every path under ``tmp`` (no root-owned defaults touched)."""
-    for name in ("client", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (tmp / name).mkdir(parents=True, exist_ok=True)
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    config = tmp / "nginx.conf"
-    config.write_text(
-        f"{user}worker_processes 1;\ndaemon off;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log warn;\n"
-        "events { worker_connections 256; }\n"
-        "http {\n"
-        f"  access_log {tmp}/access.log;\n"
-        f"  client_body_temp_path {tmp}/client;\n  proxy_temp_path {tmp}/proxy;\n"
-        f"  fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n"
-        f"{server_blocks}\n}}\n"
-    )
-    return config
-
-
-def _deploy_blocks(port: int, repohub: str, registry: str) -> str:
-    """deploy/nginx.conf with the compose service names and port replaced by the test's."""
-    text = DEPLOY.read_text()
-    text = re.sub(
-        r"upstream repohub \{.*?\n\}", f"upstream repohub {{\n  server {repohub};\n}}", text, flags=re.S
-    )
-    text = re.sub(
-        r"upstream registry \{.*?\n\}", f"upstream registry {{\n  server {registry};\n}}", text, flags=re.S
-    )
-    return text.replace("listen 80;", f"listen 127.0.0.1:{port};")
-
-
-@contextmanager
-def nginx(tmp: Path, server_blocks: str, port: int) -> Iterator[str]:
-    if not Path(NGINX).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("nginx is required in CI (Debian package nginx)")
-        pytest.skip("nginx not installed")
-    config = _main_config(tmp, server_blocks)
-    check = subprocess.run([NGINX, "-t", "-c", str(config), "-p", str(tmp)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    process = subprocess.Popen([NGINX, "-c", str(config), "-p", str(tmp)], stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                httpx.get(url + "/", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "nginx did not start"
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _accounts(settings: Settings) -> tuple[str, str]:
@@ -142,8 +76,8 @@ def test_nginx_at_the_root_with_the_registry(settings, clean, tmp_path):
     config = tmp_path / "registry.yml"
     config.write_text(registry_config(fragment, tmp_path / "storage", registry_port))
     with serve(settings) as server, running_registry(config, registry_port):
-        blocks = _deploy_blocks(port, server.url.removeprefix("http://"), f"127.0.0.1:{registry_port}")
-        with nginx(tmp_path / "nginx", blocks, port) as base:
+        registry = f"http://127.0.0.1:{registry_port}"
+        with nginx.shipped(settings, tmp_path / "nginx", port, server.url, registry) as base:
             _check_dialects(base, token, org, "")
             # /v2/ is the registry's (token auth challenge pointing at repohub), /v2/manage/ is repohub's.
             challenge = httpx.get(f"{base}/v2/")
@@ -151,6 +85,14 @@ def test_nginx_at_the_root_with_the_registry(settings, clean, tmp_path):
             assert challenge.headers["docker-distribution-api-version"] == "registry/2.0"
             assert f'realm="{public}/registry/token"' in challenge.headers["www-authenticate"]
             assert "docker-distribution-api-version" not in httpx.get(f"{base}/v2/manage/repos").headers
+            # ^~ /v2/manage/: a manifest-shaped path there is still SWR's, never the registry's.
+            swr_manifest = httpx.put(f"{base}/v2/manage/repos/manifests/v1", content=b"{}")
+            assert "docker-distribution-api-version" not in swr_manifest.headers
+            assert swr_manifest.json()["error_code"].startswith("SVCSTG.SWR."), swr_manifest.text
+            # The push check is nginx's to ask: from outside it is not there, however it is spelt.
+            for hidden in ("/registry/push-check", "/registry/push%2Dcheck", "/registry//push-check/x"):
+                answer = httpx.get(f"{base}{hidden}", headers={"X-Original-Method": "PUT"})
+                assert answer.status_code == 404 and "nginx" in answer.text, hidden
             token_answer = httpx.get(
                 f"{base}/registry/token?service=repohub-registry&scope=repository:nora/a1:pull",
                 auth=("nora", token),
@@ -229,7 +171,7 @@ def test_nginx_under_a_path_prefix(settings, clean, tmp_path):
             "  proxy_set_header X-Forwarded-For $remote_addr;\n"
             f"  location /repohub/ {{ proxy_pass {server.url}/; }}\n}}\n"
         )
-        with nginx(tmp_path / "nginx", blocks, port) as base:
+        with nginx.blocks(tmp_path / "nginx", blocks, port) as base:
             _check_dialects(base, token, org, "/repohub")
 
 
@@ -297,7 +239,7 @@ def test_client_address_behind_an_appending_nginx(settings, clean, tmp_path):
             "  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
             f"  location / {{ proxy_pass {server.url}; }}\n}}\n"
         )
-        with nginx(tmp_path / "nginx", blocks, port) as base, _from("127.0.0.9") as client:
+        with nginx.blocks(tmp_path / "nginx", blocks, port) as base, _from("127.0.0.9") as client:
             headers = {"Authorization": f"Token {token}", "X-Forwarded-For": "198.51.100.66"}
             for request_id in ("via-nginx-1", "via-nginx-2"):
                 answer = client.get(

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from repohub.api.resources import enter
 from repohub.auth.batch_signer import BatchSigner
+from repohub.auth.registry_bearer import BearerVerifier
 from repohub.auth.registry_token import SigningKey
 from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
@@ -41,6 +42,7 @@ class AppState:
     password_budget: PasswordBudget = field(default_factory=lambda: PasswordBudget(0))
     _signing_key: SigningKey | None = None
     _token_signer: BatchSigner | None = None
+    _token_verifier: BearerVerifier | None = None
 
     @property
     def signing_key(self) -> SigningKey:
@@ -57,6 +59,17 @@ class AppState:
         if self._token_signer is None:
             self._token_signer = BatchSigner(self.signing_key)
         return self._token_signer
+
+    @property
+    def token_verifier(self) -> BearerVerifier:
+        """Reads back the registry tokens ``signing_key`` signed (the proxy's push check), made on
+        first use: its public key is derived once, not on every manifest push."""
+        if self._token_verifier is None:
+            settings = self.settings
+            self._token_verifier = BearerVerifier.of(
+                self.signing_key, issuer=settings.registry_issuer, service=settings.registry_service
+            )
+        return self._token_verifier
 
     # The database's parts, for the readiness probe and tests; requests go through ``database``.
     @property

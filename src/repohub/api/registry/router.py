@@ -16,10 +16,18 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from repohub.api.deps import AnonymousServiceDep, StateDep, service_session
-from repohub.api.openapi import BAD_INPUT, RATE_LIMITED, TOO_LARGE, UNAUTHENTICATED, UNAVAILABLE
+from repohub.api.openapi import (
+    BAD_INPUT,
+    FORBIDDEN,
+    RATE_LIMITED,
+    TOO_LARGE,
+    UNAUTHENTICATED,
+    UNAVAILABLE,
+)
 from repohub.api.parameters import parameter, query_pairs
 from repohub.api.registry.deps import bind_caller
 from repohub.api.registry.errors import error_responses
+from repohub.api.registry.push_check import push_check
 from repohub.api.registry.schemas import Envelope, EnvelopeOut, TokenOut
 from repohub.api.routing import PrefixRouter, plain
 from repohub.auth.registry_token import Scope, parse_scope, token_claims
@@ -79,6 +87,23 @@ async def token(request: Request, state: StateDep) -> Response:
     issued = claims.response(await state.token_signer.sign(claims.payload))
     _TOKENS_ISSUED.inc()
     return Response(orjson.dumps(issued), media_type="application/json")
+
+
+# nginx's auth_request for manifest PUT and DELETE (``push_check``); nginx hides it from outside.
+plain(
+    router,
+    "GET",
+    "/push-check",
+    response_model=None,
+    responses={204: {"description": "let it through"}, **error_responses(FORBIDDEN, UNAVAILABLE)},
+    openapi_extra={
+        "parameters": [
+            parameter("x-original-method", "the client's method", where="header"),
+            parameter("x-original-uri", "the client's request URI", where="header"),
+            parameter("authorization", "the client's registry bearer token", where="header"),
+        ]
+    },
+)(push_check)
 
 
 def _token_query(request: Request) -> tuple[str | None, list[Scope]]:

@@ -39,7 +39,7 @@ PREFIX = "/v2"
 INSTANCES = "/{project_id:segment}/instances"
 INSTANCE = INSTANCES + "/{instance_id:segment}"
 # Every path of these calls, for the error renderer (SWR's body on any failure under them, unknown
-# sub-paths included). nginx sends /v2/<32 hex>/instances[/...] here (deploy/nginx.conf).
+# sub-paths included). nginx sends /v2/<32 hex>/instances[/...] here (`repohub proxy config`).
 PATHS = re.compile(re.escape(PREFIX) + r"/[^/]+/instances(?:/.*)?", re.S)
 
 router = PrefixRouter(

@@ -50,7 +50,7 @@ router = APIRouter(tags=["SWR"])
 
 def _detail(request: Request, version: dict[str, str]) -> dict[str, Any]:
     # The address the client used (behind a proxy, its public host and prefix: api.proxy). No
-    # trailing slash, unlike the cloud's: behind deploy/nginx.conf, /v2/ is the registry's.
+    # trailing slash, unlike the cloud's: behind `repohub proxy config`'s nginx, /v2/ is the registry's.
     href = f"{str(request.base_url).rstrip('/')}/{version['id']}"
     return {**version, "links": {"href": href, "rel": "self"}}
 

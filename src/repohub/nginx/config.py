@@ -1,0 +1,88 @@
+"""``repohub proxy config``: the one nginx template (``nginx.conf`` beside this module) filled in.
+
+Pure: no I/O but reading the template. Every value is checked before it goes into the file, because
+nginx reads ``;``, ``{``, quotes and whitespace as syntax: a value that could smuggle a directive in
+is refused (:class:`ProxyConfigError`), never escaped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from importlib import resources
+from urllib.parse import urlsplit
+
+__all__ = ["DEFAULT_STATE_DIR", "ProxyConfigError", "parse_listen", "render", "upstream_server"]
+
+DEFAULT_STATE_DIR = "/tmp/repohub-nginx"
+_TEMPLATE = "nginx.conf"
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+# A host name, an IPv4 address or a bracketed IPv6 address, then a port.
+_HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+_LISTEN = re.compile(rf"(?:(?:{_HOST}|\*):)?[0-9]{{1,5}}")
+# An absolute path of plain characters: nothing nginx would read as syntax.
+_STATE_DIR = re.compile(r"/[A-Za-z0-9._/-]*")
+
+
+class ProxyConfigError(ValueError):
+    """A value the configuration cannot carry (the message says which and why)."""
+
+
+def parse_listen(value: str) -> str:
+    """``--listen``: a port (``8080``) or an address and a port (``127.0.0.1:8080``, ``[::1]:80``)."""
+    text = value.strip()
+    if not _LISTEN.fullmatch(text) or not 0 < int(text.rpartition(":")[2]) < 65536:
+        raise ProxyConfigError(f"--listen {value!r}: expected PORT or ADDRESS:PORT, e.g. 0.0.0.0:80")
+    return text
+
+
+def upstream_server(option: str, url: str) -> str:
+    """``host:port`` of an ``http://host:port`` URL (nginx's upstreams are spoken to in plain HTTP;
+    a path would be dropped, so one is refused)."""
+    parsed = urlsplit(url.strip())
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    host = parsed.netloc.rpartition(":")[0] if port else parsed.netloc
+    if (
+        parsed.scheme != "http"
+        or port is None
+        or not re.fullmatch(_HOST, host)
+        or parsed.path not in ("", "/")
+        or parsed.query
+        or parsed.fragment
+    ):
+        raise ProxyConfigError(f"{option} {url!r}: expected http://HOST:PORT, e.g. http://127.0.0.1:8000")
+    return f"{host}:{port}"
+
+
+def _urls(values: Iterable[str]) -> list[str]:
+    """Repeated options and comma-separated lists alike (``--repohub a,b --repohub c``)."""
+    return [part for value in values for part in (piece.strip() for piece in value.split(",")) if part]
+
+
+def _servers(option: str, urls: Iterable[str]) -> str:
+    servers = [upstream_server(option, url) for url in _urls(urls)]
+    if not servers:
+        raise ProxyConfigError(f"{option}: give at least one URL")
+    return "\n".join(f"        server {server};" for server in dict.fromkeys(servers))
+
+
+def render(
+    *, listen: str, repohub: Iterable[str], registry: Iterable[str], state_dir: str = DEFAULT_STATE_DIR
+) -> str:
+    """The whole ``nginx.conf``: ``listen`` as :func:`parse_listen` takes it, the repohub replicas'
+    and the registry's ``http://host:port`` URLs, and the directory nginx keeps its logs, pid and
+    temporary files in (absolute; nginx creates it, its parent must exist)."""
+    state = state_dir.rstrip("/") or "/"
+    if not _STATE_DIR.fullmatch(state) or state == "/" or "/../" in f"{state}/":
+        raise ProxyConfigError(f"--state-dir {state_dir!r}: expected an absolute directory, e.g. /tmp/nginx")
+    values = {
+        "listen": parse_listen(listen),
+        "repohub_servers": _servers("--repohub", repohub),
+        "registry_servers": _servers("--registry", registry),
+        "state_dir": state,
+    }
+    template = resources.files(__package__).joinpath(_TEMPLATE).read_text(encoding="utf-8")
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
