@@ -38,9 +38,13 @@ from bench.scenarios import (
     auth_header,
     event_envelopes,
     expand,
+    push_headers,
+    push_tokens,
     route_exists,
 )
 from bench.scenarios import script_path as scenario_script
+from repohub.config import Settings
+from repohub.registry.keys import signing_key
 
 PROJECT = Path(__file__).resolve().parents[1]
 # Read pages compared with the floor's list page (only scenario 1 is the same page; the rest is context).
@@ -211,6 +215,7 @@ class Runner:
             "BODIES": str(files["events"]),
             "BODY_TEMPLATE": scenario.body,
             "RUN_ID": self.run_id,
+            "TOKENS": str(files["tokens"]),
             **scenario.env,
         }  # fmt: skip
         if auth and scenario.auth != "none":
@@ -235,6 +240,8 @@ class Runner:
         if scenario.key == "create_repo":
             body = scenario.body.replace("{name}", f"bw-probe-{self.run_id}")
             headers["Content-Type"] = "application/json"
+        elif scenario.key == "push_check":
+            headers.update(push_headers(files["tokens"].read_text().splitlines()[0]))
         elif scenario.key == "registry_events":
             first = files["events"].read_text().splitlines()[0]
             counter = itertools.count(1)
@@ -246,7 +253,7 @@ class Runner:
             )
         except httpx.HTTPError as error:
             return f"failed: {error}"
-        if answer.status_code >= 300:
+        if answer.status_code >= 300 or (scenario.key == "push_check" and answer.status_code != 204):
             return f"failed: HTTP {answer.status_code} {answer.text[:160]!r}"
         if scenario.key == "swr_fuzzy_known" and sample[1] not in {row["name"] for row in answer.json()}:
             return f"failed: {path} did not find {sample[0]}/{sample[1]}"  # the answer it is meant to hold
@@ -296,7 +303,7 @@ class Runner:
             extra.update(
                 ratio=measured.rate / floor_rates["floor"], ratio_to=f"floor ({floor_rates['floor']:,.0f}/s)"
             )
-        elif scenario.key == "registry_token" and "healthz" in floor_rates:
+        elif scenario.key in ("registry_token", "push_check") and "healthz" in floor_rates:
             extra.update(
                 ratio=measured.rate / floor_rates["healthz"],
                 ratio_to=f"/healthz ({floor_rates['healthz']:,.0f}/s)",
@@ -324,11 +331,15 @@ class Runner:
         directory = self.options.work / ds.size.label
         directory.mkdir(parents=True, exist_ok=True)
         samples, events = directory / "samples.txt", directory / "events.jsonl"
+        tokens = directory / "push-tokens.txt"
+        # Signed with the key the served app will load from its data directory (made here if new).
+        key = signing_key(Settings(data_dir=self.options.work / "data", _env_file=None))
+        tokens.write_text("".join(f"{line}\n" for line in push_tokens(ds, key, 2000)))
         samples.write_text(
             "".join(f"{ns} {repo} {ns_id} {rid}\n" for ns, repo, ns_id, rid in ds.sample(2000))
         )
         events.write_text("\n".join(event_envelopes(ds, 32, "127.0.0.1:5000")) + "\n")
-        return {"samples": samples, "events": events}
+        return {"samples": samples, "events": events, "tokens": tokens}
 
     def run_floor(self, ds: data.Dataset, files: dict[str, Path], rates: dict[str, float]) -> None:
         floor.prepare(ds.url, ds.size)

@@ -70,6 +70,37 @@ class Dataset:
             picked.append((f"ns{n}", repo_name(n, r), n, repo_id(self.size, n, r)))
         return picked
 
+    def rule_samples(self, count: int, seed: int = 17) -> list[tuple[str, str, int, int]]:
+        """Like ``sample``, from the namespaces holding Harbor's maximum of immutable-tag rules (the
+        push check's worst case: every one of them read and tried)."""
+        full = max(1, min(self.size.namespaces, MAX_RULES // RULES_PER_NAMESPACE))
+        rng = random.Random(seed)
+        picked = []
+        for _ in range(count):
+            n, r = rng.randint(1, full), rng.randint(1, self.size.per_namespace)
+            picked.append((f"ns{n}", repo_name(n, r), n, repo_id(self.size, n, r)))
+        return picked
+
+
+# The push check's data: 1,000 immutable-tag rules (fewer when there are fewer than 67 namespaces),
+# 15 to a namespace from ns1 on (Harbor's limit, MAX_RULES_PER_NAMESPACE), so the namespaces the
+# scenario pushes into hold the maximum. None protects the pushed tag (v1): half select no bench
+# repository (their names have no "/"), half no v-tag, so each check reads and tries all 15.
+MAX_RULES, RULES_PER_NAMESPACE = 1000, 15
+
+
+def rule_rows(size: Size, now: datetime) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    for index in range(min(MAX_RULES, RULES_PER_NAMESPACE * size.namespaces)):
+        n, k = index // RULES_PER_NAMESPACE + 1, index % RULES_PER_NAMESPACE
+        tag, repo = ("v*", f"team{k}/**") if k % 2 else (f"release-{k}.*", "**")
+        rows.append((index + 1, n, k, False, "matches", tag, "repoMatches", repo, now, now))
+    return rows
+
+
+RULE_COLUMNS = ("id", "namespace_id", "priority", "disabled", "tag_decoration", "tag_pattern",
+                "repo_decoration", "repo_pattern", "created_at", "updated_at")  # fmt: skip
+
 
 def repo_name(n: int, r: int) -> str:
     # The floor's name: 'repo-' || r || '-' || md5((n * 100000 + r)::text)::char(6)
@@ -273,7 +304,22 @@ def prepare_pg(server: str, size: Size, *, suffix: str = "", log: bool = True) -
         if log:
             print(f"bench: generating {size.repositories:,} repositories in {database}", flush=True)
         asyncio.run(_pg_fill(pg_dsn(url), size))
+    asyncio.run(_pg_rules(pg_dsn(url), size))
     return _dataset(size, url)
+
+
+async def _pg_rules(dsn: str, size: Size) -> None:
+    """The rules, written afresh (datasets generated before immutable tags existed get them too)."""
+    rows = rule_rows(size, datetime.now(UTC))
+    connection = await asyncpg.connect(dsn)
+    try:
+        if await connection.fetchval("SELECT count(*) FROM immutable_rules") == len(rows):
+            return
+        await connection.execute("DELETE FROM immutable_rules")
+        await connection.copy_records_to_table("immutable_rules", records=rows, columns=RULE_COLUMNS)
+        await connection.execute("ANALYZE immutable_rules")
+    finally:
+        await connection.close()
 
 
 # -- SQLite --------------------------------------------------------------------------------------
@@ -293,6 +339,7 @@ def prepare_sqlite(directory: Path, size: Size, *, log: bool = True) -> Dataset:
         repos = connection.execute("SELECT count(*) FROM repositories").fetchone()[0]
         users = connection.execute("SELECT count(*) FROM users").fetchone()[0]
         if repos == size.repositories and users == 2:
+            _sqlite_rules(connection, size)
             return _dataset(size, url)
         if log:
             print(f"bench: generating {size.repositories:,} repositories in {path}", flush=True)
@@ -304,5 +351,19 @@ def prepare_sqlite(directory: Path, size: Size, *, log: bool = True) -> Dataset:
             for chunk in _chunks(rows):
                 connection.executemany(statement, [tuple(map(_sqlite_value, row)) for row in chunk])
         connection.commit()
+        _sqlite_rules(connection, size)
         connection.execute("ANALYZE")
     return _dataset(size, url)
+
+
+def _sqlite_rules(connection: sqlite3.Connection, size: Size) -> None:
+    rows = rule_rows(size, datetime.now(UTC))
+    if connection.execute("SELECT count(*) FROM immutable_rules").fetchone()[0] == len(rows):
+        return
+    connection.execute("DELETE FROM immutable_rules")
+    marks = ", ".join("?" * len(RULE_COLUMNS))
+    connection.executemany(
+        f"INSERT INTO immutable_rules ({', '.join(RULE_COLUMNS)}) VALUES ({marks})",
+        [tuple(map(_sqlite_value, row)) for row in rows],
+    )
+    connection.commit()

@@ -137,8 +137,8 @@ def generated(results: Sequence[Result], machine: str, command: str, plot_name: 
             f"Command: `{command}`",
             "",
             "Ratios: scenario 1 (and 2, 3) to the floor app's SWR list page at the same data size in the same"
-            " run; scenario 5 to `/healthz` in the same run. Rows of earlier runs stay until a run measures"
-            " the same size, server, workers and scenario again.",
+            " run; scenarios 5 and 7 to `/healthz` in the same run. Rows of earlier runs stay until a run"
+            " measures the same size, server, workers and scenario again.",
             "",
             table(results),
             "",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.dataset import BENCH_USER, Dataset
+from repohub.auth.registry_token import Scope, SigningKey, issue_token
 
 LUA = Path(__file__).resolve().parent / "lua"
 EVENTS_PER_ENVELOPE = 100
@@ -66,8 +67,31 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("registry_events", "6. registry events, 100 pulls an envelope", "post", "/registry/events",
              "/registry/events", "post_lines.lua", header=f"Authorization: Bearer {EVENTS_SECRET}",
              units=EVENTS_PER_ENVELOPE, connections=4),
+    # What nginx asks before every manifest PUT (``repohub proxy config``): the repository's own push
+    # token verified, then the one read of its namespace's 15 rules and the tag (bench/dataset.py).
+    Scenario("push_check", "7. push check, manifest PUT, 15 rules in the namespace", "get",
+             "/registry/push-check", "/registry/push-check", "push_check.lua", auth="none"),
 )  # fmt: skip
 BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}
+
+
+def push_tokens(dataset: Dataset, key: SigningKey, count: int) -> list[str]:
+    """``ns repo token`` lines for ``push_check.lua``: registry tokens signed with the served app's key,
+    each granting pull and push on its repository (of the namespaces holding 15 rules)."""
+    lines = []
+    for ns, repo, _ns_id, _rid in dataset.rule_samples(count):
+        access = [Scope("repository", f"{ns}/{repo}", ("pull", "push"))]
+        token = issue_token(key, issuer="repohub", service=REGISTRY_SERVICE, subject=BENCH_USER,
+                            access=access, ttl=86_400)["token"]  # fmt: skip
+        lines.append(f"{ns} {repo} {token}")
+    return lines
+
+
+def push_headers(line: str) -> dict[str, str]:
+    """The headers ``push_check.lua`` sends for one ``ns repo token`` line (the probe's request)."""
+    ns, repo, token = line.split()
+    return {"X-Original-Method": "PUT", "X-Original-URI": f"/v2/{ns}/{repo}/manifests/v1",
+            "Authorization": f"Bearer {token}"}  # fmt: skip
 
 
 def script_path(scenario: Scenario, floor_script: Path) -> Path:

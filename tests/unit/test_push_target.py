@@ -84,3 +84,24 @@ def test_tokens_of_another_signer_issuer_or_service_grant_nothing() -> None:
         "Bearer \u00e9.x.y",
     ):
         assert verifier.actions(authorization, "acme/app") == set()
+
+
+def test_verified_tokens_are_remembered_but_their_times_still_hold() -> None:
+    key = _key()
+    verifier = BearerVerifier.of(key, issuer="repohub", service="registry")
+    access = [Scope("repository", "acme/app", ("push",))]
+    now = time.time()
+    token = issue_token(
+        key, issuer="repohub", service="registry", subject="a", access=access, ttl=60, now=now
+    )
+    bearer = f"Bearer {token['token']}"
+    assert verifier.actions(bearer, "acme/app", now=now) == {"push"}
+    assert token["token"].encode() in verifier._verified  # the signature is not checked again
+    assert verifier.actions(bearer, "acme/app", now=now + 60 + CLOCK_LEEWAY_SECONDS + 1) == set()
+    assert verifier.actions("Bearer x.y.z", "acme/app") == set()
+    assert b"x.y.z" not in verifier._verified  # failures are not remembered
+    for n in range(BearerVerifier.MEMO_SIZE + 5):
+        other = issue_token(key, issuer="repohub", service="registry", subject=str(n), access=access)
+        verifier.actions(f"Bearer {other['token']}", "acme/app")
+    assert len(verifier._verified) == BearerVerifier.MEMO_SIZE  # bounded: the oldest went first
+    assert token["token"].encode() not in verifier._verified

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from repohub.auth.registry_token import SigningKey
 
-__all__ = ["CLOCK_LEEWAY_SECONDS", "BearerVerifier"]
+__all__ = ["CLOCK_LEEWAY_SECONDS", "BearerVerifier", "Grant"]
 
 # Distribution accepts a token up to 60 s past its ``exp`` (and before its ``nbf``) by its own clock,
 # which may run behind ours: five minutes covers both. Erring this way only lets a caller whose push
@@ -33,42 +33,76 @@ _SIGNATURE_BYTES = 64  # ES256: r || s, 32 bytes each (JWA)
 
 
 @dataclass(frozen=True, slots=True)
-class BearerVerifier:
-    """Verifies tokens of one signing key (made once per app: deriving the public key every request
-    would be wasted work on the push path)."""
+class Grant:
+    """What a verified token says: when it holds (``exp``, ``nbf``) and the actions per repository."""
 
+    expires: float
+    not_before: float
+    repositories: dict[str, frozenset[str]]
+
+    def current(self, now: float) -> bool:
+        return now - CLOCK_LEEWAY_SECONDS < self.expires and self.not_before < now + CLOCK_LEEWAY_SECONDS
+
+
+_NOTHING: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class BearerVerifier:
+    """Verifies tokens of one signing key; made once per app (the public key derived once).
+
+    Verified tokens are remembered (``MEMO_SIZE``, oldest forgotten first): the signature check is
+    most of a push check's CPU (docs/benchmarks.md), and one client's pushes reuse a token, for every
+    tag of ``--all-tags`` and every manifest of a multi-platform image. What is remembered is what
+    the token itself says, so it cannot go stale; its times are checked at every use. Tokens that fail
+    are not remembered (a flood of them costs what it would without the memo)."""
+
+    MEMO_SIZE = 4096
     header_segment: bytes  # the signer's constant JWS header, base64url: any other is not ours
     public_key: ec.EllipticCurvePublicKey = field(repr=False)
     issuer: str
     service: str
+    _verified: dict[bytes, Grant] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, key: SigningKey, *, issuer: str, service: str) -> BearerVerifier:
         return cls(key.header_segment, key.private_key.public_key(), issuer, service)
 
-    def actions(self, authorization: str | None, repository: str, now: float | None = None) -> set[str]:
+    def actions(self, authorization: str | None, repository: str, now: float | None = None) -> frozenset[str]:
         """The actions a ``Bearer`` token in ``authorization`` grants on repository ``repository``:
         empty for no token, another scheme, a token we did not sign, a stale one, or one for another
         service or repository."""
-        scheme, _, token = (authorization or "").strip().partition(" ")
+        scheme, _, value = (authorization or "").strip().partition(" ")
         if scheme.lower() != "bearer":
-            return set()
-        claims = self._claims(token.strip().encode("ascii", "replace"))
-        if claims is None or not self._current(claims, time.time() if now is None else now):
-            return set()
-        access = claims.get("access")
-        granted: set[str] = set()
-        for entry in access if isinstance(access, list) else ():
-            if not isinstance(entry, dict):
-                continue
-            actions = entry.get("actions")
-            if (
-                entry.get("type") == "repository"
-                and entry.get("name") == repository
-                and isinstance(actions, list)
-            ):
-                granted.update(action for action in actions if isinstance(action, str))
-        return granted
+            return _NOTHING
+        token = value.strip().encode("ascii", "replace")
+        grant = self._verified.get(token)
+        if grant is None:
+            grant = self._read(token)
+            if grant is None:
+                return _NOTHING
+            if len(self._verified) >= self.MEMO_SIZE:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = grant
+        if not grant.current(time.time() if now is None else now):
+            return _NOTHING
+        return grant.repositories.get(repository, _NOTHING)
+
+    def _read(self, token: bytes) -> Grant | None:
+        """The grant of a token with our header, a valid signature by our key, our issuer and our
+        service among its audiences; else None."""
+        claims = self._claims(token)
+        if claims is None:
+            return None
+        audience, expires, not_before = claims.get("aud"), claims.get("exp"), claims.get("nbf", 0)
+        if (
+            claims.get("iss") != self.issuer
+            or self.service not in (audience if isinstance(audience, list) else [audience])
+            or not isinstance(expires, int | float)
+            or not isinstance(not_before, int | float)
+        ):
+            return None
+        return Grant(float(expires), float(not_before), _repositories(claims.get("access")))
 
     def _claims(self, token: bytes) -> dict[str, object] | None:
         """The payload of a token with our header and a valid signature by our key, else None."""
@@ -88,19 +122,17 @@ class BearerVerifier:
             return None
         return claims if isinstance(claims, dict) else None
 
-    def _current(self, claims: dict[str, object], now: float) -> bool:
-        """Our issuer, our service among the audiences, and not expired or early beyond the leeway."""
-        audience = claims.get("aud")
-        audiences = audience if isinstance(audience, list) else [audience]
-        expires, not_before = claims.get("exp"), claims.get("nbf", 0)
-        return (
-            claims.get("iss") == self.issuer
-            and self.service in audiences
-            and isinstance(expires, int | float)
-            and isinstance(not_before, int | float)
-            and now - CLOCK_LEEWAY_SECONDS < expires
-            and not_before < now + CLOCK_LEEWAY_SECONDS
-        )
+
+def _repositories(access: object) -> dict[str, frozenset[str]]:
+    """``access`` claims → actions per repository name (other resource types are no repository)."""
+    granted: dict[str, set[str]] = {}
+    for entry in access if isinstance(access, list) else ():
+        if not isinstance(entry, dict) or entry.get("type") != "repository":
+            continue
+        name, actions = entry.get("name"), entry.get("actions")
+        if isinstance(name, str) and isinstance(actions, list):
+            granted.setdefault(name, set()).update(a for a in actions if isinstance(a, str))
+    return {name: frozenset(actions) for name, actions in granted.items()}
 
 
 def _unbase64url(segment: bytes) -> bytes:
