@@ -8,11 +8,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from repohub.domain.accounts import project_id_for
 from repohub.domain.entities import Role
 from repohub.domain.immutability.rules import MAX_RULES_PER_NAMESPACE
-from repohub.store.tables import ImmutableRuleRow
+from repohub.store.tables import AuditRow, ImmutableRuleRow
 from tests.api.swr.helpers import auth
 from tests.world import World
 
@@ -156,6 +157,21 @@ async def test_a_rule_made_here_is_what_the_one_decision_applies(client, app, ac
     assert await protected() == {"latest": rule_id}
     await client.delete(one, headers=alice.headers)
     assert await protected() == {}
+
+
+async def test_every_rule_write_is_in_the_audit_trail_under_its_caller(client, app, alice):
+    rule_id = await create(client, alice)
+    one = f"{alice.rules('acme')}/{rule_id}"
+    await client.put(one, json=rule(disabled=True), headers=alice.headers)
+    await client.delete(one, headers=alice.headers)
+    async with app.state.repohub.sessions() as session:
+        query = select(AuditRow.actor, AuditRow.action).where(AuditRow.action.like("% immutable_rules"))
+        trail = (await session.execute(query.order_by(AuditRow.id))).all()
+    assert [tuple(entry) for entry in trail] == [
+        ("alice", "insert immutable_rules"),
+        ("alice", "update immutable_rules"),
+        ("alice", "delete immutable_rules"),
+    ]
 
 
 # -- who may do what ---------------------------------------------------------------------------------
