@@ -11,7 +11,8 @@ from repohub.domain.catalog import CatalogService
 from repohub.domain.entities import ANONYMOUS, Principal
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.grant_facts import GrantFacts
-from repohub.domain.immutability import Immutability, ImmutableRules
+from repohub.domain.immutability import Immutability
+from repohub.domain.immutability.policies import ImmutableRules
 from repohub.domain.namespaces import NamespaceService
 from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.registry import RegistryService

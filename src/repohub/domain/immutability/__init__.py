@@ -5,18 +5,14 @@ protects (pure); ``guard`` is the one decision every path that changes tags asks
 the use cases that manage the rules.
 """
 
-from typing import TYPE_CHECKING, Any
-
+# ``policies`` is imported from its module, not from here: the store imports this package's
+# ``rules``, and the use cases import the store (through ``domain.roles``).
 from repohub.domain.immutability.guard import Immutability, PushRefusal, TagImmutable
 from repohub.domain.immutability.rules import ImmutableRule, PushFacts, RuleSpec, Selector, parse_rule
-
-if TYPE_CHECKING:
-    from repohub.domain.immutability.policies import ImmutableRules
 
 __all__ = [
     "Immutability",
     "ImmutableRule",
-    "ImmutableRules",
     "PushFacts",
     "PushRefusal",
     "RuleSpec",
@@ -24,13 +20,3 @@ __all__ = [
     "TagImmutable",
     "parse_rule",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    """``ImmutableRules`` on first use: the store imports this package's ``rules``, and the use cases
-    import the store (through ``domain.roles``), so importing them here, at once, would be a cycle."""
-    if name == "ImmutableRules":
-        from repohub.domain.immutability.policies import ImmutableRules
-
-        return ImmutableRules
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
