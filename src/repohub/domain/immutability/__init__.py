@@ -7,7 +7,7 @@ the use cases that manage the rules.
 
 # ``policies`` is imported from its module, not from here: the store imports this package's
 # ``rules``, and the use cases import the store (through ``domain.roles``).
-from repohub.domain.immutability.guard import Immutability, PushRefusal, TagImmutable
+from repohub.domain.immutability.guard import Immutability, PushRefusal, RuleBook, TagImmutable
 from repohub.domain.immutability.rules import ImmutableRule, PushFacts, RuleSpec, Selector, parse_rule
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "ImmutableRule",
     "PushFacts",
     "PushRefusal",
+    "RuleBook",
     "RuleSpec",
     "Selector",
     "TagImmutable",
