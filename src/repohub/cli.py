@@ -423,6 +423,7 @@ def _retention_text(report: RunReport) -> str:
     for item in report.repositories:
         lines.extend(f"{verb} {item.path}:{tag.name} ({tag.rule})" for tag in item.deleted)
         lines.extend(f"skipped {item.path}:{tag} (moved in the registry since)" for tag in item.skipped)
+        lines.extend(f"kept {item.path}:{tag.name} ({tag.rule}; {tag.reason})" for tag in item.kept)
     if not lines:
         lines.append(f"nothing to delete ({report.policies} policies applied)")
     return "\n".join(lines)

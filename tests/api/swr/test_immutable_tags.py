@@ -123,3 +123,28 @@ async def test_retag_onto_a_protected_tag_is_refused_override_or_not(client, app
     await delete_rule(app, rule_id)
     assert (await client.post(TAGS, json=again, headers=auth(alice))).status_code == 201
     assert (await tags(client, alice))["v3"] == before["v1"]
+
+
+async def test_the_retention_history_says_which_tags_a_rule_kept_and_why(client, app, acme: World) -> None:
+    from repohub.domain.retention.runner import RetentionRunner
+
+    carol = acme.tokens["carol"]
+    policies = f"{REPO}/retentions"
+    keep_one = {
+        "algorithm": "or",
+        "rules": [{"template": "tag_rule", "params": {"num": "1"}, "tag_selectors": []}],
+    }
+    assert (await client.post(policies, json=keep_one, headers=auth(carol))).status_code == 201
+    rule_id = await add_rule(app, "acme", rule("v1"))
+    async with acme.service() as service:
+        await RetentionRunner(service.store, None).run()
+
+    assert set(await tags(client, carol)) == {"v1", "latest"}
+    [policy] = (await client.get(policies, headers=auth(carol))).json()
+    history = await client.get(f"{policies}/histories", headers=auth(carol))
+    assert history.status_code == 200, history.text
+    entries = {entry["tag"]: entry for entry in history.json()["retention_log"]}
+    assert entries["v2"]["outcome"] == "deleted" and "reason" not in entries["v2"]
+    assert entries["v1"]["outcome"] == "kept"
+    assert entries["v1"]["reason"] == f"immutable (rule {rule_id})"
+    assert entries["v1"]["retention_id"] == policy["id"] and entries["v1"]["rule_type"] == "tag_rule"

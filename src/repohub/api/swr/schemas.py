@@ -443,6 +443,10 @@ class RetentionLogEntry(BaseModel):
     tag: str
     rule_type: str
     created_at: str
+    # repohub's own (the SDK's RetentionLog ignores unknown keys): "deleted", or "kept" for a tag the
+    # policy chose that an immutable-tag rule protects, with ``reason`` saying which rule.
+    outcome: str = "deleted"
+    reason: str | None = None
 
 
 class RetentionHistories(BaseModel):
@@ -468,6 +472,8 @@ def retention_entry_of(entry: RetentionEntry) -> dict[str, Any]:
         "tag": entry.tag,
         "rule_type": entry.rule_type,
         "created_at": iso(entry.created_at),
+        "outcome": entry.outcome,
+        **({"reason": entry.reason} if entry.reason is not None else {}),
     }
 
 
