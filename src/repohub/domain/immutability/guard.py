@@ -77,12 +77,11 @@ class Immutability:
 
     async def protected(self, repository: Repository, tags: Iterable[str] | None = None) -> dict[str, int]:
         """Which of ``tags`` (None: all the repository's) a rule protects: tag → the rule's id."""
-        rules = await self._store.immutables.enabled(repository.namespace_id)
-        if not rules:
+        book = await self.book([repository.namespace_id])
+        if not book.any_in(repository.namespace_id):
             return {}
         names = await self._store.tags.names(repository.id) if tags is None else list(tags)
-        found = {name: protecting(rules, repository.name, name) for name in names}
-        return {name: rule_id for name, rule_id in found.items() if rule_id is not None}
+        return book.protected(repository.namespace_id, repository.name, names)
 
     async def book(self, namespace_ids: Iterable[int], into: RuleBook | None = None) -> RuleBook:
         """The enabled rules of ``namespace_ids``: one read per namespace not in ``into`` yet (a
