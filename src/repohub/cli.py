@@ -377,7 +377,8 @@ def registry_sync(
         bool, typer.Option("--allow-empty", help="prune every tag even if the registry lists no repository")
     ] = False,
 ) -> None:
-    """Make the catalogue's tags match the registry's (REPOHUB_REGISTRY_URL) and report what changed."""
+    """Make the catalogue's tags match the registry's (REPOHUB_REGISTRY_URL) and report what changed,
+    and the immutable tags the registry disagrees about (reported, never changed)."""
     report = _with_service(lambda service: service.registry.sync(allow_empty=allow_empty))
     changes = {
         "created_repositories": report.created_repositories,
@@ -386,8 +387,10 @@ def registry_sync(
         "removed_tags": report.removed_tags,
         "skipped": report.skipped,
     }
+    # Protected tags the registry disagrees about: reported, left as the catalogue recorded them.
+    immutable = report.immutable
     if as_json:
-        typer.echo(json.dumps(changes))
+        typer.echo(json.dumps({**changes, "immutable": [item.as_json() for item in immutable]}))
         return
     labels = {
         "created_repositories": "created repository",
@@ -397,6 +400,7 @@ def registry_sync(
         "skipped": "skipped",
     }
     lines = [f"{labels[key]} {item}" for key, items in changes.items() for item in items]
+    lines += [f"immutable tag disagrees, left as it is: {item}" for item in immutable]
     typer.echo("\n".join(lines) if lines else "catalogue already matches the registry")
 
 
@@ -447,6 +451,7 @@ def _retention_text(report: RunReport) -> str:
     for item in report.repositories:
         lines.extend(f"{verb} {item.path}:{tag.name} ({tag.rule})" for tag in item.deleted)
         lines.extend(f"skipped {item.path}:{tag} (moved in the registry since)" for tag in item.skipped)
+        lines.extend(f"kept {item.path}:{tag.name} ({tag.rule}; {tag.reason})" for tag in item.kept)
     if not lines:
         lines.append(f"nothing to delete ({report.policies} policies applied)")
     return "\n".join(lines)

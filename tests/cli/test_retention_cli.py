@@ -63,7 +63,14 @@ async def test_retention_run_scoped_to_another_namespace_touches_nothing(
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     report.pop("seconds")
-    assert report == {"dry_run": False, "policies": 0, "deleted": 0, "failed": 0, "repositories": []}
+    assert report == {
+        "dry_run": False,
+        "policies": 0,
+        "deleted": 0,
+        "kept": 0,
+        "failed": 0,
+        "repositories": [],
+    }
     async with world.service("boss") as service:
         assert (await service.catalog.repository("acme", "app")).tag_count == 3
 
@@ -72,3 +79,34 @@ def test_retention_run_refuses_a_repository_without_its_namespace(settings: Sett
     done = _run(settings, "retention", "run", "--repository", "app")
     assert done.returncode == 2
     assert "--repository needs --namespace" in done.stderr
+
+
+async def test_retention_run_reports_the_tags_an_immutable_rule_kept(
+    settings: Settings, world: World
+) -> None:
+    from tests.immutable_rules import add_rule, rule
+
+    await _world(world)
+    rule_id = await add_rule(world.app, "acme", rule("t0"))
+
+    dry = _run(settings, "retention", "run", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    [repository] = json.loads(dry.stdout)["repositories"]
+    assert [t["tag"] for t in repository["deleted"]] == ["t1"]
+    assert repository["kept"] == [
+        {
+            "tag": "t0",
+            "digest": repository["kept"][0]["digest"],
+            "rule": "tag_rule",
+            "immutable_rule": rule_id,
+        }
+    ]
+
+    done = _run(settings, "retention", "run")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "deleted acme/app:t1 (tag_rule)",
+        f"kept acme/app:t0 (tag_rule; immutable (rule {rule_id}))",
+    ]
+    async with world.service("boss") as service:
+        assert (await service.catalog.repository("acme", "app")).tag_count == 2

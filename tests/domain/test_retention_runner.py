@@ -386,3 +386,105 @@ async def test_a_tag_re_pushed_while_the_registry_deleted_it_stays_in_the_catalo
     async with world.service("dev") as service:
         app = await service.catalog.repository("acme", "app")
         assert {e.tag for e in (await service.retentions.history(app, 0, 10)).items} == {"v1", "v3"}
+
+
+# -- immutable tags ---------------------------------------------------------------------------------
+
+
+async def _rule(world: World, body: dict[str, Any]) -> int:
+    from tests.immutable_rules import add_rule
+
+    return await add_rule(world.app, "acme", body)
+
+
+async def _log(world: World) -> list[tuple[str, str, str, int | None]]:
+    async with world.service("dev") as service:
+        app = await service.catalog.repository("acme", "app")
+        history = await service.retentions.history(app, 0, 100)
+    return sorted((e.tag, e.rule_type, e.outcome, e.immutable_rule_id) for e in history.items)
+
+
+async def test_chosen_tags_an_immutable_rule_protects_are_kept_and_logged_as_kept(world: World) -> None:
+    from tests.immutable_rules import rule
+
+    registry = MemoryRegistry()
+    await _seven_tags(world, registry)
+    await _policy(world, "acme/app", KEEP_TWO)
+    rule_id = await _rule(world, rule("v1", "app"))
+    await _rule(world, rule("v2", "other"))  # another repository's: v2 goes
+
+    report = await _run(world, registry)
+
+    # The policy chooses first (v4, v5 are the two it keeps; v1 is not counted on top), then the
+    # protected v1 stays, in the registry and the catalogue.
+    assert await _tags(world, "acme/app") == ["release-1", "stable", "v1", "v4", "v5"]
+    assert sorted(registry.repos["acme/app"]) == ["release-1", "stable", "v1", "v4", "v5"]
+    [repository] = report.repositories
+    assert [t.name for t in repository.deleted] == ["v2", "v3"]
+    assert [(t.name, t.rule, t.immutable_rule, t.reason) for t in repository.kept] == [
+        ("v1", "tag_rule", rule_id, f"immutable (rule {rule_id})")
+    ]
+    assert (report.deleted, report.kept) == (2, 1)
+    shown = report.as_json()
+    assert shown["kept"] == 1 and shown["repositories"][0]["kept"][0]["immutable_rule"] == rule_id
+    assert await _log(world) == [
+        ("v1", "tag_rule", "kept", rule_id),
+        ("v2", "tag_rule", "deleted", None),
+        ("v3", "tag_rule", "deleted", None),
+    ]
+
+
+async def test_when_every_chosen_tag_is_immutable_the_registry_is_not_called(world: World) -> None:
+    from tests.immutable_rules import delete_rule, rule
+
+    registry = MemoryRegistry()
+    await _seven_tags(world, registry)
+    await _policy(world, "acme/app", KEEP_TWO)
+    rule_id = await _rule(world, rule("v*"))
+    await _rule(world, rule("v2", disabled=True))
+
+    report = await _run(world, registry)
+
+    assert registry.calls == 0 and report.deleted == 0
+    assert [t.name for t in report.repositories[0].kept] == ["v1", "v2", "v3"]
+    assert len(await _tags(world, "acme/app")) == 7
+    assert await _log(world) == [(tag, "tag_rule", "kept", rule_id) for tag in ("v1", "v2", "v3")]
+
+    await delete_rule(world.app, rule_id)  # lifted: the next run deletes them
+    assert (await _run(world, registry)).deleted == 3
+    assert await _tags(world, "acme/app") == ["release-1", "stable", "v4", "v5"]
+
+
+async def test_a_dry_run_reports_kept_tags_and_writes_nothing(world: World) -> None:
+    from tests.immutable_rules import rule
+
+    registry = MemoryRegistry()
+    await _seven_tags(world, registry)
+    await _policy(world, "acme/app", KEEP_TWO)
+    rule_id = await _rule(world, rule("v3"))
+
+    report = await _run(world, registry, dry_run=True)
+
+    [repository] = report.repositories
+    assert [t.name for t in repository.deleted] == ["v1", "v2"]
+    assert [(t.name, t.immutable_rule) for t in repository.kept] == [("v3", rule_id)]
+    assert registry.calls == 0 and await world.count(RetentionLogRow) == 0
+    assert len(await _tags(world, "acme/app")) == 7
+
+
+async def test_rules_are_read_once_per_namespace_and_only_where_a_policy_chose(world: World) -> None:
+    from tests.immutable_rules import rule
+
+    await _rule(world, rule("t0"))
+    await _many_repositories(world, 250, _stored(older_than(30)))  # nothing older than 30 days
+    async with world.service() as service:
+        with counted(world) as statements:
+            await RetentionRunner(service.store, None).run(now=NOW)
+    assert not any("immutable_rules" in s for s in statements)
+
+    later = NOW + timedelta(days=32)  # every tag is older than 30 days now: three pages choose
+    async with world.service() as service:
+        with counted(world) as statements:
+            report = await RetentionRunner(service.store, None).run(now=later, dry_run=True)
+    assert len(report.repositories) == 250 and report.kept == 250  # each repository's t0
+    assert len([s for s in statements if "immutable_rules" in s]) == 1

@@ -10,6 +10,10 @@ namespace is public) and raises what the policy's answer means:
   as a namespace that does not exist — showing it, listing it, creating in it, a repository path
   through it — message included; once something in it is public its existence is too, and creating
   there is a plain PermissionDenied. ``NamespaceService`` answers non-members by the same rule.
+
+Whether a tag may be deleted or moved is the immutable-tag rules' (``domain.immutability.guard``):
+deletes and retag ask it after the caller's permission (a caller who may not delete learns nothing of
+the rules) and before the registry is touched, so a refusal (409) changes nothing anywhere.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from repohub.domain.entities import (
 )
 from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from repohub.domain.gateway import ManifestInfo, RegistryGateway
+from repohub.domain.immutability.guard import Immutability
 from repohub.domain.names import MAX_REFERENCE, validate_repository_name, validate_tag_name
 from repohub.domain.new_repositories import DEFAULT_CATEGORY, add_repository
 from repohub.domain.queries import RepoQuery, TagQuery
@@ -95,6 +100,7 @@ class CatalogService:
         self.principal = principal
         # When set, deletes remove the images from the registry first: if that fails, nothing changes.
         self._registry = registry
+        self._immutability = Immutability(store)
 
     # -- permissions: the facts fetched here, the rules in ``domain.access`` ---------------------
     async def role_in(self, namespace: Namespace) -> Role | None:
@@ -255,6 +261,7 @@ class CatalogService:
     async def delete_repository(self, repository: Repository) -> None:
         namespace = await self.namespace_by_id(repository.namespace_id)
         await self._require_role(namespace, Action.DELETE, "delete repositories")
+        await self._immutability.refuse(repository)  # any protected tag keeps the whole repository
         if self._registry is not None:
             await self._registry.delete_repository(repository.path)
         async with self._store.transaction():
@@ -289,6 +296,7 @@ class CatalogService:
         namespace = await self.namespace_by_id(repository.namespace_id)
         await self.tag(repository, name)
         await self._require_role(namespace, Action.DELETE, "delete tags")
+        await self._immutability.refuse(repository, [name])
         if self._registry is not None:
             await self._registry.delete_tag(repository.path, name)
         async with self._store.transaction():
@@ -297,14 +305,18 @@ class CatalogService:
     async def retag(self, repository: Repository, source: str, destination: str, *, override: bool) -> Tag:
         """Put tag ``source``'s image under ``destination`` too (members and up): in the registry first
         (so a registry that refuses changes nothing), then the catalogue, the destination pushed now.
-        An existing destination is moved only when ``override`` is true (else Conflict)."""
+        An existing destination is moved only when ``override`` is true (else Conflict), and never
+        when an immutable-tag rule protects it (TagImmutable, override or not); a new destination a
+        rule matches is created (its first push), and is protected from then on."""
         namespace = await self.namespace_by_id(repository.namespace_id)
         await self._require_role(namespace, Action.WRITE, "retag images")
         validate_tag_name(destination, field="destination_tag")
         origin = await self.tag(repository, source)
         taken = f"tag {destination!r} already exists in {repository.path!r}"
-        if not override and await self._store.tags.get(repository.id, destination) is not None:
-            raise Conflict(taken)
+        if await self._store.tags.get(repository.id, destination) is not None:
+            await self._immutability.refuse(repository, [destination])
+            if not override:
+                raise Conflict(taken)
         info = _info_of(origin)
         if self._registry is not None:
             found = await self._registry.put_tag(repository.path, source, destination)

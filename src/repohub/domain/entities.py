@@ -289,6 +289,9 @@ class DueRetention:
     namespace: str
     repository: str
     tag_count: int
+    # The namespace's id, for its immutable-tag rules (``RetentionStore.due`` sets it; None only for
+    # an entry written without a run, as tests of the log do).
+    namespace_id: int | None = None
 
     @property
     def path(self) -> str:
@@ -297,7 +300,8 @@ class DueRetention:
 
 @dataclass(frozen=True, slots=True)
 class RetentionEntry:
-    """One tag a retention run deleted (SWR's ``retention_log`` entry)."""
+    """One tag a retention run deleted, or kept because an immutable-tag rule protects it (SWR's
+    ``retention_log`` entry, with repohub's ``outcome`` and ``reason``)."""
 
     id: int
     retention_id: int
@@ -306,6 +310,15 @@ class RetentionEntry:
     tag: str
     rule_type: str
     created_at: datetime
+    outcome: str = "deleted"  # or "kept"
+    immutable_rule_id: int | None = None  # the rule that kept it
+
+    @property
+    def reason(self) -> str | None:
+        """Why a chosen tag was kept (None: it was deleted)."""
+        if self.outcome != "kept":
+            return None
+        return f"immutable (rule {self.immutable_rule_id})"
 
 
 @dataclass(frozen=True, slots=True)

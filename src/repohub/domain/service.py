@@ -12,6 +12,7 @@ from repohub.domain.entities import ANONYMOUS, Principal
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.immutability import Immutability
+from repohub.domain.immutability.policies import ImmutableRules
 from repohub.domain.namespaces import NamespaceService
 from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.registry import RegistryService
@@ -41,6 +42,7 @@ class Service:
         self.namespaces = NamespaceService(store, principal)
         self.retentions = RetentionPolicies(store, principal)
         self.immutability = Immutability(store)  # the one decision on whether a tag may change
+        self.immutable_rules = ImmutableRules(store, principal)  # managing the rules it decides by
 
     def acting_as(self, principal: Principal) -> None:
         """Bind the authenticated caller (resolved after the service was made)."""
@@ -48,6 +50,7 @@ class Service:
         self.catalog = CatalogService(self.store, principal, registry=self._registry)
         self.namespaces = NamespaceService(self.store, principal)
         self.retentions = RetentionPolicies(self.store, principal)
+        self.immutable_rules = ImmutableRules(self.store, principal)
 
     def retention_runner(self) -> RetentionRunner:
         """A retention run over this unit of work, deleting through the registry when one is set."""

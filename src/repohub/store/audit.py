@@ -10,12 +10,16 @@ sessionmaker (``audited_session_class``, used by ``store.engine.create_sessionma
 
 Only identifying values are kept (names, ids, roles, kinds, flags): never passwords, token digests,
 secrets or descriptions.
+
+Besides the statements, a use case may record what it saw but did not do (``AuditStore.record``):
+the event sink's "tag.immutable_overwritten", a protected tag moved in a registry reached behind the
+proxy. Such an entry is written in the use case's transaction, so it stands or falls with it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -27,7 +31,7 @@ from repohub.domain.clock import utcnow
 from repohub.store.session import LazySession
 from repohub.store.tables import AuditRow
 
-__all__ = ["UNAUDITED", "Actor", "ActorOf", "AuditStore", "audited_session_class"]
+__all__ = ["UNAUDITED", "Actor", "ActorOf", "AuditEntry", "AuditStore", "audited_session_class"]
 
 # Tables whose writes are bookkeeping, not anybody's action (a retention run's tag deletes are audited;
 # its log of them is not a second record).
@@ -172,9 +176,34 @@ def _on_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
+# (actor, action, target, source): an entry a use case records itself (``AuditStore.record``).
+AuditEntry = tuple[str | None, str, str, str]
+
+
 class AuditStore:
     def __init__(self, session: LazySession) -> None:
         self._session = session
+
+    async def record(self, entries: Sequence[AuditEntry]) -> None:
+        """Entries of things seen rather than done, in one statement, in the current transaction.
+
+        ``actor`` is whom the entry names (a registry event's pusher), ``source`` where it was seen;
+        the target says what, with identifying values only (module doc)."""
+        if not entries:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "at": now,
+                "actor": actor[:64] if actor else None,
+                "action": action[:64],
+                "target": target[:2000],
+                "source": source[:64],
+                "request_id": "",
+            }
+            for actor, action, target, source in entries
+        ]
+        await self._session.execute(insert(AuditRow), rows)
 
     async def since(self, moment: datetime | None, *, limit: int = 1000) -> list[dict[str, Any]]:
         query = select(AuditRow).order_by(AuditRow.at, AuditRow.id).limit(limit)

@@ -32,7 +32,7 @@ from repohub.store.tables import (
     UTCDateTime,
 )
 
-__all__ = ["RegistryStore", "TagPulls"]
+__all__ = ["GuardedTag", "RegistryStore", "TagPulls", "TouchedTag"]
 
 # The access facts of one repository, the query of a ``GET /registry/token`` scope (``access_facts``).
 _ACCESS_FACTS_SQL = (
@@ -113,6 +113,30 @@ _TAGS_ON_DIGESTS = {
     ),
 }
 
+# The existing tags an envelope's pushes and deletes would change, in namespaces with an enabled
+# immutable-tag rule (``tags_under_rules``): each wanted row names a tag (a push, a delete by tag) or a
+# digest (a delete by digest; the other is ''), and is probes of unique indexes and the (repository_id,
+# digest) index. A namespace without an enabled rule answers nothing, whatever its tags.
+_TAGS_UNDER_RULES = {
+    "postgresql": text(
+        "SELECT n.id, n.name, p.name, p.id, t.name, t.digest"
+        " FROM unnest(CAST(:namespaces AS VARCHAR[]), CAST(:names AS VARCHAR[]),"
+        " CAST(:tags AS VARCHAR[]), CAST(:digests AS VARCHAR[])) AS wanted(namespace, name, tag, digest)"
+        " JOIN namespaces n ON n.name = wanted.namespace"
+        " JOIN repositories p ON p.namespace_id = n.id AND p.name = wanted.name"
+        " JOIN tags t ON t.repository_id = p.id AND (t.name = wanted.tag OR t.digest = wanted.digest)"
+        " WHERE EXISTS (SELECT 1 FROM immutable_rules r WHERE r.namespace_id = n.id AND NOT r.disabled)"
+    ),
+    "sqlite": text(
+        "SELECT n.id, n.name, p.name, p.id, t.name, t.digest FROM json_each(:rows) AS wanted"
+        " JOIN namespaces n ON n.name = json_extract(wanted.value, '$[0]')"
+        " JOIN repositories p ON p.namespace_id = n.id AND p.name = json_extract(wanted.value, '$[1]')"
+        " JOIN tags t ON t.repository_id = p.id AND (t.name = json_extract(wanted.value, '$[2]')"
+        " OR t.digest = json_extract(wanted.value, '$[3]'))"
+        " WHERE EXISTS (SELECT 1 FROM immutable_rules r WHERE r.namespace_id = n.id AND NOT r.disabled)"
+    ),
+}
+
 # ``add_tag_pulls`` on PostgreSQL: one statement whatever the pulls, by name or by digest. The inner
 # SELECT resolves each pull to tag ids (a pull by name is one probe of (repository_id, name), one by
 # digest of (repository_id, digest): no separate round trip for those) and sums them per tag; the
@@ -142,6 +166,10 @@ _ADD_TAG_PULLS_PG = text(
 
 # (repository id, tag name or None for a pull by digest, digest, pulls, last pull): ``add_tag_pulls``.
 TagPulls = tuple[int, str | None, str, int, datetime]
+# (namespace, repository name, tag or "", digest or ""): a tag an event would change, by name or digest.
+TouchedTag = tuple[str, str, str, str]
+# (namespace id, namespace, repository name, repository id, tag, its digest): ``tags_under_rules``.
+GuardedTag = tuple[int, str, str, int, str, str]
 
 
 class RegistryStore:
@@ -246,10 +274,30 @@ class RegistryStore:
             delete(TagRow).where(TagRow.repository_id == repository_id, TagRow.name.in_(list(names)))
         )
 
-    async def delete_digest(self, repository_id: int, digest: str) -> None:
-        await self._session.execute(
-            delete(TagRow).where(TagRow.repository_id == repository_id, TagRow.digest == digest)
-        )
+    async def delete_digest(self, repository_id: int, digest: str, *, keep: Iterable[str] = ()) -> None:
+        """Delete the repository's tags on ``digest``, but those named in ``keep``."""
+        wanted = [TagRow.repository_id == repository_id, TagRow.digest == digest]
+        kept = list(keep)
+        if kept:
+            wanted.append(TagRow.name.not_in(kept))
+        await self._session.execute(delete(TagRow).where(*wanted))
+
+    async def tags_under_rules(self, touched: Sequence[TouchedTag]) -> list[GuardedTag]:
+        """The existing tags ``touched`` names (by tag, or by digest) in namespaces that have an
+        enabled immutable-tag rule: one statement for a whole envelope (``_TAGS_UNDER_RULES``)."""
+        wanted = sorted(set(touched))
+        if not wanted:
+            return []
+        params: dict[str, list[str] | str]
+        if self._dialect() == "postgresql":
+            params = {
+                key: [row[i] for row in wanted]
+                for i, key in enumerate(("namespaces", "names", "tags", "digests"))
+            }
+        else:
+            params = {"rows": orjson.dumps(wanted).decode()}
+        result = await self._session.execute(_TAGS_UNDER_RULES[self._dialect()], params)
+        return sorted({(int(row[0]), row[1], row[2], int(row[3]), row[4], row[5]) for row in result})
 
     async def repository_ids(self, paths: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Ids of existing repositories by (namespace, name), for a whole envelope in one query."""

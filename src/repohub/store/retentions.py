@@ -84,7 +84,7 @@ class RetentionStore:
         """Up to ``limit`` policies with ids above ``after_id``, in id order, with their repositories;
         only those of ``namespace`` (and of its repository ``repository``) when given."""
         statement = (
-            select(*_COLUMNS, NamespaceRow.name, RepositoryRow.name, RepositoryRow.tag_count)
+            select(*_COLUMNS, NamespaceRow.name, RepositoryRow.name, RepositoryRow.tag_count, NamespaceRow.id)
             .join(RepositoryRow, RepositoryRow.id == RetentionRow.repository_id)
             .join(NamespaceRow, NamespaceRow.id == RepositoryRow.namespace_id)
             .where(RetentionRow.id > after_id)
@@ -96,7 +96,7 @@ class RetentionStore:
         if repository is not None:
             statement = statement.where(RepositoryRow.name == repository)
         result = await self._session.execute(statement)
-        return [DueRetention(_stored(row), row[6], row[7], int(row[8])) for row in result]
+        return [DueRetention(_stored(row), row[6], row[7], int(row[8]), row[9]) for row in result]
 
     # -- what a run reads and writes -----------------------------------------------------------
     async def tag_facts(self, windows: Sequence[TagWindow]) -> dict[int, list[TagFacts]]:
@@ -120,11 +120,19 @@ class RetentionStore:
             found[repository_id].append(TagFacts(name, digest, pushed_at))
         return found
 
-    async def record(self, retention_id: int, due: DueRetention, deleted: Iterable[tuple[str, str]]) -> None:
-        """Log the tags a run deleted: (tag, rule type) pairs."""
+    async def record(
+        self,
+        retention_id: int,
+        due: DueRetention,
+        deleted: Iterable[tuple[str, str]],
+        kept: Iterable[tuple[str, str, int]] = (),
+    ) -> None:
+        """Log the tags a run deleted, (tag, rule type) pairs, and those it chose but kept because an
+        immutable-tag rule protects them, (tag, rule type, the immutable rule's id): one statement."""
         now = utcnow()
-        rows = [
-            {
+
+        def row(tag: str, rule_type: str, outcome: str, rule_id: int | None) -> dict[str, Any]:
+            return {
                 "retention_id": retention_id,
                 "repository_id": due.retention.repository_id,
                 "namespace": due.namespace,
@@ -132,14 +140,17 @@ class RetentionStore:
                 "tag": tag,
                 "rule_type": rule_type,
                 "created_at": now,
+                "outcome": outcome,
+                "immutable_rule_id": rule_id,
             }
-            for tag, rule_type in deleted
-        ]
+
+        rows = [row(tag, rule_type, "deleted", None) for tag, rule_type in deleted]
+        rows += [row(tag, rule_type, "kept", rule_id) for tag, rule_type, rule_id in kept]
         if rows:
             await self._session.execute(insert(RetentionLogRow), rows)
 
     async def history(self, repository_id: int, offset: int, limit: int) -> Page[RetentionEntry]:
-        """A repository's log, newest first."""
+        """A repository's log, newest first: tags deleted and tags kept (``RetentionEntry.outcome``)."""
         of_repository = RetentionLogRow.repository_id == repository_id
         total = await self._session.execute(
             select(func.count()).select_from(RetentionLogRow).where(of_repository)
@@ -153,6 +164,8 @@ class RetentionStore:
                 RetentionLogRow.tag,
                 RetentionLogRow.rule_type,
                 RetentionLogRow.created_at,
+                RetentionLogRow.outcome,
+                RetentionLogRow.immutable_rule_id,
             )
             .where(of_repository)
             .order_by(RetentionLogRow.id.desc())

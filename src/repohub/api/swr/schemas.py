@@ -13,6 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from repohub.api.render import iso
 from repohub.domain.entities import Membership, Repository, RepositorySummary, RetentionEntry, Role, Tag
 from repohub.domain.errors import InvalidInput
+from repohub.domain.immutability.doublestar import MAX_PATTERN
+from repohub.domain.immutability.rules import ACTION as IMMUTABLE_ACTION
+from repohub.domain.immutability.rules import KIND as IMMUTABLE_KIND
+from repohub.domain.immutability.rules import MAX_PRIORITY
+from repohub.domain.immutability.rules import TEMPLATE as IMMUTABLE_TEMPLATE
 from repohub.domain.instances import Instance
 from repohub.domain.namespaces import NamespaceAccess, NamespaceView
 from repohub.domain.retention import Retention
@@ -438,6 +443,10 @@ class RetentionLogEntry(BaseModel):
     tag: str
     rule_type: str
     created_at: str
+    # repohub's own (the SDK's RetentionLog ignores unknown keys): "deleted", or "kept" for a tag the
+    # policy chose that an immutable-tag rule protects, with ``reason`` saying which rule.
+    outcome: str = "deleted"
+    reason: str | None = None
 
 
 class RetentionHistories(BaseModel):
@@ -463,4 +472,93 @@ def retention_entry_of(entry: RetentionEntry) -> dict[str, Any]:
         "tag": entry.tag,
         "rule_type": entry.rule_type,
         "created_at": iso(entry.created_at),
+        "outcome": entry.outcome,
+        **({"reason": entry.reason} if entry.reason is not None else {}),
     }
+
+
+# -- immutable-tag rules (SWR enterprise edition; Harbor's shape) -----------------------------------
+# Read as plain JSON and judged by ``domain.immutability.parse_rule``, as the retention body is (the
+# domain names the field at fault); this schema documents it in the operations' ``openapi_extra``.
+def _rule_selector_schema(decorations: list[str], description: str) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "description": description,
+        "minItems": 1,
+        "maxItems": 1,
+        "items": {
+            "type": "object",
+            "required": ["kind", "decoration", "pattern"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"type": "string", "enum": [IMMUTABLE_KIND]},
+                "decoration": {"type": "string", "enum": decorations},
+                "pattern": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_PATTERN,
+                    "description": "doublestar: * (no '/'), ** (any, '/' too), ?, [set], {a,b}, \\x",
+                },
+                "extras": {"type": ["string", "null"], "description": "SWR's reserved field"},
+            },
+        },
+    }
+
+
+IMMUTABLE_RULE_BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["tag_selectors", "scope_selectors"],
+    "additionalProperties": False,
+    "properties": {
+        "priority": {"type": "integer", "minimum": 0, "maximum": MAX_PRIORITY, "default": 0},
+        "disabled": {"type": "boolean", "default": False},
+        "action": {"type": "string", "enum": [IMMUTABLE_ACTION]},
+        "template": {"type": "string", "enum": [IMMUTABLE_TEMPLATE]},
+        "tag_selectors": _rule_selector_schema(
+            ["matches", "excludes"], "exactly one: the tags the rule protects (or all but those)"
+        ),
+        "scope_selectors": {
+            "type": "object",
+            "required": ["repository"],
+            "additionalProperties": False,
+            "properties": {
+                "repository": _rule_selector_schema(
+                    ["repoMatches", "repoExcludes"],
+                    "exactly one: the repositories (names within the namespace) it applies to",
+                )
+            },
+        },
+    },
+}
+
+
+class ImmutableRuleCreated(BaseModel):
+    id: int
+
+
+class RuleSelector(BaseModel):
+    kind: str
+    decoration: str
+    pattern: str
+    extras: str
+
+
+class ImmutableRuleOut(BaseModel):
+    """SWR's ``ImmutableRule``."""
+
+    model_config = ConfigDict(title="ImmutableRule")
+
+    id: int
+    namespace_id: int
+    namespace_name: str
+    priority: int
+    disabled: bool
+    action: str
+    template: str
+    tag_selectors: list[RuleSelector]
+    scope_selectors: dict[str, list[RuleSelector]]
+
+
+class ImmutableRuleList(BaseModel):
+    immutable_rules: list[ImmutableRuleOut]
+    total: int

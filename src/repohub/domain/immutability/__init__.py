@@ -1,10 +1,13 @@
 """Immutable tags (SWR's enterprise "immutabletagrules", Harbor's tag immutability).
 
 ``doublestar`` compiles the rules' patterns (pure); ``rules`` says what a rule is and which tags it
-protects (pure); ``guard`` is the one decision every path that changes tags asks.
+protects (pure); ``guard`` is the one decision every path that changes tags asks; ``policies`` holds
+the use cases that manage the rules.
 """
 
-from repohub.domain.immutability.guard import Immutability, PushRefusal, TagImmutable
+# ``policies`` is imported from its module, not from here: the store imports this package's
+# ``rules``, and the use cases import the store (through ``domain.roles``).
+from repohub.domain.immutability.guard import Immutability, PushRefusal, RuleBook, TagImmutable
 from repohub.domain.immutability.rules import ImmutableRule, PushFacts, RuleSpec, Selector, parse_rule
 
 __all__ = [
@@ -12,6 +15,7 @@ __all__ = [
     "ImmutableRule",
     "PushFacts",
     "PushRefusal",
+    "RuleBook",
     "RuleSpec",
     "Selector",
     "TagImmutable",

@@ -2,19 +2,26 @@
 
 The syntax (as ``github.com/bmatcuk/doublestar``, which Harbor's selectors use):
 
-* ``*`` any run of characters except ``/``; ``**`` any run, ``/`` included; as a whole path
-  component (``**/x``, ``a/**/b``, ``a/**``) it matches zero or more components;
+* ``*`` any run of characters except ``/``; ``**`` as a whole path component (``**``, ``**/x``,
+  ``a/**/b``, ``a/**``) zero or more components; inside a component (``a**b``) it is ``*``;
 * ``?`` one character except ``/``; ``[abc]``, ``[a-z]``, ``[!a-z]`` / ``[^a-z]`` one character of (or
   not of) a set, never ``/``;
 * ``{a,b,c}`` any of the alternatives (nested, at most :data:`MAX_ALTERNATIVES` spellings in all);
 * ``\\x`` the character ``x`` itself.
 
 Why not translate ``*`` to ``.*`` and be done: ``*-*-*-rc`` against a 128-character tag of dashes
-takes the regular expression engine O(n³) steps. Here each star before a literal run is an atomic
-lazy group, ``(?>[^/]*?RUN)``: it takes the leftmost place the run fits and never retries, so a
-match costs O(pattern × name). That is correct because every run is fixed-width once the braces are
-expanded (alternatives are spelt out as separate patterns, which is what made the runs fixed-width)
-and no run's ``?`` or set matches ``/``: the leftmost fitting place leaves the most for the rest.
+takes the regular expression engine O(n³) steps. Here a name is matched component by component, on
+``name + "/"``, and every place the engine could retry is made atomic where retrying cannot help:
+
+* inside a component, each star before a literal run is ``(?>[^/]*?RUN)``: the leftmost place the
+  run fits, never retried. Sound because the runs are fixed-width once braces are spelt out (each
+  spelling is its own alternative) and no run holds ``/``: the leftmost place leaves the most for the
+  rest of the component, which the next star absorbs;
+* between whole ``**`` components, the components in between are ``(?>(?:[^/]*/)*?RUN/)``: the
+  leftmost components they fit, never retried, for the same reason one level up (each component
+  fragment matches exactly one component; the next ``**`` absorbs any).
+
+The last run after a star is left greedy and anchored, so a match costs O(pattern × name).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["MAX_ALTERNATIVES", "MAX_PATTERN", "PatternError", "compile_doublestar"]
+__all__ = ["MAX_ALTERNATIVES", "MAX_PATTERN", "Doublestar", "PatternError", "compile_doublestar"]
 
 MAX_PATTERN = 256
 MAX_ALTERNATIVES = 64
@@ -34,20 +41,19 @@ class PatternError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class _Star:
-    """A run of stars: ``any`` when it may cross ``/``; ``before``/``after``: a whole ``**`` component
-    at the start (``**/``), in the middle (``/**/``) or at the end (``/**``)."""
+class Doublestar:
+    """A compiled pattern: :meth:`matches` tells whether a whole name matches it."""
 
-    any: bool
-    shape: str = ""  # "", "lead", "mid" or "tail"
+    pattern: str
+    regex: re.Pattern[str]  # over ``name + "/"`` (module doc)
 
-
-_Token = str | _Star  # a regular expression matching one fixed-width piece, or a star
+    def matches(self, name: str) -> bool:
+        return self.regex.match(name + "/") is not None
 
 
 @lru_cache(maxsize=4096)
-def compile_doublestar(pattern: str) -> re.Pattern[str]:
-    """The regular expression matching exactly what ``pattern`` matches (use ``fullmatch``)."""
+def compile_doublestar(pattern: str) -> Doublestar:
+    """``pattern`` compiled (PatternError when it is no valid pattern)."""
     if not pattern:
         raise PatternError("a pattern may not be empty")
     if len(pattern) > MAX_PATTERN:
@@ -55,7 +61,7 @@ def compile_doublestar(pattern: str) -> re.Pattern[str]:
     if any(ord(char) < 0x20 or char == "\x7f" for char in pattern):
         raise PatternError("a pattern may not contain control characters")
     spellings = _expand(pattern)
-    return re.compile("|".join(f"(?:{_regex(_tokens(spelling))})" for spelling in spellings))
+    return Doublestar(pattern, re.compile("|".join(f"(?:{_spelling_regex(each)})" for each in spellings)))
 
 
 # -- braces ---------------------------------------------------------------------------------------
@@ -125,59 +131,88 @@ def _set_end(pattern: str, start: int) -> int:
 
 
 # -- one spelling ---------------------------------------------------------------------------------
-def _tokens(spelling: str) -> list[_Token]:
-    tokens: list[_Token] = []
+_GLOBSTAR = None  # a whole "**" component, in a spelling's list of component fragments
+
+
+def _spelling_regex(spelling: str) -> str:
+    """The expression ``name + "/"`` must match for ``spelling`` (module doc)."""
+    fragments: list[str | None] = []
+    for component in _components(spelling):
+        if len(component) >= 2 and set(component) == {"*"}:
+            if fragments and fragments[-1] is _GLOBSTAR:
+                continue  # "**/**" is "**"
+            fragments.append(_GLOBSTAR)
+        else:
+            fragments.append(_component_regex(component))
+    runs: list[list[str]] = [[]]
+    for fragment in fragments:
+        if fragment is _GLOBSTAR:
+            runs.append([])
+        else:
+            runs[-1].append(fragment + "/")
+    head = "".join(runs[0])
+    if len(runs) == 1:
+        return head + r"\Z"
+    middle = "".join(f"(?>(?:[^/]*/)*?{''.join(run)})" for run in runs[1:-1])
+    return head + middle + "(?:[^/]*/)*" + "".join(runs[-1]) + r"\Z"
+
+
+def _components(spelling: str) -> list[str]:
+    """``spelling`` split at each ``/`` outside a set (an escaped one included: no name component
+    can hold one)."""
+    components: list[str] = []
+    current: list[str] = []
     index = 0
     while index < len(spelling):
         char = spelling[index]
-        if char == "*":
-            end = index
-            while end < len(spelling) and spelling[end] == "*":
-                end += 1
-            tokens.append(_star(spelling, index, end))
-            index = end
-        elif char == "?":
-            tokens.append("[^/]")
-            index += 1
-        elif char == "[":
+        if char == "[":
             close = _set_end(spelling, index)
-            tokens.append(_set(spelling[index + 1 : close]))
+            current.append(spelling[index : close + 1])
             index = close + 1
-        elif char == "\\":
-            tokens.append(re.escape(spelling[index + 1]))
+        elif char == "\\" and spelling[index + 1] != "/":
+            current.append(spelling[index : index + 2])
             index += 2
+        elif char in "/\\":
+            components.append("".join(current))
+            current = []
+            index += 2 if char == "\\" else 1
         else:
-            tokens.append(re.escape(char))
+            current.append(char)
             index += 1
-    return _components(tokens)
+    components.append("".join(current))
+    return components
 
 
-def _star(spelling: str, start: int, end: int) -> _Star:
-    if end - start < 2:
-        return _Star(any=False)
-    before = start == 0 or spelling[start - 1] == "/"
-    after = end == len(spelling) or spelling[end] == "/"
-    if not (before and after):  # "a**b": no whole component, as doublestar reads it
-        return _Star(any=True)
-    if start == 0:
-        return _Star(any=True, shape="lead" if end < len(spelling) else "")
-    return _Star(any=True, shape="tail" if end == len(spelling) else "mid")
-
-
-def _components(tokens: list[_Token]) -> list[_Token]:
-    """Fold the ``/`` beside a whole-component ``**`` into the star, which then matches it too."""
-    folded: list[_Token] = []
-    for position, token in enumerate(tokens):
-        if isinstance(token, _Star) and token.shape in ("mid", "tail"):
-            folded.pop()  # the "/" before it
-        if isinstance(token, _Star) and token.shape in ("lead", "mid"):
-            tokens[position + 1] = ""  # the "/" after it
-        folded.append(token)
-    return [token for token in folded if token != ""]
+def _component_regex(component: str) -> str:
+    """One component: its runs of fixed-width pieces, each after its star in an atomic lazy group,
+    the last one anchored by what follows (the component's ``/``)."""
+    runs = [""]  # runs[0] before the first star, then one per star
+    index = 0
+    while index < len(component):
+        char = component[index]
+        if char == "*":
+            while index < len(component) and component[index] == "*":
+                index += 1
+            runs.append("")
+            continue
+        if char == "?":
+            piece, index = "[^/]", index + 1
+        elif char == "[":
+            close = _set_end(component, index)
+            piece, index = _set(component[index + 1 : close]), close + 1
+        elif char == "\\":
+            piece, index = re.escape(component[index + 1]), index + 2
+        else:
+            piece, index = re.escape(char), index + 1
+        runs[-1] += piece
+    if len(runs) == 1:
+        return runs[0]
+    middle = "".join(f"(?>[^/]*?{run})" for run in runs[1:-1])
+    return runs[0] + middle + "[^/]*" + runs[-1]
 
 
 def _set(body: str) -> str:
-    if not body or body in "!^":
+    if body in ("", "!", "^"):
         raise PatternError("a '[...]' set may not be empty")
     negated = body[0] in "!^"
     members = body[1:] if negated else body
@@ -198,37 +233,3 @@ def _set(body: str) -> str:
             index += 1
     inner = "".join(out)
     return f"[^/{inner}]" if negated else f"(?!/)[{inner}]"
-
-
-_STAR_REGEX = {
-    (False, ""): "[^/]*",
-    (True, ""): ".*",
-    (True, "lead"): "(?:.*/)?",
-    (True, "mid"): "/(?:.*/)?",
-    (True, "tail"): "(?:/.*)?",
-}
-
-
-def _regex(tokens: list[_Token]) -> str:
-    """Runs of fixed-width pieces, each after its star in an atomic lazy group (module doc); the
-    last run anchored at the end."""
-    runs: list[tuple[_Star | None, str]] = [(None, "")]
-    for token in tokens:
-        if isinstance(token, _Star):
-            runs.append((token, ""))
-        else:
-            star, run = runs[-1]
-            runs[-1] = (star, run + token)
-    head = runs[0][1]
-    if len(runs) == 1:
-        return head
-    middle = "".join(f"(?>{_lazy(star)}{run})" for star, run in runs[1:-1] if star is not None)
-    last_star, last_run = runs[-1]
-    assert last_star is not None
-    return head + middle + _STAR_REGEX[(last_star.any, last_star.shape)] + last_run
-
-
-def _lazy(star: _Star) -> str:
-    """The star as a lazy expression (for the atomic groups)."""
-    greedy = _STAR_REGEX[(star.any, star.shape)]
-    return greedy.replace("*", "*?").replace(")?", ")??")

@@ -8,18 +8,18 @@ A namespace without an enabled rule costs one indexed read of its rules and noth
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from repohub.domain.entities import Repository
 from repohub.domain.errors import Conflict
-from repohub.domain.immutability.rules import PushFacts, protecting
+from repohub.domain.immutability.rules import PushFacts, RuleSpec, protecting
 from repohub.domain.names import is_tag_name
 
 if TYPE_CHECKING:  # the store imports this package's rules
     from repohub.store.unit import Store
 
-__all__ = ["Immutability", "PushRefusal", "TagImmutable"]
+__all__ = ["Immutability", "PushRefusal", "RuleBook", "TagImmutable"]
 
 
 class TagImmutable(Conflict):
@@ -49,18 +49,47 @@ class PushRefusal:
         )
 
 
+@dataclass(slots=True)
+class RuleBook:
+    """The enabled rules of several namespaces, each read once, for a use case that decides many tags
+    of many repositories (a retention page, a sync run, an event envelope): the reads are
+    :meth:`Immutability.book`'s, the decision is :meth:`protected`'s."""
+
+    rules: dict[int, list[tuple[int, RuleSpec]]] = field(default_factory=dict)
+
+    def any_in(self, namespace_id: int) -> bool:
+        """Whether the namespace has an enabled rule (no: none of its tags is protected)."""
+        return bool(self.rules.get(namespace_id))
+
+    def protected(self, namespace_id: int, repository: str, tags: Iterable[str]) -> dict[str, int]:
+        """Which of ``tags`` of ``repository`` (its name within the namespace) a rule protects: tag →
+        the rule's id."""
+        rules = self.rules.get(namespace_id)
+        if not rules:
+            return {}
+        found = {name: protecting(rules, repository, name) for name in tags}
+        return {name: rule_id for name, rule_id in found.items() if rule_id is not None}
+
+
 class Immutability:
     def __init__(self, store: Store) -> None:
         self._store = store
 
     async def protected(self, repository: Repository, tags: Iterable[str] | None = None) -> dict[str, int]:
         """Which of ``tags`` (None: all the repository's) a rule protects: tag → the rule's id."""
-        rules = await self._store.immutables.enabled(repository.namespace_id)
-        if not rules:
+        book = await self.book([repository.namespace_id])
+        if not book.any_in(repository.namespace_id):
             return {}
         names = await self._store.tags.names(repository.id) if tags is None else list(tags)
-        found = {name: protecting(rules, repository.name, name) for name in names}
-        return {name: rule_id for name, rule_id in found.items() if rule_id is not None}
+        return book.protected(repository.namespace_id, repository.name, names)
+
+    async def book(self, namespace_ids: Iterable[int], into: RuleBook | None = None) -> RuleBook:
+        """The enabled rules of ``namespace_ids``: one read per namespace not in ``into`` yet (a
+        book a use case keeps across its pages reads each namespace once)."""
+        book = into if into is not None else RuleBook()
+        for namespace_id in sorted(set(namespace_ids) - set(book.rules)):
+            book.rules[namespace_id] = await self._store.immutables.enabled(namespace_id)
+        return book
 
     async def refuse(self, repository: Repository, tags: Iterable[str] | None = None) -> None:
         """TagImmutable for the first protected tag of ``tags`` (None: of the whole repository)."""

@@ -61,7 +61,7 @@ class Selector:
         return self.decoration in ("excludes", "repoExcludes")
 
     def selects(self, name: str) -> bool:
-        return (compile_doublestar(self.pattern).fullmatch(name) is None) is self.excludes
+        return compile_doublestar(self.pattern).matches(name) is not self.excludes
 
     def to_json(self) -> dict[str, str]:
         return {"kind": KIND, "decoration": self.decoration, "pattern": self.pattern, "extras": ""}

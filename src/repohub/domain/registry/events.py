@@ -16,6 +16,9 @@ Only manifest events count. Blob events are ignored.
   tags repohub puts back on that digest), and its ``push`` of a tag already on that digest (the
   manifest put back under a kept tag) leaves the tag as it was: push time, pull facts, creator. Its
   push of a new tag, or of a tag to another digest (a retag), is applied like any push.
+- A user's push that moves a tag an immutable-tag rule protects, or a user's delete that removes one,
+  means the registry was reached behind the proxy: the catalogue keeps the tag as recorded and the
+  audit log says what happened (``overwrites``; one statement per envelope that has such events).
 
 Each envelope is applied in one transaction, its event ids recorded first so a redelivery counts
 nothing twice. Tag rows are written before repository rows, each in path order; the pulls of many
@@ -40,6 +43,7 @@ from repohub.domain.gateway import INTERNAL_SUBJECT, MANIFEST_MEDIA_TYPES, Manif
 from repohub.domain.names import is_tag_name
 from repohub.domain.new_repositories import add_repository
 from repohub.domain.registry.grants import split_path
+from repohub.domain.registry.overwrites import Overwrites, overwrites_of
 from repohub.store.memory import Memory
 from repohub.store.registry import TagPulls
 from repohub.store.unit import Store
@@ -142,6 +146,16 @@ def _count_actions(events: Sequence[RegistryEvent]) -> dict[str, int]:
     return Counter(event.action if event.action in REPOSITORY_ACTIONS else OTHER for event in events)
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What applying an envelope's pushes and deletes reads before it writes: the manifests, the
+    pushers' ids, the protected tags its events would change."""
+
+    infos: Infos
+    actors: Actors
+    overwrites: Overwrites
+
+
 @dataclass(slots=True)
 class _RepositoryPlan:
     downloads: int = 0
@@ -233,7 +247,9 @@ class EventIntake:
         async with self._store.transaction(conflict="these events are being applied by another request"):
             claimed = await self._store.registry.claim_events(list(unique), now)
             fresh = [event for event_id, event in unique.items() if event_id in claimed]
-            await self._apply_groups(_by_repository(fresh), infos, actors, now)
+            overwrites = await overwrites_of(self._store, fresh)
+            await self._apply_groups(_by_repository(fresh), infos, actors, now, overwrites)
+            await self._store.audit.record(overwrites.audit)
             if _prune_due(self._store.memory):
                 await self._store.registry.prune_events(now - EVENT_RETENTION)
         return EnvelopeResult(
@@ -254,7 +270,12 @@ class EventIntake:
         return infos, await self._actor_ids(pushes)
 
     async def _apply_groups(
-        self, by_repository: dict[str, list[RegistryEvent]], infos: Infos, actors: Actors, now: datetime
+        self,
+        by_repository: dict[str, list[RegistryEvent]],
+        infos: Infos,
+        actors: Actors,
+        now: datetime,
+        overwrites: Overwrites,
     ) -> None:
         # One lock order for every envelope: concurrent envelopes touching the same repositories
         # in different orders deadlocked on PostgreSQL (seen under `make bench`, scenario 6). Tag rows
@@ -277,7 +298,7 @@ class EventIntake:
             else:
                 await self._store.registry.add_tag_pulls(tag_pulls)
                 tag_pulls = []
-                applied = await self._apply_repository(path, group, infos, actors, now)
+                applied = await self._apply_repository(path, group, infos, actors, now, overwrites)
                 if applied is None:
                     continue
                 repository_id, plan = applied
@@ -335,22 +356,28 @@ class EventIntake:
         return ids
 
     async def _apply_repository(
-        self, path: str, events: list[RegistryEvent], infos: Infos, actors: Actors, now: datetime
+        self,
+        path: str,
+        events: list[RegistryEvent],
+        infos: Infos,
+        actors: Actors,
+        now: datetime,
+        overwrites: Overwrites,
     ) -> tuple[int, _RepositoryPlan] | None:
         """Apply a repository's tag changes; its id and what its row gets (None: no such repository)."""
         first_push = next((e for e in events if e.action == PUSH and e.tag), None)
         repository_id = await self._repository_id(path, create_for=first_push, actors=actors, now=now)
         if repository_id is None:
             return None
-        return repository_id, await self._plan(repository_id, path, events, infos, actors, now)
+        plan = await self._plan(repository_id, path, events, _Facts(infos, actors, overwrites), now)
+        return repository_id, plan
 
     async def _plan(
         self,
         repository_id: int,
         path: str,
         events: list[RegistryEvent],
-        infos: Infos,
-        actors: Actors,
+        facts: _Facts,
         now: datetime,
     ) -> _RepositoryPlan:
         """Apply each event's tag change, in order; what they add to the repository's row."""
@@ -358,11 +385,11 @@ class EventIntake:
         for event in events:
             moment = event.timestamp or now
             if event.action == PUSH:
-                await self._apply_push(repository_id, path, event, moment, plan, infos, actors)
+                await self._apply_push(repository_id, path, event, moment, plan, facts)
             elif event.action == PULL:
                 _count_pull(plan, event, moment)
             elif event.action == DELETE:
-                await self._apply_delete(repository_id, event, plan)
+                await self._apply_delete(repository_id, path, event, plan, facts.overwrites)
         return plan
 
     async def _apply_push(
@@ -372,17 +399,22 @@ class EventIntake:
         event: RegistryEvent,
         moment: datetime,
         plan: _RepositoryPlan,
-        infos: Infos,
-        actors: Actors,
+        facts: _Facts,
     ) -> None:
         """A user's push creates or moves the tag and refreshes its push time, a re-push of the same
         digest too. repohub's own push (a retag, or the manifest put back under a kept tag after a
-        delete) creates or moves it alike, but leaves a tag already on that digest as it was."""
+        delete) creates or moves it alike, but leaves a tag already on that digest as it was. A
+        user's push moving a protected tag is not applied (``overwrites``: audited instead)."""
         if not event.tag or not event.digest:
             if not event.by_repohub:
                 plan.pushed_at = _later(plan.pushed_at, moment)
             return
-        info = _pushed_manifest(event, event.digest, infos.get((path, event.digest)))
+        if not event.by_repohub and facts.overwrites.keeps_push(
+            path, event.tag, event.digest, event.actor, event.id
+        ):
+            return
+        actors = facts.actors
+        info = _pushed_manifest(event, event.digest, facts.infos.get((path, event.digest)))
         changed = await self._store.tags.upsert(
             repository_id,
             name=event.tag,
@@ -402,16 +434,27 @@ class EventIntake:
         if not event.by_repohub:
             plan.uploads += 1
 
-    async def _apply_delete(self, repository_id: int, event: RegistryEvent, plan: _RepositoryPlan) -> None:
+    async def _apply_delete(
+        self,
+        repository_id: int,
+        path: str,
+        event: RegistryEvent,
+        plan: _RepositoryPlan,
+        overwrites: Overwrites,
+    ) -> None:
         if event.by_repohub:
             # repohub deleted it in the registry and changes the catalogue itself, after the registry:
             # re-applying the delete (by digest) would drop the tags it put back on that digest.
             return
         if event.tag:
+            if overwrites.kept_by_delete(path, [event.tag], event.actor, event.id):
+                return  # protected: the catalogue keeps it, the audit log says so
             await self._store.registry.delete_tags(repository_id, [event.tag])
             plan.tags_changed = True
         elif event.digest:
-            await self._store.registry.delete_digest(repository_id, event.digest)
+            protected = overwrites.on_digest(path, event.digest)
+            kept = overwrites.kept_by_delete(path, protected, event.actor, event.id)
+            await self._store.registry.delete_digest(repository_id, event.digest, keep=kept)
             plan.tags_changed = True
 
     async def _repository_id(

@@ -18,6 +18,12 @@ again (the registry's "already absent" counts as deleted, so a half-finished reg
 completed then). Without a registry (none configured) the catalogue alone changes. A dry run reads
 and reports, and writes nothing anywhere.
 
+Immutable tags (Harbor's way): the policy chooses first, counting a protected tag among the N it keeps
+as any other; then the chosen tags an immutable-tag rule protects (``domain.immutability.guard``) are
+kept, in the registry and the catalogue, and logged with ``outcome="kept"`` and the rule's id, so the
+history says why they are still there. The rules are read once per namespace per run (the run's
+``RuleBook``), and only for namespaces where a policy chose something.
+
 Writes are audited like any (``store.audit``): whoever starts a run sets the actor (the scheduler and
 ``repohub retention run`` say "retention").
 """
@@ -36,11 +42,12 @@ from repohub.domain.clock import utcnow
 from repohub.domain.entities import DueRetention, TagFacts
 from repohub.domain.errors import UpstreamFailed, UpstreamUnavailable
 from repohub.domain.gateway import RegistryGateway
+from repohub.domain.immutability.guard import Immutability, RuleBook
 from repohub.domain.retention.rules import Doomed, Policy, Template, doomed
 from repohub.observability import metrics
 from repohub.store.unit import Store
 
-__all__ = ["PAGE", "DeletedTag", "RepositoryReport", "RetentionRunner", "RunReport", "window_of"]
+__all__ = ["PAGE", "DeletedTag", "KeptTag", "RepositoryReport", "RetentionRunner", "RunReport", "window_of"]
 
 log = logging.getLogger("repohub.retention")
 
@@ -56,6 +63,20 @@ class DeletedTag:
     rule: str  # the rule's template: "tag_rule" or "date_rule"
 
 
+@dataclass(frozen=True, slots=True)
+class KeptTag:
+    """A tag the policy chose that an immutable-tag rule protects: left in place."""
+
+    name: str
+    digest: str
+    rule: str  # the retention rule's template that chose it
+    immutable_rule: int  # the id of the immutable-tag rule that kept it
+
+    @property
+    def reason(self) -> str:
+        return f"immutable (rule {self.immutable_rule})"
+
+
 @dataclass(slots=True)
 class RepositoryReport:
     """One repository a run had something to delete in."""
@@ -63,6 +84,7 @@ class RepositoryReport:
     path: str
     deleted: list[DeletedTag] = field(default_factory=list)  # deleted (dry run: would be)
     skipped: list[str] = field(default_factory=list)  # the registry's tag moved since: left alone
+    kept: list[KeptTag] = field(default_factory=list)  # chosen, but immutable: left in place
     error: str | None = None  # the registry refused or is down: nothing of it deleted
 
     def as_json(self) -> dict[str, Any]:
@@ -70,6 +92,10 @@ class RepositoryReport:
             "path": self.path,
             "deleted": [{"tag": t.name, "digest": t.digest, "rule": t.rule} for t in self.deleted],
             "skipped": list(self.skipped),
+            "kept": [
+                {"tag": t.name, "digest": t.digest, "rule": t.rule, "immutable_rule": t.immutable_rule}
+                for t in self.kept
+            ],
             "error": self.error,
         }
 
@@ -86,6 +112,10 @@ class RunReport:
         return sum(len(item.deleted) for item in self.repositories)
 
     @property
+    def kept(self) -> int:
+        return sum(len(item.kept) for item in self.repositories)
+
+    @property
     def failed(self) -> list[RepositoryReport]:
         return [item for item in self.repositories if item.error is not None]
 
@@ -94,6 +124,7 @@ class RunReport:
             "dry_run": self.dry_run,
             "policies": self.policies,
             "deleted": self.deleted,
+            "kept": self.kept,
             "failed": len(self.failed),
             "seconds": round(self.seconds, 3),
             "repositories": [item.as_json() for item in self.repositories],
@@ -120,6 +151,7 @@ class RetentionRunner:
         self._store = store
         self._registry = registry
         self._page = page
+        self._immutability = Immutability(store)
 
     async def run(
         self,
@@ -133,6 +165,7 @@ class RetentionRunner:
         started = time.perf_counter()
         now = now or utcnow()
         report = RunReport(dry_run=dry_run)
+        book = RuleBook()  # each namespace's rules, read once in the run
         after, more = 0, True
         while more:
             # One policy beyond the page says whether another page follows, so a run ends without
@@ -144,8 +177,8 @@ class RetentionRunner:
             if not page:
                 break
             report.policies += len(page)
-            for due, chosen in await self._doomed_in(page, now):
-                report.repositories.append(await self._apply(due, chosen, dry_run=dry_run))
+            for due, chosen, kept in await self._decided(page, now, book):
+                report.repositories.append(await self._apply(due, chosen, kept, dry_run=dry_run))
             after = page[-1].retention.id
         report.seconds = time.perf_counter() - started
         if not dry_run:
@@ -176,25 +209,30 @@ class RetentionRunner:
                 found.append((due, chosen))
         return found
 
-    async def _apply(self, due: DueRetention, chosen: list[Doomed], *, dry_run: bool) -> RepositoryReport:
-        report = RepositoryReport(due.path)
+    async def _decided(
+        self, page: Sequence[DueRetention], now: datetime, book: RuleBook
+    ) -> list[tuple[DueRetention, list[Doomed], list[KeptTag]]]:
+        """The page's repositories with tags the policy chose, and which of those immutable-tag rules
+        keep: the rules of namespaces not in ``book`` yet are read, once each."""
+        chosen_in = await self._doomed_in(page, now)
+        await self._immutability.book((due.namespace_id for due, _ in chosen_in if due.namespace_id), book)
+        return [(due, chosen, _kept(book, due, chosen)) for due, chosen in chosen_in]
+
+    async def _apply(
+        self, due: DueRetention, chosen: list[Doomed], kept: list[KeptTag], *, dry_run: bool
+    ) -> RepositoryReport:
+        """Delete ``chosen`` but the ``kept`` (immutable) ones, registry first; log both."""
+        report = RepositoryReport(due.path, kept=kept)
+        protected = {item.name for item in kept}
+        chosen = [item for item in chosen if item.name not in protected]
         if dry_run:
             report.deleted = [DeletedTag(item.name, item.digest, item.rule_type) for item in chosen]
             return report
-        gone = {item.name for item in chosen}
-        if self._registry is not None:
-            try:
-                deletion = await self._registry.delete_tags(
-                    due.path, {item.name: item.digest for item in chosen}
-                )
-            except (UpstreamUnavailable, UpstreamFailed) as error:
-                log.warning("retention: %s left as it is, the registry failed: %s", due.path, error.message)
-                report.error = error.message
-                return report
-            gone = set(deletion.deleted) & gone
-            report.skipped = sorted(set(deletion.skipped))
-        going = [item for item in chosen if item.name in gone]
-        if not going:
+        going = await self._deleted_in_registry(due, chosen, report) if chosen else []
+        if going is None:
+            return report
+        if not going:  # nothing to delete in the catalogue: the log says which tags were kept, if any
+            await self._record_kept(due, kept)
             return report
         async with self._store.transaction():
             # By digest: a tag re-pushed after the registry's delete (its event applied meanwhile)
@@ -206,8 +244,49 @@ class RetentionRunner:
             )
             deleted = [item for item in going if item.name in unmoved]
             await self._store.retentions.record(
-                due.retention.id, due, [(item.name, item.rule_type) for item in deleted]
+                due.retention.id,
+                due,
+                [(item.name, item.rule_type) for item in deleted],
+                [(item.name, item.rule, item.immutable_rule) for item in kept],
             )
         report.skipped = sorted({*report.skipped, *(item.name for item in going if item.name not in unmoved)})
         report.deleted = [DeletedTag(item.name, item.digest, item.rule_type) for item in deleted]
         return report
+
+    async def _deleted_in_registry(
+        self, due: DueRetention, chosen: list[Doomed], report: RepositoryReport
+    ) -> list[Doomed] | None:
+        """The chosen tags the registry deleted (all of them without a registry); None when it
+        failed (``report.error`` says how), the tags it skipped in ``report.skipped``."""
+        if self._registry is None:
+            return chosen
+        try:
+            deletion = await self._registry.delete_tags(due.path, {item.name: item.digest for item in chosen})
+        except (UpstreamUnavailable, UpstreamFailed) as error:
+            log.warning("retention: %s left as it is, the registry failed: %s", due.path, error.message)
+            report.error = error.message
+            return None
+        report.skipped = sorted(set(deletion.skipped))
+        gone = set(deletion.deleted)
+        return [item for item in chosen if item.name in gone]
+
+    async def _record_kept(self, due: DueRetention, kept: list[KeptTag]) -> None:
+        """The log of a repository where the catalogue deleted nothing: its kept tags, if any."""
+        if not kept:
+            return
+        async with self._store.transaction():
+            await self._store.retentions.record(
+                due.retention.id, due, [], [(item.name, item.rule, item.immutable_rule) for item in kept]
+            )
+
+
+def _kept(book: RuleBook, due: DueRetention, chosen: list[Doomed]) -> list[KeptTag]:
+    """The chosen tags an immutable-tag rule of the repository's namespace protects."""
+    if due.namespace_id is None or not book.any_in(due.namespace_id):
+        return []
+    protected = book.protected(due.namespace_id, due.repository, (item.name for item in chosen))
+    return [
+        KeptTag(item.name, item.digest, item.rule_type, protected[item.name])
+        for item in chosen
+        if item.name in protected
+    ]
