@@ -2,7 +2,8 @@
 ``repohub proxy config`` prints (run as printed), a real ``repohub serve``, skopeo pushing through
 nginx. A push or manifest delete an immutable-tag rule forbids is refused before the registry writes
 anything, in the registry's own error format ("denied: ..."); a caller without a token of ours gets
-the registry's 401 as if no check were there; deleting the rule lifts it all.
+the registry's 401 as if no check were there; deleting the rule lifts it all. The rules are made and
+removed through SWR's own SDK (AK/SK), itself through nginx.
 
 One scenario per database; steps build on each other (the registry keeps what was pushed).
 """
@@ -15,10 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from huaweicloudsdkswr.v2 import (
+    CreateImmutableRuleBody,
+    CreateImmutableRuleRequest,
+    DeleteImmutableRuleRequest,
+    RuleSelector,
+)
 
 from repohub.config import Settings
 from repohub.domain.entities import Role
-from repohub.domain.immutability import parse_rule
+from tests.compat.test_swr_sdk import swr_client
 from tests.e2e.oci import Image, write_image
 from tests.e2e.registry import Skopeo, registry_config, require_binaries, running_registry
 from tests.e2e.test_registry import Hub, eventually, ok
@@ -30,40 +37,43 @@ PASSWORD = "pw-" + "i" * 8
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
 
-def rule(tags: str, *, decoration: str = "matches", disabled: bool = False) -> dict[str, Any]:
+def rule(tags: str, *, decoration: str = "matches", disabled: bool = False) -> CreateImmutableRuleBody:
     """SWR's CreateImmutableRuleBody: ``tags`` on every repository of the namespace."""
-    return {
-        "priority": 0,
-        "disabled": disabled,
-        "action": "immutable",
-        "template": "immutable_template",
-        "tag_selectors": [{"kind": "doublestar", "decoration": decoration, "pattern": tags}],
-        "scope_selectors": {
-            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+    return CreateImmutableRuleBody(
+        priority=0,
+        disabled=disabled,
+        action="immutable",
+        template="immutable_template",
+        tag_selectors=[RuleSelector(kind="doublestar", decoration=decoration, pattern=tags)],
+        scope_selectors={
+            "repository": [RuleSelector(kind="doublestar", decoration="repoMatches", pattern="**")]
         },
-    }
+    )
 
 
 class Rules:
-    """acme's immutable-tag rules, made and removed as the namespace admin would.
+    """acme's immutable-tag rules, managed by carol (its admin) through SWR's SDK with the AK/SK of
+    ``repohub access-keys create --json``, through nginx (SWR's enterprise-edition paths under /v2/
+    are repohub's there)."""
 
-    Through the store for now: SWR's immutabletagrules calls are being built beside this test; this
-    is the one place that switches to the SDK when they land."""
+    def __init__(self, base: str, key: dict[str, str]) -> None:
+        self.client = swr_client(base, key)
+        self.instance = key["instance_id"]
 
-    def __init__(self, accounts: World) -> None:
-        self.accounts = accounts
+    def create(self, body: CreateImmutableRuleBody) -> int:
+        created = self.client.create_immutable_rule(
+            CreateImmutableRuleRequest(instance_id=self.instance, namespace_name="acme", body=body)
+        )
+        assert created.status_code == 201, created
+        return int(created.id)
 
-    async def create(self, body: dict[str, Any]) -> int:
-        async with self.accounts.service() as service:
-            store = service.store
-            namespace = await store.namespaces.by_name("acme")
-            assert namespace is not None
-            async with store.transaction():
-                return await store.immutables.add(namespace.id, parse_rule(body))
-
-    async def delete(self, rule_id: int) -> None:
-        async with self.accounts.service() as service, service.store.transaction():
-            assert await service.store.immutables.delete(rule_id)
+    def delete(self, rule_id: int) -> None:
+        deleted = self.client.delete_immutable_rule(
+            DeleteImmutableRuleRequest(
+                instance_id=self.instance, namespace_name="acme", immutable_rule_id=rule_id
+            )
+        )
+        assert deleted.status_code == 200, deleted
 
 
 class Front:
@@ -136,23 +146,23 @@ async def test_immutable_tags_are_refused_on_pushes_through_the_proxy(
     fragment = cli(settings, "registry", "config", extra_env=env)
     config.write_text(registry_config(fragment, tmp_path / "storage", registry_port))
     images = {name: write_image(tmp_path / name, f"image {name}\n") for name in "ABCD"}
-    rules = Rules(accounts)
+    key = json.loads(cli(settings, "access-keys", "create", "carol", "--json"))
     with (
         running_registry(config, registry_port) as registry,
         serve(settings, extra_env=env, port=hub_port) as server,
         nginx.shipped(settings, tmp_path / "nginx", proxy_port, server.url, registry.url) as base,
     ):
-        front, hub = Front(base, tmp_path, tokens), Hub(server.url, tokens)
+        front, hub, rules = Front(base, tmp_path, tokens), Hub(server.url, tokens), Rules(base, key)
         ok(front.push(images["A"], "v1"))
         ok(front.push(images["A"], "latest"))
         first = {"v1": images["A"].digest, "latest": images["A"].digest}
         eventually(lambda: hub.v1_tags("app") == first, "v1 and latest in the catalogue")
-        version_rule = await rules.create(rule("v*"))
+        version_rule = rules.create(rule("v*"))
 
         await _overwrites_refused(front, images, hub)
         await _deletes_refused(front, images)
         _strangers_get_the_registrys_answer(front, images)
-        await rules.delete(version_rule)
+        rules.delete(version_rule)
         await _excludes_and_disabled(front, images, rules, hub)
 
 
@@ -206,14 +216,14 @@ async def _excludes_and_disabled(front: Front, images: dict[str, Image], rules: 
     ok(front.push(images["C"], "v1"))
     assert front.digest("v1") == images["C"].digest
     eventually(lambda: hub.v1_tags("app").get("v1") == images["C"].digest, "v1 moved in the catalogue")
-    others = await rules.create(rule("v*", decoration="excludes"))
+    others = rules.create(rule("v*", decoration="excludes"))
     denied(front.push(images["D"], "latest"), "latest")
     ok(front.push(images["D"], "v1"))
-    await rules.delete(others)
-    disabled = await rules.create(rule("**", disabled=True))
+    rules.delete(others)
+    disabled = rules.create(rule("**", disabled=True))
     ok(front.push(images["D"], "latest"))
     assert front.digest("latest") == images["D"].digest
-    await rules.delete(disabled)
+    rules.delete(disabled)
     carol = front.bearer("carol", "pull,push,delete")
     eventually(lambda: hub.v1_tags("app").get("latest") == images["D"].digest, "latest moved")
     deleted = front.manifest("DELETE", images["B"].digest, carol)  # v2's
