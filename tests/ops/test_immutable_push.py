@@ -188,6 +188,9 @@ async def _deletes_refused(front: Front, images: dict[str, Image]) -> None:
     alice = front.bearer("alice", "pull,push")
     manifest = (images["C"].layout / "blobs" / "sha256" / images["C"].digest.split(":")[1]).read_bytes()
     assert "tag v1 of acme/app" in refusal(front.manifest("PUT", "v1", alice, manifest))
+    # Spelt otherwise, the same tag to nginx and the registry: the same refusal.
+    for reference in ("v%31", "./v1"):
+        assert "tag v1 of acme/app" in refusal(front.manifest("PUT", reference, alice, manifest)), reference
 
 
 def _strangers_get_the_registrys_answer(front: Front, images: dict[str, Image]) -> None:

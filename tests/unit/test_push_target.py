@@ -22,6 +22,14 @@ def test_manifest_writes_of_a_namespace_repository_are_targets() -> None:
     deleted = push_target("DELETE", f"/v2/acme/manifests/x/manifests/{V1}?tag=v1")
     assert deleted is not None and deleted.delete
     assert (deleted.repository, deleted.references) == ("manifests/x", (V1,))  # a DELETE sets no tag
+    # nginx routes by the normalised path, the registry redirects the raw one there: judged as that.
+    for odd in (
+        "/v2/acme//app/manifests/v1",
+        "/v2/acme/app/x/../manifests/./v1",
+        "/v2/acme/app%2Fmanifests/v1",
+    ):
+        found = push_target("PUT", odd)
+        assert found is not None and (found.name, found.references) == ("acme/app", ("v1",)), odd
 
 
 def test_anything_else_is_no_target() -> None:

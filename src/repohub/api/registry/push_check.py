@@ -15,6 +15,7 @@ in ``router.py``) like the token endpoint: this is on the push path.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
@@ -55,7 +56,7 @@ def push_target(method: str | None, uri: str | None) -> PushTarget | None:
     if method not in _NEEDED or not uri:
         return None
     path, _, query = uri.partition("?")
-    match = _MANIFEST.fullmatch(unquote(path))
+    match = _MANIFEST.fullmatch(_normal(unquote(path)))
     if match is None:
         return None
     name, reference = match["name"], match["reference"]
@@ -64,6 +65,14 @@ def push_target(method: str | None, uri: str | None) -> PushTarget | None:
         return None  # a one-component name is no repository of a namespace
     tags = [value for key, value in parse_qsl(query) if key == "tag"] if method == "PUT" else []
     return PushTarget(method == "DELETE", name, namespace, repository, (reference, *tags))
+
+
+def _normal(path: str) -> str:
+    """The path as nginx matched its location (``$uri``): slashes merged, ``.`` and ``..`` resolved.
+    The registry is sent the raw one and redirects such a path to this one, so this is the write
+    that would happen."""
+    normal = posixpath.normpath(path)
+    return normal + "/" if path.endswith("/") and normal != "/" else normal
 
 
 def header_safe(message: str) -> str:
