@@ -232,3 +232,29 @@ async def _excludes_and_disabled(front: Front, images: dict[str, Image], rules: 
     deleted = front.manifest("DELETE", images["B"].digest, carol)  # v2's
     assert deleted.status_code == 202, deleted.text
     assert front.digest("v2") is None
+
+
+def test_with_repohub_unreachable_manifest_writes_fail_closed_and_pulls_go_on(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """nginx cannot ask: every manifest PUT and DELETE is a 500 (nothing reaches the registry), while
+    reads, which never ask, still get the registry's own answers."""
+    require_binaries()
+    nginx.require_nginx()
+    registry_port, proxy_port, nobody = free_port(), free_port(), free_port()
+    config = tmp_path / "registry.yml"
+    fragment = cli(settings, "registry", "config", "--url", f"http://127.0.0.1:{proxy_port}")
+    config.write_text(registry_config(fragment, tmp_path / "storage", registry_port))
+    with (
+        running_registry(config, registry_port) as registry,
+        nginx.shipped(settings, tmp_path / "nginx", proxy_port, f"http://127.0.0.1:{nobody}", registry.url),
+    ):
+        base = f"http://127.0.0.1:{proxy_port}"
+        for method in ("PUT", "DELETE"):
+            answer = httpx.request(method, f"{base}/v2/acme/app/manifests/v1", content=b"{}", timeout=30)
+            assert answer.status_code == 500, (method, answer.text)
+            assert "docker-distribution-api-version" not in answer.headers  # never reached the registry
+        for path in ("/v2/", "/v2/acme/app/manifests/v1", "/v2/acme/app/tags/list"):
+            answer = httpx.get(f"{base}{path}", timeout=30)
+            assert answer.status_code == 401, (path, answer.text)
+            assert answer.headers["docker-distribution-api-version"] == "registry/2.0"
