@@ -516,6 +516,32 @@ async def test_a_chosen_tag_sharing_its_image_with_a_protected_tag_is_kept(world
     assert ("v1", "date_rule", "kept", rule_id) in await _log(world)
 
 
+async def test_a_kept_tag_is_logged_once_not_on_every_run(world: World) -> None:
+    from tests.immutable_rules import rule
+
+    await _seven_tags(world)
+    await _policy(world, "acme/app", KEEP_TWO)
+    first = await _rule(world, rule("v1"))
+    second = await _rule(world, rule("v{1,2}"))  # v1 kept by the first rule (by id), v2 by this one
+
+    for _ in range(3):
+        assert (await _run(world)).kept == 2  # the report says so every run
+    kept_v1, kept_v2 = ("v1", "tag_rule", "kept", first), ("v2", "tag_rule", "kept", second)
+    assert await _log(world) == [kept_v1, kept_v2, ("v3", "tag_rule", "deleted", None)]
+
+    from tests.immutable_rules import delete_rule
+
+    await delete_rule(world.app, first)  # another rule keeps v1 now: that is news, logged once
+    for _ in range(2):
+        assert (await _run(world)).kept == 2
+    assert await _log(world) == [
+        kept_v1,
+        ("v1", "tag_rule", "kept", second),
+        kept_v2,
+        ("v3", "tag_rule", "deleted", None),
+    ]
+
+
 async def test_a_rule_created_during_a_run_holds_from_the_next_page_on(world: World) -> None:
     from tests.immutable_rules import rule
 
