@@ -15,14 +15,17 @@ __all__ = ["add_rule", "change_rule", "delete_rule", "rule"]
 
 
 def rule(
-    tags: str,
-    repos: str = "**",
+    tags: Any = "v*",
+    repos: Any = "**",
     *,
     tag_decoration: str = "matches",
     repo_decoration: str = "repoMatches",
     disabled: bool = False,
+    **fields: Any,
 ) -> dict[str, Any]:
-    """SWR's ``CreateImmutableRuleBody``: tags ``tags`` of the repositories ``repos`` (doublestar)."""
+    """SWR's ``CreateImmutableRuleBody`` as huaweicloudsdkswr sends it: tags ``tags`` of the
+    repositories ``repos`` (doublestar); ``fields`` add or replace top-level fields (a test of bad
+    bodies passes wrong types on purpose)."""
     return {
         "priority": 0,
         "disabled": disabled,
@@ -32,6 +35,7 @@ def rule(
         "scope_selectors": {
             "repository": [{"kind": "doublestar", "decoration": repo_decoration, "pattern": repos}]
         },
+        **fields,
     }
 
 

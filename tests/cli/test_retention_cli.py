@@ -99,6 +99,7 @@ async def test_retention_run_reports_the_tags_an_immutable_rule_kept(
             "digest": repository["kept"][0]["digest"],
             "rule": "tag_rule",
             "immutable_rule": rule_id,
+            "shares": None,
         }
     ]
 

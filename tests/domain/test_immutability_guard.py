@@ -9,21 +9,10 @@ from typing import Any
 import pytest
 
 from repohub.domain.immutability import TagImmutable, parse_rule
+from tests.immutable_rules import rule
 from tests.world import World
 
 D1, D2 = ("sha256:" + digit * 64 for digit in "12")
-
-
-def rule(
-    tags: str, repos: str = "**", *, decoration: str = "matches", disabled: bool = False
-) -> dict[str, Any]:
-    return {
-        "disabled": disabled,
-        "tag_selectors": [{"kind": "doublestar", "decoration": decoration, "pattern": tags}],
-        "scope_selectors": {
-            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": repos}]
-        },
-    }
 
 
 async def _acme(world: World, *rules: dict[str, Any]) -> list[int]:
@@ -59,8 +48,35 @@ async def test_enabled_rules_protect_the_tags_and_repositories_they_select(world
     assert "immutable" in refused.value.message
 
 
+async def test_deleting_a_tag_on_a_protected_tags_image_is_refused_naming_both(world: World) -> None:
+    (first,) = await _acme(world, rule("v*", "app"))  # "shared" is on v1's digest, "latest" is not
+    async with world.service("ann") as service:
+        app = await service.catalog.repository("acme", "app")
+        api = await service.catalog.repository("acme", "team/api")
+        with pytest.raises(TagImmutable) as refused:
+            await service.catalog.delete_tag(app, "shared")
+        await service.immutability.refuse(app, ["shared"])  # moving it elsewhere is no delete: allowed
+        await service.immutability.refuse(app, ["latest"], deleting=True)  # alone on its image
+        await service.catalog.delete_tag(api, "shared")  # the rule does not select team/api's v1
+        assert await service.store.tags.names(app.id) == ["latest", "shared", "v1"]
+        assert await service.store.tags.names(api.id) == ["latest", "v1"]
+    assert (refused.value.tag, refused.value.shares, refused.value.rule_id) == ("shared", "v1", first)
+    assert f"tag 'shared' shares its image with immutable tag 'v1' (rule {first})" in refused.value.message
+    assert "push another image onto 'shared' first" in refused.value.message
+
+
+async def test_the_store_reads_the_other_tags_on_each_given_tags_image(world: World) -> None:
+    await _acme(world)
+    async with world.service("ann") as service:
+        app = await service.catalog.repository("acme", "app")
+        api = await service.catalog.repository("acme", "team/api")
+        found = await service.store.tags.sharing({app.id: ["v1", "latest"], api.id: ["shared"], 999: []})
+        assert await service.store.tags.sharing({}) == {}
+    assert found == {app.id: {"v1": ["shared"]}, api.id: {"shared": ["v1"]}}
+
+
 async def test_excludes_protects_every_tag_but_the_matching_ones(world: World) -> None:
-    (only,) = await _acme(world, rule("v*", decoration="excludes"))
+    (only,) = await _acme(world, rule("v*", tag_decoration="excludes"))
     async with world.service("ann") as service:
         app = await service.catalog.repository("acme", "team/api")
         assert await service.immutability.protected(app) == {"latest": only, "shared": only}

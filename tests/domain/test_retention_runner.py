@@ -472,7 +472,7 @@ async def test_a_dry_run_reports_kept_tags_and_writes_nothing(world: World) -> N
     assert len(await _tags(world, "acme/app")) == 7
 
 
-async def test_rules_are_read_once_per_namespace_and_only_where_a_policy_chose(world: World) -> None:
+async def test_rules_are_read_once_per_namespace_per_page_and_only_where_a_policy_chose(world: World) -> None:
     from tests.immutable_rules import rule
 
     await _rule(world, rule("t0"))
@@ -487,4 +487,78 @@ async def test_rules_are_read_once_per_namespace_and_only_where_a_policy_chose(w
         with counted(world) as statements:
             report = await RetentionRunner(service.store, None).run(now=later, dry_run=True)
     assert len(report.repositories) == 250 and report.kept == 250  # each repository's t0
-    assert len([s for s in statements if "immutable_rules" in s]) == 1
+    # Three pages of 100, 100 and 50: the rules once a page (a rule created meanwhile holds on the
+    # next page), and the tags sharing the chosen tags' images once a page.
+    assert len([s for s in statements if "immutable_rules" in s]) == 3
+    assert len([s for s in statements if "tags_1" in s]) == 3
+
+
+async def test_a_chosen_tag_sharing_its_image_with_a_protected_tag_is_kept(world: World) -> None:
+    """Distribution would delete the image, so the protected tag too: the chosen tag on it stays."""
+    from tests.immutable_rules import rule
+
+    registry = MemoryRegistry()
+    await _seven_tags(world, registry)
+    v1 = registry.repos["acme/app"]["v1"]
+    await world.tag("acme/app", "prod", digest=v1, at=NOW - timedelta(days=1))  # newer: not chosen
+    registry.repos["acme/app"]["prod"] = v1
+    await _policy(world, "acme/app", older_than(30))
+    rule_id = await _rule(world, rule("prod"))
+
+    report = await _run(world, registry)
+
+    [repository] = report.repositories
+    assert [(t.name, t.immutable_rule, t.shares) for t in repository.kept] == [("v1", rule_id, "prod")]
+    assert repository.kept[0].reason == f"shares its image with immutable tag 'prod' (rule {rule_id})"
+    assert report.as_json()["repositories"][0]["kept"][0]["shares"] == "prod"
+    assert await _tags(world, "acme/app") == ["prod", "v1"]
+    assert sorted(registry.repos["acme/app"]) == ["prod", "v1"]
+    assert ("v1", "date_rule", "kept", rule_id) in await _log(world)
+
+
+async def test_a_kept_tag_is_logged_once_not_on_every_run(world: World) -> None:
+    from tests.immutable_rules import rule
+
+    await _seven_tags(world)
+    await _policy(world, "acme/app", KEEP_TWO)
+    first = await _rule(world, rule("v1"))
+    second = await _rule(world, rule("v{1,2}"))  # v1 kept by the first rule (by id), v2 by this one
+
+    for _ in range(3):
+        assert (await _run(world)).kept == 2  # the report says so every run
+    kept_v1, kept_v2 = ("v1", "tag_rule", "kept", first), ("v2", "tag_rule", "kept", second)
+    assert await _log(world) == [kept_v1, kept_v2, ("v3", "tag_rule", "deleted", None)]
+
+    from tests.immutable_rules import delete_rule
+
+    await delete_rule(world.app, first)  # another rule keeps v1 now: that is news, logged once
+    for _ in range(2):
+        assert (await _run(world)).kept == 2
+    assert await _log(world) == [
+        kept_v1,
+        ("v1", "tag_rule", "kept", second),
+        kept_v2,
+        ("v3", "tag_rule", "deleted", None),
+    ]
+
+
+async def test_a_rule_created_during_a_run_holds_from_the_next_page_on(world: World) -> None:
+    from tests.immutable_rules import rule
+
+    await _many_repositories(world, 3, _stored(older_than(30)))
+    later = NOW + timedelta(days=32)  # every tag is older than 30 days: each page chooses all five
+    async with world.service() as service:
+        store = service.store
+        due, pages = store.retentions.due, []
+
+        async def due_then_a_new_rule(*args: Any, **options: Any) -> Any:
+            pages.append(await due(*args, **options))
+            if len(pages) == 2:  # the first page is applied; a rule arrives before the second's
+                await _rule(world, rule("t0"))
+            return pages[-1]
+
+        store.retentions.due = due_then_a_new_rule  # type: ignore[method-assign]
+        report = await RetentionRunner(store, None, page=1).run(now=later)
+
+    assert [len(item.deleted) for item in report.repositories] == [5, 4, 4]
+    assert [[t.name for t in item.kept] for item in report.repositories] == [[], ["t0"], ["t0"]]

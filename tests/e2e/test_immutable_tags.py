@@ -1,7 +1,8 @@
 """Immutable tags against the real Distribution registry, a real ``repohub serve`` and skopeo.
 
-The rule ``v*`` on acme: deletes of a protected tag (or of its repository) through every dialect and
-a retag onto it are refused (409) and the registry still serves it; a push that overwrites it in the
+The rule ``v*`` on acme: deletes of a protected tag (or of its repository) through every dialect,
+a retag onto it and a delete of another tag on its image are refused (409) and the registry still
+serves it; a push that overwrites it in the
 registry directly (skopeo straight to the registry, no proxy: what repohub cannot prevent) leaves the
 catalogue's digest, writes an audit entry naming the pusher, and ``registry sync`` reports the
 disagreement without changing it; deleting the rule lifts all of it. One scenario per database.
@@ -65,6 +66,19 @@ async def test_protected_tags_survive_every_refused_change_and_an_overwrite_is_r
 
         _every_dialect_refuses(hub, org_id, rule_id)
         assert served("v1") == one.digest and served("latest") == two.digest
+
+        # A tag on v1's image: the registry can only delete the image, so v1 with it: refused. Pushed
+        # onto another image first, it may go, and v1 stays served throughout.
+        ok(skopeo.push(one.layout, f"{host}/acme/app:edge", *alice))
+        eventually(lambda: hub.v1_tags("app").get("edge") == one.digest, "edge on v1's image")
+        refused = hub.swr("DELETE", "/namespaces/acme/repos/app/tags/edge")
+        assert refused.status_code == 409, refused.text
+        assert f"tag 'edge' shares its image with immutable tag 'v1' (rule {rule_id})" in refused.text
+        assert served("edge") == served("v1") == one.digest
+        ok(skopeo.push(two.layout, f"{host}/acme/app:edge", *alice))
+        eventually(lambda: hub.v1_tags("app").get("edge") == two.digest, "edge on latest's image")
+        assert hub.swr("DELETE", "/namespaces/acme/repos/app/tags/edge").status_code == 204
+        assert served("edge") is None and served("v1") == one.digest and served("latest") == two.digest
         assert hub.v1_tags("app") == {"v1": one.digest, "latest": two.digest}
 
         # Behind the proxy: the registry takes the overwrite; the catalogue keeps what was released.

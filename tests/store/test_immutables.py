@@ -6,20 +6,8 @@ import pytest
 
 from repohub.domain.errors import Conflict
 from repohub.domain.immutability import parse_rule
+from tests.immutable_rules import rule
 from tests.world import World
-
-
-def rule(tags: str, repos: str = "**", *, tag_decoration: str = "matches", disabled: bool = False) -> dict:
-    return {
-        "priority": 0,
-        "disabled": disabled,
-        "action": "immutable",
-        "template": "immutable_template",
-        "tag_selectors": [{"kind": "doublestar", "decoration": tag_decoration, "pattern": tags}],
-        "scope_selectors": {
-            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": repos}]
-        },
-    }
 
 
 async def _acme(world: World) -> int:
@@ -52,8 +40,8 @@ async def test_push_facts_read_enabled_rules_and_the_tags_a_reference_names(worl
     assert sorted(by_digest.tags) == ["also", "v1"]
     assert new_tag.tags == [] and new_tag.rules == by_tag.rules
     assert elsewhere.rules == []
-    assert by_tag.protected("app") == ("v1", first)
-    assert by_digest.protected("app") == ("v1", first)
+    assert by_tag.namespace_id == by_digest.namespace_id == new_tag.namespace_id == namespace_id
+    assert empty.namespace_id is None and elsewhere.namespace_id is None
 
 
 async def test_a_rule_saying_what_another_says_is_a_conflict_and_rules_page(world: World) -> None:

@@ -11,10 +11,10 @@ from huaweicloudsdkcore.utils.http_utils import sanitize_for_serialization
 from huaweicloudsdkswr.v2 import CreateImmutableRuleBody, RuleSelector, UpdateImmutableRuleBody
 
 from repohub.domain.errors import InvalidInput
+from repohub.domain.immutability.guard import Protection, RuleBook
 from repohub.domain.immutability.rules import (
     MAX_PRIORITY,
     ImmutableRule,
-    PushFacts,
     RuleSpec,
     Selector,
     parse_rule,
@@ -221,8 +221,13 @@ def test_any_one_enabled_rule_protects_and_the_first_by_id_is_named() -> None:
     assert protecting([], "app", "v1") is None
 
 
-def test_push_facts_name_the_first_protected_tag() -> None:
-    facts = PushFacts(rules=[(2, spec("v*"))], tags=["latest", "v1", "v2"])
-    assert facts.protected("app") == ("v1", 2)
-    assert PushFacts(rules=[(2, spec("v*", "web"))], tags=["v1"]).protected("app") is None
-    assert PushFacts(rules=[(2, spec("v*"))], tags=[]).protected("app") is None
+def test_the_rule_book_keeps_protected_tags_and_those_sharing_their_image() -> None:
+    book = RuleBook({7: [(2, spec("v*")), (4, spec("stable"))]})
+    sharing = {"latest": ["stable", "v1"], "edge": ["nightly"], "v1": ["latest", "stable"]}
+    found = book.undeletable(7, "app", ["latest", "edge", "v1", "rc"], sharing)
+    # v1 itself; latest shares its image with stable and v1, both protected: the first by name.
+    assert found == {"v1": Protection(2), "latest": Protection(4, shares="stable")}
+    assert found["latest"].reason == "shares its image with immutable tag 'stable' (rule 4)"
+    assert found["v1"].reason == "immutable (rule 2)"
+    assert book.undeletable(8, "app", ["v1"], {}) == {}  # a namespace without rules
+    assert book.protected(7, "app", ["latest", "v1", "v2"]) == {"v1": 2, "v2": 2}

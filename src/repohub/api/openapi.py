@@ -34,7 +34,11 @@ _DESCRIPTIONS = {
     UNAUTHENTICATED: "Credentials missing, malformed, unknown or expired",
     FORBIDDEN: "Authenticated, but not allowed to do this",
     NOT_FOUND: "Does not exist, or is not visible to the caller",
-    CONFLICT: "Conflicts with what exists (duplicate name, non-empty namespace...)",
+    CONFLICT: (
+        "Conflicts with what exists (duplicate name, non-empty namespace...), or would delete, move or "
+        "overwrite an immutable tag (an immutable-tag rule protects it, or a tag to delete shares its "
+        "image with one)"
+    ),
     TOO_LARGE: "The request body is larger than REPOHUB_MAX_BODY_BYTES",
     UNSUPPORTED_MEDIA_TYPE: "The body is not of a media type this operation reads",
     RATE_LIMITED: "Too many requests from this client or for this user; retry after Retry-After",

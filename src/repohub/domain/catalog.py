@@ -13,7 +13,9 @@ namespace is public) and raises what the policy's answer means:
 
 Whether a tag may be deleted or moved is the immutable-tag rules' (``domain.immutability.guard``):
 deletes and retag ask it after the caller's permission (a caller who may not delete learns nothing of
-the rules) and before the registry is touched, so a refusal (409) changes nothing anywhere.
+the rules) and before the registry is touched, so a refusal (409) changes nothing anywhere. Deleting
+a tag that shares its image with a protected tag is refused too (the registry can only delete the
+image, so both tags).
 """
 
 from __future__ import annotations
@@ -296,7 +298,8 @@ class CatalogService:
         namespace = await self.namespace_by_id(repository.namespace_id)
         await self.tag(repository, name)
         await self._require_role(namespace, Action.DELETE, "delete tags")
-        await self._immutability.refuse(repository, [name])
+        # A tag on the image of a protected one is refused too: the registry deletes the image.
+        await self._immutability.refuse(repository, [name], deleting=True)
         if self._registry is not None:
             await self._registry.delete_tag(repository.path, name)
         async with self._store.transaction():

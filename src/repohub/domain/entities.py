@@ -316,9 +316,18 @@ class RetentionEntry:
     @property
     def reason(self) -> str | None:
         """Why a chosen tag was kept (None: it was deleted)."""
-        if self.outcome != "kept":
+        if self.outcome != "kept" or self.immutable_rule_id is None:
             return None
-        return f"immutable (rule {self.immutable_rule_id})"
+        return kept_reason(self.immutable_rule_id)
+
+
+def kept_reason(rule_id: int, shares: str | None = None) -> str:
+    """Why retention kept a tag it chose, the one wording of the run's report and the history: an
+    immutable-tag rule protects it, or (``shares``) it shares its image with a tag one protects, which
+    deleting it would delete in the registry (Distribution deletes a manifest, not a tag)."""
+    if shares is None:
+        return f"immutable (rule {rule_id})"
+    return f"shares its image with immutable tag {shares!r} (rule {rule_id})"
 
 
 @dataclass(frozen=True, slots=True)

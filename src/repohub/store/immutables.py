@@ -26,7 +26,8 @@ __all__ = ["ImmutableRuleStore"]
 # ``$3`` is the reference of the request: a tag name, or a digest (the tags on it). Rows: each
 # enabled rule once per tag found (a rule with no tag row when none is), so at most rules × tags.
 _PUSH_FACTS_SQL = (
-    "SELECT r.id, r.priority, r.tag_decoration, r.tag_pattern, r.repo_decoration, r.repo_pattern, t.name"
+    "SELECT r.id, r.priority, r.tag_decoration, r.tag_pattern, r.repo_decoration, r.repo_pattern, t.name,"
+    " n.id"
     " FROM namespaces n"
     " JOIN immutable_rules r ON r.namespace_id = n.id AND NOT r.disabled"
     " LEFT OUTER JOIN repositories p ON p.namespace_id = n.id AND p.name = $2"
@@ -61,6 +62,10 @@ def _values(spec: RuleSpec) -> dict[str, Any]:
         "repo_decoration": spec.repository.decoration,
         "repo_pattern": spec.repository.pattern,
     }
+
+
+def _of(namespace_id: int | None) -> list[Any]:
+    return [] if namespace_id is None else [ImmutableRuleRow.namespace_id == namespace_id]
 
 
 class ImmutableRuleStore:
@@ -114,15 +119,21 @@ class ImmutableRuleStore:
             items=[_rule(row) for row in rows], total=int(total.scalar_one()), offset=offset, limit=limit
         )
 
-    async def update(self, rule_id: int, spec: RuleSpec) -> None:
-        await self._session.execute(
+    async def update(self, rule_id: int, spec: RuleSpec, *, namespace_id: int | None = None) -> bool:
+        """Replace what the rule says (of ``namespace_id``, if given); whether it exists: the row count
+        is the use case's existence check, in its transaction."""
+        result = await self._session.execute(
             update(ImmutableRuleRow)
-            .where(ImmutableRuleRow.id == rule_id)
+            .where(ImmutableRuleRow.id == rule_id, *_of(namespace_id))
             .values(updated_at=utcnow(), **_values(spec))
         )
+        return bool(result.rowcount)
 
-    async def delete(self, rule_id: int) -> bool:
-        result = await self._session.execute(delete(ImmutableRuleRow).where(ImmutableRuleRow.id == rule_id))
+    async def delete(self, rule_id: int, *, namespace_id: int | None = None) -> bool:
+        """Delete the rule (of ``namespace_id``, if given); whether it existed."""
+        result = await self._session.execute(
+            delete(ImmutableRuleRow).where(ImmutableRuleRow.id == rule_id, *_of(namespace_id))
+        )
         return bool(result.rowcount)
 
     async def enabled(self, namespace_id: int) -> list[tuple[int, RuleSpec]]:
@@ -139,9 +150,11 @@ class ImmutableRuleStore:
         rows = await self._reads.fetch(_PUSH_FACTS_SQL, (namespace, repository, reference))
         rules: dict[int, RuleSpec] = {}
         tags: dict[str, None] = {}
+        namespace_id: int | None = None
         for row in rows:
+            namespace_id = row[7]
             if row[0] not in rules:
                 rules[row[0]] = spec_from_row(row[1], False, (row[2], row[3]), (row[4], row[5]))
             if row[6] is not None:
                 tags[row[6]] = None
-        return PushFacts(rules=sorted(rules.items()), tags=list(tags))
+        return PushFacts(rules=sorted(rules.items()), tags=list(tags), namespace_id=namespace_id)

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import case, delete, func, insert, literal, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import Creator, Page, Repository, RepositorySummary, Tag
@@ -311,6 +312,41 @@ class TagStore:
             select(TagRow.name).where(TagRow.repository_id == repository_id).order_by(TagRow.name)
         )
         return list(result.scalars())
+
+    async def sharing(self, wanted: Mapping[int, Iterable[str]]) -> dict[int, dict[str, list[str]]]:
+        """For each repository id's tags in ``wanted``, the repository's other tags on the same digest
+        (repository → tag → those tags, sorted; a tag alone on its image is absent), in one statement
+        over ``(repository_id, name)`` and ``(repository_id, digest)``. Distribution deletes a manifest,
+        so every tag on it: the immutability guard asks before a tag is deleted."""
+        pairs = [(repository_id, sorted(set(names))) for repository_id, names in wanted.items()]
+        pairs = [(repository_id, names) for repository_id, names in pairs if names]
+        if not pairs:
+            return {}
+        other = aliased(TagRow)
+        result = await self._session.execute(
+            select(TagRow.repository_id, TagRow.name, other.name)
+            .join(
+                other,
+                and_(
+                    other.repository_id == TagRow.repository_id,
+                    other.digest == TagRow.digest,
+                    other.name != TagRow.name,
+                ),
+            )
+            .where(
+                or_(
+                    *(
+                        and_(TagRow.repository_id == repository_id, TagRow.name.in_(names))
+                        for repository_id, names in pairs
+                    )
+                )
+            )
+            .order_by(TagRow.repository_id, TagRow.name, other.name)
+        )
+        found: dict[int, dict[str, list[str]]] = {}
+        for repository_id, name, sibling in result:
+            found.setdefault(repository_id, {}).setdefault(name, []).append(sibling)
+        return found
 
     async def delete(self, repository_id: int, names: Iterable[str]) -> None:
         await self._session.execute(

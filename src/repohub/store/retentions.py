@@ -11,12 +11,33 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import DueRetention, Page, RetentionEntry, StoredRetention, TagFacts
 from repohub.store.session import LazySession
-from repohub.store.tables import NamespaceRow, RepositoryRow, RetentionLogRow, RetentionRow, TagRow
+from repohub.store.tables import (
+    NamespaceRow,
+    RepositoryRow,
+    RetentionLogRow,
+    RetentionRow,
+    TagRow,
+    UTCDateTime,
+)
 
 __all__ = ["RetentionStore", "TagWindow"]
 
@@ -127,12 +148,14 @@ class RetentionStore:
         deleted: Iterable[tuple[str, str]],
         kept: Iterable[tuple[str, str, int]] = (),
     ) -> None:
-        """Log the tags a run deleted, (tag, rule type) pairs, and those it chose but kept because an
-        immutable-tag rule protects them, (tag, rule type, the immutable rule's id): one statement."""
+        """Log the tags a run deleted, (tag, rule type) pairs, in one statement, and those it chose but
+        kept because an immutable-tag rule protects them, (tag, rule type, the immutable rule's id), in
+        another: a kept tag only when the repository's log has no ``kept`` entry for that tag and rule
+        yet, so a tag kept run after run is logged once, not once a run (the history would grow
+        without bound)."""
         now = utcnow()
-
-        def row(tag: str, rule_type: str, outcome: str, rule_id: int | None) -> dict[str, Any]:
-            return {
+        rows = [
+            {
                 "retention_id": retention_id,
                 "repository_id": due.retention.repository_id,
                 "namespace": due.namespace,
@@ -140,14 +163,16 @@ class RetentionStore:
                 "tag": tag,
                 "rule_type": rule_type,
                 "created_at": now,
-                "outcome": outcome,
-                "immutable_rule_id": rule_id,
+                "outcome": "deleted",
+                "immutable_rule_id": None,
             }
-
-        rows = [row(tag, rule_type, "deleted", None) for tag, rule_type in deleted]
-        rows += [row(tag, rule_type, "kept", rule_id) for tag, rule_type, rule_id in kept]
+            for tag, rule_type in deleted
+        ]
         if rows:
             await self._session.execute(insert(RetentionLogRow), rows)
+        kept = list(kept)
+        if kept:
+            await self._session.execute(_kept_once(retention_id, due, kept, now))
 
     async def history(self, repository_id: int, offset: int, limit: int) -> Page[RetentionEntry]:
         """A repository's log, newest first: tags deleted and tags kept (``RetentionEntry.outcome``)."""
@@ -174,3 +199,51 @@ class RetentionStore:
         )
         items = [RetentionEntry(*row) for row in result]
         return Page(items=items, total=int(total.scalar_one()), offset=offset, limit=limit)
+
+
+def _kept_once(
+    retention_id: int, due: DueRetention, kept: Sequence[tuple[str, str, int]], now: datetime
+) -> Any:
+    """``INSERT ... SELECT`` of the kept tags the repository's log has no ``kept`` entry for with the
+    same rule: one set-based statement whatever the count (the ``(repository_id, id)`` index narrows
+    the check to the repository's log). Casts type the parameters for PostgreSQL, which cannot infer
+    a bare parameter's type in a select list."""
+    chosen = union_all(
+        *(
+            select(
+                cast(literal(tag), String).label("tag"),
+                cast(literal(rule_type), String).label("rule_type"),
+                cast(literal(rule_id), BigInteger).label("rule_id"),
+            )
+            for tag, rule_type, rule_id in kept
+        )
+    ).subquery("chosen")
+    logged = exists().where(
+        RetentionLogRow.repository_id == due.retention.repository_id,
+        RetentionLogRow.tag == chosen.c.tag,
+        RetentionLogRow.outcome == "kept",
+        RetentionLogRow.immutable_rule_id == chosen.c.rule_id,
+    )
+    values = select(
+        cast(literal(retention_id), BigInteger),
+        cast(literal(due.retention.repository_id), BigInteger),
+        cast(literal(due.namespace), String),
+        cast(literal(due.repository), String),
+        chosen.c.tag,
+        chosen.c.rule_type,
+        literal(now, UTCDateTime()),  # typed: asyncpg casts it; a CAST would make SQLite's a number
+        cast(literal("kept"), String),
+        chosen.c.rule_id,
+    ).where(~logged)
+    columns = [
+        RetentionLogRow.retention_id,
+        RetentionLogRow.repository_id,
+        RetentionLogRow.namespace,
+        RetentionLogRow.repo,
+        RetentionLogRow.tag,
+        RetentionLogRow.rule_type,
+        RetentionLogRow.created_at,
+        RetentionLogRow.outcome,
+        RetentionLogRow.immutable_rule_id,
+    ]
+    return insert(RetentionLogRow).from_select(columns, values)

@@ -15,29 +15,8 @@ from repohub.domain.entities import Role
 from repohub.domain.immutability.rules import MAX_RULES_PER_NAMESPACE
 from repohub.store.tables import AuditRow, ImmutableRuleRow
 from tests.api.swr.helpers import auth
+from tests.immutable_rules import rule
 from tests.world import World
-
-
-def rule(
-    tags: str = "v*",
-    repos: str = "**",
-    *,
-    tag_decoration: str = "matches",
-    repo_decoration: str = "repoMatches",
-    **fields: Any,
-) -> dict[str, Any]:
-    """A body as huaweicloudsdkswr's CreateImmutableRuleBody sends it."""
-    return {
-        "priority": 0,
-        "disabled": False,
-        "action": "immutable",
-        "template": "immutable_template",
-        "tag_selectors": [{"kind": "doublestar", "decoration": tag_decoration, "pattern": tags}],
-        "scope_selectors": {
-            "repository": [{"kind": "doublestar", "decoration": repo_decoration, "pattern": repos}]
-        },
-        **fields,
-    }
 
 
 def assert_swr_error(response: Any, status: int) -> dict[str, Any]:
@@ -479,3 +458,47 @@ async def test_priority_orders_the_list_within_a_namespace(client, alice):
 )
 async def test_bad_list_parameters_are_400(client, alice, params):
     assert_swr_error(await client.get(alice.rules(), params=params, headers=alice.headers), 400)
+
+
+@pytest.mark.parametrize("call", ["update", "delete"])
+async def test_a_rule_deleted_concurrently_is_a_404_not_a_200(accounts: World, call: str) -> None:
+    """The row count inside the transaction decides: a delete landing between any earlier read and
+    the write leaves nothing to change, and the caller hears so."""
+    from repohub.domain.errors import NotFound
+    from tests.immutable_rules import add_rule, delete_rule
+
+    await accounts.user("alice")
+    await accounts.org("acme", owner="alice")
+    rule_id = await add_rule(accounts.app, "acme", rule())
+    async with accounts.service("alice") as service:
+        transaction = service.store.transaction
+
+        def deleted_first(*args: Any, **options: Any) -> Any:
+            # The concurrent delete commits just before this call's transaction starts.
+            async def enter() -> Any:
+                await delete_rule(accounts.app, rule_id)
+                return transaction(*args, **options)
+
+            return _Late(enter)
+
+        service.store.transaction = deleted_first  # type: ignore[method-assign]
+        with pytest.raises(NotFound):
+            if call == "update":
+                await service.immutable_rules.update("acme", rule_id, rule("w*"))
+            else:
+                await service.immutable_rules.delete("acme", rule_id)
+
+
+class _Late:
+    """An async context manager made by a coroutine when entered (the concurrent delete runs first)."""
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._inner: Any = None
+
+    async def __aenter__(self) -> Any:
+        self._inner = await self._make()
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self._inner.__aexit__(*exc)

@@ -56,6 +56,25 @@ async def test_a_protected_tag_is_not_deleted_and_an_unprotected_one_is(client, 
     assert set(await tags(client, carol)) == {"v1", "v2"}
 
 
+async def test_a_tag_sharing_its_image_with_a_protected_tag_is_not_deleted(client, app, acme: World) -> None:
+    """Distribution deletes the image, so every tag on it: deleting ``edge`` (on v1's digest) would
+    delete the protected v1 in the registry. Moving ``edge`` onto another image first frees it."""
+    carol = acme.tokens["carol"]
+    rule_id = await add_rule(app, "acme", rule("v1"))
+    before = await tags(client, carol)
+    await acme.tag("acme/app", "edge", digest=before["v1"])
+
+    refused = await client.delete(f"{TAGS}/edge", headers=auth(carol))
+    assert_immutable(refused, "edge", rule_id)
+    assert "shares its image with immutable tag 'v1'" in refused.json()["error_msg"]
+    assert await tags(client, carol) == {**before, "edge": before["v1"]}
+
+    moved = {"source_tag": "latest", "destination_tag": "edge", "override": True}
+    assert (await client.post(TAGS, json=moved, headers=auth(carol))).status_code == 201
+    assert (await client.delete(f"{TAGS}/edge", headers=auth(carol))).status_code == 204
+    assert await tags(client, carol) == before
+
+
 async def test_a_repository_holding_a_protected_tag_is_not_deleted(client, app, acme: World) -> None:
     carol = acme.tokens["carol"]
     rule_id = await add_rule(app, "acme", rule("v2", "app"))

@@ -110,7 +110,10 @@ async def list_retention_histories(
     offset: Text = None,
     filter: Annotated[str | None, Query(description="limit::N|offset::M; wins over the parameters")] = None,
 ) -> Response:
-    """The tags retention runs deleted from the repository, newest first."""
+    """The tags retention runs deleted from the repository, and those they chose but an immutable-tag
+    rule kept (``outcome`` "kept", ``reason`` naming the rule), newest first. A kept tag is logged
+    once per tag and rule, not again on every run that keeps it, so the history does not grow while
+    nothing changes."""
     page = filters.paging(filters.merged({"limit": limit, "offset": offset}, filter, HISTORY_KEYS))
     repo = await service.catalog.repository(namespace, repository)
     found = await service.retentions.history(repo, page.offset, page.limit)

@@ -268,7 +268,9 @@ async def create_repo_tag(
     namespace: str, repository: str, body: CreateRepoTagBody, service: ServiceDep
 ) -> Response:
     """Retag: the source tag's image under the destination tag too (members and up); 409 when the
-    destination exists and ``override`` is false."""
+    destination exists and ``override`` is false, and when an immutable-tag rule protects the
+    existing destination, override or not (``TagImmutable``); a new destination a rule selects is
+    created, and protected from then on."""
     repo = await service.catalog.repository(namespace, repository)
     await service.catalog.retag(repo, body.source_tag, body.destination_tag, override=body.override)
     return _created()

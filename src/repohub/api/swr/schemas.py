@@ -444,7 +444,8 @@ class RetentionLogEntry(BaseModel):
     rule_type: str
     created_at: str
     # repohub's own (the SDK's RetentionLog ignores unknown keys): "deleted", or "kept" for a tag the
-    # policy chose that an immutable-tag rule protects, with ``reason`` saying which rule.
+    # policy chose that an immutable-tag rule protects (or whose image a protected tag shares), with
+    # ``reason`` saying which rule; logged once per tag and rule.
     outcome: str = "deleted"
     reason: str | None = None
 

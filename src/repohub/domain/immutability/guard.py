@@ -2,37 +2,50 @@
 overwrites tags asks :class:`Immutability` (the catalogue's deletes and retag, retention, the
 registry sync, the event sink, the proxy's push check), and only it reads the rules.
 
+A tag is also kept when it shares its image (digest) with a protected tag and the change would delete
+it: Distribution deletes a manifest, so every tag on it (``registry/client.py delete_tags`` puts the
+manifest back under the others, which leaves the protected tag gone meanwhile, and for good if the
+put-back fails). Moving such a tag elsewhere (a push, a retag) leaves the image alone and passes.
+
 A namespace without an enabled rule costs one indexed read of its rules and nothing more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from repohub.domain.entities import Repository
+from repohub.domain.entities import Repository, kept_reason
 from repohub.domain.errors import Conflict
-from repohub.domain.immutability.rules import PushFacts, RuleSpec, protecting
+from repohub.domain.immutability.rules import RuleSpec, protecting
 from repohub.domain.names import is_tag_name
 
 if TYPE_CHECKING:  # the store imports this package's rules
     from repohub.store.unit import Store
 
-__all__ = ["Immutability", "PushRefusal", "RuleBook", "TagImmutable"]
+__all__ = ["Deletion", "Immutability", "Protection", "PushRefusal", "RuleBook", "TagImmutable"]
 
 
 class TagImmutable(Conflict):
-    """The change would delete, move or overwrite a tag an immutable-tag rule protects (409)."""
+    """The change would delete, move or overwrite a tag an immutable-tag rule protects, or delete a
+    tag that shares its image with one (``shares``: that tag's name) (409)."""
 
-    def __init__(self, path: str, tag: str, rule_id: int) -> None:
-        super().__init__(
-            f"tag {tag!r} of {path!r} is immutable (immutable-tag rule {rule_id}): it may not be "
-            "deleted, overwritten or moved",
-            field="tag",
-        )
+    def __init__(self, path: str, tag: str, rule_id: int, *, shares: str | None = None) -> None:
+        if shares is None:
+            message = (
+                f"tag {tag!r} of {path!r} is immutable (immutable-tag rule {rule_id}): it may not be "
+                "deleted, overwritten or moved"
+            )
+        else:
+            message = (
+                f"tag {tag!r} {kept_reason(rule_id, shares)} in {path!r}: deleting it would delete "
+                f"{shares!r} in the registry; push another image onto {tag!r} first, then delete it"
+            )
+        super().__init__(message, field="tag")
         self.tag = tag
         self.rule_id = rule_id
+        self.shares = shares
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +56,38 @@ class PushRefusal:
     rule_id: int
 
     def message(self, path: str) -> str:
-        return (
-            f"tag {self.tag!r} of {path!r} is immutable (rule {self.rule_id}): "
-            "it may not be overwritten or deleted"
-        )
+        """The words every dialect's 409 uses (``TagImmutable``'s)."""
+        return TagImmutable(path, self.tag, self.rule_id).message
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """Why a tag may not be deleted: the rule that protects it, or (``shares``) the protected tag on
+    its image, which deleting it would delete."""
+
+    rule_id: int
+    shares: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return kept_reason(self.rule_id, self.shares)
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """Tags a use case means to delete from one repository (``Immutability.undeletable``)."""
+
+    namespace_id: int
+    repository_id: int
+    repository: str  # its name within the namespace
+    tags: Sequence[str]
 
 
 @dataclass(slots=True)
 class RuleBook:
     """The enabled rules of several namespaces, each read once, for a use case that decides many tags
     of many repositories (a retention page, a sync run, an event envelope): the reads are
-    :meth:`Immutability.book`'s, the decision is :meth:`protected`'s."""
+    :meth:`Immutability.book`'s, the decision is :meth:`protected`'s (and :meth:`undeletable`'s)."""
 
     rules: dict[int, list[tuple[int, RuleSpec]]] = field(default_factory=dict)
 
@@ -69,6 +103,27 @@ class RuleBook:
             return {}
         found = {name: protecting(rules, repository, name) for name in tags}
         return {name: rule_id for name, rule_id in found.items() if rule_id is not None}
+
+    def undeletable(
+        self,
+        namespace_id: int,
+        repository: str,
+        tags: Iterable[str],
+        sharing: Mapping[str, Sequence[str]],
+    ) -> dict[str, Protection]:
+        """Which of ``tags`` may not be deleted: those a rule protects, and those sharing their image
+        with a protected tag (``sharing``: tag → the other tags on its digest; the first protected
+        one by name is named)."""
+        names = list(tags)
+        protected = self.protected(namespace_id, repository, names)
+        found = {name: Protection(rule_id) for name, rule_id in protected.items()}
+        others = {other for name in names if name not in found for other in sharing.get(name, ())}
+        shielding = self.protected(namespace_id, repository, others)
+        for name in names:
+            shared = sorted(other for other in sharing.get(name, ()) if other in shielding)
+            if name not in found and shared:
+                found[name] = Protection(shielding[shared[0]], shares=shared[0])
+        return found
 
 
 class Immutability:
@@ -91,12 +146,38 @@ class Immutability:
             book.rules[namespace_id] = await self._store.immutables.enabled(namespace_id)
         return book
 
-    async def refuse(self, repository: Repository, tags: Iterable[str] | None = None) -> None:
-        """TagImmutable for the first protected tag of ``tags`` (None: of the whole repository)."""
-        protected = await self.protected(repository, tags)
-        if protected:
-            tag = min(protected)
-            raise TagImmutable(repository.path, tag, protected[tag])
+    async def undeletable(self, deletions: Sequence[Deletion]) -> list[dict[str, Protection]]:
+        """For each deletion, which of its tags may not be deleted (``RuleBook.undeletable``): one
+        read of rules per namespace, and one statement for the tags sharing the images of those in
+        namespaces with an enabled rule (none at all without one)."""
+        book = await self.book(deletion.namespace_id for deletion in deletions)
+        guarded = [deletion for deletion in deletions if book.any_in(deletion.namespace_id)]
+        sharing = await self._store.tags.sharing({item.repository_id: item.tags for item in guarded})
+        return [
+            book.undeletable(
+                item.namespace_id, item.repository, item.tags, sharing.get(item.repository_id, {})
+            )
+            if book.any_in(item.namespace_id)
+            else {}
+            for item in deletions
+        ]
+
+    async def refuse(
+        self, repository: Repository, tags: Iterable[str] | None = None, *, deleting: bool = False
+    ) -> None:
+        """TagImmutable for the first protected tag of ``tags`` (None: of the whole repository); when
+        ``deleting`` them, also for the first sharing its image with a protected tag (module doc)."""
+        if not deleting or tags is None:  # the whole repository: every tag on an image is in it
+            protected = await self.protected(repository, tags)
+            if protected:
+                tag = min(protected)
+                raise TagImmutable(repository.path, tag, protected[tag])
+            return
+        deletion = Deletion(repository.namespace_id, repository.id, repository.name, list(tags))
+        (found,) = await self.undeletable([deletion])
+        if found:
+            tag = min(found, key=lambda name: (found[name].shares is not None, name))
+            raise TagImmutable(repository.path, tag, found[tag].rule_id, shares=found[tag].shares)
 
     async def push_refusal(
         self, namespace: str, repository: str, reference: str, *, delete: bool
@@ -111,8 +192,10 @@ class Immutability:
         if not delete and not is_tag_name(reference):
             return None
         facts = await self._store.immutables.push_facts(namespace, repository, reference)
-        if not facts.rules:
+        if facts.namespace_id is None or not facts.rules:
             return None
         tags = facts.tags if delete else [tag for tag in facts.tags if tag == reference]
-        found = PushFacts(rules=facts.rules, tags=tags).protected(repository)
-        return PushRefusal(*found) if found is not None else None
+        book = RuleBook({facts.namespace_id: facts.rules})  # the one matcher, on the facts' rules
+        protected = book.protected(facts.namespace_id, repository, tags)
+        first = next((tag for tag in tags if tag in protected), None)
+        return PushRefusal(first, protected[first]) if first is not None else None

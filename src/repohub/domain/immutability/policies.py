@@ -64,15 +64,17 @@ class ImmutableRules:
         """Replace what the rule says (all of it: priority, disabled, both selectors)."""
         namespace = await self._administered(namespace_name)
         spec = parse_rule(body)
-        await self._stored(namespace, rule_id)
         async with self._store.transaction(conflict=_duplicate(namespace)):
-            await self._store.immutables.update(rule_id, spec)
+            # The row count decides, inside the transaction: a rule deleted since any earlier read
+            # (a concurrent delete) is a 404, not a 200 for a change that changed nothing.
+            if not await self._store.immutables.update(rule_id, spec, namespace_id=namespace.id):
+                raise _missing(namespace, rule_id)
 
     async def delete(self, namespace_name: str, rule_id: int) -> None:
         namespace = await self._administered(namespace_name)
-        await self._stored(namespace, rule_id)
         async with self._store.transaction():
-            await self._store.immutables.delete(rule_id)
+            if not await self._store.immutables.delete(rule_id, namespace_id=namespace.id):
+                raise _missing(namespace, rule_id)
 
     async def list(self, namespace_id: int | None, offset: int, limit: int) -> Page[ImmutableRule]:
         """The rules the caller may read (module doc), by namespace, priority and id."""
@@ -113,11 +115,9 @@ class ImmutableRules:
         await roles.require(self._store, namespace, role, Action.ADMINISTER, "managing immutable-tag rules")
         return namespace
 
-    async def _stored(self, namespace: Namespace, rule_id: int) -> ImmutableRule:
-        found = await self._store.immutables.get(namespace.id, rule_id)
-        if found is None:
-            raise NotFound(f"immutable-tag rule {rule_id} not found in namespace {namespace.name!r}")
-        return found
+
+def _missing(namespace: Namespace, rule_id: int) -> NotFound:
+    return NotFound(f"immutable-tag rule {rule_id} not found in namespace {namespace.name!r}")
 
 
 def _duplicate(namespace: Namespace) -> str:

@@ -207,16 +207,10 @@ class ImmutableRule:
 
 @dataclass(frozen=True, slots=True)
 class PushFacts:
-    """What the push check reads in one statement: the namespace's enabled rules and the tags the
-    request's reference names (the tag itself, or the tags on a digest)."""
+    """What the push check reads in one statement: the namespace's id and enabled rules (None and
+    none: no enabled rule) and the tags the request's reference names (the tag itself, or the tags on
+    a digest). Which of them are protected is ``guard.RuleBook``'s decision, as everywhere."""
 
     rules: list[tuple[int, RuleSpec]]
     tags: list[str]
-
-    def protected(self, repository: str) -> tuple[str, int] | None:
-        """The first of ``tags`` a rule protects, with the rule's id."""
-        for tag in self.tags:
-            rule_id = protecting(self.rules, repository, tag)
-            if rule_id is not None:
-                return tag, rule_id
-        return None
+    namespace_id: int | None = None

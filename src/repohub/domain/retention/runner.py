@@ -19,10 +19,13 @@ completed then). Without a registry (none configured) the catalogue alone change
 and reports, and writes nothing anywhere.
 
 Immutable tags (Harbor's way): the policy chooses first, counting a protected tag among the N it keeps
-as any other; then the chosen tags an immutable-tag rule protects (``domain.immutability.guard``) are
-kept, in the registry and the catalogue, and logged with ``outcome="kept"`` and the rule's id, so the
-history says why they are still there. The rules are read once per namespace per run (the run's
-``RuleBook``), and only for namespaces where a policy chose something.
+as any other; then the chosen tags an immutable-tag rule protects, and those sharing their image with a
+protected tag (deleting them would delete it in the registry), are kept (``domain.immutability.guard``),
+in the registry and the catalogue, and logged with ``outcome="kept"`` and the rule's id, so the
+history says why they are still there: once per tag and rule (``RetentionStore.record``), not on every
+run. The rules are read once per namespace per page, so a rule created during a run holds from the
+next page on, and only for namespaces where a policy chose something; the tags sharing the chosen
+tags' images in one statement per page, only in namespaces with an enabled rule.
 
 Writes are audited like any (``store.audit``): whoever starts a run sets the actor (the scheduler and
 ``repohub retention run`` say "retention").
@@ -39,10 +42,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from repohub.domain.clock import utcnow
-from repohub.domain.entities import DueRetention, TagFacts
+from repohub.domain.entities import DueRetention, TagFacts, kept_reason
 from repohub.domain.errors import UpstreamFailed, UpstreamUnavailable
 from repohub.domain.gateway import RegistryGateway
-from repohub.domain.immutability.guard import Immutability, RuleBook
+from repohub.domain.immutability.guard import Deletion, Immutability, Protection
 from repohub.domain.retention.rules import Doomed, Policy, Template, doomed
 from repohub.observability import metrics
 from repohub.store.unit import Store
@@ -71,10 +74,11 @@ class KeptTag:
     digest: str
     rule: str  # the retention rule's template that chose it
     immutable_rule: int  # the id of the immutable-tag rule that kept it
+    shares: str | None = None  # the protected tag on its image (None: itself protected)
 
     @property
     def reason(self) -> str:
-        return f"immutable (rule {self.immutable_rule})"
+        return kept_reason(self.immutable_rule, self.shares)
 
 
 @dataclass(slots=True)
@@ -93,7 +97,13 @@ class RepositoryReport:
             "deleted": [{"tag": t.name, "digest": t.digest, "rule": t.rule} for t in self.deleted],
             "skipped": list(self.skipped),
             "kept": [
-                {"tag": t.name, "digest": t.digest, "rule": t.rule, "immutable_rule": t.immutable_rule}
+                {
+                    "tag": t.name,
+                    "digest": t.digest,
+                    "rule": t.rule,
+                    "immutable_rule": t.immutable_rule,
+                    "shares": t.shares,  # the protected tag on its image; None: itself protected
+                }
                 for t in self.kept
             ],
             "error": self.error,
@@ -165,7 +175,6 @@ class RetentionRunner:
         started = time.perf_counter()
         now = now or utcnow()
         report = RunReport(dry_run=dry_run)
-        book = RuleBook()  # each namespace's rules, read once in the run
         after, more = 0, True
         while more:
             # One policy beyond the page says whether another page follows, so a run ends without
@@ -177,7 +186,7 @@ class RetentionRunner:
             if not page:
                 break
             report.policies += len(page)
-            for due, chosen, kept in await self._decided(page, now, book):
+            for due, chosen, kept in await self._decided(page, now):
                 report.repositories.append(await self._apply(due, chosen, kept, dry_run=dry_run))
             after = page[-1].retention.id
         report.seconds = time.perf_counter() - started
@@ -210,13 +219,19 @@ class RetentionRunner:
         return found
 
     async def _decided(
-        self, page: Sequence[DueRetention], now: datetime, book: RuleBook
+        self, page: Sequence[DueRetention], now: datetime
     ) -> list[tuple[DueRetention, list[Doomed], list[KeptTag]]]:
         """The page's repositories with tags the policy chose, and which of those immutable-tag rules
-        keep: the rules of namespaces not in ``book`` yet are read, once each."""
+        keep (``Immutability.undeletable``: the rules read now, once per namespace, so a rule created
+        during the run holds from this page on)."""
         chosen_in = await self._doomed_in(page, now)
-        await self._immutability.book((due.namespace_id for due, _ in chosen_in if due.namespace_id), book)
-        return [(due, chosen, _kept(book, due, chosen)) for due, chosen in chosen_in]
+        guarded = [(due, chosen) for due, chosen in chosen_in if due.namespace_id is not None]
+        found = await self._immutability.undeletable([_deletion(due, chosen) for due, chosen in guarded])
+        kept = {
+            due.retention.id: _kept(chosen, protections)
+            for (due, chosen), protections in zip(guarded, found, strict=True)
+        }
+        return [(due, chosen, kept.get(due.retention.id, [])) for due, chosen in chosen_in]
 
     async def _apply(
         self, due: DueRetention, chosen: list[Doomed], kept: list[KeptTag], *, dry_run: bool
@@ -280,13 +295,15 @@ class RetentionRunner:
             )
 
 
-def _kept(book: RuleBook, due: DueRetention, chosen: list[Doomed]) -> list[KeptTag]:
-    """The chosen tags an immutable-tag rule of the repository's namespace protects."""
-    if due.namespace_id is None or not book.any_in(due.namespace_id):
-        return []
-    protected = book.protected(due.namespace_id, due.repository, (item.name for item in chosen))
+def _deletion(due: DueRetention, chosen: list[Doomed]) -> Deletion:
+    assert due.namespace_id is not None  # ``_decided`` passes only a run's policies, which have it
+    return Deletion(due.namespace_id, due.retention.repository_id, due.repository, [c.name for c in chosen])
+
+
+def _kept(chosen: list[Doomed], protections: dict[str, Protection]) -> list[KeptTag]:
+    """The chosen tags the guard keeps, and why."""
     return [
-        KeptTag(item.name, item.digest, item.rule_type, protected[item.name])
+        KeptTag(item.name, item.digest, item.rule_type, found.rule_id, found.shares)
         for item in chosen
-        if item.name in protected
+        if (found := protections.get(item.name)) is not None
     ]
