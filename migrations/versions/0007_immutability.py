@@ -18,6 +18,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Every change to immutable_rules (cascades and TRUNCATE included) tells the listening replicas to
+# forget the rules they remember (store/rule_listener.py). PostgreSQL only: SQLite has no listeners.
+_NOTIFY_FUNCTION = """
+CREATE FUNCTION repohub_immutable_rules_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('repohub_immutable_rules', '');
+    RETURN NULL;
+END
+$$
+"""
+_NOTIFY_TRIGGER = (
+    "CREATE TRIGGER immutable_rules_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+    " ON immutable_rules FOR EACH STATEMENT EXECUTE FUNCTION repohub_immutable_rules_changed()"
+)
+
+
 def upgrade() -> None:
     op.create_table(
         "immutable_rules",
@@ -52,9 +68,15 @@ def upgrade() -> None:
             sa.Column("outcome", sa.String(length=16), server_default="deleted", nullable=False)
         )
         batch_op.add_column(sa.Column("immutable_rule_id", sa.BigInteger(), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_NOTIFY_FUNCTION)
+        op.execute(_NOTIFY_TRIGGER)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS immutable_rules_changed ON immutable_rules")
+        op.execute("DROP FUNCTION IF EXISTS repohub_immutable_rules_changed()")
     with op.batch_alter_table("retention_log", schema=None) as batch_op:
         batch_op.drop_column("immutable_rule_id")
         batch_op.drop_column("outcome")

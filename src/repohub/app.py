@@ -29,6 +29,7 @@ from repohub.observability import context, dbpool, metrics
 from repohub.registry.client import RegistryClient
 from repohub.registry.keys import registry_client
 from repohub.store.database import Database, reader_pool_stats
+from repohub.store.rule_listener import RuleListener
 
 DESCRIPTION = """
 One catalogue of container-image repositories, served in three vendor dialects:
@@ -68,10 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         retention = _start_retention(settings, database, registry)
+        rules = _start_rule_listener(settings, database)
         try:
             yield
         finally:
             await _stop(retention)
+            await _stop(rules)
             if registry is not None:
                 await registry.aclose()
             dbpool.release(database)
@@ -145,6 +148,17 @@ def _start_retention(
         return None
     schedule = RetentionSchedule(database.store, registry, settings.retention_interval)
     return asyncio.create_task(schedule.run_forever(), name="repohub-retention")
+
+
+def _start_rule_listener(settings: Settings, database: Database) -> asyncio.Task[None] | None:
+    """On PostgreSQL, what lets push checks answer from the immutable-tag rules they remember
+    (``store.rule_listener``); on SQLite every check reads."""
+    if not settings.database_url.startswith("postgresql"):
+        return None
+    listener = RuleListener(
+        settings.database_url, database.memory.immutable_rules, connect_timeout=settings.db_connect_timeout
+    )
+    return asyncio.create_task(listener.run_forever(), name="repohub-rule-listener")
 
 
 async def _stop(task: asyncio.Task[None] | None) -> None:

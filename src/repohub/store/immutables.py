@@ -1,39 +1,64 @@
-"""SQL behind immutable-tag rules: the rules themselves, and the push check's one read.
+"""SQL behind immutable-tag rules: the rules themselves, and the push check's reads.
 
-The push check (``push_facts``) is on the path of every manifest PUT and DELETE through the proxy: one
-statement over indexes (the namespace by its unique name, its rules by the unique constraint's
-prefix, the repository by (namespace_id, name), its tags by (repository_id, name) or (repository_id,
-digest)), run on the store's reader like the registry token's facts. A namespace with no enabled rule
-answers no rows, and nothing else is read.
+The push check is on the path of every manifest PUT and DELETE through the proxy. It reads a
+namespace's enabled rules (``namespace_rules``: one statement over the namespace's unique name and
+the rules' unique-constraint prefix, or nothing at all while ``store.rule_memory`` remembers them),
+and only when a rule selects the pushed tag, or for a delete, the tags the reference names
+(``tags_named``: (namespace_id, name) then (repository_id, name) or (repository_id, digest)). Both
+run on the store's reader, like the registry token's facts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, insert, select, update
 
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import Page
-from repohub.domain.immutability.rules import ImmutableRule, PushFacts, RuleSpec, spec_from_row
+from repohub.domain.immutability.rules import ImmutableRule, NamespaceRules, RuleSpec, spec_from_row
 from repohub.store.readers import Reader, Reads
+from repohub.store.rule_memory import RuleMemory
 from repohub.store.session import LazySession
 from repohub.store.tables import ImmutableRuleRow, NamespaceRow
 
 __all__ = ["ImmutableRuleStore"]
 
-# ``$3`` is the reference of the request: a tag name, or a digest (the tags on it). Rows: each
-# enabled rule once per tag found (a rule with no tag row when none is), so at most rules × tags.
-_PUSH_FACTS_SQL = (
-    "SELECT r.id, r.priority, r.tag_decoration, r.tag_pattern, r.repo_decoration, r.repo_pattern, t.name,"
-    " n.id"
-    " FROM namespaces n"
-    " JOIN immutable_rules r ON r.namespace_id = n.id AND NOT r.disabled"
-    " LEFT OUTER JOIN repositories p ON p.namespace_id = n.id AND p.name = $2"
-    " LEFT OUTER JOIN tags t ON t.repository_id = p.id AND (t.name = $3 OR t.digest = $3)"
-    " WHERE n.name = $1"
+# A namespace's id and its enabled rules as one JSON text (one row, whatever the rules; its parse is
+# remembered by the text, ``_parsed``): the rules' rows, decoded one by one and made into RuleSpecs,
+# were a fifth of a push check's CPU (docs/benchmarks.md, "Push check").
+_NAMESPACE_RULES_SQL = {
+    "postgresql": (
+        "SELECT n.id, (SELECT json_agg(json_build_array(r.id, r.priority, r.tag_decoration, r.tag_pattern,"
+        " r.repo_decoration, r.repo_pattern))::text"
+        " FROM immutable_rules r WHERE r.namespace_id = n.id AND NOT r.disabled)"
+        " FROM namespaces n WHERE n.name = $1"
+    ),
+    "sqlite": (
+        "SELECT n.id, (SELECT json_group_array(json_array(r.id, r.priority, r.tag_decoration, r.tag_pattern,"
+        " r.repo_decoration, r.repo_pattern))"
+        " FROM immutable_rules r WHERE r.namespace_id = n.id AND NOT r.disabled)"
+        " FROM namespaces n WHERE n.name = $1"
+    ),
+}
+# The tags a reference names in one repository: the tag itself, or the tags on a digest.
+_TAGS_NAMED_SQL = (
+    "SELECT t.name FROM repositories p JOIN tags t ON t.repository_id = p.id"
+    " WHERE p.namespace_id = $1 AND p.name = $2 AND (t.name = $3 OR t.digest = $3)"
 )
+
+
+@lru_cache(maxsize=1024)
+def _parsed(text: str | None) -> tuple[tuple[int, RuleSpec], ...]:
+    """The rules of ``_NAMESPACE_RULES_SQL``'s JSON text, by id."""
+    rows = orjson.loads(text) if text else []
+    return tuple(
+        sorted((row[0], spec_from_row(row[1], False, (row[2], row[3]), (row[4], row[5]))) for row in rows)
+    )
+
 
 _COLUMNS = (
     ImmutableRuleRow.id,
@@ -69,9 +94,21 @@ def _of(namespace_id: int | None) -> list[Any]:
 
 
 class ImmutableRuleStore:
-    def __init__(self, session: LazySession, reader: Reader | None = None) -> None:
+    def __init__(
+        self, session: LazySession, reader: Reader | None = None, memory: RuleMemory | None = None
+    ) -> None:
         self._session = session
         self._reads = Reads(session, reader)
+        self._memory = memory if memory is not None else RuleMemory()
+        # Set by a write: ``Store.transaction`` forgets the remembered rules once it commits, so this
+        # process sees its own change at once (others at the trigger's notice, ``rule_listener``).
+        self.changed = False
+
+    def committed(self) -> None:
+        """The session committed: what this store wrote is in, and nothing remembered is trusted."""
+        if self.changed:
+            self.changed = False
+            self._memory.forget()
 
     def _select(self) -> Any:
         return select(*_COLUMNS).join(NamespaceRow, NamespaceRow.id == ImmutableRuleRow.namespace_id)
@@ -79,6 +116,7 @@ class ImmutableRuleStore:
     async def add(self, namespace_id: int, spec: RuleSpec) -> int:
         """A new rule (a rule saying what another of the namespace says: IntegrityError, a Conflict
         in ``Store.transaction``)."""
+        self.changed = True
         now = utcnow()
         result = await self._session.execute(
             insert(ImmutableRuleRow)
@@ -122,6 +160,7 @@ class ImmutableRuleStore:
     async def update(self, rule_id: int, spec: RuleSpec, *, namespace_id: int | None = None) -> bool:
         """Replace what the rule says (of ``namespace_id``, if given); whether it exists: the row count
         is the use case's existence check, in its transaction."""
+        self.changed = True
         result = await self._session.execute(
             update(ImmutableRuleRow)
             .where(ImmutableRuleRow.id == rule_id, *_of(namespace_id))
@@ -131,6 +170,7 @@ class ImmutableRuleStore:
 
     async def delete(self, rule_id: int, *, namespace_id: int | None = None) -> bool:
         """Delete the rule (of ``namespace_id``, if given); whether it existed."""
+        self.changed = True
         result = await self._session.execute(
             delete(ImmutableRuleRow).where(ImmutableRuleRow.id == rule_id, *_of(namespace_id))
         )
@@ -145,16 +185,20 @@ class ImmutableRuleStore:
         )
         return [(rule.id, rule.spec) for rule in map(_rule, rows)]
 
-    async def push_facts(self, namespace: str, repository: str, reference: str) -> PushFacts:
-        """The push check's facts (module doc), in one statement on the reader."""
-        rows = await self._reads.fetch(_PUSH_FACTS_SQL, (namespace, repository, reference))
-        rules: dict[int, RuleSpec] = {}
-        tags: dict[str, None] = {}
-        namespace_id: int | None = None
-        for row in rows:
-            namespace_id = row[7]
-            if row[0] not in rules:
-                rules[row[0]] = spec_from_row(row[1], False, (row[2], row[3]), (row[4], row[5]))
-            if row[6] is not None:
-                tags[row[6]] = None
-        return PushFacts(rules=sorted(rules.items()), tags=list(tags), namespace_id=namespace_id)
+    async def namespace_rules(self, namespace: str) -> NamespaceRules | None:
+        """The namespace's enabled rules (None: no such namespace): remembered while the memory's
+        listener keeps them true (``store.rule_memory``), else one statement on the reader."""
+        memory = self._memory
+        known, rules = memory.get(namespace)
+        if known:
+            return rules
+        generation = memory.generation
+        rows = await self._reads.fetch(_NAMESPACE_RULES_SQL[self._session.dialect], (namespace,))
+        rules = NamespaceRules(rows[0][0], _parsed(rows[0][1])) if rows else None
+        memory.put(namespace, rules, generation)
+        return rules
+
+    async def tags_named(self, namespace_id: int, repository: str, reference: str) -> list[str]:
+        """The tags ``reference`` names in the repository: itself, or the tags on that digest."""
+        rows = await self._reads.fetch(_TAGS_NAMED_SQL, (namespace_id, repository, reference))
+        return [row[0] for row in rows]

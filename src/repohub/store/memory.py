@@ -9,6 +9,7 @@ the app's memory: a token revoked, or a write committed, through it is seen by t
 from __future__ import annotations
 
 from repohub.domain.verified import VerifiedTokens
+from repohub.store.rule_memory import RuleMemory
 
 __all__ = ["INFO_KEY", "Memory"]
 
@@ -20,11 +21,13 @@ class Memory:
     (``domain.grant_facts``) compare it to know that something they remember may have changed.
     ``verified_tokens``: API tokens verified in the last few seconds (``domain.verified``).
     ``next_prune``: the monotonic time after which the event intake prunes old event ids again
-    (``domain.registry.events``)."""
+    (``domain.registry.events``). ``immutable_rules``: namespaces' enabled immutable-tag rules, while
+    a listener keeps them true (``store.rule_memory``)."""
 
-    __slots__ = ("commits", "next_prune", "verified_tokens")
+    __slots__ = ("commits", "immutable_rules", "next_prune", "verified_tokens")
 
     def __init__(self) -> None:
         self.commits = 0
         self.next_prune = 0.0
         self.verified_tokens = VerifiedTokens()
+        self.immutable_rules = RuleMemory()

@@ -44,7 +44,7 @@ class Store:
         self.registry = RegistryStore(session, reader)
         self.retentions = RetentionStore(session)
         self.schedules = ScheduleStore(session)
-        self.immutables = ImmutableRuleStore(session, reader)
+        self.immutables = ImmutableRuleStore(session, reader, self.memory.immutable_rules)
 
     async def commit_bookkeeping(self) -> None:
         """Commit a write no remembered read depends on (a credential's last use): ``memory.commits``
@@ -62,9 +62,12 @@ class Store:
             yield
             await self.session.commit()
             self.memory.commits += 1
+            self.immutables.committed()
         except IntegrityError as error:
             await self.session.rollback()
+            self.immutables.changed = False
             raise Conflict(conflict) from error
         except BaseException:
             await self.session.rollback()
+            self.immutables.changed = False
             raise

@@ -8,12 +8,12 @@ the use cases that manage the rules.
 # ``policies`` is imported from its module, not from here: the store imports this package's
 # ``rules``, and the use cases import the store (through ``domain.roles``).
 from repohub.domain.immutability.guard import Immutability, PushRefusal, RuleBook, TagImmutable
-from repohub.domain.immutability.rules import ImmutableRule, PushFacts, RuleSpec, Selector, parse_rule
+from repohub.domain.immutability.rules import ImmutableRule, NamespaceRules, RuleSpec, Selector, parse_rule
 
 __all__ = [
     "Immutability",
     "ImmutableRule",
-    "PushFacts",
+    "NamespaceRules",
     "PushRefusal",
     "RuleBook",
     "RuleSpec",

@@ -183,19 +183,26 @@ class Immutability:
         self, namespace: str, repository: str, reference: str, *, delete: bool
     ) -> PushRefusal | None:
         """The proxy's check of a manifest ``PUT`` (``delete`` false) or ``DELETE`` of
-        ``namespace/repository`` at ``reference`` (a tag or a digest), in one read.
+        ``namespace/repository`` at ``reference`` (a tag or a digest).
 
         A PUT to an existing protected tag is refused whatever it carries: the check sees no body,
         so a re-push of the same digest looks like an overwrite (Harbor refuses both). A PUT by
         digest moves no tag and passes unread; a first push of a tag passes. A DELETE is refused when
-        it would remove a protected tag: the tag itself, or any tag on the digest it names."""
+        it would remove a protected tag: the tag itself, or any tag on the digest it names.
+
+        Cost: the namespace's rules (from memory, or one read); a PUT of a tag no rule selects is
+        answered from them alone, and only a selected tag, or a delete, reads the tags."""
         if not delete and not is_tag_name(reference):
             return None
-        facts = await self._store.immutables.push_facts(namespace, repository, reference)
-        if facts.namespace_id is None or not facts.rules:
+        found = await self._store.immutables.namespace_rules(namespace)
+        if found is None or not found.rules:
             return None
-        tags = facts.tags if delete else [tag for tag in facts.tags if tag == reference]
-        book = RuleBook({facts.namespace_id: facts.rules})  # the one matcher, on the facts' rules
-        protected = book.protected(facts.namespace_id, repository, tags)
-        first = next((tag for tag in tags if tag in protected), None)
+        book = RuleBook({found.namespace_id: list(found.rules)})  # the one matcher
+        if not delete and not book.protected(found.namespace_id, repository, [reference]):
+            return None  # whether or not the tag exists, no rule protects it
+        tags = await self._store.immutables.tags_named(found.namespace_id, repository, reference)
+        if not delete:
+            tags = [tag for tag in tags if tag == reference]
+        protected = book.protected(found.namespace_id, repository, tags)
+        first = next((tag for tag in sorted(tags) if tag in protected), None)
         return PushRefusal(first, protected[first]) if first is not None else None

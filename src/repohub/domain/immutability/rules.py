@@ -27,7 +27,7 @@ __all__ = [
     "MAX_RULES_PER_NAMESPACE",
     "TEMPLATE",
     "ImmutableRule",
-    "PushFacts",
+    "NamespaceRules",
     "RuleSpec",
     "Selector",
     "parse_rule",
@@ -206,11 +206,8 @@ class ImmutableRule:
 
 
 @dataclass(frozen=True, slots=True)
-class PushFacts:
-    """What the push check reads in one statement: the namespace's id and enabled rules (None and
-    none: no enabled rule) and the tags the request's reference names (the tag itself, or the tags on
-    a digest). Which of them are protected is ``guard.RuleBook``'s decision, as everywhere."""
+class NamespaceRules:
+    """A namespace's id and its enabled rules, by id: what the push check decides from."""
 
-    rules: list[tuple[int, RuleSpec]]
-    tags: list[str]
-    namespace_id: int | None = None
+    namespace_id: int
+    rules: tuple[tuple[int, RuleSpec], ...]
