@@ -33,6 +33,7 @@ from bench import dataset as data
 from bench.scenarios import (
     BY_KEY,
     LUA,
+    PUSH_CHECKS,
     SCENARIOS,
     Scenario,
     auth_header,
@@ -240,8 +241,9 @@ class Runner:
         if scenario.key == "create_repo":
             body = scenario.body.replace("{name}", f"bw-probe-{self.run_id}")
             headers["Content-Type"] = "application/json"
-        elif scenario.key == "push_check":
-            headers.update(push_headers(files["tokens"].read_text().splitlines()[0]))
+        elif scenario.key in PUSH_CHECKS:
+            tag = scenario.env.get("PUSH_TAG", "v1")
+            headers.update(push_headers(files["tokens"].read_text().splitlines()[0], tag))
         elif scenario.key == "registry_events":
             first = files["events"].read_text().splitlines()[0]
             counter = itertools.count(1)
@@ -253,7 +255,7 @@ class Runner:
             )
         except httpx.HTTPError as error:
             return f"failed: {error}"
-        if answer.status_code >= 300 or (scenario.key == "push_check" and answer.status_code != 204):
+        if answer.status_code >= 300 or (scenario.key in PUSH_CHECKS and answer.status_code != 204):
             return f"failed: HTTP {answer.status_code} {answer.text[:160]!r}"
         if scenario.key == "swr_fuzzy_known" and sample[1] not in {row["name"] for row in answer.json()}:
             return f"failed: {path} did not find {sample[0]}/{sample[1]}"  # the answer it is meant to hold
@@ -303,7 +305,7 @@ class Runner:
             extra.update(
                 ratio=measured.rate / floor_rates["floor"], ratio_to=f"floor ({floor_rates['floor']:,.0f}/s)"
             )
-        elif scenario.key in ("registry_token", "push_check") and "healthz" in floor_rates:
+        elif scenario.key in ("registry_token", *PUSH_CHECKS) and "healthz" in floor_rates:
             extra.update(
                 ratio=measured.rate / floor_rates["healthz"],
                 ratio_to=f"/healthz ({floor_rates['healthz']:,.0f}/s)",

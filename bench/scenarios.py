@@ -36,6 +36,7 @@ class Scenario:
     env: dict[str, str] = field(default_factory=dict)
 
 
+SELECTED_TAG = "release-0.1"  # bench/dataset.rule_rows: rule 0 of every namespace selects it
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("healthz", "GET /healthz (trivial endpoint, reference for 5)", "get", "/healthz",
              "/healthz", "get.lua", auth="none"),
@@ -71,7 +72,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     # token verified, then the one read of its namespace's 15 rules and the tag (bench/dataset.py).
     Scenario("push_check", "7. push check, manifest PUT, 15 rules in the namespace", "get",
              "/registry/push-check", "/registry/push-check", "push_check.lua", auth="none"),
+    # The same where a rule selects the tag (rule 0 of each namespace, release-0.* on **): the tag is
+    # read to know whether it exists (it does not: a first push, 204).
+    Scenario("push_check_selected", "7. push check, manifest PUT of a tag a rule selects", "get",
+             "/registry/push-check", "/registry/push-check", "push_check.lua", auth="none",
+             env={"PUSH_TAG": SELECTED_TAG}),
 )  # fmt: skip
+PUSH_CHECKS = ("push_check", "push_check_selected")
 BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}
 
 
@@ -87,10 +94,10 @@ def push_tokens(dataset: Dataset, key: SigningKey, count: int) -> list[str]:
     return lines
 
 
-def push_headers(line: str) -> dict[str, str]:
+def push_headers(line: str, tag: str = "v1") -> dict[str, str]:
     """The headers ``push_check.lua`` sends for one ``ns repo token`` line (the probe's request)."""
     ns, repo, token = line.split()
-    return {"X-Original-Method": "PUT", "X-Original-URI": f"/v2/{ns}/{repo}/manifests/v1",
+    return {"X-Original-Method": "PUT", "X-Original-URI": f"/v2/{ns}/{repo}/manifests/{tag}",
             "Authorization": f"Bearer {token}"}  # fmt: skip
 
 

@@ -111,6 +111,9 @@ class Front:
         url = f"{self.base}/v2/acme/app/manifests/{reference}"
         return httpx.request(method, url, headers=headers, content=body or None, timeout=30)
 
+    def blob(self, method: str, digest: str, headers: dict[str, str]) -> httpx.Response:
+        return httpx.request(method, f"{self.base}/v2/acme/app/blobs/{digest}", headers=headers, timeout=30)
+
 
 def denied(done: Any, tag: str) -> None:
     """skopeo failed with the registry's DENIED error carrying repohub's reason."""
@@ -191,6 +194,10 @@ async def _deletes_refused(front: Front, images: dict[str, Image]) -> None:
     # Spelt otherwise, the same tag to nginx and the registry: the same refusal.
     for reference in ("v%31", "./v1"):
         assert "tag v1 of acme/app" in refusal(front.manifest("PUT", reference, alice, manifest)), reference
+    # A blob of v1's image (its config) deleted would break v1's pull: refused like the manifest.
+    config = images["A"].config_digest
+    assert "tag v1 of acme/app is immutable" in refusal(front.blob("DELETE", config, carol))
+    assert front.blob("GET", config, carol).status_code == 200
 
 
 def _strangers_get_the_registrys_answer(front: Front, images: dict[str, Image]) -> None:

@@ -45,13 +45,13 @@ def test_a_whole_nginx_conf_without_a_user_directive() -> None:
     assert text.count("{") == text.count("}")
 
 
-def test_manifest_writes_alone_pay_the_push_check() -> None:
+def test_manifest_writes_and_blob_deletes_alone_pay_the_push_check() -> None:
     text = _render()
     manifests = _location(text, '~ "^/v2/.+/manifests/[^/]+$"')
     assert 'if ($request_method ~ "^(PUT|DELETE)$")' in manifests
-    assert "rewrite ^ /_repohub/checked-manifest last;" in manifests
+    assert "rewrite ^ /_repohub/checked-write last;" in manifests
     assert "auth_request" not in manifests  # reads go straight to the registry
-    checked = _location(text, "= /_repohub/checked-manifest")
+    checked = _location(text, "= /_repohub/checked-write")
     assert "internal;" in checked and "auth_request /_repohub/push-check;" in checked
     assert "error_page 403 = @repohub_denied;" in checked
     check = _location(text, "= /_repohub/push-check")
@@ -61,8 +61,10 @@ def test_manifest_writes_alone_pay_the_push_check() -> None:
     # Headers set here replace the server's: the forwarded ones are repeated, not lost.
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in check
     assert text.count("auth_request ") == 1
-    blobs = _location(text, "/v2/")
+    blobs = _location(text, '~ "^/v2/.+/blobs/[^/]+$"')  # a blob DELETE is checked, reads are not
+    assert "if ($request_method = DELETE)" in blobs and "rewrite ^ /_repohub/checked-write last;" in blobs
     assert "auth_request" not in blobs
+    assert "auth_request" not in _location(text, "/v2/")
     assert '"code":"DENIED"' in _location(text, "@repohub_denied")
     assert "return 404;" in _location(text, "^~ /registry/push-check")
     # SWR's paths under /v2/ win over the manifest expression: a prefix that stops the search, and an

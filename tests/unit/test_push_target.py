@@ -25,11 +25,19 @@ def test_manifest_writes_of_a_namespace_repository_are_targets() -> None:
     # nginx routes by the normalised path, the registry redirects the raw one there: judged as that.
     for odd in (
         "/v2/acme//app/manifests/v1",
+        "//v2/acme/app/manifests/v1",  # normpath alone keeps a leading "//" (review)
+        "///v2/acme/app/manifests/v1",
         "/v2/acme/app/x/../manifests/./v1",
         "/v2/acme/app%2Fmanifests/v1",
     ):
         found = push_target("PUT", odd)
         assert found is not None and (found.name, found.references) == ("acme/app", ("v1",)), odd
+
+
+def test_a_blob_delete_is_a_target_judged_by_its_digest() -> None:
+    target = push_target("DELETE", f"/v2/acme/team/app/blobs/{V1}")
+    assert target is not None and target.delete
+    assert (target.name, target.references) == ("acme/team/app", (V1,))
 
 
 def test_anything_else_is_no_target() -> None:
@@ -92,6 +100,24 @@ def test_tokens_of_another_signer_issuer_or_service_grant_nothing() -> None:
         "Bearer \u00e9.x.y",
     ):
         assert verifier.actions(authorization, "acme/app") == set()
+
+
+def test_a_token_spelt_with_characters_outside_base64url_is_no_token() -> None:
+    """Python's decoder would skip them: one valid token would verify under endless spellings, each
+    a memo entry of its own and a signature check (review of issue 16)."""
+    key = _key()
+    verifier = BearerVerifier.of(key, issuer="repohub", service="registry")
+    access = [Scope("repository", "acme/app", ("push",))]
+    token = issue_token(key, issuer="repohub", service="registry", subject="a", access=access)["token"]
+    head, payload, signature = token.split(".")
+    assert verifier.actions(f"Bearer {token}", "acme/app") == {"push"}
+    for spelt in (
+        signature[:5] + "!!!!" + signature[5:],
+        signature + "~~",
+        signature[:5] + "=" + signature[5:],
+    ):
+        assert verifier.actions(f"Bearer {head}.{payload}.{spelt}", "acme/app") == set(), spelt
+    assert len(verifier._verified) == 1
 
 
 def test_verified_tokens_are_remembered_but_their_times_still_hold() -> None:

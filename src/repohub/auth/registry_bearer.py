@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -135,5 +136,12 @@ def _repositories(access: object) -> dict[str, frozenset[str]]:
     return {name: frozenset(actions) for name, actions in granted.items()}
 
 
+_BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
+
+
 def _unbase64url(segment: bytes) -> bytes:
+    """Strict: Python's decoder skips characters outside the alphabet, so ``sig[:5] + b"!!" + sig[5:]``
+    would verify as the same token under another memo key (one token, unbounded entries)."""
+    if _BASE64URL.fullmatch(segment) is None:
+        raise ValueError("not base64url")
     return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))

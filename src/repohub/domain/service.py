@@ -41,7 +41,7 @@ class Service:
         self.registry = RegistryService(store, registry, grant_facts)
         self.namespaces = NamespaceService(store, principal)
         self.retentions = RetentionPolicies(store, principal)
-        self.immutability = Immutability(store)  # the one decision on whether a tag may change
+        self.immutability = Immutability(store, registry)  # the one decision on whether a tag may change
         self.immutable_rules = ImmutableRules(store, principal)  # managing the rules it decides by
 
     def acting_as(self, principal: Principal) -> None:

@@ -44,10 +44,12 @@ _NAMESPACE_RULES_SQL = {
         " FROM namespaces n WHERE n.name = $1"
     ),
 }
-# The tags a reference names in one repository: the tag itself, or the tags on a digest.
+# The tags a reference names in one repository: the tag itself, the tags on a digest, and (``$4``,
+# for a digest) the tags whose stored manifest refers to it: an index's children, an image's config
+# and layers. That last test reads the repository's manifests (a LIKE): only deletes ask it.
 _TAGS_NAMED_SQL = (
     "SELECT t.name FROM repositories p JOIN tags t ON t.repository_id = p.id"
-    " WHERE p.namespace_id = $1 AND p.name = $2 AND (t.name = $3 OR t.digest = $3)"
+    " WHERE p.namespace_id = $1 AND p.name = $2 AND (t.name = $3 OR t.digest = $3 OR t.manifest LIKE $4)"
 )
 
 
@@ -198,7 +200,11 @@ class ImmutableRuleStore:
         memory.put(namespace, rules, generation)
         return rules
 
-    async def tags_named(self, namespace_id: int, repository: str, reference: str) -> list[str]:
-        """The tags ``reference`` names in the repository: itself, or the tags on that digest."""
-        rows = await self._reads.fetch(_TAGS_NAMED_SQL, (namespace_id, repository, reference))
+    async def tags_named(
+        self, namespace_id: int, repository: str, reference: str, *, referring: bool = False
+    ) -> list[str]:
+        """The tags ``reference`` names in the repository: itself, or the tags on that digest; with
+        ``referring``, also those whose manifest refers to the digest (a child, a blob)."""
+        mention = f"%{reference}%" if referring and reference.startswith("sha256:") else None
+        rows = await self._reads.fetch(_TAGS_NAMED_SQL, (namespace_id, repository, reference, mention))
         return [row[0] for row in rows]

@@ -34,14 +34,16 @@ _NEEDED = {"PUT": frozenset({"push", "*"}), "DELETE": frozenset({"delete", "*"})
 # Distribution's route: the name is everything up to the last ``/manifests/`` (a name component may
 # itself be "manifests"), the reference one segment. Matched on the decoded path, as the registry
 # (and nginx's location) read it: ``v%31`` is tag ``v1`` to both.
-_MANIFEST = re.compile(r"/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)")
+_MANIFEST = re.compile(r"/v2/(?P<name>.+)/(?P<kind>manifests|blobs)/(?P<reference>[^/]+)")
+_SLASHES = re.compile(r"//+")
 _UNSAFE = re.compile(r"[^\x20-\x7e]|[\"'\\]")
 
 
 @dataclass(frozen=True, slots=True)
 class PushTarget:
-    """A manifest write: ``name`` = ``namespace/repository``, and the references it would change (the
-    path's, and the tags an OCI ``?tag=`` push by digest would set)."""
+    """A manifest write, or a blob delete: ``name`` = ``namespace/repository``, and the references it
+    would change (the path's, and the tags an OCI ``?tag=`` push by digest would set). A blob's
+    digest is judged as a manifest's: refused when a protected tag's image refers to it."""
 
     delete: bool
     name: str
@@ -60,6 +62,8 @@ def push_target(method: str | None, uri: str | None) -> PushTarget | None:
     if match is None:
         return None
     name, reference = match["name"], match["reference"]
+    if match["kind"] == "blobs" and method != "DELETE":
+        return None  # blobs are written through /blobs/uploads/, which changes no tag
     namespace, _, repository = name.partition("/")
     if not namespace or not repository:
         return None  # a one-component name is no repository of a namespace
@@ -71,7 +75,7 @@ def _normal(path: str) -> str:
     """The path as nginx matched its location (``$uri``): slashes merged, ``.`` and ``..`` resolved.
     The registry is sent the raw one and redirects such a path to this one, so this is the write
     that would happen."""
-    normal = posixpath.normpath(path)
+    normal = posixpath.normpath(_SLASHES.sub("/", path))  # normpath keeps a leading "//"
     return normal + "/" if path.endswith("/") and normal != "/" else normal
 
 

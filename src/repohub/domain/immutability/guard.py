@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from repohub.domain.entities import Repository, kept_reason
 from repohub.domain.errors import Conflict
+from repohub.domain.gateway import RegistryGateway
 from repohub.domain.immutability.rules import RuleSpec, protecting
 from repohub.domain.names import is_tag_name
 
@@ -127,8 +128,10 @@ class RuleBook:
 
 
 class Immutability:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, registry: RegistryGateway | None = None) -> None:
         self._store = store
+        # The push check asks it about a selected tag the catalogue does not know yet (push_refusal).
+        self._registry = registry
 
     async def protected(self, repository: Repository, tags: Iterable[str] | None = None) -> dict[str, int]:
         """Which of ``tags`` (None: all the repository's) a rule protects: tag → the rule's id."""
@@ -188,7 +191,9 @@ class Immutability:
         A PUT to an existing protected tag is refused whatever it carries: the check sees no body,
         so a re-push of the same digest looks like an overwrite (Harbor refuses both). A PUT by
         digest moves no tag and passes unread; a first push of a tag passes. A DELETE is refused when
-        it would remove a protected tag: the tag itself, or any tag on the digest it names.
+        it would remove a protected tag: the tag itself, any tag on the digest it names, or any tag
+        whose stored manifest refers to that digest (an index's child, an image's blob: deleting
+        it breaks the tag's pull).
 
         Cost: the namespace's rules (from memory, or one read); a PUT of a tag no rule selects is
         answered from them alone, and only a selected tag, or a delete, reads the tags."""
@@ -200,9 +205,22 @@ class Immutability:
         book = RuleBook({found.namespace_id: list(found.rules)})  # the one matcher
         if not delete and not book.protected(found.namespace_id, repository, [reference]):
             return None  # whether or not the tag exists, no rule protects it
-        tags = await self._store.immutables.tags_named(found.namespace_id, repository, reference)
+        tags = await self._store.immutables.tags_named(
+            found.namespace_id, repository, reference, referring=delete
+        )
         if not delete:
             tags = [tag for tag in tags if tag == reference]
+            if not tags and await self._in_registry(f"{namespace}/{repository}", reference):
+                tags = [reference]
         protected = book.protected(found.namespace_id, repository, tags)
         first = next((tag for tag in sorted(tags) if tag in protected), None)
         return PushRefusal(first, protected[first]) if first is not None else None
+
+    async def _in_registry(self, path: str, tag: str) -> bool:
+        """Whether the registry has ``tag`` (a tag the catalogue has not heard of). The catalogue
+        learns of a push from the registry's event, sent after the registry answered the push: a
+        protected tag pushed a moment ago (or whose event is still being retried) is not in it yet,
+        and without this an overwrite right behind the first push would pass (review of issue 16).
+        One HEAD, only for a tag a rule selects and the catalogue lacks: first pushes of protected
+        tags. A registry that fails raises, and nginx refuses the write (fails closed)."""
+        return self._registry is not None and await self._registry.tag_digest(path, tag) is not None
