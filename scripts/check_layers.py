@@ -55,7 +55,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         forbidden=("fastapi", "starlette"),
-        applies_to=frozenset({"domain", "store", "auth", "registry"}),
+        applies_to=frozenset({"domain", "store", "auth", "registry", "nginx"}),
         why="no web framework below api/",
     ),
     Rule(
