@@ -1,4 +1,5 @@
-"""The push check asks the registry about a protected tag the catalogue has not heard of yet.
+"""The push check, retag and repository deletes ask the registry about a protected tag the catalogue
+has not heard of yet.
 
 The catalogue learns of a push from the registry's notification, which the registry sends after it
 answered the push: an overwrite right behind a first push would otherwise find no tag and pass (the
@@ -27,7 +28,7 @@ async def test_a_protected_tag_the_catalogue_has_not_heard_of_is_refused_from_th
     settings: Settings, accounts: World, tmp_path: Path
 ) -> None:
     require_binaries()
-    await accounts.user("carol", password=PASSWORD)
+    token_of_carol = await accounts.user("carol", password=PASSWORD)
     await accounts.org("acme", owner="carol", members={})
     await add_rule(accounts.app, "acme", rule("v*"))
     registry_port, hub_port = free_port(), free_port()
@@ -67,9 +68,28 @@ async def test_a_protected_tag_the_catalogue_has_not_heard_of_is_refused_from_th
                 )
 
             overwrite, first, unmatched = await check("v1"), await check("v2"), await check("latest")
+            # The repository known to the catalogue, with one tag the registry lacks: its v1 is only in
+            # the registry. Deleting the repository, or retagging onto v1, is refused from the
+            # registry's answer too (without it the retag would reach the registry and fail 404).
+            swr = {"X-Auth-Token": token_of_carol}
+            made = await http.post(
+                "/v1/repositories/acme/",
+                json={"repo_name": "app"},
+                headers={"Authorization": f"Token {token_of_carol}"},
+            )
+            assert made.status_code == 201, made.text
+            await accounts.tag("acme/app", "src")
+            retag = await http.post(
+                "/v2/manage/namespaces/acme/repos/app/tags",
+                json={"source_tag": "src", "destination_tag": "v1", "override": True},
+                headers=swr,
+            )
+            removed = await http.delete("/v2/manage/namespaces/acme/repos/app", headers=swr)
     assert overwrite.status_code == 403, overwrite.text
     assert "immutable" in overwrite.headers["x-repohub-denied"]
     assert first.status_code == 204  # v2 is in neither: a first push
+    assert retag.status_code == 409 and "immutable" in retag.text, retag.text
+    assert removed.status_code == 409 and "immutable" in removed.text, removed.text
     assert unmatched.status_code == 204  # no rule selects latest: not even the registry is asked
     async with accounts.service() as service:
         namespace = await service.store.namespaces.by_name("acme")

@@ -102,7 +102,7 @@ class CatalogService:
         self.principal = principal
         # When set, deletes remove the images from the registry first: if that fails, nothing changes.
         self._registry = registry
-        self._immutability = Immutability(store)
+        self._immutability = Immutability(store, registry)
 
     # -- permissions: the facts fetched here, the rules in ``domain.access`` ---------------------
     async def role_in(self, namespace: Namespace) -> Role | None:
@@ -316,10 +316,10 @@ class CatalogService:
         validate_tag_name(destination, field="destination_tag")
         origin = await self.tag(repository, source)
         taken = f"tag {destination!r} already exists in {repository.path!r}"
-        if await self._store.tags.get(repository.id, destination) is not None:
-            await self._immutability.refuse(repository, [destination])
-            if not override:
-                raise Conflict(taken)
+        recorded = await self._store.tags.get(repository.id, destination) is not None
+        await self._immutability.refuse_overwrite(repository, destination, recorded=recorded)
+        if recorded and not override:
+            raise Conflict(taken)
         info = _info_of(origin)
         if self._registry is not None:
             found = await self._registry.put_tag(repository.path, source, destination)

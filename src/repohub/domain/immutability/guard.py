@@ -139,6 +139,10 @@ class Immutability:
         if not book.any_in(repository.namespace_id):
             return {}
         names = await self._store.tags.names(repository.id) if tags is None else list(tags)
+        if tags is None and self._registry is not None:
+            # The whole repository is going (its registry half first): what the registry holds counts
+            # too, a protected tag whose push event has not arrived yet included.
+            names = sorted({*names, *await self._registry.tags(repository.path)})
         return book.protected(repository.namespace_id, repository.name, names)
 
     async def book(self, namespace_ids: Iterable[int], into: RuleBook | None = None) -> RuleBook:
@@ -181,6 +185,13 @@ class Immutability:
         if found:
             tag = min(found, key=lambda name: (found[name].shares is not None, name))
             raise TagImmutable(repository.path, tag, found[tag].rule_id, shares=found[tag].shares)
+
+    async def refuse_overwrite(self, repository: Repository, tag: str, *, recorded: bool) -> None:
+        """A retag onto ``tag``: TagImmutable when a rule protects it and it exists, in the catalogue
+        (``recorded``) or, its push event not arrived yet, only in the registry; a first one passes."""
+        protected = await self.protected(repository, [tag])
+        if protected and (recorded or await self._in_registry(repository.path, tag)):
+            raise TagImmutable(repository.path, tag, protected[tag])
 
     async def push_refusal(
         self, namespace: str, repository: str, reference: str, *, delete: bool
