@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Body, Query, Response
 
 from repohub.api.openapi import COMMON, TOO_LARGE
@@ -28,10 +27,9 @@ from repohub.api.routing import PrefixRouter
 from repohub.api.swr.errors import error_responses
 from repohub.api.swr.instances import INSTANCE, PREFIX, InstanceScope
 from repohub.api.swr.paths import RawSegmentRoute
+from repohub.api.swr.plain import json_object, json_response, path_id
 from repohub.api.swr.schemas import IMMUTABLE_RULE_BODY_SCHEMA, ImmutableRuleCreated, ImmutableRuleList
-from repohub.domain.errors import InvalidInput, NotFound
 from repohub.domain.immutability.policies import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE
-from repohub.domain.numbers import parse_integer
 
 __all__ = ["router"]
 
@@ -49,26 +47,12 @@ RuleBody = Annotated[
 ]
 
 
-def _json(content: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
-
-
 def _rule(body: Any) -> dict[str, Any]:
-    # FastAPI hands over the raw bytes of a body not sent as application/json.
-    if not isinstance(body, dict):
-        raise InvalidInput(
-            "the body must be a JSON object {priority, disabled, tag_selectors, scope_selectors}, "
-            "sent as application/json",
-            field="body",
-        )
-    return body
+    return json_object(body, "{priority, disabled, tag_selectors, scope_selectors}")
 
 
 def _rule_id(text: str) -> int:
-    try:
-        return parse_integer(text, field="immutable_rule_id", low=1)
-    except InvalidInput:
-        raise NotFound(f"immutable-tag rule {text[:32]!r} not found") from None
+    return path_id(text, field="immutable_rule_id", what="immutable-tag rule")
 
 
 @router.post(
@@ -81,7 +65,7 @@ def _rule_id(text: str) -> int:
 async def create_immutable_rule(call: InstanceScope, namespace_name: str, body: RuleBody) -> Response:
     """A new rule in the namespace (at most 15 a namespace); namespace admins only."""
     created = await call.service.immutable_rules.create(namespace_name, _rule(body))
-    return _json({"id": created}, status=201)
+    return json_response({"id": created}, status=201)
 
 
 @router.get(RULES, response_model=ImmutableRuleList)
@@ -98,7 +82,7 @@ async def list_immutable_rules(
     """The rules of every namespace the caller has a role in (a site admin: all), by namespace,
     priority and id; ``namespace_id`` narrows it (to nothing for a namespace the caller may not read)."""
     page = await call.service.immutable_rules.list(namespace_id, offset, limit)
-    return _json({"immutable_rules": [rule.to_json() for rule in page.items], "total": page.total})
+    return json_response({"immutable_rules": [rule.to_json() for rule in page.items], "total": page.total})
 
 
 @router.put(ONE, status_code=200, response_class=Response, responses=WITH_BODY, openapi_extra=_BODY)
@@ -106,7 +90,11 @@ async def update_immutable_rule(
     call: InstanceScope, namespace_name: str, immutable_rule_id: str, body: RuleBody
 ) -> Response:
     """Replace the rule (priority, disabled and both selectors); namespace admins only."""
-    await call.service.immutable_rules.update(namespace_name, _rule_id(immutable_rule_id), _rule(body))
+    await call.service.immutable_rules.update(
+        namespace_name,
+        _rule_id(immutable_rule_id),
+        _rule(body),
+    )
     return Response(status_code=200)
 
 

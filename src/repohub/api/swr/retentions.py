@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Body, Query, Response
 
 from repohub.api.openapi import COMMON, TOO_LARGE
@@ -24,6 +23,7 @@ from repohub.api.swr import filters
 from repohub.api.swr.deps import ServiceDep
 from repohub.api.swr.errors import error_responses
 from repohub.api.swr.paths import RawSegmentRoute
+from repohub.api.swr.plain import json_object, json_response, path_id
 from repohub.api.swr.router import PREFIX, REPO
 from repohub.api.swr.schemas import (
     RETENTION_BODY_SCHEMA,
@@ -33,8 +33,6 @@ from repohub.api.swr.schemas import (
     retention_entry_of,
     retention_of,
 )
-from repohub.domain.errors import InvalidInput, NotFound
-from repohub.domain.numbers import parse_integer
 
 __all__ = ["HISTORY_KEYS", "router"]
 
@@ -54,24 +52,12 @@ PolicyBody = Annotated[Any, Body(description="{algorithm, rules}: see the schema
 Text = Annotated[str | None, Query()]
 
 
-def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json", headers=headers)
-
-
 def _policy(body: Any) -> dict[str, Any]:
-    # FastAPI hands over the raw bytes of a body not sent as application/json.
-    if not isinstance(body, dict):
-        raise InvalidInput(
-            "the body must be a JSON object {algorithm, rules}, sent as application/json", field="body"
-        )
-    return body
+    return json_object(body, "{algorithm, rules}")
 
 
 def _retention_id(text: str) -> int:
-    try:
-        return parse_integer(text, field="retention_id", low=1)
-    except InvalidInput:
-        raise NotFound(f"retention policy {text[:32]!r} not found") from None
+    return path_id(text, field="retention_id", what="retention policy")
 
 
 @router.post(
@@ -87,13 +73,13 @@ async def create_retention(
     """The repository's retention policy (one per repository); namespace admins only."""
     repo = await service.catalog.repository(namespace, repository)
     created = await service.retentions.create(repo, _policy(body))
-    return _json({"id": created}, status=201)
+    return json_response({"id": created}, status=201)
 
 
 @router.get(RETENTIONS, response_model=list[ShowRetention])
 async def list_retentions(namespace: str, repository: str, service: ServiceDep) -> Response:
     repo = await service.catalog.repository(namespace, repository)
-    return _json([retention_of(item) for item in await service.retentions.list(repo)])
+    return json_response([retention_of(item) for item in await service.retentions.list(repo)])
 
 
 # Before ``{retention_id}``: "histories" is no id.
@@ -121,13 +107,13 @@ async def list_retention_histories(
     headers = (
         {"Content-Range": filters.content_range(page, len(entries), found.total)} if page.explicit else None
     )
-    return _json({"retention_log": entries, "total": found.total}, headers=headers)
+    return json_response({"retention_log": entries, "total": found.total}, headers=headers)
 
 
 @router.get(ONE, response_model=ShowRetention)
 async def show_retention(namespace: str, repository: str, retention_id: str, service: ServiceDep) -> Response:
     repo = await service.catalog.repository(namespace, repository)
-    return _json(retention_of(await service.retentions.get(repo, _retention_id(retention_id))))
+    return json_response(retention_of(await service.retentions.get(repo, _retention_id(retention_id))))
 
 
 @router.patch(ONE, status_code=201, response_class=Response, responses=WITH_BODY, openapi_extra=_BODY)
@@ -136,7 +122,11 @@ async def update_retention(
 ) -> Response:
     """Replace the policy's rules; namespace admins only."""
     repo = await service.catalog.repository(namespace, repository)
-    await service.retentions.update(repo, _retention_id(retention_id), _policy(body))
+    await service.retentions.update(
+        repo,
+        _retention_id(retention_id),
+        _policy(body),
+    )
     return Response(status_code=201)
 
 
