@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -168,5 +168,9 @@ async def _stop(task: asyncio.Task[None] | None) -> None:
     if task is None:
         return
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        pass
+    except Exception:  # a task that failed on its own: shutting down goes on (it was logged)
+        logging.getLogger("repohub").exception("background task %s failed", task.get_name())

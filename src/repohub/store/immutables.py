@@ -197,7 +197,8 @@ class ImmutableRuleStore:
         generation = memory.generation
         rows = await self._reads.fetch(_NAMESPACE_RULES_SQL[self._session.dialect], (namespace,))
         rules = NamespaceRules(rows[0][0], _parsed(rows[0][1])) if rows else None
-        memory.put(namespace, rules, generation)
+        if not (self.changed or self._session.writing()):  # what is not committed is not remembered
+            memory.put(namespace, rules, generation)
         return rules
 
     async def tags_named(
