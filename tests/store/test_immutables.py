@@ -91,7 +91,7 @@ async def test_a_rule_written_by_anyone_else_is_seen_at_the_triggers_notice(app:
     namespace_id = await _acme(world)
     memory = app.state.repohub.database.memory.immutable_rules
     postgres = app.state.repohub.engine.dialect.name == "postgresql"
-    assert await _until(lambda: _true(memory.enabled is postgres))
+    assert await _until(lambda: _true(memory.trusted is postgres))
     async with world.service() as service:
         store = service.store
         assert _ids(await store.immutables.namespace_rules("acme")) == []
