@@ -336,8 +336,8 @@ def _projection(tags: int, keep: int, doomed: int, rate: float, head_seconds: fl
     constant = (tags - keep) / rate
     linear = constant * ((tags + keep) / 2) / (tags - doomed / 2)
     return {
-        "projected_run_seconds_constant_rate": round(head_seconds + constant, 1),
-        "projected_run_seconds_linear_in_tags": round(head_seconds + linear, 1),
+        "projected_run_seconds_constant_rate": round(head_seconds + constant, 3),
+        "projected_run_seconds_linear_in_tags": round(head_seconds + linear, 3),
     }
 
 
