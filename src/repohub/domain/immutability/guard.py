@@ -214,18 +214,25 @@ class Immutability:
         if found is None or not found.rules:
             return None
         book = RuleBook({found.namespace_id: list(found.rules)})  # the one matcher
-        if not delete and not book.protected(found.namespace_id, repository, [reference]):
-            return None  # whether or not the tag exists, no rule protects it
-        tags = await self._store.immutables.tags_named(
-            found.namespace_id, repository, reference, referring=delete
-        )
-        if not delete:
-            tags = [tag for tag in tags if tag == reference]
-            if not tags and await self._in_registry(f"{namespace}/{repository}", reference):
-                tags = [reference]
+        if delete:
+            tags = await self._store.immutables.tags_named(
+                found.namespace_id, repository, reference, referring=True
+            )
+        else:
+            tags = await self._pushed_over(found.namespace_id, book, f"{namespace}/{repository}", reference)
         protected = book.protected(found.namespace_id, repository, tags)
         first = next((tag for tag in sorted(tags) if tag in protected), None)
         return PushRefusal(first, protected[first]) if first is not None else None
+
+    async def _pushed_over(self, namespace_id: int, book: RuleBook, path: str, tag: str) -> list[str]:
+        """``[tag]`` when a PUT of it would overwrite a tag a rule protects (it exists: in the
+        catalogue, or only in the registry yet), else nothing; a tag no rule selects reads nothing."""
+        repository = path.partition("/")[2]
+        if not book.protected(namespace_id, repository, [tag]):
+            return []  # whether or not the tag exists, no rule protects it
+        if tag in await self._store.immutables.tags_named(namespace_id, repository, tag):
+            return [tag]
+        return [tag] if await self._in_registry(path, tag) else []
 
     async def _in_registry(self, path: str, tag: str) -> bool:
         """Whether the registry has ``tag`` (a tag the catalogue has not heard of). The catalogue
