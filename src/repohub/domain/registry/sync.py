@@ -129,7 +129,8 @@ class Sync:
             if namespace is not None and parts is not None:
                 kept = await rules.disagreements(namespace.id, path, parts[1], stored, {}, list(stored))
                 report.immutable.extend(kept)
-                stored = {name: tag for name, tag in stored.items() if name not in {d.tag for d in kept}}
+                protected = {item.tag for item in kept}
+                stored = {name: tag for name, tag in stored.items() if name not in protected}
             if not stored:
                 continue
             async with self._store.transaction():
