@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     # Seconds between scheduled retention runs, shared by every replica of the database (one of them
     # runs each time: ``domain.retention.scheduler``); 0: only ``repohub retention run`` applies rules.
     retention_interval: int = Field(default=defaults.RETENTION_INTERVAL, ge=0, le=366 * 86_400)
+    # Webhook delivery (``domain.webhooks.delivery``): the first retry after this many seconds,
+    # doubling (with jitter) until a delivery is this old; each attempt waits this long for a target.
+    webhook_backoff: float = Field(default=defaults.WEBHOOK_BACKOFF, gt=0, le=86_400)
+    webhook_max_age: int = Field(default=defaults.WEBHOOK_MAX_AGE, ge=1, le=30 * 86_400)
+    webhook_timeout: float = Field(default=defaults.WEBHOOK_TIMEOUT, gt=0, le=300)
+    webhook_concurrency: int = Field(default=defaults.WEBHOOK_CONCURRENCY, ge=1, le=1024)
+    # Targets on loopback, link-local or private addresses are refused unless this is true.
+    webhook_allow_private: bool = False
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -19,6 +19,10 @@ __all__ = [
     "RETENTION_INTERVAL",
     "SQLITE_READ_BUSY_TIMEOUT",
     "SQLITE_WRITE_BUSY_TIMEOUT",
+    "WEBHOOK_BACKOFF",
+    "WEBHOOK_CONCURRENCY",
+    "WEBHOOK_MAX_AGE",
+    "WEBHOOK_TIMEOUT",
 ]
 
 # A password login's token lives this long unless REPOHUB_LOGIN_TOKEN_TTL says otherwise: a working
@@ -42,3 +46,10 @@ SQLITE_READ_BUSY_TIMEOUT = 5.0
 # Seconds between retention runs (REPOHUB_RETENTION_INTERVAL; 0: no scheduled runs): daily, as SWR
 # applies its aging rules; ``repohub retention run`` applies them at once in between.
 RETENTION_INTERVAL = 86_400
+
+# Webhooks (``domain.webhooks.delivery``): seconds before the first retry (then doubling), seconds a
+# delivery is retried for (24 h), seconds an attempt waits for its target, attempts in flight at once.
+WEBHOOK_BACKOFF = 10.0
+WEBHOOK_MAX_AGE = 86_400
+WEBHOOK_TIMEOUT = 10.0
+WEBHOOK_CONCURRENCY = 64

@@ -17,6 +17,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -305,3 +306,84 @@ class AuditRow(Base):
     request_id: Mapped[str] = mapped_column(String(128), default="")
 
     __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class WebhookRow(Timestamps, Base):
+    """A namespace's webhook: an Alauda hook (``format`` "alauda": its ``repository``, or the whole
+    namespace when None) or an SWR webhook policy (``format`` "harbor": its ``scope``, the policy's
+    ``scope_rules`` as canonical JSON). ``events`` is a comma-joined set of push, pull, delete.
+    ``secret`` (the Alauda signing key) and ``auth_header`` (SWR's header list) are sealed
+    (``auth.secrets.SecretBox``): never stored, returned or logged in clear."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), index=True)
+    format: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(256), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[str] = mapped_column(String(64))
+    repository: Mapped[str | None] = mapped_column(String(255))
+    scope: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(Text)
+    auth_header: Mapped[str | None] = mapped_column(Text)
+    skip_cert_verify: Mapped[bool] = mapped_column(Boolean, default=False)
+    address_type: Mapped[str] = mapped_column(String(16), default="internet")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    creator: Mapped[str] = mapped_column(String(64), default="")
+
+
+class WebhookDeliveryRow(Base):
+    """The outbox: one event to deliver to one webhook, written in the transaction of the change that
+    caused it. ``delivery_id`` is the stable ``X-Repohub-Delivery`` of every attempt. A worker claims a
+    pending row due at ``next_attempt_at`` by moving that time on (its lease: the target's timeout), so
+    a worker that died leaves a row due again seconds later. ``event`` is the event as JSON
+    (``domain.webhooks.outbox.Notice``), rendered into the hook's format at delivery."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    hook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(8))
+    event: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_status: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        # What the workers' claim reads: the pending rows by due time, nothing else.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+    )
+
+
+class WebhookJobRow(Base):
+    """One delivery attempt (SWR's webhook "job"): ``status`` Succeed or Failed, ``status_text`` the
+    receiver's HTTP status code or the connection error, how long it took."""
+
+    __tablename__ = "webhook_jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    hook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12))
+    status_text: Mapped[str] = mapped_column(String(255), default="")
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_webhook_jobs_hook_id_id", "hook_id", "id"),)

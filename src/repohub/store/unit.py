@@ -13,12 +13,14 @@ from repohub.store.accounts import CredentialStore, NamespaceStore, UserStore
 from repohub.store.audit import AuditStore
 from repohub.store.immutables import ImmutableRuleStore
 from repohub.store.memory import INFO_KEY, Memory
+from repohub.store.outbox import OutboxStore
 from repohub.store.readers import Reader
 from repohub.store.registry import RegistryStore
 from repohub.store.repositories import RepositoryStore, TagStore
 from repohub.store.retentions import RetentionStore
 from repohub.store.schedules import ScheduleStore
 from repohub.store.session import LazySession
+from repohub.store.webhooks import WebhookStore
 
 
 class Store:
@@ -45,6 +47,8 @@ class Store:
         self.retentions = RetentionStore(session)
         self.schedules = ScheduleStore(session)
         self.immutables = ImmutableRuleStore(session, reader, self.memory.immutable_rules)
+        self.webhooks = WebhookStore(session)
+        self.outbox = OutboxStore(session)
 
     async def commit_bookkeeping(self) -> None:
         """Commit a write no remembered read depends on (a credential's last use): ``memory.commits``
