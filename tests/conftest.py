@@ -44,6 +44,9 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         # No scheduled retention in the in-process app: its wake-ups would be statements in tests
         # that count them (tests/ops/test_retention_schedule.py runs the schedule in real servers).
         retention_interval=0,
+        # No delivery worker either (its polls would be statements too); the webhook tests run their
+        # own workers over this app's database (tests/domain/test_webhook_delivery.py).
+        webhook_delivery=False,
         _env_file=None,
     )
 

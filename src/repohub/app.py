@@ -25,7 +25,9 @@ from repohub.auth.secrets import SecretBox, stand_in_hash
 from repohub.config import Settings
 from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.retention.scheduler import RetentionSchedule
+from repohub.domain.webhooks.delivery import DeliveryWorker, Tuning
 from repohub.observability import context, dbpool, metrics
+from repohub.outbound.sender import HttpSender
 from repohub.registry.client import RegistryClient
 from repohub.registry.keys import registry_client
 from repohub.store.database import Database, reader_pool_stats
@@ -70,9 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         retention = _start_retention(settings, database, registry)
         rules = _start_rule_listener(settings, database)
+        delivery = _start_delivery(settings, database, state.secret_box)
         try:
             yield
         finally:
+            await _stop(delivery)
             await _stop(retention)
             await _stop(rules)
             if registry is not None:
@@ -148,6 +152,31 @@ def _start_retention(
         return None
     schedule = RetentionSchedule(database.store, registry, settings.retention_interval)
     return asyncio.create_task(schedule.run_forever(), name="repohub-retention")
+
+
+def _start_delivery(settings: Settings, database: Database, box: SecretBox) -> asyncio.Task[None] | None:
+    """This process's webhook delivery worker (``domain.webhooks.delivery``), sharing the outbox
+    with every other replica; none when REPOHUB_WEBHOOK_DELIVERY is false."""
+    if not settings.webhook_delivery:
+        return None
+    tuning = Tuning(
+        registry_host=settings.registry_host,
+        backoff=settings.webhook_backoff,
+        timeout=settings.webhook_timeout,
+        concurrency=settings.webhook_concurrency,
+    )
+
+    async def deliver() -> None:
+        sender = HttpSender(
+            timeout=settings.webhook_timeout,
+            allow_private=settings.webhook_allow_private,
+            connections=settings.webhook_concurrency,
+        )
+        async with sender:
+            worker = DeliveryWorker(database.store, sender, box, tuning, database.memory.webhook_nudge)
+            await worker.run_forever()
+
+    return asyncio.create_task(deliver(), name="repohub-webhook-delivery")
 
 
 def _start_rule_listener(settings: Settings, database: Database) -> asyncio.Task[None] | None:

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=defaults.WEBHOOK_CONCURRENCY, ge=1, le=1024)
     # Targets on loopback, link-local or private addresses are refused unless this is true.
     webhook_allow_private: bool = False
+    # Whether this process runs a delivery worker (``repohub serve``); false leaves delivery to the
+    # other replicas (and keeps the in-process app of the tests from polling the outbox).
+    webhook_delivery: bool = True
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -71,6 +71,10 @@ RETENTION_DURATION = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0),
 )
 
+# Webhook delivery attempts (``domain.webhooks.delivery``), by outcome: "succeeded", "failed" (the
+# receiver's error or none), "expired" (given up before an attempt: older than REPOHUB_WEBHOOK_MAX_AGE).
+WEBHOOK_ATTEMPTS = Counter("repohub_webhook_attempts", "Webhook delivery attempts, by outcome", ["outcome"])
+
 
 def is_multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))

@@ -2,22 +2,95 @@
 and the job row of each attempt.
 
 Writing is one multi-row INSERT per change (:meth:`OutboxStore.add`), whatever the number of hooks and
-events. The workers' statements (claiming due rows, recording attempts) are in this module too, so
-the outbox's SQL is read in one place.
+events. The workers' statements are here too, so the outbox's SQL is read in one place:
+
+- :meth:`OutboxStore.claim` takes the oldest due pending rows of enabled hooks in one UPDATE, moving
+  their due time on by a lease (the row's ``next_attempt_at``): a worker that dies leaves its rows due
+  again when the lease ends, seconds later. On PostgreSQL the inner SELECT locks with ``FOR UPDATE
+  SKIP LOCKED``, so replicas claiming at the same moment take different rows, never the same one
+  (SQLite has one writer at a time: the UPDATE alone is enough). The predicate repeats the partial
+  index's ``state = 'pending'`` as a literal, so the planner may use ``ix_webhook_deliveries_due``
+  even for a prepared statement's generic plan.
+- :meth:`OutboxStore.record` writes a batch of outcomes: one job row per attempt and the delivery
+  rows' new state, one executemany per statement kind. It updates only rows still pending, so a
+  late outcome (a lease that ran out, a second worker that delivered) never revives a settled row.
+- :meth:`OutboxStore.recent` lists deliveries for ``repohub hooks deliveries``.
+
+None of these writes is audited (``store.audit.UNAUDITED``): they are bookkeeping of changes that
+are (the event applied, the tag deleted), and auditing them would add a row per delivery and per
+attempt, and one per idle poll of every worker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import ColumnElement, Table, bindparam, insert, literal_column, select, update
 
 from repohub.domain.clock import utcnow
-from repohub.domain.webhooks.hooks import NewDelivery
+from repohub.domain.webhooks.hooks import Hook, NewDelivery
+from repohub.store.audit import UNAUDITED
 from repohub.store.session import LazySession
-from repohub.store.tables import WebhookDeliveryRow
+from repohub.store.tables import NamespaceRow, WebhookDeliveryRow, WebhookJobRow, WebhookRow
+from repohub.store.webhooks import WebhookStore
 
-__all__ = ["OutboxStore"]
+__all__ = ["Claimed", "DeliveryInfo", "OutboxStore", "Outcome"]
+
+_PENDING: ColumnElement[str] = literal_column("'pending'")  # as the partial index states it (module doc)
+_TABLE = cast(Table, WebhookDeliveryRow.__table__)  # Core: an executemany UPDATE by bound id
+_STATUS_TEXT = 255  # webhook_jobs.status_text and webhook_deliveries.last_status
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery a worker holds until ``next_attempt_at`` (its lease): ``id`` the row's,
+    ``delivery_id`` the stable ``X-Repohub-Delivery``, ``hook`` with its secret and header list
+    still sealed, ``event`` the notice's JSON, ``attempts`` made before this one."""
+
+    id: int
+    delivery_id: str
+    hook: Hook
+    action: str
+    event: str
+    attempts: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a claimed delivery. ``status`` is the attempt's job status (Succeed,
+    Failed), None when no attempt was made (it expired first): then no job row is written.
+    ``state`` is the delivery's next state (delivered, pending, failed) and ``next_attempt_at``
+    when a pending one is due again; ``status_text`` the HTTP status code or the error."""
+
+    claimed: Claimed
+    state: str
+    status: str | None
+    status_text: str
+    next_attempt_at: datetime
+    at: datetime
+    response_code: int | None = None
+    duration_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryInfo:
+    """One delivery as ``repohub hooks deliveries`` lists it."""
+
+    delivery_id: str
+    hook_id: int
+    namespace: str
+    url: str
+    action: str
+    state: str
+    attempts: int
+    last_status: str
+    next_attempt_at: datetime
+    created_at: datetime
+    updated_at: datetime
 
 
 class OutboxStore:
@@ -46,4 +119,127 @@ class OutboxStore:
                 }
                 for item in deliveries
             ],
+            execution_options=UNAUDITED,
         )
+
+    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+        """Up to ``limit`` due deliveries of enabled hooks, oldest due first, each now leased until
+        ``now + lease`` (module doc). Commit at once: the lease holds from the commit on."""
+        rows = WebhookDeliveryRow
+        due = (
+            select(rows.id)
+            .join(WebhookRow, WebhookRow.id == rows.hook_id)
+            .where(rows.state == _PENDING, rows.next_attempt_at <= now, WebhookRow.enabled.is_(True))
+            .order_by(rows.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=rows)  # nothing on SQLite
+        )
+        statement = (
+            update(rows)
+            .where(rows.id.in_(due.scalar_subquery()))
+            .values(next_attempt_at=now + lease, updated_at=now)
+            .returning(
+                rows.id,
+                rows.delivery_id,
+                rows.hook_id,
+                rows.action,
+                rows.event,
+                rows.attempts,
+                rows.expires_at,
+            )
+        )
+        taken = (await self._session.execute(statement, execution_options=UNAUDITED)).all()
+        if not taken:
+            return []
+        hooks = await WebhookStore(self._session).by_ids({row[2] for row in taken})
+        return [
+            Claimed(row[0], row[1], hooks[row[2]], row[3], row[4], row[5], row[6])
+            for row in sorted(taken, key=lambda row: row[0])
+            if row[2] in hooks
+        ]
+
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Write ``outcomes`` (module doc), in the caller's transaction."""
+        if not outcomes:
+            return
+        live = await self._still_there([item.claimed.id for item in outcomes])
+        kept = [item for item in outcomes if item.claimed.id in live]
+        if not kept:
+            return
+        statement = (
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.state == _PENDING)
+            .values(
+                state=bindparam("new_state"),
+                attempts=_TABLE.c.attempts + bindparam("tried"),
+                last_status=bindparam("status_text"),
+                next_attempt_at=bindparam("due"),
+                updated_at=bindparam("at"),
+            )
+        )
+        await self._session.execute(statement, [_settled(item) for item in kept], execution_options=UNAUDITED)
+        jobs = [_job(item) for item in kept if item.status is not None]
+        if jobs:
+            await self._session.execute(insert(WebhookJobRow), jobs, execution_options=UNAUDITED)
+
+    async def _still_there(self, ids: Sequence[int]) -> set[int]:
+        """The ids of these deliveries that still exist (their hook not deleted since the claim),
+        locked on PostgreSQL until the transaction ends, so the hook's deletion cannot remove them
+        between this read and the job rows that refer to them."""
+        statement = (
+            select(WebhookDeliveryRow.id)
+            .where(WebhookDeliveryRow.id.in_(list(ids)))
+            .with_for_update(of=WebhookDeliveryRow)
+        )
+        return set((await self._session.execute(statement)).scalars().all())
+
+    async def recent(self, *, failed_only: bool = False, limit: int = 100) -> list[DeliveryInfo]:
+        """The newest deliveries first (only failed ones with ``failed_only``), at most ``limit``."""
+        rows = WebhookDeliveryRow
+        statement = (
+            select(
+                rows.delivery_id,
+                rows.hook_id,
+                NamespaceRow.name,
+                WebhookRow.url,
+                rows.action,
+                rows.state,
+                rows.attempts,
+                rows.last_status,
+                rows.next_attempt_at,
+                rows.created_at,
+                rows.updated_at,
+            )
+            .join(WebhookRow, WebhookRow.id == rows.hook_id)
+            .join(NamespaceRow, NamespaceRow.id == WebhookRow.namespace_id)
+            .order_by(rows.id.desc())
+            .limit(limit)
+        )
+        if failed_only:
+            statement = statement.where(rows.state == "failed")
+        return [DeliveryInfo(*row) for row in (await self._session.execute(statement)).all()]
+
+
+def _settled(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "row_id": outcome.claimed.id,
+        "new_state": outcome.state,
+        "tried": 0 if outcome.status is None else 1,
+        "status_text": outcome.status_text[:_STATUS_TEXT],
+        "due": outcome.next_attempt_at,
+        "at": outcome.at,
+    }
+
+
+def _job(outcome: Outcome) -> dict[str, Any]:
+    claimed = outcome.claimed
+    return {
+        "delivery_id": claimed.id,
+        "hook_id": claimed.hook.id,
+        "action": claimed.action,
+        "status": outcome.status,
+        "status_text": outcome.status_text[:_STATUS_TEXT],
+        "response_code": outcome.response_code,
+        "duration_ms": outcome.duration_ms,
+        "created_at": outcome.at,
+    }
