@@ -29,6 +29,7 @@ from repohub.observability import context
 from repohub.registry.keys import registry_client, signing_key
 from repohub.store import migrate as migrations
 from repohub.store.database import Database
+from repohub.store.outbox import DeliveryInfo
 from repohub.store.unit import Store
 
 T = TypeVar("T")
@@ -455,3 +456,42 @@ def _retention_text(report: RunReport) -> str:
     if not lines:
         lines.append(f"nothing to delete ({report.policies} policies applied)")
     return "\n".join(lines)
+
+
+hooks_cli = typer.Typer(help="Webhooks: what their deliveries came to.", no_args_is_help=True)
+app.add_typer(hooks_cli, name="hooks")
+_DELIVERY_COLUMNS = ("delivery_id", "hook_id", "namespace", "action", "state", "attempts", "last_status")
+
+
+@hooks_cli.command("deliveries")
+def hooks_deliveries(
+    failed: Annotated[bool, typer.Option("--failed", help="only deliveries given up on")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="at most this many entries")] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """List webhook deliveries, newest first: their state, attempts so far, the last attempt's status
+    (the receiver's HTTP status code, or the error), when the next attempt is due."""
+    found = _with_service(lambda service: service.store.outbox.recent(failed_only=failed, limit=limit))
+    entries = [_delivery_entry(item) for item in found]
+    if as_json:
+        typer.echo(json.dumps(entries))
+        return
+    columns = (*_DELIVERY_COLUMNS, "next_attempt_at", "updated_at")
+    lines = ["\t".join(columns)] + ["\t".join(str(entry[key]) or "-" for key in columns) for entry in entries]
+    typer.echo("\n".join(lines))
+
+
+def _delivery_entry(item: DeliveryInfo) -> dict[str, str | int]:
+    return {
+        "delivery_id": item.delivery_id,
+        "hook_id": item.hook_id,
+        "namespace": item.namespace,
+        "url": item.url,
+        "action": item.action,
+        "state": item.state,
+        "attempts": item.attempts,
+        "last_status": item.last_status,
+        "next_attempt_at": item.next_attempt_at.isoformat(),
+        "created_at": item.created_at.isoformat(),
+        "updated_at": item.updated_at.isoformat(),
+    }

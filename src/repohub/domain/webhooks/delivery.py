@@ -13,15 +13,16 @@ retention schedule). It turns, until cancelled:
    a batch of others.
 3. **Record** the outcomes in batches, one transaction each, on a task of its own
    (``store.outbox.record``): one job row per attempt, the delivery delivered, pending again after
-   its backoff, or failed once it is older than ``REPOHUB_WEBHOOK_MAX_AGE`` (its ``expires_at``).
-   A delivery already expired when claimed is failed without an attempt.
+   its backoff, or failed when that retry would come after its ``expires_at`` (its creation plus
+   ``REPOHUB_WEBHOOK_MAX_AGE``). A delivery already expired when claimed (its workers were down
+   that long) is failed without an attempt.
 4. While claims come back full, turn again at once. Otherwise wait for the memory's nudge (this
    process enqueued deliveries), this worker's own next retry, or ``poll`` seconds (other replicas'
    deliveries, rows whose lease ran out), whichever comes first.
 
 Backoff after the n-th failed attempt: ``backoff * 2**(n-1)``, plus up to a quarter of that as
-jitter (receivers that went down together are not retried in step), never later than the
-delivery's expiry, so the last attempt is made at its deadline. Delivery is at least once: a worker
+jitter (receivers that went down together are not retried in step): with the defaults (10 s, 24 h)
+about fourteen attempts, the last some 23 hours after the first. Delivery is at least once: a worker
 killed between sending and recording leaves the row due again after its lease, and the receiver
 sees the same ``X-Repohub-Delivery`` twice.
 
@@ -132,14 +133,15 @@ def retry_delay(backoff: float, attempts: int, draw: Callable[[], float] = rando
 
 def settle(claimed: Claimed, attempt: Attempt, at: datetime, now: datetime, backoff: float) -> Outcome:
     """The outcome of ``attempt`` (started ``at``, over ``now``) at ``claimed``: delivered on a
-    2xx; else pending again after the backoff, or failed once past the delivery's expiry."""
+    2xx; else pending again after the backoff, or failed when that retry would come after the
+    delivery's expiry."""
+    retry = now + timedelta(seconds=retry_delay(backoff, claimed.attempts + 1))
     if attempt.succeeded:
         state, status, due = DELIVERED, JOB_SUCCEED, now
-    elif now >= claimed.expires_at:
+    elif retry >= claimed.expires_at:
         state, status, due = FAILED, JOB_FAILED, now
     else:
-        delay = timedelta(seconds=retry_delay(backoff, claimed.attempts + 1))
-        state, status, due = PENDING, JOB_FAILED, min(now + delay, claimed.expires_at)
+        state, status, due = PENDING, JOB_FAILED, retry
     return Outcome(
         claimed,
         state,
