@@ -83,8 +83,8 @@ class Receiver:
                 body = b"ok"
                 writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the client went away, or the receiver is closing
         finally:
             self._open.discard(writer)
             writer.close()

@@ -21,6 +21,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from repohub.app import create_app
+from repohub.config import Settings
 from repohub.domain.clock import utcnow
 from repohub.domain.webhooks import outbox
 from repohub.domain.webhooks.delivery import Attempt, DeliveryWorker, Sender, Tuning
@@ -378,3 +380,18 @@ async def test_a_hook_deleted_during_its_attempt_loses_the_outcome_and_nothing_e
     assert request.headers["x-repohub-delivery"] == delivery_id
     assert await deliveries(app) == {delivery_id: ("delivered", 1, "200")}
     assert await jobs(app) == [("Succeed", "200", 200)]
+
+
+async def test_the_apps_lifespan_runs_a_delivery_worker_and_stops_it(
+    app: FastAPI, settings: Settings, acme: tuple[int, int], receiver: Receiver
+) -> None:
+    serving = create_app(
+        settings.model_copy(update={"webhook_delivery": True, "webhook_allow_private": True})
+    )
+    async with serving.router.lifespan_context(serving):
+        hook_id = await add_hook(app, acme, receiver.url)
+        [delivery_id] = await enqueue(app, hook_id)
+        await receiver.wait_for(1)
+        await until(lambda: settled(app, delivery_id))
+    assert not [task for task in asyncio.all_tasks() if task.get_name().startswith("repohub-webhook")]
+    assert await deliveries(app) == {delivery_id: ("delivered", 1, "200")}

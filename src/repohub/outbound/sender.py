@@ -19,6 +19,7 @@ Nothing here logs a request's headers or body: they carry the hook's signature a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import typing
 from types import TracebackType
@@ -30,9 +31,10 @@ from repohub.domain.webhooks import targets
 from repohub.domain.webhooks.delivery import Attempt
 from repohub.domain.webhooks.payloads import Request
 
-__all__ = ["BODY_LIMIT", "HttpSender"]
+__all__ = ["BODY_LIMIT", "POOL_SIZE", "HttpSender"]
 
 BODY_LIMIT = 64 * 1024
+POOL_SIZE = 8  # connections per pool (``HttpSender``)
 
 
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -86,17 +88,24 @@ class _PinnedTransport(httpx.AsyncHTTPTransport):
 
 
 class HttpSender:
-    """One per worker, reused (pooled connections); close it with ``aclose`` or ``async with``."""
+    """One per worker, reused (pooled connections); close it with ``aclose`` or ``async with``.
+
+    Its ``connections`` are spread over pools of ``POOL_SIZE`` taken in turn: httpcore's pool looks
+    at every connection for every waiting request each time one changes state, so one pool of 64
+    spent more time choosing connections than 64 deliveries spent being sent (a third of the rate
+    of eight pools of 8, against a local receiver)."""
 
     def __init__(
         self, *, timeout: float, allow_private: bool, connections: int = 64, body_limit: int = BODY_LIMIT
     ) -> None:
         self._timeout = timeout
         self._allow_private = allow_private
-        self._connections = connections
+        self._pools = max(1, -(-connections // POOL_SIZE))
+        self._pool_size = min(connections, POOL_SIZE)
         self._body_limit = body_limit
         self._backend = _PinnedBackend()
-        self._clients: dict[bool, httpx.AsyncClient] = {}  # by whether certificates are verified
+        self._clients: dict[bool, list[httpx.AsyncClient]] = {}  # by whether certificates are verified
+        self._turn = itertools.count()
 
     async def __aenter__(self) -> HttpSender:
         return self
@@ -110,7 +119,7 @@ class HttpSender:
         await self.aclose()
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
+        clients, self._clients = [client for made in self._clients.values() for client in made], {}
         for client in clients:
             await client.aclose()
 
@@ -144,14 +153,15 @@ class HttpSender:
             return answer.status_code
 
     def _client(self, verify: bool) -> httpx.AsyncClient:
-        client = self._clients.get(verify)
-        if client is None:
-            transport = _PinnedTransport(self._backend, verify=verify, connections=self._connections)
-            client = httpx.AsyncClient(
-                transport=transport,
-                timeout=httpx.Timeout(self._timeout),
-                follow_redirects=False,
-                trust_env=False,
-            )
-            self._clients[verify] = client
-        return client
+        clients = self._clients.get(verify)
+        if clients is None:
+            clients = self._clients[verify] = [self._new_client(verify) for _ in range(self._pools)]
+        return clients[next(self._turn) % len(clients)]
+
+    def _new_client(self, verify: bool) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=_PinnedTransport(self._backend, verify=verify, connections=self._pool_size),
+            timeout=httpx.Timeout(self._timeout),
+            follow_redirects=False,
+            trust_env=False,
+        )

@@ -182,6 +182,9 @@ class DeliveryWorker:
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._recording: list[Outcome] = []
         self._next_retry: datetime | None = None
+        # The worker's claims and records take turns: on SQLite two write transactions at once wait
+        # on its lock (tenths of a second each), and on PostgreSQL a turn is a few milliseconds.
+        self._writing = asyncio.Lock()
         self.counts: Counter[str] = Counter()  # recorded outcomes: succeeded, failed, expired
 
     async def run_forever(self) -> None:
@@ -235,8 +238,9 @@ class DeliveryWorker:
     async def _claim(self, room: int) -> list[Claimed]:
         store = self._open_store()
         try:
-            claimed = await store.outbox.claim(utcnow(), self._tuning.lease, room)
-            await store.commit_bookkeeping()  # no remembered read depends on the outbox
+            async with self._writing:
+                claimed = await store.outbox.claim(utcnow(), self._tuning.lease, room)
+                await store.commit_bookkeeping()  # no remembered read depends on the outbox
             return claimed
         except Exception:  # the database: log, pause, the next turn tries again
             log.exception("webhooks: claiming deliveries failed")
@@ -321,8 +325,9 @@ class DeliveryWorker:
     async def _write(self, batch: list[Outcome]) -> bool:
         store = self._open_store()
         try:
-            await store.outbox.record(batch)
-            await store.commit_bookkeeping()
+            async with self._writing:
+                await store.outbox.record(batch)
+                await store.commit_bookkeeping()
             return True
         except Exception:  # the database: log; the caller tries again after a pause
             log.exception("webhooks: recording %d delivery outcomes failed", len(batch))
