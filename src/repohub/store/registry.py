@@ -86,13 +86,13 @@ _CLAIM_EVENTS = {
 }
 _REPOSITORY_IDS = {
     "postgresql": text(
-        "SELECT n.name, r.name, r.id"
+        "SELECT n.name, r.name, r.id, r.is_public"
         " FROM unnest(CAST(:namespaces AS VARCHAR[]), CAST(:names AS VARCHAR[])) AS wanted(namespace, name)"
         " JOIN namespaces n ON n.name = wanted.namespace"
         " JOIN repositories r ON r.namespace_id = n.id AND r.name = wanted.name"
     ),
     "sqlite": text(
-        "SELECT n.name, r.name, r.id FROM json_each(:pairs) AS wanted"
+        "SELECT n.name, r.name, r.id, r.is_public FROM json_each(:pairs) AS wanted"
         " JOIN namespaces n ON n.name = json_extract(wanted.value, '$[0]')"
         " JOIN repositories r ON r.namespace_id = n.id AND r.name = json_extract(wanted.value, '$[1]')"
     ),
@@ -299,8 +299,11 @@ class RegistryStore:
         result = await self._session.execute(_TAGS_UNDER_RULES[self._dialect()], params)
         return sorted({(int(row[0]), row[1], row[2], int(row[3]), row[4], row[5]) for row in result})
 
-    async def repository_ids(self, paths: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """Ids of existing repositories by (namespace, name), for a whole envelope in one query."""
+    async def repository_ids(
+        self, paths: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, bool]]:
+        """Ids and visibility (public) of existing repositories by (namespace, name), for a whole
+        envelope in one query."""
         pairs = sorted(set(paths))
         if not pairs:
             return {}
@@ -310,7 +313,10 @@ class RegistryStore:
         else:
             params = {"pairs": orjson.dumps(pairs).decode()}
         result = await self._session.execute(_REPOSITORY_IDS[self._dialect()], params)
-        return {(namespace, name): repository_id for namespace, name, repository_id in result}
+        return {
+            (namespace, name): (repository_id, bool(public))
+            for namespace, name, repository_id, public in result
+        }
 
     async def add_downloads(self, counts: Sequence[tuple[int, int, datetime]]) -> None:
         """(repository id, downloads, last pull) of many repositories: one statement, run per row.

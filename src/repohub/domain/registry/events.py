@@ -179,12 +179,9 @@ class _RepositoryPlan:
         who = "repohub" if event.by_repohub else (event.actor or "")
         self.happened.append((action, event.tag, event.digest or "", who, moment))
 
-    def notices(self, path: str) -> list[Notice]:
-        parts = split_path(path)
-        if parts is None:
-            return []
+    def notices(self, parts: tuple[str, str], public: bool) -> list[Notice]:
         return [
-            Notice(action, parts[0], parts[1], (Resource(tag, digest),), who, moment)
+            Notice(action, parts[0], parts[1], (Resource(tag, digest),), who, moment, public)
             for action, tag, digest, who, moment in self.happened
         ]
 
@@ -314,7 +311,8 @@ class EventIntake:
         notices: list[Notice] = []
         for path, group in sorted(by_repository.items()):
             parts = split_path(path)
-            repository_id = known.get(parts) if parts is not None else None
+            # A repository the envelope creates is private (``add_repository``).
+            repository_id, public = known.get(parts, (None, False)) if parts is not None else (None, False)
             pull_only = repository_id is not None and all(event.action == PULL for event in group)
             if repository_id is not None and pull_only:
                 plan = _pull_plan(group, now)
@@ -327,7 +325,8 @@ class EventIntake:
                 repository_id, plan = applied
             tag_pulls.extend(plan.tag_pull_rows(repository_id))
             planned.append((repository_id, plan, pull_only))
-            notices.extend(plan.notices(path))
+            if parts is not None:
+                notices.extend(plan.notices(parts, public))
         await self._store.registry.add_tag_pulls(tag_pulls)
         await self._update_repositories(planned)
         return notices
