@@ -311,8 +311,8 @@ class EventIntake:
         notices: list[Notice] = []
         for path, group in sorted(by_repository.items()):
             parts = split_path(path)
-            # A repository the envelope creates is private (``add_repository``).
-            repository_id, public = known.get(parts, (None, False)) if parts is not None else (None, False)
+            found = known.get(parts) if parts is not None else None
+            repository_id = found.id if found is not None else None
             pull_only = repository_id is not None and all(event.action == PULL for event in group)
             if repository_id is not None and pull_only:
                 plan = _pull_plan(group, now)
@@ -325,8 +325,9 @@ class EventIntake:
                 repository_id, plan = applied
             tag_pulls.extend(plan.tag_pull_rows(repository_id))
             planned.append((repository_id, plan, pull_only))
-            if parts is not None:
-                notices.extend(plan.notices(parts, public))
+            if parts is not None and (found is None or found.hooked):  # else: no hook to tell
+                # A repository the envelope creates is private (``add_repository``).
+                notices.extend(plan.notices(parts, found is not None and found.public))
         await self._store.registry.add_tag_pulls(tag_pulls)
         await self._update_repositories(planned)
         return notices
