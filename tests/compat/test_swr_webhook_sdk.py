@@ -215,8 +215,9 @@ async def test_the_auth_header_is_in_no_answer_and_no_log(server, settings, acco
         ),
         400,
     )
-    texts = [json.dumps(answer.to_dict()) for answer in answers] + [error.error_msg]
+    texts = [json.dumps(answer.to_json_object()) for answer in answers] + [error.error_msg]
     assert all("hook-s3cret-value" not in text for text in texts)
+    assert "auth_header" not in texts[0] and "auth_header" not in texts[1]  # left out of the target
     assert "hook-s3cret-value" not in server.log.read_text()
 
 

@@ -64,7 +64,9 @@ DEFAULT_PAGE = 10  # SWR's documented default for both lists
 ORDER_TYPES = {"desc": True, "asc": False}
 NOTIFY_TYPE = "http"
 WITH_BODY = error_responses(TOO_LARGE)
-PAGED = {200: {"headers": {"Content-Range": {"description": "offset-count/total, when paged"}}}}
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {"headers": {"Content-Range": {"description": "offset-count/total, when paged"}}}
+}
 PolicyBody = Annotated[
     Any, Body(description="{name, description, targets, scope_rules, event_types, enabled}: the schema")
 ]
