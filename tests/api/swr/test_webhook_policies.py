@@ -221,6 +221,7 @@ BAD_BODIES = {
     "no name": (body(name=None), "name"),
     "a name with spaces": (body(name="my hook"), "name"),
     "a name too long": (body(name="n" * 257), "name"),
+    "a name ending in a newline": (body(name="ci\n"), "name"),
     "a name not a string": (body(name=7), "name"),
     "a description too long": (body(description="d" * 1025), "description"),
     "enabled not a boolean": (body(enabled="true"), "enabled"),
@@ -256,6 +257,12 @@ async def test_a_bad_policy_is_a_400_and_writes_nothing(client, accounts, alice,
     )
     assert wrong in refused["error_msg"]
     assert await accounts.count(WebhookRow) == 0
+
+
+async def test_a_name_may_be_in_any_script_with_digits_underscores_and_hyphens(client, alice):
+    hook_id = await create(client, alice, name="构建-ci_2")
+    shown = await client.get(f"{policies(alice, 'acme')}/{hook_id}", headers=alice.headers)
+    assert shown.json()["name"] == "构建-ci_2"
 
 
 async def test_an_update_is_held_to_the_same_rules(client, app, alice):

@@ -32,10 +32,12 @@ from repohub.domain.access import DELETE, PULL, PUSH
 from repohub.domain.errors import InvalidInput
 from repohub.domain.immutability.rules import Selector, repository_selector, tag_selector
 from repohub.domain.webhooks.hooks import EVENTS, FORMAT_HARBOR, HookSpec, Scope
+from repohub.domain.webhooks.policies import MAX_NAME
 
 __all__ = [
     "EVENT_OF_TYPE",
     "EVERYWHERE",
+    "NAME_PATTERN",
     "TARGET_TYPE",
     "TYPE_OF_EVENT",
     "Policy",
@@ -54,7 +56,8 @@ _FIELDS = frozenset({"name", "description", "targets", "scope_rules", "event_typ
 _TARGET_FIELDS = frozenset({"type", "address", "auth_header", "skip_cert_verify", "address_type"})
 _SCOPE_FIELDS = frozenset({"tag_selectors", "scope_selectors", "repo_scope_mode"})
 # SWR: letters (any script), digits, underscores and hyphens, 1 to 256 of them.
-_NAME = re.compile(r"[\w-]{1,256}")
+_NAME = re.compile(rf"[\w-]{{1,{MAX_NAME}}}")
+NAME_PATTERN = f"^{_NAME.pattern}$"  # OpenAPI's (ECMA's \w: ASCII only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from repohub.api.swr.plain import json_object, json_response, path_id
 from repohub.api.swr.schemas import IMMUTABLE_RULE_BODY_SCHEMA, RuleSelector
 from repohub.api.swr.webhook_bodies import (
     EVENT_OF_TYPE,
+    NAME_PATTERN,
     TARGET_TYPE,
     TYPE_OF_EVENT,
     event_types,
@@ -47,7 +48,14 @@ from repohub.api.swr.webhook_bodies import (
 )
 from repohub.domain.errors import InvalidInput
 from repohub.domain.webhooks.hooks import Hook, Job
-from repohub.domain.webhooks.policies import MAX_OFFSET, MAX_PAGE, ORDERS
+from repohub.domain.webhooks.policies import (
+    ADDRESS_TYPES,
+    MAX_DESCRIPTION,
+    MAX_OFFSET,
+    MAX_PAGE,
+    ORDERS,
+    REPO_SCOPE_MODES,
+)
 from repohub.store.webhooks import HookQuery
 
 __all__ = ["job_of", "policy_of", "router"]
@@ -84,7 +92,7 @@ _SCOPE_RULE_SCHEMA = {
     "properties": {
         "tag_selectors": IMMUTABLE_RULE_BODY_SCHEMA["properties"]["tag_selectors"],
         "scope_selectors": IMMUTABLE_RULE_BODY_SCHEMA["properties"]["scope_selectors"],
-        "repo_scope_mode": {"type": "string", "enum": ["regular", "selection"], "default": "regular"},
+        "repo_scope_mode": {"type": "string", "enum": list(REPO_SCOPE_MODES), "default": "regular"},
     },
 }
 POLICY_BODY_SCHEMA: dict[str, Any] = {
@@ -92,8 +100,8 @@ POLICY_BODY_SCHEMA: dict[str, Any] = {
     "required": ["name", "targets", "event_types"],
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "pattern": r"^[\w-]{1,256}$"},
-        "description": {"type": "string", "maxLength": 1024},
+        "name": {"type": "string", "pattern": NAME_PATTERN},
+        "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
         "targets": {
             "type": "array",
             "minItems": 1,
@@ -110,7 +118,7 @@ POLICY_BODY_SCHEMA: dict[str, Any] = {
                         "description": "key1:value1;key2:value2; left out: kept; empty: removed",
                     },
                     "skip_cert_verify": {"type": "boolean", "default": False},
-                    "address_type": {"type": "string", "enum": ["internet", "internal"]},
+                    "address_type": {"type": "string", "enum": list(ADDRESS_TYPES), "default": "internet"},
                 },
             },
         },
