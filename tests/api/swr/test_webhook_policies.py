@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 
 from repohub.domain.accounts import project_id_for
 from repohub.domain.entities import Role
-from repohub.domain.webhooks.hooks import FORMAT_ALAUDA, HookSpec
+from repohub.domain.webhooks.hooks import FORMAT_ALAUDA
 from repohub.store.tables import WebhookDeliveryRow, WebhookJobRow, WebhookRow
 from tests.api.swr.test_immutable_rules import Caller, assert_swr_error, caller, namespace_id
 from tests.world import World
@@ -417,22 +417,27 @@ async def test_the_default_page_is_ten(client, alice):
 
 
 # -- Alauda's hooks seen as policies ----------------------------------------------------------------
-async def alauda_hook(accounts: World, repository: str | None) -> int:
-    spec = HookSpec(
-        format=FORMAT_ALAUDA,
-        url=PUBLIC,
-        events=frozenset({"push", "delete"}),
-        name="from-v1",
-        repository=repository,
-        secret="alauda-secret",
+async def alauda_hook(client: Any, accounts: World, repository: str | None) -> int:
+    """A hook alice creates through Alauda's ``/v1/hooks``: of acme/``repository``, or all of acme."""
+    created = await client.post(
+        "/v1/hooks",
+        json={
+            "subject_type": "image_repo",
+            "subject": "acme" if repository is None else f"acme/{repository}",
+            "events": ["image:push", "image:delete"],
+            "url": PUBLIC,
+            "secret": "alauda-secret",
+            "name": "from-v1",
+        },
+        headers=accounts.auth("alice"),
     )
-    async with accounts.service("alice") as service:
-        return (await service.webhooks.create("acme", spec)).id
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
 
 
 async def test_an_alauda_hook_is_listed_as_a_policy_of_its_repository(client, accounts, alice):
-    one_repository = await alauda_hook(accounts, "app")
-    namespace_wide = await alauda_hook(accounts, None)
+    one_repository = await alauda_hook(client, accounts, "app")
+    namespace_wide = await alauda_hook(client, accounts, None)
     listed = (await client.get(policies(alice), headers=alice.headers)).json()["policies"]
     by_id = {item["id"]: item for item in listed}
     for hook_id, pattern in ((one_repository, "app"), (namespace_wide, "**")):
@@ -448,7 +453,7 @@ async def test_an_alauda_hook_is_listed_as_a_policy_of_its_repository(client, ac
 async def test_an_swr_update_of_an_alauda_hook_keeps_its_format_secret_and_repository(
     client, app, accounts, alice
 ):
-    hook_id = await alauda_hook(accounts, "app")
+    hook_id = await alauda_hook(client, accounts, "app")
     one = f"{policies(alice, 'acme')}/{hook_id}"
     shown = (await client.get(one, headers=alice.headers)).json()
     resent = {**{key: shown[key] for key in ("description", "targets", "scope_rules")}, "enabled": True}
@@ -461,6 +466,12 @@ async def test_an_swr_update_of_an_alauda_hook_keeps_its_format_secret_and_repos
         row = (await session.execute(query.where(WebhookRow.id == hook_id))).one()
     assert (row.format, row.repository, row.name) == (FORMAT_ALAUDA, "app", "renamed")
     assert row.secret and "alauda-secret" not in row.secret
+    through_v1 = (await client.get(f"/v1/hooks/{hook_id}", headers=accounts.auth("alice"))).json()
+    assert (through_v1["subject"], through_v1["name"], through_v1["events"]) == (
+        "acme/app",
+        "renamed",
+        ["image:push"],
+    )
 
     # Another scope rule than the one shown replaces the repository.
     wider = await client.put(one, json=body(name="wider"), headers=alice.headers)
@@ -470,6 +481,9 @@ async def test_an_swr_update_of_an_alauda_hook_keeps_its_format_secret_and_repos
     assert hook.spec.repository is None and hook.spec.scope is not None
     assert (hook.spec.scope.repository.pattern, hook.spec.scope.tag.pattern) == ("app", "v*")
     assert hook.spec.format == FORMAT_ALAUDA
+    # v1 says what it can of it: the namespace (its scope rule narrows it further).
+    through_v1 = (await client.get(f"/v1/hooks/{hook_id}", headers=accounts.auth("alice"))).json()
+    assert through_v1["subject"] == "acme"
 
 
 # -- jobs -------------------------------------------------------------------------------------------
