@@ -69,7 +69,10 @@ def _with_service(action: Callable[[Service], Awaitable[T]], *, actor: str | Non
         try:
             async with database.sessions() as session:
                 box = SecretBox(settings.resolved_secret_key)
-                return await action(Service(Store(session), box, registry=registry))
+                service = Service(
+                    Store(session), box, registry=registry, allow_private=settings.webhook_allow_private
+                )
+                return await action(service)
         finally:
             if registry is not None:
                 await registry.aclose()

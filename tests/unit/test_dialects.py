@@ -119,11 +119,18 @@ def test_the_routers_are_tried_in_the_order_they_were() -> None:
     from repohub.api import images, ops
     from repohub.api.abeja.router import router as abeja
     from repohub.api.registry.router import router as registry
-    from repohub.api.swr import iam, immutables, login, retentions
+    from repohub.api.swr import iam, immutables, login, retentions, webhooks
     from repohub.api.swr.router import router as swr
     from repohub.api.v1.router import router as v1
 
-    swr_rest = [login.router, iam.router, instances.router, retentions.router, immutables.router]
+    swr_rest = [
+        login.router,
+        iam.router,
+        instances.router,
+        retentions.router,
+        immutables.router,
+        webhooks.router,
+    ]
     expected = [ops.router, registry, swr, *swr_rest, abeja, v1]
     assert list(dialects.routers()) == [*expected, images.router, versions.router]
 

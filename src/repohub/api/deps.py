@@ -120,6 +120,7 @@ async def service_session(state: AppState) -> AsyncIterator[Service]:
             grant_facts=state.grant_facts,
             password_budget=state.password_budget,
             login_token_ttl=state.settings.login_token_lifetime,
+            allow_private=state.settings.webhook_allow_private,
         )
     finally:
         try:

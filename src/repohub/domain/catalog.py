@@ -20,12 +20,12 @@ image, so both tags).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from repohub.domain import access, roles
-from repohub.domain.access import Action
+from repohub.domain.access import DELETE, Action
 from repohub.domain.categories import check_category
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import (
@@ -45,6 +45,7 @@ from repohub.domain.immutability.guard import Immutability
 from repohub.domain.names import MAX_REFERENCE, validate_repository_name, validate_tag_name
 from repohub.domain.new_repositories import DEFAULT_CATEGORY, add_repository
 from repohub.domain.queries import RepoQuery, TagQuery
+from repohub.domain.webhooks.outbox import Notice, Resource, enqueue
 from repohub.store.unit import Store
 
 MAX_DESCRIPTION = 1024
@@ -267,6 +268,8 @@ class CatalogService:
         if self._registry is not None:
             await self._registry.delete_repository(repository.path)
         async with self._store.transaction():
+            tags = await self._store.tags.digests(repository.id)  # what the hooks are told went
+            await enqueue(self._store, [self._deleted(repository, tags)])
             if not await self._store.repositories.delete(repository.id):
                 raise NotFound(f"repository {repository.path!r} not found")
 
@@ -296,7 +299,7 @@ class CatalogService:
 
     async def delete_tag(self, repository: Repository, name: str) -> None:
         namespace = await self.namespace_by_id(repository.namespace_id)
-        await self.tag(repository, name)
+        tag = await self.tag(repository, name)
         await self._require_role(namespace, Action.DELETE, "delete tags")
         # A tag on the image of a protected one is refused too: the registry deletes the image.
         await self._immutability.refuse(repository, [name], deleting=True)
@@ -304,6 +307,22 @@ class CatalogService:
             await self._registry.delete_tag(repository.path, name)
         async with self._store.transaction():
             await self._store.tags.delete(repository.id, [name])
+            await enqueue(self._store, [self._deleted(repository, [(name, tag.digest)])])
+
+    def _deleted(self, repository: Repository, tags: Sequence[tuple[str, str]]) -> Notice:
+        """What webhooks are told of the caller's delete of ``tags`` (the registry ignores repohub's
+        own delete events, so the catalogue tells them: ``domain.webhooks.outbox``)."""
+        user = self.principal.user
+        resources = tuple(Resource(name, digest) for name, digest in tags)
+        return Notice(
+            DELETE,
+            repository.namespace,
+            repository.name,
+            resources,
+            user.username if user is not None else "",
+            utcnow(),
+            repository.is_public,
+        )
 
     async def retag(self, repository: Repository, source: str, destination: str, *, override: bool) -> Tag:
         """Put tag ``source``'s image under ``destination`` too (members and up): in the registry first

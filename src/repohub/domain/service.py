@@ -18,6 +18,7 @@ from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.registry import RegistryService
 from repohub.domain.retention import RetentionPolicies
 from repohub.domain.retention.runner import RetentionRunner
+from repohub.domain.webhooks.policies import WebhookPolicies
 from repohub.observability import context
 from repohub.store.unit import Store
 
@@ -33,8 +34,12 @@ class Service:
         grant_facts: GrantFacts | None = None,
         password_budget: PasswordBudget | None = None,
         login_token_ttl: timedelta | None = LOGIN_TOKEN_TTL,
+        allow_private: bool = False,
     ) -> None:
+        """``allow_private``: webhook targets may be private addresses (REPOHUB_WEBHOOK_ALLOW_PRIVATE)."""
         self.store = store
+        self._secret_box = secret_box
+        self._allow_private = allow_private
         self._registry = registry  # the image registry, when configured: deletes go there first
         self.accounts = AccountService(store, secret_box, password_budget, login_token_ttl=login_token_ttl)
         self.catalog = CatalogService(store, principal, registry=registry)
@@ -43,6 +48,7 @@ class Service:
         self.retentions = RetentionPolicies(store, principal)
         self.immutability = Immutability(store, registry)  # the one decision on whether a tag may change
         self.immutable_rules = ImmutableRules(store, principal)  # managing the rules it decides by
+        self.webhooks = WebhookPolicies(store, principal, secret_box, allow_private=allow_private)
 
     def acting_as(self, principal: Principal) -> None:
         """Bind the authenticated caller (resolved after the service was made)."""
@@ -51,6 +57,9 @@ class Service:
         self.namespaces = NamespaceService(self.store, principal)
         self.retentions = RetentionPolicies(self.store, principal)
         self.immutable_rules = ImmutableRules(self.store, principal)
+        self.webhooks = WebhookPolicies(
+            self.store, principal, self._secret_box, allow_private=self._allow_private
+        )
 
     def retention_runner(self) -> RetentionRunner:
         """A retention run over this unit of work, deleting through the registry when one is set."""

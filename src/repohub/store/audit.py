@@ -34,8 +34,18 @@ from repohub.store.tables import AuditRow
 __all__ = ["UNAUDITED", "Actor", "ActorOf", "AuditEntry", "AuditStore", "audited_session_class"]
 
 # Tables whose writes are bookkeeping, not anybody's action (a retention run's tag deletes are audited;
-# its log of them is not a second record).
-_SKIP_TABLES = frozenset({"audit_log", "registry_events", "alembic_version", "retention_log", "schedules"})
+# its log of them is not a second record; webhook deliveries and their attempts are the outbox's own).
+_SKIP_TABLES = frozenset(
+    {
+        "audit_log",
+        "registry_events",
+        "alembic_version",
+        "retention_log",
+        "schedules",
+        "webhook_deliveries",
+        "webhook_jobs",
+    }
+)
 _SAFE_KEYS = frozenset(
     {
         "id",

@@ -7,6 +7,7 @@ applies a whole envelope and then calls :meth:`RegistryStore.update_repository` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from repohub.store.tables import (
     UTCDateTime,
 )
 
-__all__ = ["GuardedTag", "RegistryStore", "TagPulls", "TouchedTag"]
+__all__ = ["GuardedTag", "KnownRepository", "RegistryStore", "TagPulls", "TouchedTag"]
 
 # The access facts of one repository, the query of a ``GET /registry/token`` scope (``access_facts``).
 _ACCESS_FACTS_SQL = (
@@ -84,15 +85,18 @@ _CLAIM_EVENTS = {
         " ON CONFLICT (id) DO NOTHING RETURNING id"
     ).bindparams(bindparam("at", type_=UTCDateTime())),
 }
+# Whether the namespace has an enabled webhook: asked with the ids, so that an envelope of a
+# namespace without hooks (most) costs the outbox no statement (``domain.webhooks.outbox``).
+_HOOKED = "EXISTS (SELECT 1 FROM webhooks w WHERE w.namespace_id = n.id AND w.enabled)"
 _REPOSITORY_IDS = {
     "postgresql": text(
-        "SELECT n.name, r.name, r.id"
+        "SELECT n.name, r.name, r.id, r.is_public, " + _HOOKED + ""
         " FROM unnest(CAST(:namespaces AS VARCHAR[]), CAST(:names AS VARCHAR[])) AS wanted(namespace, name)"
         " JOIN namespaces n ON n.name = wanted.namespace"
         " JOIN repositories r ON r.namespace_id = n.id AND r.name = wanted.name"
     ),
     "sqlite": text(
-        "SELECT n.name, r.name, r.id FROM json_each(:pairs) AS wanted"
+        "SELECT n.name, r.name, r.id, r.is_public, " + _HOOKED + " FROM json_each(:pairs) AS wanted"
         " JOIN namespaces n ON n.name = json_extract(wanted.value, '$[0]')"
         " JOIN repositories r ON r.namespace_id = n.id AND r.name = json_extract(wanted.value, '$[1]')"
     ),
@@ -170,6 +174,16 @@ TagPulls = tuple[int, str | None, str, int, datetime]
 TouchedTag = tuple[str, str, str, str]
 # (namespace id, namespace, repository name, repository id, tag, its digest): ``tags_under_rules``.
 GuardedTag = tuple[int, str, str, int, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownRepository:
+    """An existing repository an envelope names: its id, whether it is public, and whether its
+    namespace has an enabled webhook."""
+
+    id: int
+    public: bool
+    hooked: bool
 
 
 class RegistryStore:
@@ -299,8 +313,11 @@ class RegistryStore:
         result = await self._session.execute(_TAGS_UNDER_RULES[self._dialect()], params)
         return sorted({(int(row[0]), row[1], row[2], int(row[3]), row[4], row[5]) for row in result})
 
-    async def repository_ids(self, paths: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """Ids of existing repositories by (namespace, name), for a whole envelope in one query."""
+    async def repository_ids(
+        self, paths: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], KnownRepository]:
+        """Existing repositories (id, visibility, hooks) by (namespace, name), for a whole envelope
+        in one query."""
         pairs = sorted(set(paths))
         if not pairs:
             return {}
@@ -310,7 +327,10 @@ class RegistryStore:
         else:
             params = {"pairs": orjson.dumps(pairs).decode()}
         result = await self._session.execute(_REPOSITORY_IDS[self._dialect()], params)
-        return {(namespace, name): repository_id for namespace, name, repository_id in result}
+        return {
+            (namespace, name): KnownRepository(repository_id, bool(public), bool(hooked))
+            for namespace, name, repository_id, public, hooked in result
+        }
 
     async def add_downloads(self, counts: Sequence[tuple[int, int, datetime]]) -> None:
         """(repository id, downloads, last pull) of many repositories: one statement, run per row.

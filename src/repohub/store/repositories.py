@@ -313,6 +313,15 @@ class TagStore:
         )
         return list(result.scalars())
 
+    async def digests(self, repository_id: int) -> list[tuple[str, str]]:
+        """Every (tag name, digest) of the repository, by name: what deleting it deletes."""
+        result = await self._session.execute(
+            select(TagRow.name, TagRow.digest)
+            .where(TagRow.repository_id == repository_id)
+            .order_by(TagRow.name)
+        )
+        return [(row[0], row[1]) for row in result.all()]
+
     async def sharing(self, wanted: Mapping[int, Iterable[str]]) -> dict[int, dict[str, list[str]]]:
         """For each repository id's tags in ``wanted``, the repository's other tags on the same digest
         (repository → tag → those tags, sorted; a tag alone on its image is absent), in one statement

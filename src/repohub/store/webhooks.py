@@ -21,9 +21,17 @@ from sqlalchemy import and_, delete, func, insert, select, tuple_, update
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import Page, Role
 from repohub.domain.immutability.rules import Selector
-from repohub.domain.webhooks.hooks import Hook, HookSpec, Scope, Subscriber, join_events, split_events
+from repohub.domain.webhooks.hooks import Hook, HookSpec, Job, Scope, Subscriber, join_events, split_events
 from repohub.store.session import LazySession
-from repohub.store.tables import MembershipRow, NamespaceRow, RepositoryRow, UserRow, WebhookRow
+from repohub.store.tables import (
+    MembershipRow,
+    NamespaceRow,
+    RepositoryRow,
+    UserRow,
+    WebhookDeliveryRow,
+    WebhookJobRow,
+    WebhookRow,
+)
 
 __all__ = ["HookQuery", "WebhookStore"]
 
@@ -122,6 +130,24 @@ def _values(spec: HookSpec) -> dict[str, Any]:
     }
 
 
+_JOB_COLUMNS = (
+    WebhookJobRow.id,
+    WebhookJobRow.hook_id,
+    WebhookDeliveryRow.delivery_id,
+    WebhookJobRow.action,
+    WebhookJobRow.status,
+    WebhookJobRow.status_text,
+    WebhookJobRow.response_code,
+    WebhookJobRow.duration_ms,
+    WebhookDeliveryRow.event,
+    WebhookJobRow.created_at,
+)
+
+
+def _job(row: Any) -> Job:
+    return Job(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9])
+
+
 def _joined() -> Any:
     return select(*_COLUMNS).join(NamespaceRow, NamespaceRow.id == WebhookRow.namespace_id)
 
@@ -203,6 +229,26 @@ class WebhookStore:
         return Page(
             items=[_hook(row) for row in rows], total=int(total), offset=query.offset, limit=query.limit
         )
+
+    async def jobs(self, hook_id: int, offset: int, limit: int, status: str | None = None) -> Page[Job]:
+        """The hook's delivery attempts, newest first (``ix_webhook_jobs_hook_id_id``), each with its
+        delivery's id and event; ``status`` narrows them to one status."""
+        conditions: list[Any] = [WebhookJobRow.hook_id == hook_id]
+        if status is not None:
+            conditions.append(WebhookJobRow.status == status)
+        total = (
+            await self._session.execute(select(func.count()).select_from(WebhookJobRow).where(*conditions))
+        ).scalar_one()
+        statement = (
+            select(*_JOB_COLUMNS)
+            .join(WebhookDeliveryRow, WebhookDeliveryRow.id == WebhookJobRow.delivery_id)
+            .where(*conditions)
+            .order_by(WebhookJobRow.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        rows = (await self._session.execute(statement)).all()
+        return Page(items=[_job(row) for row in rows], total=int(total), offset=offset, limit=limit)
 
     async def subscribers(self, namespace_names: Iterable[str]) -> list[Subscriber]:
         """The enabled hooks of these namespaces, with what their creators may read (module doc)."""

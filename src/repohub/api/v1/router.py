@@ -15,6 +15,7 @@ from repohub.api.hosts import link_url
 from repohub.api.openapi import COMMON, RATE_LIMITED, REGISTRY_REFUSED, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
 from repohub.api.parameters import StrictInteger
 from repohub.api.routing import PrefixRouter
+from repohub.api.v1 import hooks
 from repohub.api.v1.deps import ServiceDep
 from repohub.api.v1.errors import error_responses
 from repohub.api.v1.login import FORM, JSON, login_request
@@ -199,3 +200,6 @@ async def delete_repository(namespace: str, repo_name: str, service: ServiceDep)
     repo = await service.catalog.repository(namespace, repo_name)
     await service.catalog.delete_repository(repo)
     return Response(status_code=204)
+
+
+hooks.register(both_slashes)  # /v1/hooks: Alauda's webhooks (``api.v1.hooks``)

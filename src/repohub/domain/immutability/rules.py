@@ -32,7 +32,9 @@ __all__ = [
     "Selector",
     "parse_rule",
     "protecting",
+    "repository_selector",
     "spec_from_row",
+    "tag_selector",
 ]
 
 ACTION = "immutable"
@@ -120,9 +122,20 @@ def parse_rule(body: Mapping[str, Any]) -> RuleSpec:
     return RuleSpec(
         priority=_priority(body.get("priority", 0)),
         disabled=_boolean(body.get("disabled", False), "disabled"),
-        tag=_selector(_one(body.get("tag_selectors"), "tag_selectors"), "tag_selectors", TAG_DECORATIONS),
-        repository=_selector(_scope(body.get("scope_selectors")), "scope_selectors", REPOSITORY_DECORATIONS),
+        tag=tag_selector(body.get("tag_selectors")),
+        repository=repository_selector(body.get("scope_selectors")),
     )
+
+
+def tag_selector(value: Any) -> Selector:
+    """A client's ``tag_selectors`` (a list of exactly one tag selector), checked: what every rule
+    that selects tags this way reads (immutable-tag rules, SWR webhook policies' scope rules)."""
+    return _selector(_one(value, "tag_selectors"), "tag_selectors", TAG_DECORATIONS)
+
+
+def repository_selector(value: Any) -> Selector:
+    """A client's ``scope_selectors`` (``{"repository": [one selector]}``), checked."""
+    return _selector(_scope(value), "scope_selectors", REPOSITORY_DECORATIONS)
 
 
 def _fixed(body: Mapping[str, Any], field: str, value: str) -> None:

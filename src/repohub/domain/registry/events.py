@@ -16,6 +16,9 @@ Only manifest events count. Blob events are ignored.
   tags repohub puts back on that digest), and its ``push`` of a tag already on that digest (the
   manifest put back under a kept tag) leaves the tag as it was: push time, pull facts, creator. Its
   push of a new tag, or of a tag to another digest (a retag), is applied like any push.
+- Webhooks (``domain.webhooks.outbox``): what an envelope applied — a tagged push (a user's, or
+  repohub's that created or moved a tag), a user's pull, a user's delete the catalogue applied — is
+  written as deliveries to the namespace's hooks in the envelope's transaction.
 - A user's push that moves a tag an immutable-tag rule protects, or a user's delete that removes one,
   means the registry was reached behind the proxy: the catalogue keeps the tag as recorded and the
   audit log says what happened (``overwrites``; one statement per envelope that has such events).
@@ -44,6 +47,7 @@ from repohub.domain.names import is_tag_name
 from repohub.domain.new_repositories import add_repository
 from repohub.domain.registry.grants import split_path
 from repohub.domain.registry.overwrites import Overwrites, overwrites_of
+from repohub.domain.webhooks.outbox import Notice, Resource, enqueue
 from repohub.store.memory import Memory
 from repohub.store.registry import TagPulls
 from repohub.store.unit import Store
@@ -163,11 +167,23 @@ class _RepositoryPlan:
     pulled_at: datetime | None = None
     pushed_at: datetime | None = None
     tags_changed: bool = False
+    # What webhooks are told, in order: (action, tag, digest, who, when).
+    happened: list[tuple[str, str | None, str, str, datetime]] = field(default_factory=list)
     # Pulls by (tag name, or None for a pull by digest only; digest): how many, and the last one.
     tag_pulls: dict[tuple[str | None, str], tuple[int, datetime]] = field(default_factory=dict)
 
     def tag_pull_rows(self, repository_id: int) -> list[TagPulls]:
         return [(repository_id, tag, digest, n, at) for (tag, digest), (n, at) in self.tag_pulls.items()]
+
+    def note(self, action: str, event: RegistryEvent, moment: datetime) -> None:
+        who = "repohub" if event.by_repohub else (event.actor or "")
+        self.happened.append((action, event.tag, event.digest or "", who, moment))
+
+    def notices(self, parts: tuple[str, str], public: bool) -> list[Notice]:
+        return [
+            Notice(action, parts[0], parts[1], (Resource(tag, digest),), who, moment, public)
+            for action, tag, digest, who, moment in self.happened
+        ]
 
 
 def _count_pull(plan: _RepositoryPlan, event: RegistryEvent, moment: datetime) -> None:
@@ -177,6 +193,7 @@ def _count_pull(plan: _RepositoryPlan, event: RegistryEvent, moment: datetime) -
         return
     plan.downloads += 1
     plan.pulled_at = _later(plan.pulled_at, moment)
+    plan.note(PULL, event, moment)
     if event.digest is None and event.tag is None:
         return
     key = (event.tag, event.digest or "")
@@ -248,7 +265,8 @@ class EventIntake:
             claimed = await self._store.registry.claim_events(list(unique), now)
             fresh = [event for event_id, event in unique.items() if event_id in claimed]
             overwrites = await overwrites_of(self._store, fresh)
-            await self._apply_groups(_by_repository(fresh), infos, actors, now, overwrites)
+            notices = await self._apply_groups(_by_repository(fresh), infos, actors, now, overwrites)
+            await enqueue(self._store, notices)
             await self._store.audit.record(overwrites.audit)
             if _prune_due(self._store.memory):
                 await self._store.registry.prune_events(now - EVENT_RETENTION)
@@ -276,7 +294,8 @@ class EventIntake:
         actors: Actors,
         now: datetime,
         overwrites: Overwrites,
-    ) -> None:
+    ) -> list[Notice]:
+        """Apply each repository's events; what webhooks are told of them."""
         # One lock order for every envelope: concurrent envelopes touching the same repositories
         # in different orders deadlocked on PostgreSQL (seen under `make bench`, scenario 6). Tag rows
         # first, repository by repository in path order, then the repositories' rows in path order
@@ -289,9 +308,11 @@ class EventIntake:
         # repository's, so the lock order stays by path.
         planned: list[tuple[int, _RepositoryPlan, bool]] = []  # (id, plan, pull-only)
         tag_pulls: list[TagPulls] = []
+        notices: list[Notice] = []
         for path, group in sorted(by_repository.items()):
             parts = split_path(path)
-            repository_id = known.get(parts) if parts is not None else None
+            found = known.get(parts) if parts is not None else None
+            repository_id = found.id if found is not None else None
             pull_only = repository_id is not None and all(event.action == PULL for event in group)
             if repository_id is not None and pull_only:
                 plan = _pull_plan(group, now)
@@ -304,8 +325,12 @@ class EventIntake:
                 repository_id, plan = applied
             tag_pulls.extend(plan.tag_pull_rows(repository_id))
             planned.append((repository_id, plan, pull_only))
+            if parts is not None and (found is None or found.hooked):  # else: no hook to tell
+                # A repository the envelope creates is private (``add_repository``).
+                notices.extend(plan.notices(parts, found is not None and found.public))
         await self._store.registry.add_tag_pulls(tag_pulls)
         await self._update_repositories(planned)
+        return notices
 
     async def _update_repositories(self, planned: Sequence[tuple[int, _RepositoryPlan, bool]]) -> None:
         """Each repository's counters and summary: pull-only ones in batches, the rest one by one."""
@@ -413,6 +438,8 @@ class EventIntake:
             path, event.tag, event.digest, event.actor, event.id
         ):
             return
+        if not event.by_repohub:
+            plan.note(PUSH, event, moment)  # a re-push of the same digest is a push too
         actors = facts.actors
         info = _pushed_manifest(event, event.digest, facts.infos.get((path, event.digest)))
         changed = await self._store.tags.upsert(
@@ -433,6 +460,8 @@ class EventIntake:
         plan.pushed_at = _later(plan.pushed_at, moment)
         if not event.by_repohub:
             plan.uploads += 1
+        else:
+            plan.note(PUSH, event, moment)  # repohub's own push: a tag it created or moved
 
     async def _apply_delete(
         self,
@@ -451,11 +480,13 @@ class EventIntake:
                 return  # protected: the catalogue keeps it, the audit log says so
             await self._store.registry.delete_tags(repository_id, [event.tag])
             plan.tags_changed = True
+            plan.note(DELETE, event, event.timestamp or utcnow())
         elif event.digest:
             protected = overwrites.on_digest(path, event.digest)
             kept = overwrites.kept_by_delete(path, protected, event.actor, event.id)
             await self._store.registry.delete_digest(repository_id, event.digest, keep=kept)
             plan.tags_changed = True
+            plan.note(DELETE, replace(event, tag=None), event.timestamp or utcnow())
 
     async def _repository_id(
         self,

@@ -41,12 +41,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from repohub.domain.access import DELETE
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import DueRetention, TagFacts, kept_reason
 from repohub.domain.errors import UpstreamFailed, UpstreamUnavailable
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.immutability.guard import Deletion, Immutability, Protection
 from repohub.domain.retention.rules import Doomed, Policy, Template, doomed
+from repohub.domain.webhooks.outbox import Notice, Resource, enqueue
 from repohub.observability import metrics
 from repohub.store.unit import Store
 
@@ -57,6 +59,7 @@ log = logging.getLogger("repohub.retention")
 # Policies per page: one statement reads them, one their tags. 100 keeps the tag statement's OR of
 # windows small for the planner while 1,000 repositories cost ten pages.
 PAGE = 100
+OPERATOR = "retention"  # who webhooks say deleted what a run deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +261,8 @@ class RetentionRunner:
                 )
             )
             deleted = [item for item in going if item.name in unmoved]
+            if deleted:  # retention's deletions are events too: the hooks hear of them
+                await enqueue(self._store, [_notice(due, deleted)])
             await self._store.retentions.record(
                 due.retention.id,
                 due,
@@ -307,3 +312,9 @@ def _kept(chosen: list[Doomed], protections: dict[str, Protection]) -> list[Kept
         for item in chosen
         if (found := protections.get(item.name)) is not None
     ]
+
+
+def _notice(due: DueRetention, deleted: Sequence[Doomed]) -> Notice:
+    """What webhooks are told of a run's deletions in one repository (operator ``retention``)."""
+    resources = tuple(Resource(item.name, item.digest) for item in deleted)
+    return Notice(DELETE, due.namespace, due.repository, resources, OPERATOR, utcnow())

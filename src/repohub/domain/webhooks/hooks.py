@@ -28,8 +28,12 @@ __all__ = [
     "FORMATS",
     "FORMAT_ALAUDA",
     "FORMAT_HARBOR",
+    "JOB_FAILED",
+    "JOB_STATUSES",
+    "JOB_SUCCEEDED",
     "Hook",
     "HookSpec",
+    "Job",
     "NewDelivery",
     "Scope",
     "Subscriber",
@@ -126,6 +130,32 @@ class NewDelivery:
     due: datetime
     expires_at: datetime
     delivery_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+JOB_SUCCEEDED = "Succeed"  # SWR's job status words (its jobs list filters by them)
+JOB_FAILED = "Failed"
+# Every status SWR's jobs list may be filtered by; repohub's attempts are only ever the first two
+# (an attempt is recorded when it is over), so a filter by another selects nothing rather than a 400.
+JOB_STATUSES = (JOB_SUCCEEDED, JOB_FAILED, "Initialized", "Pending", "InProgress", "Stopped")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One delivery attempt of a hook (a ``webhook_jobs`` row; SWR's webhook "job"): ``status``
+    Succeed or Failed, ``status_text`` the receiver's HTTP status code or the connection error.
+    ``delivery_id`` is the delivery's ``X-Repohub-Delivery`` (shared by its retries), ``event`` the
+    notice it carried (``outbox.Notice`` JSON)."""
+
+    id: int
+    hook_id: int
+    delivery_id: str
+    action: str
+    status: str
+    status_text: str
+    response_code: int | None
+    duration_ms: int
+    event: str
+    created_at: datetime
 
 
 def join_events(events: Iterable[str]) -> str:

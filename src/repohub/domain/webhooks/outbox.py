@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from repohub.domain.clock import utcnow
 from repohub.domain.webhooks.hooks import NewDelivery, Subscriber
 from repohub.store.unit import Store
@@ -67,7 +69,7 @@ class Notice:
         return f"{self.namespace}/{self.repository}"
 
     def to_json(self) -> str:
-        return json.dumps(
+        return orjson.dumps(
             {
                 "action": self.action,
                 "namespace": self.namespace,
@@ -76,9 +78,8 @@ class Notice:
                 "operator": self.operator,
                 "at": self.at.isoformat(),
                 "public": self.public,
-            },
-            separators=(",", ":"),
-        )
+            }
+        ).decode()
 
     @classmethod
     def from_json(cls, text: str) -> Notice:
