@@ -25,27 +25,35 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import httpx
+from sqlalchemy import text
+
 from bench import dataset as data
+from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
 from repohub.domain.entities import NamespaceKind, Role
 from repohub.domain.registry import RegistryService
 from repohub.domain.registry.events import RegistryEvent
+from repohub.domain.webhooks.delivery import DeliveryWorker, Tuning
 from repohub.domain.webhooks.hooks import FORMAT_HARBOR, HookSpec
+from repohub.outbound.sender import HttpSender
 from repohub.store import migrate
 from repohub.store.database import Database
 from repohub.store.unit import Store
 
+PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 OCI = "application/vnd.oci.image.manifest.v1+json"
 PER_ENVELOPE = 100
@@ -210,6 +218,102 @@ async def intake(database: Database, rounds: int, envelopes: int, kind: str) -> 
 DeliveryRun = Callable[[Database, int, int], Awaitable[dict[str, Any]]]
 
 
+@contextmanager
+def receiver(port: int) -> Iterator[str]:
+    """``bench.receiver`` on ``port``, its own process; the URL of its counts."""
+    process = subprocess.Popen([sys.executable, "-m", "bench.receiver", str(port)], cwd=PROJECT)
+    url = f"http://127.0.0.1:{port}/count"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the bench receiver did not start") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def _outbox(database: Database, sql: str) -> int:
+    """Run ``sql`` (a count, or a DELETE: 0) on the outbox and commit."""
+    async with database.sessions() as session:
+        result = await session.execute(text(sql))
+        value = result.scalar() if result.returns_rows else 0
+        await session.commit()
+    return int(value or 0)
+
+
+async def burst(database: Database, events: int) -> float:
+    """``events`` pushes to ``bench/delivered-burst`` applied (its hook selects them); seconds taken."""
+    await _outbox(database, "DELETE FROM webhook_deliveries")  # the intake rounds' rows
+    started = time.perf_counter()
+    for first in range(0, events, PER_ENVELOPE):
+        count = min(PER_ENVELOPE, events - first)
+        await apply(database, pushes("bench/delivered-burst", count, f"b{first}-"))
+    seconds = time.perf_counter() - started
+    written = await _outbox(database, "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'")
+    assert written == events, written
+    return seconds
+
+
+async def deliver(database: Database, events: int, port: int) -> dict[str, Any]:
+    """The burst (module doc): ``events`` pushes applied, then one worker delivers them."""
+    applied_seconds = await burst(database, events)
+    tuning = Tuning(registry_host="127.0.0.1:5000")
+    sender = HttpSender(timeout=tuning.timeout, allow_private=True, connections=tuning.concurrency)
+    with receiver(port) as counts:
+        async with sender:
+            worker = DeliveryWorker(
+                database.store, sender, SecretBox("bench"), tuning, database.memory.webhook_nudge
+            )
+            started = time.perf_counter()
+            task = asyncio.create_task(worker.run_forever())
+            try:
+                received = await _until_received(counts, events, task)
+                received_seconds = time.perf_counter() - started
+                await _until_recorded(database, events, task)
+                recorded_seconds = time.perf_counter() - started
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+    return {
+        "events": events,
+        "apply_seconds": round(applied_seconds, 2),
+        "received": received,
+        "receive_seconds": round(received_seconds, 2),
+        "deliveries_per_second": round(events / received_seconds, 1),
+        "all_recorded_seconds": round(recorded_seconds, 2),
+        "worker_concurrency": tuning.concurrency,
+    }
+
+
+async def _until_recorded(database: Database, events: int, task: asyncio.Task[None]) -> None:
+    delivered = 0
+    while delivered < events:
+        assert not task.done(), task
+        await asyncio.sleep(0.05)
+        delivered = await _outbox(database, _DELIVERED)
+
+
+_DELIVERED = "SELECT count(*) FROM webhook_deliveries WHERE state = 'delivered'"
+
+
+async def _until_received(counts: str, events: int, task: asyncio.Task[None]) -> dict[str, int]:
+    """The receiver's counts once it holds every delivery id (the worker must not have ended)."""
+    async with httpx.AsyncClient() as client:
+        while True:
+            got = (await client.get(counts)).json()
+            if got["unique"] >= events or task.done():
+                assert not task.done(), task
+                return {"requests": int(got["requests"]), "unique_delivery_ids": int(got["unique"])}
+            await asyncio.sleep(0.1)
+
+
 async def measure(
     url: str, work: Path, options: argparse.Namespace, deliver: DeliveryRun | None
 ) -> dict[str, Any]:
@@ -228,7 +332,7 @@ async def measure(
         await database.close()
 
 
-def main(argv: list[str] | None = None, deliver: DeliveryRun | None = None) -> int:
+def main(argv: list[str] | None = None, deliver: DeliveryRun | None = deliver) -> int:
     options = parse_args(argv)
     name = f"repohub_bench_webhooks_{uuid.uuid4().hex[:8]}"
     asyncio.run(data.ensure_pg_database(options.server, name))

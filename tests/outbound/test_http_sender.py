@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from repohub.domain.webhooks.payloads import Request
-from repohub.outbound.sender import BODY_LIMIT, POOL_SIZE, HttpSender
+from repohub.outbound.sender import BODY_LIMIT, HttpSender
 from tests.receiver import Received, Receiver
 from tests.server import free_port
 
@@ -40,7 +40,7 @@ async def test_the_request_names_the_targets_host_and_reuses_its_connection() ->
     named = Receiver()
     await named.start("localhost", free_port())  # every address of localhost, whichever is checked
     try:
-        async with HttpSender(timeout=2, allow_private=True, connections=POOL_SIZE) as sender:  # one pool
+        async with HttpSender(timeout=2, allow_private=True) as sender:
             for _ in range(3):
                 attempt = await sender.send(post(named.url), skip_cert_verify=False)
                 assert attempt.code == 200, attempt
