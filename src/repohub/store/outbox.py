@@ -76,6 +76,32 @@ _JOBS_PG = text(
     " CAST(:codes AS INTEGER[]), CAST(:durations AS INTEGER[]), CAST(:ats AS TIMESTAMP WITH TIME ZONE[]))"
 )
 
+# Each statement's array parameters, by the row keys of ``_settled`` and ``_job`` they gather.
+_SETTLE_ARRAYS = {
+    "ids": "row_id",
+    "states": "new_state",
+    "tried": "tried",
+    "texts": "status_text",
+    "dues": "due",
+    "ats": "at",
+}
+_JOB_ARRAYS = {
+    "deliveries": "delivery_id",
+    "hooks": "hook_id",
+    "actions": "action",
+    "statuses": "status",
+    "texts": "status_text",
+    "codes": "response_code",
+    "durations": "duration_ms",
+    "ats": "created_at",
+}
+
+
+def _arrays(rows: Sequence[dict[str, Any]], names: dict[str, str]) -> dict[str, list[Any]]:
+    """Rows as one list a column: the parameters of an unnest statement."""
+    return {parameter: [row[key] for row in rows] for parameter, key in names.items()}
+
+
 _PENDING: ColumnElement[str] = literal_column("'pending'")  # as the partial index states it (module doc)
 _TABLE = cast(Table, WebhookDeliveryRow.__table__)  # Core: an executemany UPDATE by bound id
 _STATUS_TEXT = 255  # webhook_jobs.status_text and webhook_deliveries.last_status
@@ -242,33 +268,10 @@ class OutboxStore:
         kept = [item for item in outcomes if item.claimed.id in live]
         if not kept:
             return
-        settled = [_settled(item) for item in kept]
-        await self._session.execute(
-            _SETTLE_PG,
-            {
-                "ids": [row["row_id"] for row in settled],
-                "states": [row["new_state"] for row in settled],
-                "tried": [row["tried"] for row in settled],
-                "texts": [row["status_text"] for row in settled],
-                "dues": [row["due"] for row in settled],
-                "ats": [row["at"] for row in settled],
-            },
-        )
+        await self._session.execute(_SETTLE_PG, _arrays([_settled(item) for item in kept], _SETTLE_ARRAYS))
         jobs = [_job(item) for item in kept if item.status is not None]
         if jobs:
-            await self._session.execute(
-                _JOBS_PG,
-                {
-                    "deliveries": [job["delivery_id"] for job in jobs],
-                    "hooks": [job["hook_id"] for job in jobs],
-                    "actions": [job["action"] for job in jobs],
-                    "statuses": [job["status"] for job in jobs],
-                    "texts": [job["status_text"] for job in jobs],
-                    "codes": [job["response_code"] for job in jobs],
-                    "durations": [job["duration_ms"] for job in jobs],
-                    "ats": [job["created_at"] for job in jobs],
-                },
-            )
+            await self._session.execute(_JOBS_PG, _arrays(jobs, _JOB_ARRAYS))
 
     async def _still_there(self, ids: Sequence[int]) -> set[int]:
         """The ids of these deliveries that still exist (their hook not deleted since the claim),
