@@ -159,10 +159,12 @@ class DeliveryInfo:
 class OutboxStore:
     def __init__(self, session: LazySession) -> None:
         self._session = session
+        self.added = False  # deliveries written in the open transaction: its commit nudges the workers
 
     async def add(self, deliveries: Sequence[NewDelivery]) -> None:
         if not deliveries:
             return
+        self.added = True
         now = utcnow()
         first = deliveries[0]
         uniform = all(item.due == first.due and item.expires_at == first.expires_at for item in deliveries)

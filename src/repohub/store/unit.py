@@ -67,11 +67,14 @@ class Store:
             await self.session.commit()
             self.memory.commits += 1
             self.immutables.committed()
+            if self.outbox.added:  # new deliveries: this process's workers look now, not at their poll
+                self.outbox.added = False
+                self.memory.webhook_nudge.set()
         except IntegrityError as error:
             await self.session.rollback()
-            self.immutables.changed = False
+            self.immutables.changed = self.outbox.added = False
             raise Conflict(conflict) from error
         except BaseException:
             await self.session.rollback()
-            self.immutables.changed = False
+            self.immutables.changed = self.outbox.added = False
             raise

@@ -35,6 +35,7 @@ and what was already sent but not yet recorded is recorded, for a few seconds at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import Counter
@@ -74,7 +75,6 @@ DELIVERED, PENDING, FAILED = "delivered", "pending", "failed"  # a delivery's st
 JOB_SUCCEED, JOB_FAILED = "Succeed", "Failed"  # an attempt's job status, as SWR names them
 DB_PAUSE = 1.0  # seconds before a claim or a record is tried again after a database error
 REFILL_WAIT = 0.05  # seconds a worker with some free slots waits for half of them before claiming
-NUDGE_SETTLE = 0.02  # the nudge is set before the enqueueing transaction commits: give it a moment
 RECORD_BATCH = 500  # outcomes per recording transaction, at most
 FLUSH_TIMEOUT = 5.0  # seconds to record what was sent, at shutdown
 _MAX_DOUBLINGS = 40  # beyond this the delay exceeds any expiry anyway; no float overflow
@@ -229,11 +229,8 @@ class DeliveryWorker:
         timeout = self._tuning.poll
         if self._next_retry is not None:
             timeout = max(0.0, min(timeout, (self._next_retry - utcnow()).total_seconds()))
-        try:
-            await asyncio.wait_for(self._nudge.wait(), timeout)
-        except TimeoutError:
-            return
-        await asyncio.sleep(NUDGE_SETTLE)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._nudge.wait(), timeout)  # set once the enqueue committed
 
     async def _claim(self, room: int) -> list[Claimed]:
         store = self._open_store()

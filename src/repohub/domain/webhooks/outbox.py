@@ -155,8 +155,7 @@ async def enqueue(store: Store, notices: Sequence[Notice], max_age: timedelta = 
     notices = await _with_visibility(store, notices)
     rows = select_deliveries(subscribers, notices, utcnow(), max_age)
     if rows:
-        await store.outbox.add(rows)
-        store.memory.webhook_nudge.set()  # this process's workers look now, not at their next poll
+        await store.outbox.add(rows)  # its commit nudges this process's workers (``Store.transaction``)
     return len(rows)
 
 
