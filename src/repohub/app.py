@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -164,6 +165,7 @@ def _start_delivery(settings: Settings, database: Database, box: SecretBox) -> a
         backoff=settings.webhook_backoff,
         timeout=settings.webhook_timeout,
         concurrency=settings.webhook_concurrency,
+        history=timedelta(seconds=settings.webhook_history),
     )
 
     async def deliver() -> None:

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=defaults.WEBHOOK_CONCURRENCY, ge=1, le=1024)
     # Targets on loopback, link-local or private addresses are refused unless this is true.
     webhook_allow_private: bool = False
+    # Seconds a settled delivery (delivered, or failed for good) and its attempts are kept for
+    # `repohub hooks deliveries` and SWR's jobs list, then deleted by the workers.
+    webhook_history: int = Field(default=defaults.WEBHOOK_HISTORY, ge=3600, le=366 * 86_400)
     # Whether this process runs a delivery worker (``repohub serve``); false leaves delivery to the
     # other replicas (and keeps the in-process app of the tests from polling the outbox).
     webhook_delivery: bool = True

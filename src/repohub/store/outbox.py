@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, insert, literal_column, select, text, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, insert, literal_column, select, text, update
 
 from repohub.domain.clock import utcnow
 from repohub.domain.webhooks.hooks import Hook, NewDelivery
@@ -285,6 +285,14 @@ class OutboxStore:
             .with_for_update(of=WebhookDeliveryRow)
         )
         return set((await self._session.execute(statement)).scalars().all())
+
+    async def prune(self, before: datetime) -> int:
+        """Delete settled deliveries (delivered, failed) last changed before ``before``, their job
+        rows with them (the foreign key cascades); how many."""
+        statement = delete(WebhookDeliveryRow).where(
+            WebhookDeliveryRow.state.in_(("delivered", "failed")), WebhookDeliveryRow.updated_at < before
+        )
+        return int((await self._session.execute(statement)).rowcount or 0)
 
     async def recent(self, *, failed_only: bool = False, limit: int = 100) -> list[DeliveryInfo]:
         """The newest deliveries first (only failed ones with ``failed_only``), at most ``limit``."""

@@ -75,6 +75,7 @@ DELIVERED, PENDING, FAILED = "delivered", "pending", "failed"  # a delivery's st
 JOB_SUCCEED, JOB_FAILED = "Succeed", "Failed"  # an attempt's job status, as SWR names them
 DB_PAUSE = 1.0  # seconds before a claim or a record is tried again after a database error
 REFILL_WAIT = 0.05  # seconds a worker with some free slots waits for half of them before claiming
+PRUNE_EVERY = 3600.0  # seconds between prunes of settled deliveries, per worker
 RECORD_BATCH = 500  # outcomes per recording transaction, at most
 FLUSH_TIMEOUT = 5.0  # seconds to record what was sent, at shutdown
 _MAX_DOUBLINGS = 40  # beyond this the delay exceeds any expiry anyway; no float overflow
@@ -119,6 +120,7 @@ class Tuning:
     concurrency: int = defaults.WEBHOOK_CONCURRENCY
     poll: float = 1.0
     lease_margin: float = 5.0
+    history: timedelta = timedelta(seconds=defaults.WEBHOOK_HISTORY)  # settled deliveries kept
 
     @property
     def lease(self) -> timedelta:
@@ -182,6 +184,7 @@ class DeliveryWorker:
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._recording: list[Outcome] = []
         self._next_retry: datetime | None = None
+        self._next_prune = 0.0  # the loop's time of the next prune (the first turn prunes)
         # The worker's claims and records take turns: on SQLite two write transactions at once wait
         # on its lock (tenths of a second each), and on PostgreSQL a turn is a few milliseconds.
         self._writing = asyncio.Lock()
@@ -197,6 +200,7 @@ class DeliveryWorker:
             await self._shut_down(recorder)
 
     async def _turn(self) -> None:
+        await self._prune_when_due()
         room = await self._room()
         self._nudge.clear()  # an enqueue from here on ends the idle wait below at once
         if self._next_retry is not None and self._next_retry <= utcnow():
@@ -243,6 +247,25 @@ class DeliveryWorker:
             log.exception("webhooks: claiming deliveries failed")
             await asyncio.sleep(DB_PAUSE)
             return []
+        finally:
+            await store.session.close()
+
+    async def _prune_when_due(self) -> None:
+        """Once every ``PRUNE_EVERY`` seconds: settled deliveries older than ``history`` go (every
+        replica may; the DELETE is the same whoever runs it)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_prune:
+            return
+        self._next_prune = loop.time() + PRUNE_EVERY
+        store = self._open_store()
+        try:
+            async with self._writing:
+                pruned = await store.outbox.prune(utcnow() - self._tuning.history)
+                await store.commit_bookkeeping()
+            if pruned:
+                log.info("webhooks: %d settled deliveries older than their history pruned", pruned)
+        except Exception:  # the database: the next prune tries again
+            log.exception("webhooks: pruning settled deliveries failed")
         finally:
             await store.session.close()
 
