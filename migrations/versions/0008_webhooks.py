@@ -63,7 +63,6 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", repohub.store.tables.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", repohub.store.tables.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_status", sa.String(length=255), nullable=False),
         sa.Column("created_at", repohub.store.tables.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", repohub.store.tables.UTCDateTime(timezone=True), nullable=False),

@@ -166,6 +166,7 @@ def _start_delivery(settings: Settings, database: Database, box: SecretBox) -> a
         timeout=settings.webhook_timeout,
         concurrency=settings.webhook_concurrency,
         history=timedelta(seconds=settings.webhook_history),
+        max_age=timedelta(seconds=settings.webhook_max_age),
     )
 
     async def deliver() -> None:

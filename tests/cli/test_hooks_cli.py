@@ -27,9 +27,10 @@ async def test_deliveries_are_listed_newest_first_and_failed_ones_alone(
 ) -> None:
     hook_id = await add_hook(app, acme, receiver.url)
     [delivered] = await enqueue(app, hook_id)
-    [failed] = await enqueue(app, hook_id, expires_in=timedelta(seconds=-1))
     async with running(app):
         await until(lambda: settled(app, delivered))
+    [failed] = await enqueue(app, hook_id)
+    async with running(app, max_age=timedelta(0)):  # expired before its first attempt
         await until(lambda: settled(app, failed))
 
     listed = _run(settings, "hooks", "deliveries", "--json")

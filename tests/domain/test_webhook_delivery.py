@@ -83,14 +83,9 @@ def notice(tag: str = "v1") -> Notice:
     return Notice("push", "acme", "app", (Resource(tag, D1),), "alice", utcnow(), False)
 
 
-async def enqueue(
-    app: FastAPI, hook_id: int, count: int = 1, *, expires_in: timedelta = timedelta(hours=1)
-) -> list[str]:
+async def enqueue(app: FastAPI, hook_id: int, count: int = 1) -> list[str]:
     now = utcnow()
-    rows = [
-        NewDelivery(hook_id, "push", notice(f"v{index}").to_json(), now, now + expires_in)
-        for index in range(count)
-    ]
+    rows = [NewDelivery(hook_id, "push", notice(f"v{index}").to_json(), now) for index in range(count)]
     store = app.state.repohub.database.store()
     try:
         async with store.transaction():
@@ -207,8 +202,8 @@ async def test_a_delivery_already_expired_is_failed_without_an_attempt(
     app: FastAPI, acme: tuple[int, int], receiver: Receiver
 ) -> None:
     hook_id = await add_hook(app, acme, receiver.url)
-    [delivery_id] = await enqueue(app, hook_id, expires_in=timedelta(seconds=-1))
-    async with running(app):
+    [delivery_id] = await enqueue(app, hook_id)
+    async with running(app, max_age=timedelta(0)):  # REPOHUB_WEBHOOK_MAX_AGE gone by at the claim
         await until(lambda: settled(app, delivery_id))
     state, attempts, last_status = (await deliveries(app))[delivery_id]
     assert (state, attempts) == ("failed", 0)
@@ -222,8 +217,8 @@ async def test_a_delivery_failing_until_it_expires_is_failed_after_its_last_atte
 ) -> None:
     receiver.answer = lambda _request: 503
     hook_id = await add_hook(app, acme, receiver.url)
-    [delivery_id] = await enqueue(app, hook_id, expires_in=timedelta(seconds=0.6))
-    async with running(app, backoff=0.05):
+    [delivery_id] = await enqueue(app, hook_id)
+    async with running(app, backoff=0.05, max_age=timedelta(seconds=0.6)):
         await until(lambda: settled(app, delivery_id))
     state, attempts, last_status = (await deliveries(app))[delivery_id]
     assert (state, last_status) == ("failed", "503")
@@ -284,14 +279,16 @@ async def test_an_enqueue_wakes_an_idle_worker_before_its_next_poll(
     assert request.at - committed < 1.0
 
 
-async def test_a_disabled_hooks_deliveries_wait(
+async def test_a_disabled_hooks_pending_deliveries_are_failed_without_an_attempt(
     app: FastAPI, acme: tuple[int, int], receiver: Receiver
 ) -> None:
+    """Written while it was enabled, due after it was disabled: settled, not left in the due index."""
     hook_id = await add_hook(app, acme, receiver.url, enabled=False)
     [delivery_id] = await enqueue(app, hook_id)
     async with running(app):
-        await asyncio.sleep(0.5)
-    assert await deliveries(app) == {delivery_id: ("pending", 0, "")}
+        await until(lambda: settled(app, delivery_id))
+    assert await deliveries(app) == {delivery_id: ("failed", 0, "not delivered: the hook was disabled")}
+    assert await jobs(app) == []
     assert receiver.connections == 0
 
 

@@ -416,7 +416,7 @@ async def test_bad_list_queries_are_invalid_input(world, query):
 async def record_attempts(world: World, hook_id: int, statuses: list[str]) -> str:
     """One delivery of ``hook_id`` with an attempt per status, as the worker records them."""
     now = utcnow()
-    delivery = NewDelivery(hook_id, "push", '{"action":"push"}', now, now + timedelta(hours=1))
+    delivery = NewDelivery(hook_id, "push", '{"action":"push"}', now)
     async with world.service() as service:
         store = service.store
         async with store.transaction():

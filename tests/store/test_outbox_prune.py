@@ -20,7 +20,7 @@ async def _delivery(world: World, hook: int, state: str, at: datetime) -> int:
     async with world.service() as service:
         store = service.store
         async with store.transaction():
-            made = NewDelivery(hook, "push", "{}", at, at + timedelta(days=1))
+            made = NewDelivery(hook, "push", "{}", at)
             await store.outbox.add([made])
             row_id = (
                 await store.session.execute(

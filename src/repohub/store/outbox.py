@@ -4,7 +4,7 @@ and the job row of each attempt.
 Writing is one INSERT per change (:meth:`OutboxStore.add`), whatever the number of hooks and
 events. The workers' statements are here too, so the outbox's SQL is read in one place:
 
-- :meth:`OutboxStore.claim` takes the oldest due pending rows of enabled hooks in one UPDATE, moving
+- :meth:`OutboxStore.claim` takes the oldest due pending rows in one UPDATE, moving
   their due time on by a lease (the row's ``next_attempt_at``): a worker that dies leaves its rows due
   again when the lease ends, seconds later. On PostgreSQL the inner SELECT locks with ``FOR UPDATE
   SKIP LOCKED``, so replicas claiming at the same moment take different rows, never the same one
@@ -13,8 +13,10 @@ events. The workers' statements are here too, so the outbox's SQL is read in one
   even for a prepared statement's generic plan.
 - :meth:`OutboxStore.record` writes a batch of outcomes: one job row per attempt and the delivery
   rows' new state, one executemany per statement kind (on PostgreSQL one statement of arrays
-  each). It updates only rows still pending, so a
-  late outcome (a lease that ran out, a second worker that delivered) never revives a settled row.
+  each). It updates only rows still pending under the same claim (``next_attempt_at`` still the
+  lease that claim set: its token), so a late outcome (a lease that ran out and a second claim since,
+  a second worker that delivered) changes nothing; its job row is written all the same (the attempt
+  was made).
 - :meth:`OutboxStore.recent` lists deliveries for ``repohub hooks deliveries``.
 
 None of these writes is audited (``store.audit`` skips both tables): they are bookkeeping of changes
@@ -45,13 +47,12 @@ __all__ = ["Claimed", "DeliveryInfo", "OutboxStore", "Outcome"]
 # process and stays.
 _ADD_PG = text(
     "INSERT INTO webhook_deliveries (delivery_id, hook_id, action, event, state, attempts,"
-    " next_attempt_at, expires_at, last_status, created_at, updated_at)"
-    " SELECT d, h, a, e, 'pending', 0, :due, :expires, '', :now, :now"
+    " next_attempt_at, last_status, created_at, updated_at)"
+    " SELECT d, h, a, e, 'pending', 0, :due, '', :now, :now"
     " FROM unnest(CAST(:ids AS VARCHAR[]), CAST(:hooks AS BIGINT[]), CAST(:actions AS VARCHAR[]),"
     " CAST(:events AS TEXT[])) AS u(d, h, a, e)"
 ).bindparams(
     bindparam("due", type_=UTCDateTime()),
-    bindparam("expires", type_=UTCDateTime()),
     bindparam("now", type_=UTCDateTime()),
 )
 
@@ -65,8 +66,9 @@ _SETTLE_PG = text(
     " last_status = u.status_text, next_attempt_at = u.due, updated_at = u.at"
     " FROM unnest(CAST(:ids AS BIGINT[]), CAST(:states AS VARCHAR[]), CAST(:tried AS INTEGER[]),"
     " CAST(:texts AS VARCHAR[]), CAST(:dues AS TIMESTAMP WITH TIME ZONE[]),"
-    " CAST(:ats AS TIMESTAMP WITH TIME ZONE[])) AS u(id, state, tried, status_text, due, at)"
-    " WHERE d.id = u.id AND d.state = 'pending'"
+    " CAST(:ats AS TIMESTAMP WITH TIME ZONE[]), CAST(:leases AS TIMESTAMP WITH TIME ZONE[]))"
+    " AS u(id, state, tried, status_text, due, at, leased)"
+    " WHERE d.id = u.id AND d.state = 'pending' AND d.next_attempt_at = u.leased"
 )
 _JOBS_PG = text(
     "INSERT INTO webhook_jobs (delivery_id, hook_id, action, status, status_text, response_code,"
@@ -84,6 +86,7 @@ _SETTLE_ARRAYS = {
     "texts": "status_text",
     "dues": "due",
     "ats": "at",
+    "leases": "leased",
 }
 _JOB_ARRAYS = {
     "deliveries": "delivery_id",
@@ -119,7 +122,8 @@ class Claimed:
     action: str
     event: str
     attempts: int
-    expires_at: datetime
+    created_at: datetime
+    leased_until: datetime  # the claim's token: what it set ``next_attempt_at`` to
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +171,7 @@ class OutboxStore:
         self.added = True
         now = utcnow()
         first = deliveries[0]
-        uniform = all(item.due == first.due and item.expires_at == first.expires_at for item in deliveries)
+        uniform = all(item.due == first.due for item in deliveries)
         if self._session.dialect == "postgresql" and uniform:
             parameters = {
                 "ids": [item.delivery_id for item in deliveries],
@@ -175,7 +179,6 @@ class OutboxStore:
                 "actions": [item.action for item in deliveries],
                 "events": [item.event for item in deliveries],
                 "due": first.due,
-                "expires": first.expires_at,
                 "now": now,
             }
             await self._session.execute(_ADD_PG, parameters)
@@ -191,7 +194,6 @@ class OutboxStore:
                     "state": "pending",
                     "attempts": 0,
                     "next_attempt_at": item.due,
-                    "expires_at": item.expires_at,
                     "last_status": "",
                     "created_at": now,
                     "updated_at": now,
@@ -201,13 +203,15 @@ class OutboxStore:
         )
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
-        """Up to ``limit`` due deliveries of enabled hooks, oldest due first, each now leased until
-        ``now + lease`` (module doc). Commit at once: the lease holds from the commit on."""
+        """Up to ``limit`` due deliveries, oldest due first, each now leased until ``now + lease``
+        (module doc). Commit at once: the lease holds from the commit on. A disabled hook's are
+        claimed too, for the worker to settle (``Claimed.hook.spec.enabled``): left pending they would
+        stay in the due index for good."""
         rows = WebhookDeliveryRow
+        leased_until = now + lease
         due = (
             select(rows.id)
-            .join(WebhookRow, WebhookRow.id == rows.hook_id)
-            .where(rows.state == _PENDING, rows.next_attempt_at <= now, WebhookRow.enabled.is_(True))
+            .where(rows.state == _PENDING, rows.next_attempt_at <= now)
             .order_by(rows.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True, of=rows)  # nothing on SQLite
@@ -215,7 +219,7 @@ class OutboxStore:
         statement = (
             update(rows)
             .where(rows.id.in_(due.scalar_subquery()))
-            .values(next_attempt_at=now + lease, updated_at=now)
+            .values(next_attempt_at=leased_until, updated_at=now)
             .returning(
                 rows.id,
                 rows.delivery_id,
@@ -223,7 +227,7 @@ class OutboxStore:
                 rows.action,
                 rows.event,
                 rows.attempts,
-                rows.expires_at,
+                rows.created_at,
             )
         )
         taken = (await self._session.execute(statement)).all()
@@ -231,7 +235,7 @@ class OutboxStore:
             return []
         hooks = await WebhookStore(self._session).by_ids({row[2] for row in taken})
         return [
-            Claimed(row[0], row[1], hooks[row[2]], row[3], row[4], row[5], row[6])
+            Claimed(row[0], row[1], hooks[row[2]], row[3], row[4], row[5], row[6], leased_until)
             for row in sorted(taken, key=lambda row: row[0])
             if row[2] in hooks
         ]
@@ -249,7 +253,11 @@ class OutboxStore:
             return
         statement = (
             update(_TABLE)
-            .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.state == _PENDING)
+            .where(
+                _TABLE.c.id == bindparam("row_id"),
+                _TABLE.c.state == _PENDING,
+                _TABLE.c.next_attempt_at == bindparam("leased"),  # this claim's, not a later one's
+            )
             .values(
                 state=bindparam("new_state"),
                 attempts=_TABLE.c.attempts + bindparam("tried"),
@@ -329,6 +337,7 @@ def _settled(outcome: Outcome) -> dict[str, Any]:
         "status_text": outcome.status_text[:_STATUS_TEXT],
         "due": outcome.next_attempt_at,
         "at": outcome.at,
+        "leased": outcome.claimed.leased_until,
     }
 
 

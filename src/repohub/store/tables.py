@@ -339,7 +339,9 @@ class WebhookDeliveryRow(Base):
     """The outbox: one event to deliver to one webhook, written in the transaction of the change that
     caused it. ``delivery_id`` is the stable ``X-Repohub-Delivery`` of every attempt. A worker claims a
     pending row due at ``next_attempt_at`` by moving that time on (its lease: the target's timeout), so
-    a worker that died leaves a row due again seconds later. ``event`` is the event as JSON
+    a worker that died leaves a row due again seconds later; the value it set is its claim's token
+    (a late outcome of an earlier claim changes nothing). Retried until ``created_at`` plus
+    REPOHUB_WEBHOOK_MAX_AGE (the workers' setting). ``event`` is the event as JSON
     (``domain.webhooks.outbox.Notice``), rendered into the hook's format at delivery."""
 
     __tablename__ = "webhook_deliveries"
@@ -352,7 +354,6 @@ class WebhookDeliveryRow(Base):
     state: Mapped[str] = mapped_column(String(12), default="pending")  # pending | delivered | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_status: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

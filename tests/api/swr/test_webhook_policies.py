@@ -503,7 +503,6 @@ async def record_attempts(app: Any, hook_id: int) -> None:
                     state="delivered",
                     attempts=2,
                     next_attempt_at=at,
-                    expires_at=at + timedelta(days=1),
                 )
                 .returning(WebhookDeliveryRow.id)
             )

@@ -13,9 +13,9 @@ retention schedule). It turns, until cancelled:
    a batch of others.
 3. **Record** the outcomes in batches, one transaction each, on a task of its own
    (``store.outbox.record``): one job row per attempt, the delivery delivered, pending again after
-   its backoff, or failed when that retry would come after its ``expires_at`` (its creation plus
-   ``REPOHUB_WEBHOOK_MAX_AGE``). A delivery already expired when claimed (its workers were down
-   that long) is failed without an attempt.
+   its backoff, or failed when that retry would come after its expiry (its creation plus
+   ``REPOHUB_WEBHOOK_MAX_AGE``, ``Tuning.max_age``). A delivery already expired when claimed (its
+   workers were down that long), or whose hook was disabled since, is failed without an attempt.
 4. While claims come back full, turn again at once. Otherwise wait for the memory's nudge (this
    process enqueued deliveries), this worker's own next retry, or ``poll`` seconds (other replicas'
    deliveries, rows whose lease ran out), whichever comes first.
@@ -81,6 +81,7 @@ FLUSH_TIMEOUT = 5.0  # seconds to record what was sent, at shutdown
 _MAX_DOUBLINGS = 40  # beyond this the delay exceeds any expiry anyway; no float overflow
 UNREADABLE_SECRET = "the hook's secret cannot be decrypted (was REPOHUB_SECRET_KEY changed?)"
 EXPIRED_TEXT = "expired: not delivered within REPOHUB_WEBHOOK_MAX_AGE"
+DISABLED_TEXT = "not delivered: the hook was disabled"
 _UNREADABLE = "\0unreadable"  # what _open returns for a sealed value it cannot open (no clear value is)
 
 
@@ -121,6 +122,7 @@ class Tuning:
     poll: float = 1.0
     lease_margin: float = 5.0
     history: timedelta = timedelta(seconds=defaults.WEBHOOK_HISTORY)  # settled deliveries kept
+    max_age: timedelta = timedelta(seconds=defaults.WEBHOOK_MAX_AGE)  # a delivery retried this long
 
     @property
     def lease(self) -> timedelta:
@@ -133,14 +135,14 @@ def retry_delay(backoff: float, attempts: int, draw: Callable[[], float] = rando
     return float(backoff * 2**doublings * (1 + draw() * 0.25))
 
 
-def settle(claimed: Claimed, attempt: Attempt, at: datetime, now: datetime, backoff: float) -> Outcome:
+def settle(claimed: Claimed, attempt: Attempt, at: datetime, now: datetime, tuning: Tuning) -> Outcome:
     """The outcome of ``attempt`` (started ``at``, over ``now``) at ``claimed``: delivered on a
     2xx; else pending again after the backoff, or failed when that retry would come after the
-    delivery's expiry."""
-    retry = now + timedelta(seconds=retry_delay(backoff, claimed.attempts + 1))
+    delivery's expiry (its creation plus ``tuning.max_age``)."""
+    retry = now + timedelta(seconds=retry_delay(tuning.backoff, claimed.attempts + 1))
     if attempt.succeeded:
         state, status, due = DELIVERED, JOB_SUCCEED, now
-    elif retry >= claimed.expires_at:
+    elif retry >= claimed.created_at + tuning.max_age:
         state, status, due = FAILED, JOB_FAILED, now
     else:
         state, status, due = PENDING, JOB_FAILED, retry
@@ -156,9 +158,9 @@ def settle(claimed: Claimed, attempt: Attempt, at: datetime, now: datetime, back
     )
 
 
-def expired(claimed: Claimed, now: datetime) -> Outcome:
-    """A delivery given up before an attempt: failed, no job row."""
-    return Outcome(claimed, FAILED, None, EXPIRED_TEXT, now, now)
+def expired(claimed: Claimed, now: datetime, why: str = EXPIRED_TEXT) -> Outcome:
+    """A delivery given up before an attempt (too old, or its hook disabled): failed, no job row."""
+    return Outcome(claimed, FAILED, None, why, now, now)
 
 
 class DeliveryWorker:
@@ -289,18 +291,20 @@ class DeliveryWorker:
         except Exception as error:  # a bug in rendering or sending: a failed attempt, the loop goes on
             log.exception("webhooks: delivering failed unexpectedly", extra={"fields": _fields(claimed)})
             attempt = Attempt(None, f"internal error ({type(error).__name__})", 0)
-            outcome = settle(claimed, attempt, at, utcnow(), self._tuning.backoff)
+            outcome = settle(claimed, attempt, at, utcnow(), self._tuning)
         self._outcomes.put_nowait(outcome)
 
     async def _attempt(self, claimed: Claimed, at: datetime) -> Outcome:
-        if at >= claimed.expires_at:
+        if at >= claimed.created_at + self._tuning.max_age:
             return expired(claimed, at)
+        if not claimed.hook.spec.enabled:
+            return expired(claimed, at, DISABLED_TEXT)
         request = self._render(claimed)
         if isinstance(request, Request):
             attempt = await self._sender.send(request, skip_cert_verify=claimed.hook.spec.skip_cert_verify)
         else:
             attempt = Attempt(None, request, 0)
-        return settle(claimed, attempt, at, utcnow(), self._tuning.backoff)
+        return settle(claimed, attempt, at, utcnow(), self._tuning)
 
     def _render(self, claimed: Claimed) -> Request | str:
         """The request, or why there is none (a secret that cannot be opened, a bad header list)."""
@@ -348,6 +352,7 @@ class DeliveryWorker:
             async with self._writing:
                 await store.outbox.record(batch)
                 await store.commit_bookkeeping()
+                self._recording = []  # written: a cancellation from here on must not write it again
             return True
         except Exception:  # the database: log; the caller tries again after a pause
             log.exception("webhooks: recording %d delivery outcomes failed", len(batch))

@@ -128,7 +128,6 @@ class NewDelivery:
     action: str
     event: str
     due: datetime
-    expires_at: datetime
     delivery_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 

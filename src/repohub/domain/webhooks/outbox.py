@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -29,14 +29,11 @@ from repohub.domain.webhooks.hooks import NewDelivery, Subscriber
 from repohub.store.unit import Store
 
 __all__ = [
-    "DEFAULT_MAX_AGE",
     "Notice",
     "Resource",
     "enqueue",
     "select_deliveries",
 ]
-
-DEFAULT_MAX_AGE = timedelta(hours=24)  # REPOHUB_WEBHOOK_MAX_AGE: how long a delivery is retried
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +124,6 @@ def select_deliveries(
     subscribers: Sequence[Subscriber],
     notices: Iterable[Notice],
     now: datetime,
-    max_age: timedelta = DEFAULT_MAX_AGE,
 ) -> list[NewDelivery]:
     """The deliveries ``notices`` make for ``subscribers`` (``public`` already filled in), in order."""
     by_namespace: dict[str, list[Subscriber]] = {}
@@ -138,13 +134,11 @@ def select_deliveries(
         for subscriber in by_namespace.get(notice.namespace, ()):
             selected = _selected(subscriber, notice)
             if selected is not None:
-                made.append(
-                    NewDelivery(subscriber.hook.id, notice.action, selected.to_json(), now, now + max_age)
-                )
+                made.append(NewDelivery(subscriber.hook.id, notice.action, selected.to_json(), now))
     return made
 
 
-async def enqueue(store: Store, notices: Sequence[Notice], max_age: timedelta = DEFAULT_MAX_AGE) -> int:
+async def enqueue(store: Store, notices: Sequence[Notice]) -> int:
     """Write the deliveries ``notices`` make, in the caller's transaction; how many. Call it inside
     ``store.transaction()``, before the change it reports is committed."""
     if not notices:
@@ -153,7 +147,7 @@ async def enqueue(store: Store, notices: Sequence[Notice], max_age: timedelta = 
     if not subscribers:
         return 0
     notices = await _with_visibility(store, notices)
-    rows = select_deliveries(subscribers, notices, utcnow(), max_age)
+    rows = select_deliveries(subscribers, notices, utcnow())
     if rows:
         await store.outbox.add(rows)  # its commit nudges this process's workers (``Store.transaction``)
     return len(rows)
