@@ -165,3 +165,31 @@ async def test_https_names_the_host_and_checks_its_certificate_unless_the_hook_s
     assert skipped == [(200, None), (200, None)]
     assert set(server.server_names) == {"localhost"}  # SNI names the host, not the address
     assert all(f"Host: localhost:{server.port}".encode() in request for request in server.requests)
+
+
+async def test_interim_answers_are_skipped_for_the_final_one(serving) -> None:
+    interim = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
+    server = await serving(lambda n: interim + f"HTTP/1.1 {200 + n} OK\r\nContent-Length: 0\r\n\r\n".encode())
+
+    assert await send_twice(f"http://127.0.0.1:{server.port}/") == [(200, None), (201, None)]
+    assert server.connections == 1
+
+
+async def test_a_garbled_answer_on_a_kept_connection_is_not_sent_again(serving) -> None:
+    answers = [b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", b"garbage\r\n\r\n"]
+    server = await serving(lambda n: answers[min(n, 1)])
+
+    [first, (code, error)] = await send_twice(f"http://127.0.0.1:{server.port}/")
+
+    assert first == (200, None) and code is None and error is not None and error.startswith("HttpError")
+    assert len(server.requests) == 2  # the second POST once, not resent on a new connection
+
+
+async def test_an_endless_chunk_size_line_is_a_failed_attempt(serving) -> None:
+    server = await serving(
+        lambda _n: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"f" * 70_000
+    )
+
+    [(code, error), _] = await send_twice(f"http://127.0.0.1:{server.port}/")
+
+    assert code is None and error is not None and error.startswith("HttpError")

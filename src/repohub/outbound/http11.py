@@ -36,6 +36,11 @@ class HttpError(Exception):
     """The answer was not HTTP/1.x, or the connection ended inside it."""
 
 
+class _Stale(Exception):
+    """A kept connection the server had closed: nothing of the request reached it, or nothing of an
+    answer came back before the close (the one case a request is sent again, on a new connection)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Origin:
     scheme: str
@@ -152,10 +157,10 @@ class Connections:
         connection = self._reused(origin)
         if connection is not None:
             try:
-                return await self._exchange(origin, connection, head + body, limit)
-            except (HttpError, OSError, asyncio.IncompleteReadError):
+                return await self._exchange(origin, connection, head + body, limit, reused=True)
+            except _Stale:
                 pass  # the server closed it while idle: once more, on a new connection
-        return await self._exchange(origin, await self._connect(origin), head + body, limit)
+        return await self._exchange(origin, await self._connect(origin), head + body, limit, reused=False)
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, {}
@@ -195,11 +200,23 @@ class Connections:
             self._contexts[verify] = context
         return context
 
-    async def _exchange(self, origin: _Origin, connection: _Connection, data: bytes, limit: int) -> int:
+    async def _exchange(
+        self, origin: _Origin, connection: _Connection, data: bytes, limit: int, *, reused: bool
+    ) -> int:
         try:
-            connection.writer.write(data)
-            await connection.writer.drain()
-            answer = await self._answer(connection.reader, limit)
+            try:
+                connection.writer.write(data)
+                await connection.writer.drain()
+                first = await connection.reader.read(1)  # b"": closed before any byte of an answer
+            except (ConnectionResetError, BrokenPipeError) as error:
+                if reused:
+                    raise _Stale from error
+                raise
+            if not first:
+                if reused:
+                    raise _Stale
+                raise HttpError("the connection closed before an answer")
+            answer = await self._answer(first, connection.reader, limit)
         except BaseException:
             connection.close()
             raise
@@ -211,17 +228,16 @@ class Connections:
         connection.close()
         return answer.code
 
-    async def _answer(self, reader: asyncio.StreamReader, limit: int) -> _Answer:
-        while True:
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.LimitOverrunError as error:
-                raise HttpError("the answer's headers are too long") from error
-            except asyncio.IncompleteReadError as error:
-                raise HttpError("the connection closed before an answer") from error
+    async def _answer(self, first: bytes, reader: asyncio.StreamReader, limit: int) -> _Answer:
+        try:
+            head = first + await reader.readuntil(b"\r\n\r\n")
             code, fields = _parse_head(head[:-4])
-            if code != 100:  # an interim 100 Continue: the real answer follows
-                break
-        complete = await _read_body(reader, fields, code, limit)
-        keep = "close" not in fields.get("connection", "").lower()
+            while 100 <= code < 200 and code != 101:  # interim answers (100, 103): the real one follows
+                code, fields = _parse_head((await reader.readuntil(b"\r\n\r\n"))[:-4])
+            complete = await _read_body(reader, fields, code, limit)
+        except asyncio.LimitOverrunError as error:
+            raise HttpError("the answer's headers or a chunk's size line are too long") from error
+        except asyncio.IncompleteReadError as error:
+            raise HttpError("the connection closed inside the answer") from error
+        keep = code != 101 and "close" not in fields.get("connection", "").lower()
         return _Answer(code, complete and keep)

@@ -71,8 +71,8 @@ class HttpSender:
             error = f"unsafe target: {unsafe.message}"
         except TimeoutError:
             error = f"timed out after {self._timeout:g} s"
-        except (HttpError, OSError, asyncio.IncompleteReadError) as failure:
-            error = _failure(failure)
+        except (HttpError, OSError, asyncio.IncompleteReadError, ValueError) as failure:
+            error = _failure(failure)  # ValueError: a header the checks let through that cannot be sent
         return Attempt(code, error, round((time.perf_counter() - started) * 1000))
 
     async def _post(self, request: Request, *, verify: bool) -> int:

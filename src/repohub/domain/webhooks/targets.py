@@ -1,7 +1,10 @@
 """Which webhook targets are safe to call: the rule both creation (a 400) and delivery (a failed
 attempt) apply, so DNS that changes between the two cannot turn a hook against the inside network.
 
-A target is an ``http`` or ``https`` URL with a host, no user info, at most :data:`MAX_URL` long. Its
+A target is an ``http`` or ``https`` URL with a host and a port other than 0, no user info, at most
+:data:`MAX_URL` long, of visible ASCII characters only: no space, no control character (which URL
+parsers drop or keep as they please: the URL checked must be the URL sent), and an international
+host name in its ``xn--`` form. Its
 host must resolve, and every address it resolves to must be public: loopback, link-local, private
 (RFC 1918, unique-local), shared (CGNAT), reserved, multicast and unspecified addresses are refused
 unless the operator allows them (``REPOHUB_WEBHOOK_ALLOW_PRIVATE=true``, which the tests set). The
@@ -46,12 +49,18 @@ def check_url(url: str, *, field: str = "url") -> SplitResult:
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
         message = f"a webhook target must be an http(s) URL of at most {MAX_URL} characters"
         raise UnsafeTarget(message, field=field)
+    if not all("!" <= character <= "~" for character in url):
+        raise UnsafeTarget(
+            "a webhook target URL takes visible ASCII characters only: percent-encode spaces and "
+            "other characters of the path, and give an international host name in its xn-- form",
+            field=field,
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError for a bad port
     except ValueError as error:
         raise UnsafeTarget(f"{url!r} is not a valid URL", field=field) from error
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.port == 0:
         raise UnsafeTarget("a webhook target must be an http:// or https:// URL with a host", field=field)
     if parts.username is not None or parts.password is not None:
         raise UnsafeTarget("a webhook target URL must not carry credentials (use auth_header)", field=field)
@@ -59,8 +68,12 @@ def check_url(url: str, *, field: str = "url") -> SplitResult:
 
 
 def _is_private(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _is_private(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 address inside: mapped, 6to4, or Teredo's client (the address it reaches).
+        teredo = address.teredo[1] if address.teredo is not None else None
+        embedded = address.ipv4_mapped or address.sixtofour or teredo
+        if embedded is not None and _is_private(embedded):
+            return True
     return (
         address.is_loopback
         or address.is_link_local
