@@ -103,7 +103,7 @@ async def test_pulls_and_deletes_by_users_are_delivered_and_repohubs_own_calls_a
 
     assert [summary(notice) for _, notice in await deliveries(world)] == [
         ("pull", "acme/app", [("a", D1)], "bob"),
-        ("delete", "acme/app", [("c", "")], "bob"),
+        ("delete", "acme/app", [("c", D2)], "bob"),  # the digest it had, read before the delete
     ]
     assert {hook_id for hook_id, _ in await deliveries(world)} == {hook}
 
@@ -170,6 +170,17 @@ async def test_deleting_a_tag_or_a_repository_through_the_catalogue_is_announced
         (hook, ("delete", "acme/app", [("c", D2)], "alice")),
         (hook, ("delete", "acme/app", [("a", D1), ("b", D1)], "alice")),
     ]
+
+
+async def test_a_retag_is_a_push_by_the_caller_and_repohubs_own_push_event_is_not(world) -> None:
+    hook = await add_hook(world, alauda(frozenset({"push"})))
+    async with world.service("alice") as service:
+        repository = await service.catalog.repository("acme", "app")
+        await service.catalog.retag(repository, "c", "release", override=False)
+    await apply(world, push("release", D2, actor="@repohub"))  # the registry's event of that PUT
+
+    written = [(hook_id, summary(notice)) for hook_id, notice in await deliveries(world)]
+    assert written == [(hook, ("push", "acme/app", [("release", D2)], "alice"))]
 
 
 async def test_a_tag_selector_keeps_only_the_resources_it_selects(world) -> None:

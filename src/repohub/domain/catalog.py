@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from repohub.domain import access, roles
-from repohub.domain.access import DELETE, Action
+from repohub.domain.access import DELETE, PUSH, Action
 from repohub.domain.categories import check_category
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import (
@@ -269,7 +269,7 @@ class CatalogService:
             await self._registry.delete_repository(repository.path)
         async with self._store.transaction():
             tags = await self._store.tags.digests(repository.id)  # what the hooks are told went
-            await enqueue(self._store, [self._deleted(repository, tags)])
+            await enqueue(self._store, [self._notice(DELETE, repository, tags)])
             if not await self._store.repositories.delete(repository.id):
                 raise NotFound(f"repository {repository.path!r} not found")
 
@@ -307,15 +307,16 @@ class CatalogService:
             await self._registry.delete_tag(repository.path, name)
         async with self._store.transaction():
             await self._store.tags.delete(repository.id, [name])
-            await enqueue(self._store, [self._deleted(repository, [(name, tag.digest)])])
+            await enqueue(self._store, [self._notice(DELETE, repository, [(name, tag.digest)])])
 
-    def _deleted(self, repository: Repository, tags: Sequence[tuple[str, str]]) -> Notice:
-        """What webhooks are told of the caller's delete of ``tags`` (the registry ignores repohub's
-        own delete events, so the catalogue tells them: ``domain.webhooks.outbox``)."""
+    def _notice(self, action: str, repository: Repository, tags: Sequence[tuple[str, str]]) -> Notice:
+        """What webhooks are told of the caller's ``action`` on ``tags``: the intake does not tell
+        them of repohub's own registry writes (its delete, its retag's push), so the catalogue does
+        (``domain.webhooks.outbox``)."""
         user = self.principal.user
         resources = tuple(Resource(name, digest) for name, digest in tags)
         return Notice(
-            DELETE,
+            action,
             repository.namespace,
             repository.name,
             resources,
@@ -376,6 +377,8 @@ class CatalogService:
                 at=utcnow(),
             )
             await self._store.tags.refresh_summary(repository.id)
+            # The registry's event of our own PUT is repohub's: the catalogue tells the hooks.
+            await enqueue(self._store, [self._notice(PUSH, repository, [(destination, info.digest)])])
 
 
 def _info_of(tag: Tag) -> ManifestInfo:

@@ -16,9 +16,10 @@ Only manifest events count. Blob events are ignored.
   tags repohub puts back on that digest), and its ``push`` of a tag already on that digest (the
   manifest put back under a kept tag) leaves the tag as it was: push time, pull facts, creator. Its
   push of a new tag, or of a tag to another digest (a retag), is applied like any push.
-- Webhooks (``domain.webhooks.outbox``): what an envelope applied — a tagged push (a user's, or
-  repohub's that created or moved a tag), a user's pull, a user's delete the catalogue applied — is
-  written as deliveries to the namespace's hooks in the envelope's transaction.
+- Webhooks (``domain.webhooks.outbox``): what users did that an envelope applied — a tagged push, a
+  pull, a delete the catalogue applied — is written as deliveries to the namespace's hooks in the
+  envelope's transaction. repohub's own writes are the catalogue's to announce (``domain.catalog``:
+  with the caller who asked for them), so its events announce nothing here.
 - A user's push that moves a tag an immutable-tag rule protects, or a user's delete that removes one,
   means the registry was reached behind the proxy: the catalogue keeps the tag as recorded and the
   audit log says what happened (``overwrites``; one statement per envelope that has such events).
@@ -193,9 +194,9 @@ def _count_pull(plan: _RepositoryPlan, event: RegistryEvent, moment: datetime) -
         return
     plan.downloads += 1
     plan.pulled_at = _later(plan.pulled_at, moment)
-    plan.note(PULL, event, moment)
     if event.digest is None and event.tag is None:
         return
+    plan.note(PULL, event, moment)
     key = (event.tag, event.digest or "")
     count, last = plan.tag_pulls.get(key, (0, moment))
     plan.tag_pulls[key] = (count + 1, _later(last, moment))
@@ -460,8 +461,6 @@ class EventIntake:
         plan.pushed_at = _later(plan.pushed_at, moment)
         if not event.by_repohub:
             plan.uploads += 1
-        else:
-            plan.note(PUSH, event, moment)  # repohub's own push: a tag it created or moved
 
     async def _apply_delete(
         self,
@@ -476,9 +475,13 @@ class EventIntake:
             # re-applying the delete (by digest) would drop the tags it put back on that digest.
             return
         if event.tag:
-            if overwrites.kept_by_delete(path, [event.tag], event.actor, event.id):
+            tag = event.tag
+            if overwrites.kept_by_delete(path, [tag], event.actor, event.id):
                 return  # protected: the catalogue keeps it, the audit log says so
-            await self._store.registry.delete_tags(repository_id, [event.tag])
+            if not event.digest:  # the hooks are told which image went
+                gone = await self._store.tags.get(repository_id, tag)
+                event = replace(event, digest=gone.digest if gone is not None else None)
+            await self._store.registry.delete_tags(repository_id, [tag])
             plan.tags_changed = True
             plan.note(DELETE, event, event.timestamp or utcnow())
         elif event.digest:
