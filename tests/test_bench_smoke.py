@@ -105,3 +105,27 @@ def test_retention_bench_sample_deletes_only_the_oldest_and_projects_the_whole_r
         keep["projected_run_seconds_linear_in_tags"],
     )
     assert constant > linear > keep["head_phase_seconds"]
+
+
+def test_webhook_bench_smoke_delivers_every_event_once(tmp_path: Path) -> None:
+    """``python -m bench.webhooks`` at a tiny size: every intake variant measured, and the burst's
+    deliveries received by the bench's receiver once each (the bench fails otherwise)."""
+    from tests.server import free_port
+
+    server = create_database().replace("postgresql+asyncpg://", "postgresql://", 1)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.webhooks", "--server", server, "--events", "300", "--rounds", "1",
+         "--envelopes", "1", "--port", str(free_port())],
+        cwd=PROJECT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(done.stdout)["webhooks"]
+    for kind in ("intake_pushes", "intake_pulls"):
+        rates = results[kind]["events_per_second"]
+        assert set(rates) == {"without_outbox", "no_hooks", "a_hook_not_selecting",
+                              "one_delivery_an_event", "ten_deliveries_an_event"}  # fmt: skip
+        assert all(rate > 0 for rate in rates.values()), rates
+        assert results[kind]["ratio_to_without_outbox"]["without_outbox"] == 1.0
+    delivery = results["delivery"]
+    assert delivery["received"] == {"requests": 300, "unique_delivery_ids": 300}
+    assert delivery["deliveries_per_second"] > 0
