@@ -102,9 +102,6 @@ def upgrade() -> None:
             name=op.f("fk_webhook_jobs_delivery_id_webhook_deliveries"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["hook_id"], ["webhooks.id"], name=op.f("fk_webhook_jobs_hook_id_webhooks"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_jobs")),
     )
     with op.batch_alter_table("webhook_jobs", schema=None) as batch_op:

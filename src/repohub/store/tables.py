@@ -379,7 +379,10 @@ class WebhookJobRow(Base):
     delivery_id: Mapped[int] = mapped_column(
         ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
     )
-    hook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    # No foreign key to ``webhooks``: the delivery's cascade removes the jobs with their hook, and a
+    # key checked at each job INSERT locked the hook against its own DELETE (a deadlock on
+    # PostgreSQL between a recording worker and a hook's deletion).
+    hook_id: Mapped[int] = mapped_column(BigId)
     action: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(12))
     status_text: Mapped[str] = mapped_column(String(255), default="")
