@@ -31,6 +31,7 @@ from repohub.store import migrate as migrations
 from repohub.store.database import Database
 from repohub.store.outbox import DeliveryInfo
 from repohub.store.unit import Store
+from repohub.store.webhooks import AttemptInfo
 
 T = TypeVar("T")
 
@@ -466,6 +467,20 @@ app.add_typer(hooks_cli, name="hooks")
 _DELIVERY_COLUMNS = ("delivery_id", "hook_id", "namespace", "action", "state", "attempts", "last_status")
 
 
+# What a text cell may not hold raw: line and column breaks (each of Python's ``splitlines`` breaks
+# too), other control characters, and the backslash that escapes them. Error texts come from the
+# network and may hold any of them.
+_CELL_ESCAPES: dict[int, str] = {
+    **{code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, 0x85)},
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+    ord("\\"): "\\\\",
+    ord("\t"): "\\t",
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+}
+
+
 @hooks_cli.command("deliveries")
 def hooks_deliveries(
     failed: Annotated[bool, typer.Option("--failed", help="only deliveries given up on")] = False,
@@ -473,18 +488,25 @@ def hooks_deliveries(
     as_json: JsonFlag = False,
 ) -> None:
     """List webhook deliveries, newest first: their state, attempts so far, the last attempt's status
-    (the receiver's HTTP status code, or the error), when the next attempt is due."""
-    found = _with_service(lambda service: service.store.outbox.recent(failed_only=failed, limit=limit))
-    entries = [_delivery_entry(item) for item in found]
+    (the receiver's HTTP status code, or the error), when the next attempt is due; then each attempt,
+    oldest first, on an indented line: its status, status text, response code, duration and time.
+    Tabs, line breaks and other control characters in a text are printed escaped (``\\t``, ``\\n``)."""
+    found, attempts = _with_service(lambda service: _deliveries(service.store, failed, limit))
     if as_json:
+        entries = [_delivery_entry(item, attempts.get(item.delivery_id, [])) for item in found]
         typer.echo(json.dumps(entries))
         return
-    columns = (*_DELIVERY_COLUMNS, "next_attempt_at", "updated_at")
-    lines = ["\t".join(columns)] + ["\t".join(str(entry[key]) or "-" for key in columns) for entry in entries]
-    typer.echo("\n".join(lines))
+    typer.echo("\n".join(_deliveries_text(found, attempts)))
 
 
-def _delivery_entry(item: DeliveryInfo) -> dict[str, str | int]:
+async def _deliveries(
+    store: Store, failed: bool, limit: int
+) -> tuple[list[DeliveryInfo], dict[str, list[AttemptInfo]]]:
+    found = await store.outbox.recent(failed_only=failed, limit=limit)
+    return found, await store.webhooks.attempts_of([item.delivery_id for item in found])
+
+
+def _delivery_entry(item: DeliveryInfo, attempts: list[AttemptInfo]) -> dict[str, object]:
     return {
         "delivery_id": item.delivery_id,
         "hook_id": item.hook_id,
@@ -492,9 +514,40 @@ def _delivery_entry(item: DeliveryInfo) -> dict[str, str | int]:
         "url": item.url,
         "action": item.action,
         "state": item.state,
-        "attempts": item.attempts,
+        "attempts": [_attempt_entry(attempt) for attempt in attempts],
         "last_status": item.last_status,
         "next_attempt_at": item.next_attempt_at.isoformat(),
         "created_at": item.created_at.isoformat(),
         "updated_at": item.updated_at.isoformat(),
     }
+
+
+def _attempt_entry(attempt: AttemptInfo) -> dict[str, object]:
+    return {
+        "status": attempt.status,
+        "status_text": attempt.status_text,
+        "response_code": attempt.response_code,
+        "duration_ms": attempt.duration_ms,
+        "at": attempt.at.isoformat(),
+    }
+
+
+def _deliveries_text(found: list[DeliveryInfo], attempts: dict[str, list[AttemptInfo]]) -> list[str]:
+    """The header, then each delivery's line (``attempts`` its count) followed by an indented line
+    per attempt: ``  attempt N``, status, status text, response code, duration, time."""
+    columns = (*_DELIVERY_COLUMNS, "next_attempt_at", "updated_at")
+    lines = ["\t".join(columns)]
+    for item in found:
+        entry = {**_delivery_entry(item, []), "attempts": item.attempts}
+        lines.append("\t".join(_cell(entry[key]) for key in columns))
+        for number, attempt in enumerate(attempts.get(item.delivery_id, []), start=1):
+            cells = (attempt.status, attempt.status_text, attempt.response_code)
+            tail = f"{attempt.duration_ms} ms\t{attempt.at.isoformat()}"
+            lines.append(f"  attempt {number}\t" + "\t".join(map(_cell, cells)) + "\t" + tail)
+    return lines
+
+
+def _cell(value: object) -> str:
+    """A value as one text cell: escaped (``_CELL_ESCAPES``), ``-`` for nothing."""
+    text = "" if value is None else str(value)
+    return text.translate(_CELL_ESCAPES) if text else "-"

@@ -11,7 +11,7 @@ import pytest
 
 from repohub.domain.webhooks.hooks import FORMAT_ALAUDA, FORMAT_HARBOR, Hook, HookSpec
 from repohub.domain.webhooks.outbox import Notice, Resource
-from repohub.domain.webhooks.payloads import auth_headers, render
+from repohub.domain.webhooks.payloads import MAX_AUTH_HEADER, parse_auth_header, render
 
 AT = datetime(2025, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)
 D1 = "sha256:" + "1" * 64
@@ -134,12 +134,69 @@ def test_a_harbor_policys_auth_header_is_sent_as_its_headers() -> None:
     assert ("X-Team", "ci") in request.headers
 
 
-def test_an_auth_header_cannot_replace_the_requests_own_framing_or_delivery_id() -> None:
-    headers = auth_headers("Host: evil.test;Content-Length: 1;X-Repohub-Delivery: forged;X-Ok: 1")
-    assert headers == [("X-Ok", "1")]
+def test_a_header_list_is_parsed_in_order_stripped_with_empty_entries_skipped() -> None:
+    assert parse_auth_header(" Authorization : Bearer a:b ;;X-Team:\tci\t; X-Empty: ;x-tab:a\tb ") == [
+        ("Authorization", "Bearer a:b"),
+        ("X-Team", "ci"),
+        ("X-Empty", ""),
+        ("x-tab", "a\tb"),
+    ]
+    assert parse_auth_header("") == [] and parse_auth_header(" ; ;") == []
 
 
-@pytest.mark.parametrize("bad", ["novalue", ": empty-name", "X-A: 1\r\nX-B: 2", "Bad Name: 1"])
-def test_an_auth_header_that_is_not_a_header_list_is_refused(bad: str) -> None:
+def test_a_header_list_at_the_length_limit_is_parsed_and_one_more_character_refused() -> None:
+    at_limit = "X-A:" + "v" * (MAX_AUTH_HEADER - 4)
+    assert parse_auth_header(at_limit) == [("X-A", "v" * (MAX_AUTH_HEADER - 4))]
+    with pytest.raises(ValueError, match="at most 4096"):
+        parse_auth_header(at_limit + "v")
+
+
+REFUSED_LISTS = {
+    "a non-ASCII value": "X-A:€",
+    "a non-ASCII name": "Nämé:1",
+    "a DEL in the value": "X-A:a\x7fb",
+    "a NUL in the value": "X-A:a\x00b",
+    "a line break in a value": "X-A:1\r\nX-B:2",
+    "a trailing line feed": "X-A:1\n",
+    "no colon": "novalue",
+    "an empty name": ": value",
+    "a name with a space": "Bad Name:1",
+    "the delivery id": "X-Repohub-Delivery:x",
+    "the delivery id in lower case": "x-repohub-delivery:x",
+    "Content-Type": "Content-Type:",
+    "User-Agent": "User-Agent:me/1.0",
+    "Host": "Host:evil.test",
+    "Content-Length": "content-length:1",
+    "Transfer-Encoding": "Transfer-Encoding:chunked",
+    "Connection": "Connection:close",
+    "an Alauda signature": "X-Alauda-Signature:sha1=00",
+    "any Alauda header": "x-alauda-event:image:push",
+    "a header twice": "X-Team:a;x-team:b",
+}
+
+
+@pytest.mark.parametrize("bad", list(REFUSED_LISTS.values()), ids=list(REFUSED_LISTS))
+def test_a_header_list_breaking_a_rule_is_refused_naming_auth_header(bad: str) -> None:
     with pytest.raises(ValueError, match="auth_header"):
-        auth_headers(bad)
+        parse_auth_header(bad)
+
+
+def test_a_refusal_does_not_quote_the_secret_value() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_auth_header("Authorization:Bearer s3cret€;X-Team:ci")
+    assert "s3cret" not in str(caught.value) and "entry 1" in str(caught.value)
+
+
+def test_rendering_refuses_a_header_list_rather_than_dropping_or_doubling_headers() -> None:
+    for bad in ("X-Repohub-Delivery:forged", "Content-Type:text/plain", "X-A:€"):
+        with pytest.raises(ValueError, match="auth_header"):
+            render(hook(FORMAT_HARBOR), notice(), "d", secret=None, auth_header=bad, registry_host="r")
+
+
+def test_a_rendered_harbor_request_carries_each_header_once() -> None:
+    request = render(
+        hook(FORMAT_HARBOR), notice(), "d", secret=None, auth_header="X-Team:ci", registry_host="r"
+    )
+    names = [name.lower() for name, _ in request.headers]
+    assert sorted(names) == sorted(set(names))
+    assert request.headers[-2:] == (("X-Team", "ci"), ("X-Repohub-Delivery", "d"))

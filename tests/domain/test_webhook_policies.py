@@ -17,6 +17,8 @@ from repohub.domain.errors import InvalidInput, NotAuthenticated, NotFound, Perm
 from repohub.domain.immutability.rules import Selector
 from repohub.domain.service import Service
 from repohub.domain.webhooks.hooks import FORMAT_ALAUDA, FORMAT_HARBOR, HookSpec, NewDelivery, Scope
+from repohub.domain.webhooks.outbox import Notice, Resource
+from repohub.domain.webhooks.payloads import parse_auth_header, render
 from repohub.domain.webhooks.policies import WebhookPolicies
 from repohub.domain.webhooks.targets import UnsafeTarget
 from repohub.store.tables import WebhookDeliveryRow, WebhookJobRow, WebhookRow
@@ -94,6 +96,30 @@ async def test_namespace_admin_creates_a_hook_whose_secret_is_stored_sealed_and_
     assert opened(world, kept.auth_header) == HARBOR.auth_header and opened(world, kept.secret) == "k"
 
 
+async def test_a_header_list_accepted_at_creation_is_sent_as_the_parser_reads_it(world):
+    given = " Authorization: Bearer a:b ;;X-Team:ops\t;x-empty:"
+    async with world.service("boss") as service:
+        hook = await service.webhooks.create("acme", replace(HARBOR, auth_header=given))
+    kept = await stored(world, hook.id)
+    notice = Notice(
+        "push", "acme", "team/app", (Resource("v1", "sha256:" + "1" * 64),), "boss", utcnow(), False
+    )
+    request = render(
+        replace(hook, spec=kept),
+        notice,
+        "d",
+        secret=None,
+        auth_header=opened(world, kept.auth_header),
+        registry_host="r",
+    )
+    expected = [("Authorization", "Bearer a:b"), ("X-Team", "ops"), ("x-empty", "")]
+    assert parse_auth_header(given) == expected
+    assert [header for header in request.headers if header[0] not in ("Content-Type", "User-Agent")] == [
+        *expected,
+        ("X-Repohub-Delivery", "d"),
+    ]
+
+
 async def test_site_admin_creates_in_any_namespace(world):
     async with world.service("root") as service:
         hook = await service.webhooks.create("vault", SPEC)
@@ -154,6 +180,14 @@ async def test_an_undisclosed_namespace_answers_as_a_missing_one(world):
         ({"auth_header": "Bad Name:1"}, "auth_header"),
         ({"auth_header": "Host:evil.example"}, "auth_header"),
         ({"auth_header": "content-length:0"}, "auth_header"),
+        ({"auth_header": "X-A:€"}, "auth_header"),  # the sender could not encode it
+        ({"auth_header": "X-Repohub-Delivery:x"}, "auth_header"),  # the delivery's own id
+        ({"auth_header": "Content-Type:text/plain"}, "auth_header"),  # sent twice otherwise
+        ({"auth_header": "User-Agent:me"}, "auth_header"),
+        ({"auth_header": "X-Alauda-Signature:sha1=00"}, "auth_header"),  # no forged signature
+        ({"auth_header": "X-A:1;x-a:2"}, "auth_header"),
+        ({"auth_header": "X-A:" + "v" * 4096}, "auth_header"),
+        ({"auth_header": 7}, "auth_header"),
         ({"address_type": "moon"}, "address_type"),
         ({"url": "ftp://93.184.215.14/x"}, "url"),
         ({"url": "http://user:pw@93.184.215.14/x"}, "url"),
@@ -294,11 +328,13 @@ async def test_an_update_is_checked_as_a_create_is_and_changes_nothing_when_refu
     for revise in (
         lambda spec: replace(spec, events=frozenset()),
         lambda spec: replace(spec, url="http://127.0.0.1/"),
+        lambda spec: replace(spec, auth_header="X-Repohub-Delivery:forged"),
     ):
         async with world.service("boss") as service:
             with pytest.raises(InvalidInput):
                 await service.webhooks.update(hook_id, revise)
     assert (await stored(world, hook_id)).url == PUBLIC_URL
+    assert (await stored(world, hook_id)).auth_header is None
 
 
 async def test_only_admins_update_and_others_get_not_found(world):

@@ -5,6 +5,10 @@ something: the enabled hooks of a few namespaces (by name), each with its creato
 and membership role in the hook's namespace, in one statement over ``ix_webhooks_namespace_id``. A
 namespace without hooks costs one index probe.
 
+:meth:`WebhookStore.attempts_of` reads the attempts of a listing of deliveries (``repohub hooks
+deliveries``) in one statement whatever its length: the ids are one parameter (an array on
+PostgreSQL, JSON for SQLite's ``json_each``), never a bound parameter each (asyncpg allows 32,767).
+
 Secrets (``secret``, ``auth_header``) are stored as the domain hands them over: sealed
 (``auth.secrets.SecretBox``); this module never sees them in clear.
 """
@@ -14,9 +18,10 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import ARRAY, String, and_, any_, bindparam, delete, func, insert, select, tuple_, update
 
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import Page, Role
@@ -33,7 +38,7 @@ from repohub.store.tables import (
     WebhookRow,
 )
 
-__all__ = ["HookQuery", "WebhookStore"]
+__all__ = ["AttemptInfo", "HookQuery", "WebhookStore"]
 
 _COLUMNS = (
     WebhookRow.id,
@@ -71,6 +76,19 @@ class HookQuery:
     descending: bool = True
     offset: int = 0
     limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptInfo:
+    """One attempt of a delivery as ``repohub hooks deliveries`` shows it: its job's ``status``
+    (Succeed, Failed), ``status_text`` (the status code or the error), ``response_code``, how long
+    it took and when it was made."""
+
+    status: str
+    status_text: str
+    response_code: int | None
+    duration_ms: int
+    at: datetime
 
 
 def scope_to_json(scope: Scope | None) -> str | None:
@@ -249,6 +267,37 @@ class WebhookStore:
         )
         rows = (await self._session.execute(statement)).all()
         return Page(items=[_job(row) for row in rows], total=int(total), offset=offset, limit=limit)
+
+    async def attempts_of(self, delivery_ids: Collection[str]) -> dict[str, list[AttemptInfo]]:
+        """The attempts of these deliveries (by their ``X-Repohub-Delivery`` id), oldest first, in one
+        statement (module doc); a delivery without attempts is left out."""
+        if not delivery_ids:
+            return {}
+        jobs = WebhookJobRow
+        statement = (
+            select(
+                WebhookDeliveryRow.delivery_id,
+                jobs.status,
+                jobs.status_text,
+                jobs.response_code,
+                jobs.duration_ms,
+                jobs.created_at,
+            )
+            .join(WebhookDeliveryRow, WebhookDeliveryRow.id == jobs.delivery_id)
+            .where(self._among(WebhookDeliveryRow.delivery_id, delivery_ids))
+            .order_by(jobs.id)
+        )
+        found: dict[str, list[AttemptInfo]] = {}
+        for row in (await self._session.execute(statement)).all():
+            found.setdefault(row[0], []).append(AttemptInfo(*row[1:]))
+        return found
+
+    def _among(self, column: Any, values: Collection[str]) -> Any:
+        """``column`` is one of ``values``, as one parameter (module doc)."""
+        if self._session.dialect == "postgresql":
+            return column == any_(bindparam("values", list(values), type_=ARRAY(String())))
+        wanted = func.json_each(bindparam("values", json.dumps(list(values)))).table_valued("value")
+        return column.in_(select(wanted.c.value))
 
     async def subscribers(self, namespace_names: Iterable[str]) -> list[Subscriber]:
         """The enabled hooks of these namespaces, with what their creators may read (module doc)."""

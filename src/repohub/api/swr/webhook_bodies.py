@@ -28,10 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from repohub.domain.access import DELETE, PULL, PUSH
 from repohub.domain.errors import InvalidInput
 from repohub.domain.immutability.rules import Selector, repository_selector, tag_selector
 from repohub.domain.webhooks.hooks import EVENTS, FORMAT_HARBOR, HookSpec, Scope
+from repohub.domain.webhooks.payloads import HARBOR_EVENTS
 from repohub.domain.webhooks.policies import MAX_NAME
 
 __all__ = [
@@ -46,8 +46,8 @@ __all__ = [
     "scope_of",
 ]
 
-EVENT_OF_TYPE = {"PUSH_ARTIFACT": PUSH, "PULL_ARTIFACT": PULL, "DELETE_ARTIFACT": DELETE}
-TYPE_OF_EVENT = {event: name for name, event in EVENT_OF_TYPE.items()}
+TYPE_OF_EVENT = HARBOR_EVENTS  # the payload's ``type``: one name for the API and the delivery
+EVENT_OF_TYPE = {name: event for event, name in TYPE_OF_EVENT.items()}
 TARGET_TYPE = "http"
 # Every repository, every tag: the scope of a policy without a scope rule.
 EVERYWHERE = Scope(Selector("repoMatches", "**"), Selector("matches", "**"))

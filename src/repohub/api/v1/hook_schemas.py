@@ -14,12 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from pydantic.json_schema import SkipJsonSchema
 
 from repohub.api.render import iso
-from repohub.domain.access import DELETE, PULL, PUSH
 from repohub.domain.errors import InvalidInput
 from repohub.domain.webhooks.hooks import EVENTS, Hook
+from repohub.domain.webhooks.payloads import ALAUDA_EVENTS
 
 __all__ = [
-    "ALAUDA_EVENTS",
     "SUBJECT_TYPE",
     "HookCreate",
     "HookDetail",
@@ -30,7 +29,6 @@ __all__ = [
 ]
 
 SUBJECT_TYPE = "image_repo"  # Alauda's other, "build_repo", names builds, which repohub has none of
-ALAUDA_EVENTS = {PUSH: "image:push", PULL: "image:pull", DELETE: "image:delete"}
 _DOMAIN_EVENTS = {name: event for event, name in ALAUDA_EVENTS.items()}
 _FORBID = ConfigDict(extra="forbid")
 _EVENTS_DOC = "image:push, image:pull, image:delete: one or more"

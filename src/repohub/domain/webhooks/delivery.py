@@ -48,6 +48,8 @@ from repohub import defaults
 from repohub.auth.secrets import SecretBox
 from repohub.domain.clock import utcnow
 from repohub.domain.webhooks import payloads
+from repohub.domain.webhooks.hooks import JOB_FAILED
+from repohub.domain.webhooks.hooks import JOB_SUCCEEDED as JOB_SUCCEED
 from repohub.domain.webhooks.outbox import Notice
 from repohub.domain.webhooks.payloads import Request
 from repohub.observability import metrics
@@ -72,7 +74,6 @@ __all__ = [
 log = logging.getLogger("repohub.webhooks")
 
 DELIVERED, PENDING, FAILED = "delivered", "pending", "failed"  # a delivery's states
-JOB_SUCCEED, JOB_FAILED = "Succeed", "Failed"  # an attempt's job status, as SWR names them
 DB_PAUSE = 1.0  # seconds before a claim or a record is tried again after a database error
 REFILL_WAIT = 0.05  # seconds a worker with some free slots waits for half of them before claiming
 PRUNE_EVERY = 3600.0  # seconds between prunes of settled deliveries, per worker

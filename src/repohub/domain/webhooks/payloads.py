@@ -15,6 +15,11 @@ verification against it without a network.
   builds it (a resource's ``tag`` is its digest when it has no tag; ``resource_url`` names the
   digest with ``@`` then). The policy's ``auth_header`` (``k1:v1;k2:v2``) is sent as those headers.
 
+``parse_auth_header`` is the one rule of that header list: the policies check it with it when a hook is
+created or changed, and ``render`` reads it with it at every delivery, so a list accepted at creation
+is sent as it was accepted, and one refused is never stored (a value the sender could not encode, a
+header it sets itself, the same header twice).
+
 Both carry ``X-Repohub-Delivery``, the delivery's id: the same on every attempt, so a receiver can
 tell a retry from a new event.
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+import re
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -37,10 +42,12 @@ __all__ = [
     "ALAUDA_EVENTS",
     "DELIVERY_HEADER",
     "HARBOR_EVENTS",
+    "MAX_AUTH_HEADER",
+    "RESERVED_HEADERS",
     "Request",
     "alauda_signature",
-    "auth_headers",
     "event_time",
+    "parse_auth_header",
     "render",
 ]
 
@@ -49,10 +56,19 @@ ALAUDA_EVENTS = {PUSH: "image:push", PULL: "image:pull", DELETE: "image:delete"}
 HARBOR_EVENTS = {PUSH: "PUSH_ARTIFACT", PULL: "PULL_ARTIFACT", DELETE: "DELETE_ARTIFACT"}
 ALAUDA_AGENT = "Alauda/Webhook/1.0"
 HARBOR_AGENT = "repohub-webhook/1.0"
-# Headers an auth_header entry may not set: they frame or route the request, or are the delivery's
-# own id (a receiver deduplicates on it); every other entry is sent as given.
-_RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection", DELIVERY_HEADER.lower()})
 _JSON = "application/json"
+MAX_AUTH_HEADER = 4096  # characters of a whole header list
+# Headers an auth_header entry may not set (lowercased): they frame or route the request, are set by
+# the request itself (sent twice otherwise), or are the delivery's own id (a receiver deduplicates on
+# it). Alauda's X-Alauda-* are refused by prefix: a policy cannot forge a signature.
+RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "content-type", "user-agent"}
+    | {DELIVERY_HEADER.lower()}
+)
+_RESERVED_PREFIX = "x-alauda-"
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 7230 token: tchar, one or more
+_VALUE = re.compile(r"[\t\x20-\x7e]*")  # visible ASCII, spaces and tabs: what the sender can encode
+_BLANK = " \t"  # what is stripped around a name or a value (never CR or LF: those are refused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,26 +112,44 @@ def alauda_signature(secret: str, signed: str) -> str:
     return "sha1=" + hmac.new(secret.encode(), signed.encode(), hashlib.sha1).hexdigest()
 
 
-def auth_headers(auth_header: str | None) -> list[tuple[str, str]]:
-    """SWR's ``auth_header`` as headers: entries split on ``;``, each on its first ``:``, stripped;
-    empty entries skipped, and those naming a header the request itself sets (``_RESERVED``).
-    ValueError for an entry without a name or a ``:``, or with a line break."""
-    found: list[tuple[str, str]] = []
-    for name, value in _entries(auth_header or ""):
-        if name.lower() not in _RESERVED:
-            found.append((name, value))
-    return found
+def parse_auth_header(text: str) -> list[tuple[str, str]]:
+    """SWR's ``auth_header`` (``key1:value1;key2:value2``) as the headers it sends, in order.
 
-
-def _entries(text: str) -> Iterator[tuple[str, str]]:
-    for entry in text.split(";"):
-        if not entry.strip():
+    Entries are split on ``;``, each on its first ``:``, name and value stripped of spaces and tabs;
+    empty entries are skipped. ValueError (its message says why, never quoting a value: the list is a
+    secret) unless the whole is at most ``MAX_AUTH_HEADER`` characters and each entry's name is an
+    HTTP token not in ``RESERVED_HEADERS`` nor ``X-Alauda-*``, given once, and its value visible ASCII,
+    spaces and tabs."""
+    if len(text) > MAX_AUTH_HEADER:
+        raise ValueError(f"auth_header must be at most {MAX_AUTH_HEADER} characters")
+    headers: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(text.split(";"), start=1):
+        if not entry.strip(_BLANK):
             continue
-        name, colon, value = entry.partition(":")
-        name, value = name.strip(), value.strip()
-        if not colon or not name or any(ch in entry for ch in "\r\n\0") or " " in name:
-            raise ValueError("the webhook's auth_header is not a list of key:value headers")
-        yield name, value
+        name, value = _header(position, entry)
+        if name.lower() in seen:
+            raise ValueError(f"auth_header names {name!r} more than once")
+        seen.add(name.lower())
+        headers.append((name, value))
+    return headers
+
+
+def _header(position: int, entry: str) -> tuple[str, str]:
+    """One entry of a header list, checked (``parse_auth_header``)."""
+    name, colon, value = entry.partition(":")
+    name, value = name.strip(_BLANK), value.strip(_BLANK)
+    where = f"auth_header entry {position}"
+    if not colon:
+        raise ValueError(f"{where} is not 'key:value' (auth_header is 'key1:value1;key2:value2')")
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(f"{where}: a header name is letters, digits and !#$%&'*+-.^_`|~ only")
+    lowered = name.lower()
+    if lowered in RESERVED_HEADERS or lowered.startswith(_RESERVED_PREFIX):
+        raise ValueError(f"auth_header may not set {name!r}: repohub sets it (or signs with it)")
+    if not _VALUE.fullmatch(value):
+        raise ValueError(f"{where}: a header value is visible ASCII characters, spaces and tabs only")
+    return name, value
 
 
 def _alauda(hook: Hook, notice: Notice, secret: str | None) -> tuple[list[tuple[str, str]], dict[str, Any]]:
@@ -153,7 +187,8 @@ def _alauda(hook: Hook, notice: Notice, secret: str | None) -> tuple[list[tuple[
 def _harbor(
     notice: Notice, auth_header: str | None, registry_host: str
 ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
-    headers = [("Content-Type", _JSON), ("User-Agent", HARBOR_AGENT), *auth_headers(auth_header)]
+    extra = parse_auth_header(auth_header) if auth_header else []
+    headers = [("Content-Type", _JSON), ("User-Agent", HARBOR_AGENT), *extra]
     event_data: dict[str, Any] = {}
     if notice.resources:  # Harbor leaves the list out when it is empty (omitempty)
         event_data["resources"] = [_harbor_resource(notice, item, registry_host) for item in notice.resources]
