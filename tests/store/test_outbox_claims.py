@@ -69,26 +69,23 @@ async def test_a_hook_deleted_while_its_outcomes_are_recorded_waits_and_neither_
     import asyncio
 
     hook = await add_hook(world, alauda())
-    async with world.service() as service:
-        async with service.store.transaction():
-            await service.store.outbox.add([NewDelivery(hook, "push", "{}", utcnow())])
+    async with world.service() as service, service.store.transaction():
+        await service.store.outbox.add([NewDelivery(hook, "push", "{}", utcnow())])
     [claimed] = await _claim(world, timedelta(minutes=5))
     now = utcnow()
     outcome = Outcome(claimed, "delivered", "Succeed", "200", now, now, response_code=200)
 
     async def delete_hook() -> None:
-        async with world.service() as service:
-            async with service.store.transaction():
-                namespace = await service.store.namespaces.by_name("acme")
-                assert namespace is not None
-                assert await service.store.webhooks.delete(hook, namespace_id=namespace.id)
+        async with world.service() as service, service.store.transaction():
+            namespace = await service.store.namespaces.by_name("acme")
+            assert namespace is not None
+            assert await service.store.webhooks.delete(hook, namespace_id=namespace.id)
 
-    async with world.service() as service:
-        async with service.store.transaction():
-            await service.store.outbox.record([outcome])  # its rows locked until the commit
-            deleting = asyncio.create_task(delete_hook())
-            await asyncio.sleep(0.3)  # the DELETE is waiting on the rows now (PostgreSQL)
-            await service.store.outbox.record([outcome])  # the job INSERT again, under the wait
+    async with world.service() as service, service.store.transaction():
+        await service.store.outbox.record([outcome])  # its rows locked until the commit
+        deleting = asyncio.create_task(delete_hook())
+        await asyncio.sleep(0.3)  # the DELETE is waiting on the rows now (PostgreSQL)
+        await service.store.outbox.record([outcome])  # the job INSERT again, under the wait
     await deleting
     async with world.app.state.repohub.sessions() as session:
         left = (await session.execute(select(func.count()).select_from(WebhookJobRow))).scalar_one()
