@@ -193,3 +193,44 @@ async def test_an_endless_chunk_size_line_is_a_failed_attempt(serving) -> None:
     [(code, error), _] = await send_twice(f"http://127.0.0.1:{server.port}/")
 
     assert code is None and error is not None and error.startswith("HttpError")
+
+
+async def test_what_a_server_sends_while_a_connection_is_idle_ends_it(serving) -> None:
+    """An answer followed at once by an unasked 408 (and the close): the next request must not read
+    the 408 as its answer."""
+    stray = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    server = await serving(lambda n: f"HTTP/1.1 {200 + n} OK\r\nContent-Length: 0\r\n\r\n".encode() + stray)
+
+    assert await send_twice(f"http://127.0.0.1:{server.port}/") == [(200, None), (200, None)]
+    assert server.connections == 2
+
+
+async def test_an_http_1_0_answer_keeps_its_connection_only_when_it_says_keep_alive(serving) -> None:
+    plain = await serving(lambda _n: b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+    kept = await serving(lambda _n: b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n")
+
+    await send_twice(f"http://127.0.0.1:{plain.port}/")
+    await send_twice(f"http://127.0.0.1:{kept.port}/")
+
+    assert (plain.connections, kept.connections) == (2, 1)
+
+
+async def test_a_2xx_whose_body_stalls_is_a_2xx(serving, monkeypatch) -> None:
+    from repohub.outbound import http11
+
+    monkeypatch.setattr(http11, "BODY_WAIT", 0.2)
+    server = await serving(lambda _n: b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab")
+
+    assert await send_twice(f"http://127.0.0.1:{server.port}/") == [(200, None), (200, None)]
+    assert server.connections == 2  # the rest never came: not kept
+
+
+async def test_idle_connections_are_kept_up_to_the_bound_in_all(serving) -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    first, second = await serving(lambda _n: ok), await serving(lambda _n: ok)
+    async with HttpSender(timeout=3, allow_private=True, connections=1) as sender:
+        for server in (first, second, first, second):
+            attempt = await sender.send(post(f"http://127.0.0.1:{server.port}/"), skip_cert_verify=False)
+            assert attempt.code == 200
+    # One kept at a time: the second origin's connection closed at once, the first reused once...
+    assert first.connections + second.connections == 3

@@ -49,7 +49,7 @@ async def test_settled_deliveries_older_than_the_history_go_with_their_attempts(
     recent = await _delivery(world, hook, "delivered", now)
 
     async with world.service() as service, service.store.transaction():
-        pruned = await service.store.outbox.prune(now - timedelta(days=7))
+        pruned = await service.store.outbox.prune(now - timedelta(days=7), 100)
 
     assert pruned == 2
     async with world.app.state.repohub.sessions() as session:

@@ -29,6 +29,7 @@ PRIVATE = [
     "http://2130706433/",  # 127.0.0.1 as one number
     "http://100.64.0.1/",  # shared address space
     "http://[fd00::1]/",  # unique local
+    "http://[fec0::1]/",  # site local (deprecated, still not the internet)
 ]
 
 

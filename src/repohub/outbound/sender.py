@@ -38,12 +38,11 @@ class HttpSender:
     def __init__(
         self, *, timeout: float, allow_private: bool, connections: int = 64, body_limit: int = BODY_LIMIT
     ) -> None:
-        """``connections``: kept for the worker's concurrency (at most that many are open at once,
-        the worker's slots: ``domain.webhooks.delivery``)."""
+        """``connections``: the most kept idle (the worker's concurrency: no more are open at once)."""
         self._timeout = timeout
         self._allow_private = allow_private
         self._body_limit = body_limit
-        self._connections = Connections()
+        self._connections = Connections(max_idle=connections)
 
     async def __aenter__(self) -> HttpSender:
         return self

@@ -294,13 +294,18 @@ class OutboxStore:
         )
         return set((await self._session.execute(statement)).scalars().all())
 
-    async def prune(self, before: datetime) -> int:
-        """Delete settled deliveries (delivered, failed) last changed before ``before``, their job
-        rows with them (the foreign key cascades); how many."""
-        statement = delete(WebhookDeliveryRow).where(
-            WebhookDeliveryRow.state.in_(("delivered", "failed")), WebhookDeliveryRow.updated_at < before
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete at most ``limit`` settled deliveries (delivered, failed) last changed before
+        ``before``, their job rows with them (the foreign key cascades); how many. A batch at a time:
+        the worker's claims and records wait while it runs."""
+        rows = WebhookDeliveryRow
+        batch = (
+            select(rows.id)
+            .where(rows.state.in_(("delivered", "failed")), rows.updated_at < before)
+            .limit(limit)
+            .scalar_subquery()
         )
-        return int((await self._session.execute(statement)).rowcount or 0)
+        return int((await self._session.execute(delete(rows).where(rows.id.in_(batch)))).rowcount or 0)
 
     async def recent(self, *, failed_only: bool = False, limit: int = 100) -> list[DeliveryInfo]:
         """The newest deliveries first (only failed ones with ``failed_only``), at most ``limit``."""

@@ -77,6 +77,7 @@ DELIVERED, PENDING, FAILED = "delivered", "pending", "failed"  # a delivery's st
 DB_PAUSE = 1.0  # seconds before a claim or a record is tried again after a database error
 REFILL_WAIT = 0.05  # seconds a worker with some free slots waits for half of them before claiming
 PRUNE_EVERY = 3600.0  # seconds between prunes of settled deliveries, per worker
+PRUNE_BATCH = 1000  # settled deliveries deleted a statement
 RECORD_BATCH = 500  # outcomes per recording transaction, at most
 FLUSH_TIMEOUT = 5.0  # seconds to record what was sent, at shutdown
 _MAX_DOUBLINGS = 40  # beyond this the delay exceeds any expiry anyway; no float overflow
@@ -262,9 +263,14 @@ class DeliveryWorker:
         self._next_prune = loop.time() + PRUNE_EVERY
         store = self._open_store()
         try:
-            async with self._writing:
-                pruned = await store.outbox.prune(utcnow() - self._tuning.history)
-                await store.commit_bookkeeping()
+            pruned = 0
+            while True:  # a batch a turn of the lock, so claims and records get theirs in between
+                async with self._writing:
+                    batch = await store.outbox.prune(utcnow() - self._tuning.history, PRUNE_BATCH)
+                    await store.commit_bookkeeping()
+                pruned += batch
+                if batch < PRUNE_BATCH:
+                    break
             if pruned:
                 log.info("webhooks: %d settled deliveries older than their history pruned", pruned)
         except Exception:  # the database: the next prune tries again

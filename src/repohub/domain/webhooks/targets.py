@@ -14,8 +14,10 @@ sender connects to the address checked here, never resolving again (``Target.add
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -27,6 +29,16 @@ MAX_URL = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Host names are looked up on threads of their own: the default executor also checks passwords
+# (``domain.accounts``), and a hook's slow DNS must not hold up logins. Four at a time; literal
+# addresses (most hooks' targets, every test's) never come here.
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="repohub-dns")
+
+
+def _lookup(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (as getaddrinfo gives them, scope ids included)."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
 class UnsafeTarget(InvalidInput):
@@ -81,6 +93,7 @@ def _is_private(address: IPAddress) -> bool:
         or address.is_reserved
         or address.is_multicast
         or address.is_unspecified
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
         or not address.is_global
     )
 
@@ -92,12 +105,12 @@ async def _addresses(host: str, port: int) -> list[IPAddress]:
         pass
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await loop.run_in_executor(_RESOLVER, functools.partial(_lookup, host, port))
     except (OSError, UnicodeError):
         return []
     found: list[IPAddress] = []
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+    for text in infos:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
         if address not in found:
             found.append(address)
     return found
