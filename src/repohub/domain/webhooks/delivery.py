@@ -247,8 +247,8 @@ class DeliveryWorker:
                 claimed = await store.outbox.claim(utcnow(), self._tuning.lease, room)
                 await store.commit_bookkeeping()  # no remembered read depends on the outbox
             return claimed
-        except Exception:  # the database: log, pause, the next turn tries again
-            log.exception("webhooks: claiming deliveries failed")
+        except Exception as error:  # the database: log, pause, the next turn tries again
+            _database_failed("claiming deliveries", error)
             await asyncio.sleep(DB_PAUSE)
             return []
         finally:
@@ -273,8 +273,8 @@ class DeliveryWorker:
                     break
             if pruned:
                 log.info("webhooks: %d settled deliveries older than their history pruned", pruned)
-        except Exception:  # the database: the next prune tries again
-            log.exception("webhooks: pruning settled deliveries failed")
+        except Exception as error:  # the database: the next prune tries again
+            _database_failed("pruning settled deliveries", error)
         finally:
             await store.session.close()
 
@@ -361,8 +361,8 @@ class DeliveryWorker:
                 await store.commit_bookkeeping()
                 self._recording = []  # written: a cancellation from here on must not write it again
             return True
-        except Exception:  # the database: log; the caller tries again after a pause
-            log.exception("webhooks: recording %d delivery outcomes failed", len(batch))
+        except Exception as error:  # the database: log; the caller tries again after a pause
+            _database_failed(f"recording {len(batch)} delivery outcomes", error)
             return False
         finally:
             await store.session.close()
@@ -399,6 +399,13 @@ class DeliveryWorker:
                     self._account(left)
         except TimeoutError:
             log.warning("webhooks: %d delivery outcomes left unrecorded at shutdown", len(left))
+
+
+def _database_failed(what: str, error: Exception) -> None:
+    """A line saying the database failed (an outage is expected and retried: no traceback, which
+    ops logs must not carry, see ``tests/ops/test_faults.py``); the traceback at debug level."""
+    log.warning("webhooks: %s failed (%s): trying again", what, type(error).__name__)
+    log.debug("webhooks: %s failed", what, exc_info=error)
 
 
 def _kind(outcome: Outcome) -> str:

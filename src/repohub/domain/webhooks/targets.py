@@ -61,12 +61,6 @@ def check_url(url: str, *, field: str = "url") -> SplitResult:
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
         message = f"a webhook target must be an http(s) URL of at most {MAX_URL} characters"
         raise UnsafeTarget(message, field=field)
-    if not all("!" <= character <= "~" for character in url):
-        raise UnsafeTarget(
-            "a webhook target URL takes visible ASCII characters only: percent-encode spaces and "
-            "other characters of the path, and give an international host name in its xn-- form",
-            field=field,
-        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError for a bad port
@@ -76,6 +70,12 @@ def check_url(url: str, *, field: str = "url") -> SplitResult:
         raise UnsafeTarget("a webhook target must be an http:// or https:// URL with a host", field=field)
     if parts.username is not None or parts.password is not None:
         raise UnsafeTarget("a webhook target URL must not carry credentials (use auth_header)", field=field)
+    if not all("!" <= character <= "~" for character in url):  # checked on the URL as given
+        raise UnsafeTarget(
+            "a webhook target URL takes visible ASCII characters only: percent-encode spaces and "
+            "other characters of the path, and give an international host name in its xn-- form",
+            field=field,
+        )
     return parts
 
 
