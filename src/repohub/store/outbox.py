@@ -208,6 +208,11 @@ class OutboxStore:
         claimed too, for the worker to settle (``Claimed.hook.spec.enabled``): left pending they would
         stay in the due index for good."""
         rows = WebhookDeliveryRow
+        # Most polls find nothing due: a read says so without the UPDATE, which on SQLite would take
+        # the file's write lock every second of every process, idle or not.
+        anything = select(rows.id).where(rows.state == _PENDING, rows.next_attempt_at <= now).limit(1)
+        if (await self._session.execute(anything)).first() is None:
+            return []
         leased_until = now + lease
         due = (
             select(rows.id)
