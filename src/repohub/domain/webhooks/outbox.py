@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -107,17 +107,7 @@ def _selected(subscriber: Subscriber, notice: Notice) -> Notice | None:
         return None
     if not subscriber.may_read(is_public=bool(notice.public)):
         return None
-    if resources == notice.resources:
-        return notice
-    return Notice(
-        notice.action,
-        notice.namespace,
-        notice.repository,
-        resources,
-        notice.operator,
-        notice.at,
-        notice.public,
-    )
+    return notice if resources == notice.resources else replace(notice, resources=resources)
 
 
 def select_deliveries(
@@ -131,10 +121,17 @@ def select_deliveries(
         by_namespace.setdefault(subscriber.hook.namespace, []).append(subscriber)
     made: list[NewDelivery] = []
     for notice in notices:
+        whole: str | None = None  # the notice's JSON, made once for every hook that takes all of it
         for subscriber in by_namespace.get(notice.namespace, ()):
             selected = _selected(subscriber, notice)
-            if selected is not None:
-                made.append(NewDelivery(subscriber.hook.id, notice.action, selected.to_json(), now))
+            if selected is None:
+                continue
+            if selected is notice:
+                whole = whole if whole is not None else notice.to_json()
+                text = whole
+            else:
+                text = selected.to_json()
+            made.append(NewDelivery(subscriber.hook.id, notice.action, text, now))
     return made
 
 
@@ -160,14 +157,6 @@ async def _with_visibility(store: Store, notices: Sequence[Notice]) -> list[Noti
     return [
         notice
         if notice.public is not None
-        else Notice(
-            notice.action,
-            notice.namespace,
-            notice.repository,
-            notice.resources,
-            notice.operator,
-            notice.at,
-            public.get((notice.namespace, notice.repository), False),
-        )
+        else replace(notice, public=public.get((notice.namespace, notice.repository), False))
         for notice in notices
     ]
