@@ -48,8 +48,7 @@ from repohub import defaults
 from repohub.auth.secrets import SecretBox
 from repohub.domain.clock import utcnow
 from repohub.domain.webhooks import payloads
-from repohub.domain.webhooks.hooks import JOB_FAILED
-from repohub.domain.webhooks.hooks import JOB_SUCCEEDED as JOB_SUCCEED
+from repohub.domain.webhooks.hooks import JOB_FAILED, JOB_SUCCEEDED
 from repohub.domain.webhooks.outbox import Notice
 from repohub.domain.webhooks.payloads import Request
 from repohub.observability import metrics
@@ -59,8 +58,6 @@ from repohub.store.unit import Store
 __all__ = [
     "DELIVERED",
     "FAILED",
-    "JOB_FAILED",
-    "JOB_SUCCEED",
     "PENDING",
     "Attempt",
     "DeliveryWorker",
@@ -143,7 +140,7 @@ def settle(claimed: Claimed, attempt: Attempt, at: datetime, now: datetime, tuni
     delivery's expiry (its creation plus ``tuning.max_age``)."""
     retry = now + timedelta(seconds=retry_delay(tuning.backoff, claimed.attempts + 1))
     if attempt.succeeded:
-        state, status, due = DELIVERED, JOB_SUCCEED, now
+        state, status, due = DELIVERED, JOB_SUCCEEDED, now
     elif retry >= claimed.created_at + tuning.max_age:
         state, status, due = FAILED, JOB_FAILED, now
     else:
@@ -411,7 +408,7 @@ def _database_failed(what: str, error: Exception) -> None:
 def _kind(outcome: Outcome) -> str:
     if outcome.status is None:
         return "expired"
-    return "succeeded" if outcome.status == JOB_SUCCEED else "failed"
+    return "succeeded" if outcome.status == JOB_SUCCEEDED else "failed"
 
 
 def _fields(claimed: Claimed) -> dict[str, object]:
