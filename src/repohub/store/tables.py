@@ -249,6 +249,75 @@ class StarRow(Base):
     __table_args__ = (Index("ix_stars_repository_id", "repository_id"),)
 
 
+class RepositoryGrantRow(Timestamps, Base):
+    """A user's role on one repository alone (SWR's per-repository access, ``auth`` 7/3/1): the
+    caller's effective role there is the stronger of this and its namespace role (``domain.access``)."""
+
+    __tablename__ = "repository_grants"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(8))  # admin | member | viewer
+
+    __table_args__ = (
+        UniqueConstraint("repository_id", "user_id"),
+        Index("ix_repository_grants_user_id", "user_id"),
+    )
+
+
+class RepositoryShareRow(Timestamps, Base):
+    """A repository shared with another namespace (SWR's "access domain"): the members of
+    ``namespace_id`` may read and pull it until ``expires_at`` (None: forever). Nothing runs at the
+    deadline; the policy compares it at each decision."""
+
+    __tablename__ = "repository_shares"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"))
+    permit: Mapped[str] = mapped_column(String(8), default="read")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    creator: Mapped[str] = mapped_column(String(64), default="")  # a username: outlives its user
+
+    __table_args__ = (
+        UniqueConstraint("repository_id", "namespace_id"),
+        Index("ix_repository_shares_namespace_id", "namespace_id"),
+    )
+
+
+class RobotRow(Timestamps, Base):
+    """A namespace's robot account, ``robot$<namespace>+<name>``: a machine credential limited to
+    pull and push on its patterns (``RobotAccessRow``); ``lookup`` = SHA-256 of its secret."""
+
+    __tablename__ = "robots"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    lookup: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (UniqueConstraint("namespace_id", "name"),)
+
+
+class RobotAccessRow(Base):
+    """One of a robot's grants: ``action`` (pull | push) on the repositories of its namespace whose
+    names match ``pattern`` (a shell glob, ``*`` and ``?``); ``like`` is the same as a LIKE pattern,
+    so that a list's SQL can apply it (``store.pg_pages``)."""
+
+    __tablename__ = "robot_access"
+
+    robot_id: Mapped[int] = mapped_column(ForeignKey("robots.id", ondelete="CASCADE"), primary_key=True)
+    action: Mapped[str] = mapped_column(String(8), primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(255), primary_key=True)
+    like: Mapped[str] = mapped_column(String(512))
+
+
 class CredentialRow(Base):
     """API tokens (``lookup`` = SHA-256 of the token) and access keys (``lookup`` = the AK).
 
@@ -271,6 +340,7 @@ class CredentialRow(Base):
     origin: Mapped[str] = mapped_column(String(16), default="cli", server_default="cli")
     parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("credentials.id", ondelete="CASCADE"))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # at most a minute stale
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # SWR's long-term credentials
 
     __table_args__ = (
         Index("ix_credentials_user_id", "user_id"),
@@ -304,8 +374,11 @@ class AuditRow(Base):
     target: Mapped[str] = mapped_column(Text, default="")  # identifying values, never secrets
     source: Mapped[str] = mapped_column(String(64), default="")  # client address, or "cli"
     request_id: Mapped[str] = mapped_column(String(128), default="")
+    # The namespace the write belongs to, where one does (SWR's audit log for namespace admins). No
+    # foreign key: the trail outlives the namespaces it names.
+    namespace_id: Mapped[int | None] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_namespace_id", "namespace_id", "id"))
 
 
 class WebhookRow(Timestamps, Base):
