@@ -17,6 +17,9 @@ TOKEN_BYTES = 32
 # Tokens carry a prefix so secret scanners can spot them and so one never begins with "-", which
 # a command line would take for an option (`repohub tokens revoke TOKEN`).
 TOKEN_PREFIX = "rh_"
+# A robot account's secret has a prefix of its own: whoever is handed a token tells a robot's secret
+# from an API token by it (``AccountService.principal_of_token``), so each costs one lookup, never two.
+ROBOT_SECRET_PREFIX = "rbt_"
 
 
 def hash_password(password: str) -> str:
@@ -48,6 +51,15 @@ def _matches(password_hash: str, password: str) -> bool:
 def new_token() -> str:
     """A random API token. High entropy, so a fast hash (not argon2) is safe for storing it."""
     return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def new_robot_secret() -> str:
+    """A robot account's secret: as random as an API token, and stored the same way (its digest)."""
+    return ROBOT_SECRET_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def is_robot_secret(token: str) -> bool:
+    return token.startswith(ROBOT_SECRET_PREFIX)
 
 
 def token_digest(token: str) -> str:

@@ -63,6 +63,11 @@ _SAFE_KEYS = frozenset(
         "digest",
         "revoked_at",
         "expires_at",
+        # robot accounts: which one, and what it may do (its patterns are names, not secrets)
+        "robot_id",
+        "action",
+        "pattern",
+        "is_disabled",
     }
 )
 _SUFFIX = re.compile(r"_\d+$")

@@ -18,6 +18,7 @@ from repohub.store.readers import Reader
 from repohub.store.registry import RegistryStore
 from repohub.store.repositories import RepositoryStore, TagStore
 from repohub.store.retentions import RetentionStore
+from repohub.store.robots import RobotStore
 from repohub.store.schedules import ScheduleStore
 from repohub.store.session import LazySession
 from repohub.store.webhooks import WebhookStore
@@ -40,6 +41,7 @@ class Store:
         self.users = UserStore(session)
         self.namespaces = NamespaceStore(session, reader)
         self.credentials = CredentialStore(session)
+        self.robots = RobotStore(session)
         self.repositories = RepositoryStore(session, reader)
         self.tags = TagStore(session, reader)
         self.audit = AuditStore(session)
