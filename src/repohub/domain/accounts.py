@@ -12,6 +12,7 @@ from repohub.auth.secrets import (
     SecretBox,
     generate_password,
     hash_password,
+    is_robot_secret,
     new_access_key,
     new_token,
     token_digest,
@@ -26,6 +27,8 @@ from repohub.domain.entities import (
     Membership,
     Namespace,
     NamespaceKind,
+    Principal,
+    Robot,
     Role,
     TokenInfo,
     User,
@@ -40,6 +43,9 @@ from repohub.store.unit import Store
 TOKEN = "token"
 ACCESS_KEY = "access_key"
 MAX_PASSWORD = 1024
+# What every wrong password (and every wrong robot login) gets, word for word.
+WRONG_PASSWORD = "invalid username or password"
+WRONG_TOKEN = "invalid or expired token"
 # A token's last use is written when the recorded one is at least this old: at most one write per
 # minute per token, and only on the path that looks the token up (not when it is remembered).
 LAST_USE_RESOLUTION = timedelta(minutes=1)
@@ -79,7 +85,7 @@ class AccountService:
             if not failed:  # right, or not checked at all (the database failed): no guess was made
                 self._budget.refund(charge)
         if user is None:
-            raise NotAuthenticated("invalid username or password")
+            raise NotAuthenticated(WRONG_PASSWORD)
         return user
 
     async def _password_user(self, username: str, password: str) -> User | None:
@@ -104,13 +110,50 @@ class AccountService:
             return remembered
         found = await self._store.credentials.token(digest, now=moment)
         if found is None:
-            raise NotAuthenticated("invalid or expired token")
+            raise NotAuthenticated(WRONG_TOKEN)
         credential, last_used = found
         if last_used is None or moment - last_used >= LAST_USE_RESOLUTION:
             await self._store.credentials.touch(credential.id, moment)
             await self._store.commit_bookkeeping()
         self._store.memory.verified_tokens.put(digest, credential)
         return credential
+
+    async def principal_of_token(self, token: str, *, now: datetime | None = None) -> Principal:
+        """The caller a token names, in every dialect that takes one (v1 ``Token``, ABEJA ``Bearer``,
+        SWR ``X-Auth-Token``, the registry's Bearer): a robot account for a robot's secret, told by
+        its prefix (so either costs one lookup), else the user of the API token. A robot's secret
+        that is wrong, disabled or expired gets what a wrong token gets."""
+        if is_robot_secret(token):
+            return Principal(robot=await self.verify_robot(token, now=now), via="robot")
+        credential = await self.verify_token(token, now=now)
+        return Principal(credential.user, via="token", credential=credential)
+
+    async def verify_robot(self, secret: str, *, now: datetime | None = None) -> Robot:
+        """The live robot (neither disabled nor expired) whose secret this is; one verified in the last
+        few seconds is not looked up again (``domain.verified``: a robot disabled, rotated or deleted
+        in this process is forgotten at once, elsewhere within its TTL)."""
+        digest, moment = token_digest(secret), now or utcnow()
+        remembered = self._store.memory.verified_robots.get(digest, moment)
+        if remembered is not None:
+            return remembered
+        robot = await self._store.robots.live(digest, now=moment)
+        if robot is None:
+            raise NotAuthenticated(WRONG_TOKEN)
+        self._store.memory.verified_robots.put(digest, robot)
+        return robot
+
+    async def robot_login(self, username: str, secret: str) -> Principal:
+        """A robot's login with its name and secret (the registry's Basic ``robot$<namespace>+<name>``):
+        the secret must be that robot's. Whatever is wrong (the secret, the name, a robot disabled,
+        expired or unknown) gets what a wrong password gets. No password budget is charged: a robot's
+        secret is a random 256 bits, not a guessable password."""
+        try:
+            robot = await self.verify_robot(secret) if is_robot_secret(secret) else None
+        except NotAuthenticated:
+            robot = None
+        if robot is None or robot.username != username:
+            raise NotAuthenticated(WRONG_PASSWORD)
+        return Principal(robot=robot, via="robot")
 
     async def access_key_secret(self, access_key: str) -> tuple[User, str]:
         """The user and plaintext secret of an access key, for verifying a request signature."""

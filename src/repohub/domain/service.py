@@ -18,6 +18,7 @@ from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.registry import RegistryService
 from repohub.domain.retention import RetentionPolicies
 from repohub.domain.retention.runner import RetentionRunner
+from repohub.domain.robots import RobotService
 from repohub.domain.webhooks.policies import WebhookPolicies
 from repohub.observability import context
 from repohub.store.unit import Store
@@ -42,6 +43,7 @@ class Service:
         self._allow_private = allow_private
         self._registry = registry  # the image registry, when configured: deletes go there first
         self.accounts = AccountService(store, secret_box, password_budget, login_token_ttl=login_token_ttl)
+        self.robots = RobotService(store)  # the command line's: an operator's, no caller to check
         self.catalog = CatalogService(store, principal, registry=registry)
         self.registry = RegistryService(store, registry, grant_facts)
         self.namespaces = NamespaceService(store, principal)
@@ -52,7 +54,7 @@ class Service:
 
     def acting_as(self, principal: Principal) -> None:
         """Bind the authenticated caller (resolved after the service was made)."""
-        context.note_user(principal.user.username if principal.user else None)  # for the access log
+        context.note_user(principal.name)  # for the access log
         self.catalog = CatalogService(self.store, principal, registry=self._registry)
         self.namespaces = NamespaceService(self.store, principal)
         self.retentions = RetentionPolicies(self.store, principal)
