@@ -1,5 +1,6 @@
 """Who is asking the registry's token server for a token: Basic (a password or an API token as the
-password), Bearer (an API token), or nobody (anonymous pulls of public repositories).
+password; a robot account's name and secret, ``robot$<namespace>+<name>`` as Harbor names them),
+Bearer (an API token or a robot's secret), or nobody (anonymous pulls of public repositories).
 
 ``GET /registry/token`` opens its own session rather than take a ``ServiceDep`` (it is a plain route,
 ``api.routing``), so this dialect exports no ``ServiceDep``; ``POST /registry/events`` is called by
@@ -13,23 +14,28 @@ from starlette.types import Scope
 
 from repohub.api.claims import basic_username, header, token_key
 from repohub.auth.credentials import MalformedCredentials, decode_basic, split_authorization
-from repohub.domain.entities import ANONYMOUS, Principal, User
+from repohub.auth.secrets import is_robot_secret
+from repohub.domain.entities import ANONYMOUS, ROBOT_PREFIX, Principal
 from repohub.domain.errors import NotAuthenticated
 from repohub.domain.service import Service
 
 __all__ = ["bind_caller", "claimed_caller"]
 
 
-async def _basic_user(service: Service, username: str, password: str) -> Principal:
-    """A Basic password may be an API token (cheap lookup, tried first) or the account's password."""
+async def _basic_caller(service: Service, username: str, password: str) -> Principal:
+    """A Basic password may be a robot account's secret (its name the username), an API token
+    (cheap lookup, tried first) or the account's password."""
+    if is_robot_secret(password) or username.startswith(ROBOT_PREFIX):
+        return await service.accounts.robot_login(username, password)
     try:
-        user: User | None = await service.accounts.authenticate_token(password)
+        principal = await service.accounts.principal_of_token(password)
     except NotAuthenticated:
-        user = None
-    if user is not None:
+        principal = None
+    if principal is not None and principal.user is not None:
+        user = principal.user
         if username not in (user.username, f"user-{user.id}"):
             raise NotAuthenticated("the token does not belong to this user")
-        return Principal(user, via="token")
+        return principal
     return Principal(await service.accounts.authenticate_password(username, password), via="password")
 
 
@@ -40,18 +46,18 @@ async def _principal(service: Service, authorization: str | None) -> Principal:
             return ANONYMOUS
         scheme, value = parsed
         if scheme == "basic":
-            return await _basic_user(service, *decode_basic(value))
+            return await _basic_caller(service, *decode_basic(value))
     except MalformedCredentials as error:
         raise NotAuthenticated(str(error)) from error
     if scheme == "bearer":
-        return Principal(await service.accounts.authenticate_token(value), via="token")
+        return await service.accounts.principal_of_token(value)
     raise NotAuthenticated("use Basic credentials (username and password or API token)")
 
 
 async def bind_caller(service: Service, request: Request) -> None:
     """Bind the caller if the credentials name one; without any, the service stays anonymous."""
     principal = await _principal(service, request.headers.get("authorization"))
-    if principal.user is not None:
+    if not principal.is_anonymous:
         service.acting_as(principal)
 
 

@@ -80,7 +80,7 @@ async def token(request: Request, state: StateDep) -> Response:
     claims = token_claims(
         issuer=settings.registry_issuer,
         service=settings.registry_service,
-        subject=principal.user.username if principal.user else "",
+        subject=principal.name or "",  # a user's name, a robot's robot$<namespace>+<name>
         access=granted,
         ttl=settings.registry_token_ttl,
     )

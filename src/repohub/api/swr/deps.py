@@ -60,9 +60,8 @@ async def bind_caller(service: Service, request: Request) -> None:
         if project_id and project_id != project_id_for(user):
             raise NotAuthenticated("X-Project-Id is not the project of this access key")
         service.acting_as(Principal(user, via="access_key", credential=key))
-    elif x_auth_token:
-        token = await service.accounts.verify_token(x_auth_token.strip())
-        service.acting_as(Principal(token.user, via="token", credential=token))
+    elif x_auth_token:  # an API token or a robot account's secret
+        service.acting_as(await service.accounts.principal_of_token(x_auth_token.strip()))
     elif authorization:
         raise NotAuthenticated(f"use an {aksk.ALGORITHM} signature or the X-Auth-Token header")
     else:

@@ -17,7 +17,6 @@ from repohub.api.routing import PrefixRouter
 from repohub.api.swr.deps import ServiceDep
 from repohub.api.swr.errors import error_responses
 from repohub.domain.accounts import project_id_for
-from repohub.domain.errors import NotAuthenticated
 
 PREFIX = "/v3"
 router = PrefixRouter(prefix=PREFIX, tags=["SWR"])
@@ -40,10 +39,11 @@ async def keystone_list_projects(
     state: StateDep,
     name: Annotated[str | None, Query(description="region name; any name gets the caller's project")] = None,
 ) -> Projects:
-    """The caller's project (one per user), under whatever region name was asked for."""
+    """The caller's project (one per user), under whatever region name was asked for; a robot
+    account has none."""
     user = service.principal.user
-    if user is None:  # swr_service always binds a user; kept for the type checker
-        raise NotAuthenticated("authentication required")
+    if user is None:  # swr_service binds a user or a robot account
+        return Projects(projects=[])
     project = Project(
         id=project_id_for(user), name=name or "repohub", domain_id=state.settings.domain_name, enabled=True
     )

@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 from repohub.api.deps import bound_service
 from repohub.api.parameters import parameter
 from repohub.auth.credentials import MalformedCredentials, split_authorization
-from repohub.domain.entities import Principal
 from repohub.domain.errors import NotAuthenticated
 from repohub.domain.service import Service
 
@@ -17,7 +16,8 @@ __all__ = ["ServiceDep", "bind_caller", "v1_service"]
 
 
 async def bind_caller(service: Service, request: Request) -> None:
-    """Bind the caller of `Authorization: Token <token>`; no header means anonymous."""
+    """Bind the caller of `Authorization: Token <token>` (an API token or a robot account's secret);
+    no header means anonymous."""
     try:
         parsed = split_authorization(request.headers.get("authorization"))
     except MalformedCredentials as error:
@@ -27,8 +27,7 @@ async def bind_caller(service: Service, request: Request) -> None:
     scheme, value = parsed
     if scheme != "token":
         raise NotAuthenticated("use 'Authorization: Token <token>'")
-    user = await service.accounts.authenticate_token(value)
-    service.acting_as(Principal(user, via="token"))
+    service.acting_as(await service.accounts.principal_of_token(value))
 
 
 v1_service = bound_service(
