@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import typer
@@ -19,10 +19,11 @@ import typer
 from repohub.auth.registry_token import registry_config_fragment
 from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
-from repohub.domain.entities import Role, TokenInfo
+from repohub.domain.entities import ROBOT_PREFIX, Robot, Role, TokenInfo
 from repohub.domain.errors import DomainError
 from repohub.domain.retention.runner import RunReport
 from repohub.domain.retention.scheduler import ACTOR as RETENTION_ACTOR
+from repohub.domain.robots import IssuedRobot
 from repohub.domain.service import Service
 from repohub.nginx import DEFAULT_STATE_DIR, ProxyConfigError, render
 from repohub.observability import context
@@ -41,11 +42,16 @@ orgs = typer.Typer(help="Manage organisations (namespaces of kind org).", no_arg
 members = typer.Typer(help="Manage namespace memberships.", no_args_is_help=True)
 tokens = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 access_keys = typer.Typer(help="Manage SWR access keys (AK/SK).", no_args_is_help=True)
+robots = typer.Typer(
+    help="Manage robot accounts: robot$<namespace>+<name>, pull and push on matching repositories.",
+    no_args_is_help=True,
+)
 app.add_typer(users, name="users")
 app.add_typer(orgs, name="orgs")
 app.add_typer(members, name="members")
 app.add_typer(tokens, name="tokens")
 app.add_typer(access_keys, name="access-keys")
+app.add_typer(robots, name="robots")
 registry_cli = typer.Typer(help="Pair with a Distribution registry (tokens, events).", no_args_is_help=True)
 app.add_typer(registry_cli, name="registry")
 proxy_cli = typer.Typer(help="The nginx in front of repohub and the registry.", no_args_is_help=True)
@@ -318,6 +324,111 @@ def access_keys_create(user: str, as_json: JsonFlag = False) -> None:
         "instance_id": Settings().resolved_swr_instance_id,
     }
     _print(payload, as_json, "\n".join(f"{name}: {value}" for name, value in payload.items()))
+
+
+@robots.command("create")
+def robots_create(
+    namespace: str,
+    name: str,
+    access: Annotated[
+        list[str],
+        typer.Option(
+            "--access",
+            help="pull:PATTERN or push:PATTERN (push includes pull); a glob with * and ?; repeat it",
+        ),
+    ],
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="lifetime: 90d, 12h, 30m, or never (the default)")
+    ] = None,
+    description: Annotated[str, typer.Option(help="what the robot is for")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a robot account of NAMESPACE; its secret is shown once."""
+    issued = _with_service(
+        lambda service: service.robots.create(
+            namespace, name, access, expires_in=expires_in, description=description
+        )
+    )
+    _print_secret(issued, as_json)
+
+
+@robots.command("list")
+def robots_list(
+    namespace: Annotated[str | None, typer.Argument(help="only this namespace's robots")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List robot accounts (disabled and expired ones too): name, access, state, times; never the secret."""
+    found = _with_service(lambda service: service.robots.list(namespace))
+    now = datetime.now(UTC)
+    entries = [_robot_entry(robot, now) for robot in found]
+    if as_json:
+        typer.echo(json.dumps(entries))
+        return
+    lines = ["\t".join(("name", "access", "state", "expires_at", "created_at", "description"))]
+    for entry in entries:
+        access = ",".join(
+            [f"pull:{item}" for item in entry["pull"]] + [f"push:{item}" for item in entry["push"]]
+        )
+        cells = (entry["name"], access, entry["state"], entry["expires_at"], entry["created_at"])
+        lines.append("\t".join(_cell(cell) for cell in (*cells, entry["description"])))
+    typer.echo("\n".join(lines))
+
+
+def _robot_entry(robot: Robot, now: datetime) -> dict[str, Any]:
+    expired = robot.expires_at is not None and robot.expires_at <= now
+    return {
+        "name": robot.username,
+        "namespace": robot.namespace,
+        "robot": robot.name,
+        "pull": list(robot.pull),
+        "push": list(robot.push),
+        "description": robot.description,
+        "state": "disabled" if robot.is_disabled else "expired" if expired else "active",
+        "expires_at": robot.expires_at.isoformat() if robot.expires_at is not None else None,
+        "created_at": robot.created_at.isoformat() if robot.created_at is not None else None,
+    }
+
+
+@robots.command("disable")
+def robots_disable(namespace: str, name: str) -> None:
+    """Disable a robot account: its secret stops working (this server at once, others within 5 s)."""
+    robot = _with_service(lambda service: service.robots.set_disabled(namespace, name, True))
+    typer.echo(f"disabled {robot.username}")
+
+
+@robots.command("enable")
+def robots_enable(namespace: str, name: str) -> None:
+    """Enable a disabled robot account again (an expired one stays expired)."""
+    robot = _with_service(lambda service: service.robots.set_disabled(namespace, name, False))
+    typer.echo(f"enabled {robot.username}")
+
+
+@robots.command("delete")
+def robots_delete(namespace: str, name: str) -> None:
+    """Delete a robot account and its access."""
+    _with_service(lambda service: service.robots.delete(namespace, name))
+    typer.echo(f"deleted {ROBOT_PREFIX}{namespace}+{name}")
+
+
+@robots.command("rotate")
+def robots_rotate(namespace: str, name: str, as_json: JsonFlag = False) -> None:
+    """Give a robot account a new secret, shown once; the old one stops working."""
+    _print_secret(_with_service(lambda service: service.robots.rotate(namespace, name)), as_json)
+
+
+def _print_secret(issued: IssuedRobot, as_json: bool) -> None:
+    expires_at = issued.robot.expires_at
+    payload = {
+        "name": issued.robot.username,
+        "secret": issued.secret,
+        "expires_at": expires_at.isoformat() if expires_at is not None else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    typer.echo(
+        "\n".join(f"{key}: {value if value is not None else 'never'}" for key, value in payload.items())
+    )
 
 
 @registry_cli.command("config")
