@@ -266,6 +266,13 @@ class Principal:
     def is_admin(self) -> bool:
         return self.user is not None and self.user.is_admin
 
+    @property
+    def name(self) -> str | None:
+        """Whom logs and registry tokens name: the user's name, a robot's ``robot$<namespace>+<name>``."""
+        if self.user is not None:
+            return self.user.username
+        return self.robot.username if self.robot is not None else None
+
 
 ANONYMOUS = Principal()
 
