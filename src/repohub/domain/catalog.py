@@ -39,7 +39,7 @@ from repohub.domain.entities import (
     Role,
     Tag,
 )
-from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.errors import Conflict, InvalidInput, NotFound
 from repohub.domain.gateway import ManifestInfo, RegistryGateway
 from repohub.domain.immutability.guard import Immutability
 from repohub.domain.names import MAX_REFERENCE, validate_repository_name, validate_tag_name
@@ -111,8 +111,7 @@ class CatalogService:
         return await roles.role_in(self._store, self.principal, namespace)
 
     def _require_user(self, action: str) -> None:
-        if self.principal.is_anonymous:
-            raise NotAuthenticated(f"authentication is required to {action}")
+        roles.signed_in(self.principal, action)
 
     async def role_on(self, repository: Repository) -> Role | None:
         """The caller's effective role on the repository (``roles.role_on``)."""
@@ -291,9 +290,7 @@ class CatalogService:
         return user is not None and await self._store.repositories.is_starred(repository.id, user.id)
 
     async def set_star(self, repository: Repository, starred: bool) -> Repository:
-        user = self.principal.user
-        if user is None:
-            raise NotAuthenticated("authentication is required to star repositories")
+        user = roles.user_of(self.principal, "star repositories")
         async with self._store.transaction():
             await self._store.repositories.set_star(repository.id, user.id, starred)
         return await self._fetch(repository.id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from repohub.domain import access, roles
 from repohub.domain.access import Action
 from repohub.domain.entities import Membership, Namespace, NamespaceKind, Principal, Role, User
-from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.errors import Conflict, InvalidInput, NotFound
 from repohub.domain.names import validate_namespace_name
 from repohub.store.unit import Store
 
@@ -74,26 +74,18 @@ class NamespaceService:
         self.principal = principal
 
     # -- helpers --------------------------------------------------------------------------------
-    def _caller(self, action: str) -> User:
-        if self.principal.user is None:
-            raise NotAuthenticated(f"authentication is required to {action}")
-        return self.principal.user
-
     async def _visible(
         self, name: str, action: str, needed: Action = Action.READ
     ) -> tuple[Namespace, User, Role]:
         """The namespace, the caller and its role, which allows ``needed`` (else ``roles.require``'s
-        error)."""
-        user = self._caller(action)
+        error: a robot account, with no role in any namespace, gets it too)."""
+        roles.signed_in(self.principal, action)
         namespace = await self._store.namespaces.by_name(name)
         if namespace is None:
             raise roles.no_namespace(repr(name))
         role = await roles.role_in(self._store, self.principal, namespace)
-        return (
-            namespace,
-            user,
-            await roles.require(self._store, self.principal, namespace, role, needed, action),
-        )
+        role = await roles.require(self._store, self.principal, namespace, role, needed, action)
+        return namespace, roles.user_of(self.principal, action), role
 
     async def _administered(self, name: str, action: str) -> tuple[Namespace, User]:
         namespace, user, _ = await self._visible(name, action, Action.ADMINISTER)
@@ -108,11 +100,17 @@ class NamespaceService:
     # -- namespaces -----------------------------------------------------------------------------
     async def create(self, name: str) -> Namespace:
         """An organisation owned (as admin) by the caller."""
-        return await create_organisation(self._store, name, self._caller("create namespaces"))
+        return await create_organisation(
+            self._store, name, roles.user_of(self.principal, "create namespaces")
+        )
 
     async def visible(self, name: str | None = None) -> list[NamespaceView]:
-        """The namespaces the caller belongs to (all for site admins), by name; ``name`` picks one."""
-        user = self._caller("list namespaces")
+        """The namespaces the caller belongs to (all for site admins), by name; ``name`` picks one. A
+        robot account belongs to none."""
+        roles.signed_in(self.principal, "list namespaces")
+        user = self.principal.user
+        if user is None:
+            return []
         rows = await self._store.namespaces.listing(member_id=access.namespace_list_member(user), name=name)
         # Every row is a namespace the caller belongs to, or any namespace for a site admin
         # (``access.namespace_list_member``): each has an effective role.

@@ -8,17 +8,35 @@ from __future__ import annotations
 from repohub.domain import access
 from repohub.domain.access import AccessFacts, Action
 from repohub.domain.clock import utcnow
-from repohub.domain.entities import Namespace, Principal, Repository, Role
-from repohub.domain.errors import NotFound, PermissionDenied
+from repohub.domain.entities import Namespace, Principal, Repository, Role, User
+from repohub.domain.errors import NotAuthenticated, NotFound, PermissionDenied
 from repohub.store.unit import Store
 
-__all__ = ["disclose", "no_namespace", "require", "role_in", "role_on"]
+__all__ = ["disclose", "no_namespace", "require", "role_in", "role_on", "signed_in", "user_of"]
 
 
 def no_namespace(label: str) -> NotFound:
     """What a missing namespace gets, and one not disclosed to the caller, word for word; ``label``
     names it as the caller did (a quoted name, or an id)."""
     return NotFound(f"namespace {label} not found")
+
+
+def signed_in(principal: Principal, action: str) -> None:
+    """NotAuthenticated for an anonymous caller. A use case in a namespace asks this first, then
+    ``require``: a robot account, which has no role in any namespace (``access.effective_role``), is
+    then refused there as any caller without one is, 403 where the namespace is disclosed to it and
+    404 elsewhere."""
+    if principal.is_anonymous:
+        raise NotAuthenticated(f"authentication is required to {action}")
+
+
+def user_of(principal: Principal, action: str) -> User:
+    """The calling user, for a use case only a user can be the subject of (its star, a namespace it
+    creates and owns): NotAuthenticated for nobody, PermissionDenied for a robot account."""
+    signed_in(principal, action)
+    if principal.user is None:
+        raise PermissionDenied(f"a robot account cannot {action}")
+    return principal.user
 
 
 async def role_in(store: Store, principal: Principal, namespace: Namespace) -> Role | None:

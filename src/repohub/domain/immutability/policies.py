@@ -28,7 +28,7 @@ from typing import Any
 from repohub.domain import access, roles
 from repohub.domain.access import Action
 from repohub.domain.entities import Namespace, Page, Principal
-from repohub.domain.errors import InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.errors import InvalidInput, NotFound
 from repohub.domain.immutability.rules import MAX_RULES_PER_NAMESPACE, ImmutableRule, parse_rule
 from repohub.store.unit import Store
 
@@ -78,11 +78,11 @@ class ImmutableRules:
 
     async def list(self, namespace_id: int | None, offset: int, limit: int) -> Page[ImmutableRule]:
         """The rules the caller may read (module doc), by namespace, priority and id."""
-        if self.principal.user is None:
-            raise NotAuthenticated("authentication is required to read immutable-tag rules")
+        roles.signed_in(self.principal, "read immutable-tag rules")
         if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"offset must be 0 to {MAX_OFFSET} and limit 1 to {MAX_PAGE}", field="limit")
-        readable = await self._readable(namespace_id)
+        # A robot account has no role in any namespace: it reads no rules.
+        readable = await self._readable(namespace_id) if self.principal.user is not None else []
         if readable is not None and not readable:
             return Page(items=[], total=0, offset=offset, limit=limit)
         return await self._store.immutables.page(readable, offset, limit)
@@ -106,8 +106,7 @@ class ImmutableRules:
     async def _administered(self, namespace_name: str) -> Namespace:
         """The namespace, if the caller may manage its rules: NotAuthenticated, NotFound (missing or
         undisclosed), PermissionDenied."""
-        if self.principal.is_anonymous:
-            raise NotAuthenticated("authentication is required to manage immutable-tag rules")
+        roles.signed_in(self.principal, "manage immutable-tag rules")
         namespace = await self._store.namespaces.by_name(namespace_name)
         if namespace is None:
             raise roles.no_namespace(repr(namespace_name))

@@ -27,7 +27,7 @@ from repohub.domain.access import registry_actions as allowed_actions
 from repohub.domain.accounts import AccountService
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import IssuedToken, Principal
-from repohub.domain.errors import InvalidInput, NotAuthenticated
+from repohub.domain.errors import InvalidInput, NotAuthenticated, PermissionDenied
 from repohub.domain.grant_facts import GrantFacts
 from repohub.store.unit import Store
 
@@ -62,7 +62,10 @@ def split_path(path: str) -> tuple[str, str] | None:
 async def docker_login(accounts: AccountService, principal: Principal) -> tuple[IssuedToken, datetime]:
     """A short-lived API token for ``docker login -u <user> -p <token>`` and when it expires: the token
     service takes it as the Basic password, and the grants are the caller's own. It is derived from
-    the caller's token or access key (``AccountService.derive_token``)."""
+    the caller's token or access key (``AccountService.derive_token``). A robot account mints nothing:
+    its own secret is what it logs in with."""
+    if principal.robot is not None:
+        raise PermissionDenied("a robot account cannot mint credentials; log in with its own secret")
     if principal.user is None or principal.credential is None:
         raise NotAuthenticated("an API token or an access key is required for a docker login credential")
     return await accounts.derive_token(

@@ -16,7 +16,7 @@ from typing import Any
 from repohub.domain import roles
 from repohub.domain.access import Action
 from repohub.domain.entities import Page, Principal, Repository, RetentionEntry, StoredRetention
-from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.errors import Conflict, InvalidInput, NotFound
 from repohub.domain.retention.rules import Policy, parse_policy
 from repohub.store.unit import Store
 
@@ -42,8 +42,7 @@ class RetentionPolicies:
         self.principal = principal
 
     async def _require(self, repository: Repository, needed: Action, action: str) -> None:
-        if self.principal.is_anonymous:
-            raise NotAuthenticated(f"authentication is required to {action}")
+        roles.signed_in(self.principal, action)
         namespace = await self._store.namespaces.get(repository.namespace_id)
         if namespace is None:
             raise NotFound(f"repository {repository.path!r} not found")

@@ -36,7 +36,7 @@ from repohub.auth.secrets import SecretBox
 from repohub.domain import access, roles
 from repohub.domain.access import Action
 from repohub.domain.entities import Namespace, Page, Principal, User
-from repohub.domain.errors import InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.errors import InvalidInput, NotFound
 from repohub.domain.immutability.doublestar import PatternError, compile_doublestar
 from repohub.domain.immutability.rules import REPOSITORY_DECORATIONS, TAG_DECORATIONS, Selector
 from repohub.domain.names import validate_repository_name
@@ -122,9 +122,10 @@ class WebhookPolicies:
     async def list(self, query: HookQuery, namespace_name: str | None = None) -> Page[Hook]:
         """The hooks of the namespaces the caller administers (module doc), as ``query`` pages them;
         ``query.namespace_ids`` narrows them further."""
-        user = self._signed_in("read webhooks")
+        roles.signed_in(self.principal, "read webhooks")
         _check_query(query, namespace_name)
-        ids = _intersect(await self._listed(user, namespace_name), query.namespace_ids)
+        user = self.principal.user  # None: a robot account, which administers no namespace
+        ids = _intersect(await self._listed(user, namespace_name), query.namespace_ids) if user else []
         if ids is not None and not ids:
             return Page(items=[], total=0, offset=query.offset, limit=query.limit)
         found = await self._store.webhooks.page(replace(query, namespace_ids=ids))
@@ -141,16 +142,10 @@ class WebhookPolicies:
         return await self._store.webhooks.jobs(hook.id, offset, limit, status)
 
     # -- helpers ------------------------------------------------------------------------------------
-    def _signed_in(self, action: str) -> User:
-        user = self.principal.user
-        if user is None:
-            raise NotAuthenticated(f"authentication is required to {action}")
-        return user
-
     async def _administered(self, namespace_name: str) -> tuple[Namespace, User]:
         """The namespace and the caller, if the caller may manage its hooks: NotAuthenticated,
-        NotFound (missing or undisclosed), PermissionDenied."""
-        user = self._signed_in("manage webhooks")
+        NotFound (missing or undisclosed), PermissionDenied (a robot account too, where disclosed)."""
+        roles.signed_in(self.principal, "manage webhooks")
         namespace = await self._store.namespaces.by_name(namespace_name)
         if namespace is None:
             raise roles.no_namespace(repr(namespace_name))
@@ -158,7 +153,7 @@ class WebhookPolicies:
         await roles.require(
             self._store, self.principal, namespace, role, Action.ADMINISTER, "managing webhooks"
         )
-        return namespace, user
+        return namespace, roles.user_of(self.principal, "manage webhooks")
 
     async def _administers(self, namespace_id: int) -> bool:
         user = self.principal.user
@@ -168,8 +163,9 @@ class WebhookPolicies:
         return access.allows(access.effective_role(self.principal, membership), Action.ADMINISTER)
 
     async def _hook(self, hook_id: int, namespace_name: str | None) -> Hook:
-        """The stored hook (secrets sealed), if the caller administers it; NotFound otherwise."""
-        self._signed_in("manage webhooks")
+        """The stored hook (secrets sealed), if the caller administers it; NotFound otherwise (a robot
+        account administers none)."""
+        roles.signed_in(self.principal, "manage webhooks")
         if not 1 <= hook_id <= MAX_ID:
             raise _missing(hook_id)
         namespace_id = None
