@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from repohub.config import Settings
+from repohub.domain.accounts import project_id_for
 from repohub.domain.robots import IssuedRobot
 from tests.api.registry.test_token import access, claims
 from tests.world import PASSWORD, World
@@ -250,3 +251,24 @@ async def test_disable_rotate_delete_here_take_effect_at_once_and_expiry_ends_it
     assert await statuses(short.secret) == {200}
     await asyncio.sleep(2.1)  # past its expiry, though it was remembered just now
     assert await statuses(short.secret) == {401}
+
+
+async def test_a_robot_has_no_swr_project_nor_an_abeja_user_id(
+    client: httpx.AsyncClient, settings: Settings, robot: dict[str, Any], world: World
+) -> None:
+    secret = robot["secret"]
+    async with world.service() as service:
+        project = project_id_for(await service.accounts.user("boss"))
+    instance = f"/v2/{project}/instances/{settings.resolved_swr_instance_id}"
+    for path in (f"/v2/{project}/instances", f"{instance}/immutabletagrules", f"{instance}/webhook/policies"):
+        assert (await client.get(path, headers=swr(robot["boss"]))).status_code == 200, path  # boss's own
+        answer = await client.get(path, headers=swr(secret))
+        assert answer.status_code == 404, (path, answer.text)
+        assert set(answer.json()) == {"error_code", "error_msg"}
+    boss_id = await world.user_id("boss")
+    org = robot["org"]["acme"]
+    claimed = base64.b64encode(f"user-{boss_id}:{secret}".encode()).decode()
+    refused = await client.get(
+        f"/organizations/{org}/registry/repositories", headers={"Authorization": f"Basic {claimed}"}
+    )
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthorized", refused.text
