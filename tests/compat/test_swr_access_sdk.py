@@ -185,7 +185,7 @@ async def test_a_viewer_grant_shows_that_repository_and_only_it_in_every_list(se
     async with httpx.AsyncClient(base_url=server.url) as http:
         v1 = await http.get("/v1/repositories/team", headers=token_header(accounts.tokens["bob"]))
         assert v1.status_code == 200
-        assert [row["name"] for row in v1.json()["results"]] == ["team/app"]
+        assert [row["repo_name"] for row in v1.json()["results"]] == ["team/app"]
         assert v1.json()["count"] == 1
         tags = await http.get(
             "/v1/repositories/team/team/app/tags", headers=token_header(accounts.tokens["bob"])
@@ -365,7 +365,7 @@ async def test_a_share_reaches_the_access_domain_until_its_deadline(server, acco
     assert _listed(bob) == []  # not a member of ops
     async with httpx.AsyncClient(base_url=server.url) as http:
         v1 = await http.get("/v1/repositories/team", headers=token_header(accounts.tokens["dave"]))
-        assert [row["name"] for row in v1.json()["results"]] == ["team/app"]
+        assert [row["repo_name"] for row in v1.json()["results"]] == ["team/app"]
 
         # The deadline passes (set in the past through the store: no job runs at the deadline).
         async with accounts.service() as service:

@@ -36,7 +36,7 @@ MAX_DESCRIPTION = 1024  # the column's length
 
 def is_live(share: Share, now: datetime) -> bool:
     """Whether the share still reaches its access domain at ``now`` (SWR's ``status``): the policy's
-    comparison of its deadline (``access.shares_until``)."""
+    comparison of its deadline (``access.share_reaches``)."""
     return access.share_reaches(share.expires_at, now)
 
 
