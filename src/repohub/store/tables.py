@@ -378,7 +378,10 @@ class AuditRow(Base):
     # foreign key: the trail outlives the namespaces it names.
     namespace_id: Mapped[int | None] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_namespace_id", "namespace_id", "id"))
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_namespace_id", "namespace_id", "id"),
+    )
 
 
 class WebhookRow(Timestamps, Base):
