@@ -73,6 +73,14 @@ def _on(repository: str = "team/app", **fields: Any) -> dict[str, Any]:
     return {"namespace": "team", "repository": repository, **fields}
 
 
+async def _namespace_id(accounts: World, name: str) -> int:
+    async with accounts.service() as service:
+        found = await service.store.namespaces.by_name(name)
+        assert found is not None
+        return found.id
+    raise AssertionError("unreachable")
+
+
 def _listed(client: SwrClient) -> list[str]:
     """The repositories ``GET /v2/manage/repos`` shows the caller, as namespace/name."""
     rows = client.list_repos_details(ListReposDetailsRequest()).body or []
@@ -191,10 +199,7 @@ async def test_a_viewer_grant_shows_that_repository_and_only_it_in_every_list(se
             "/v1/repositories/team/team/app/tags", headers=token_header(accounts.tokens["bob"])
         )
         assert [tag["tag"] for tag in tags.json()] == ["v1"]
-        async with accounts.service() as service:
-            team = await service.store.namespaces.by_name("team")
-            assert team is not None
-            team_id = team.id
+        team_id = await _namespace_id(accounts, "team")
         abeja = await http.get(
             f"/organizations/{team_id}/registry/repositories", headers=bearer(accounts.tokens["bob"])
         )
@@ -363,9 +368,13 @@ async def test_a_share_reaches_the_access_domain_until_its_deadline(server, acco
     assert _listed(dave) == ["team/team/app"]
     assert dave.show_repository(ShowRepositoryRequest(**_on())).name == "team/app"
     assert _listed(bob) == []  # not a member of ops
+    team_id = await _namespace_id(accounts, "team")
+    abeja_list = f"/organizations/{team_id}/registry/repositories"
     async with httpx.AsyncClient(base_url=server.url) as http:
         v1 = await http.get("/v1/repositories/team", headers=token_header(accounts.tokens["dave"]))
         assert [row["repo_name"] for row in v1.json()["results"]] == ["team/app"]
+        abeja = await http.get(abeja_list, headers=bearer(accounts.tokens["dave"]))
+        assert [row["name"] for row in abeja.json()["registry_repositories"]] == ["team/app"]
 
         # The deadline passes (set in the past through the store: no job runs at the deadline).
         async with accounts.service() as service:
@@ -384,6 +393,8 @@ async def test_a_share_reaches_the_access_domain_until_its_deadline(server, acco
         refused(lambda: dave.show_access_domain(ShowAccessDomainRequest(**_on(), access_domain="ops")), 404)
         gone = await http.get("/v1/repositories/team/team/app", headers=token_header(accounts.tokens["dave"]))
         assert gone.status_code == 404
+        # team holds nothing dave may read any more: as a missing organization.
+        assert (await http.get(abeja_list, headers=bearer(accounts.tokens["dave"]))).status_code == 404
         theirs = dave.list_shared_repos_details(ListSharedReposDetailsRequest(center="thirdparty"))
         assert theirs.body in (None, [])
     # Its admins still see the share, expired.
