@@ -126,6 +126,7 @@ async def test_a_robot_manages_nothing_403_where_disclosed_404_elsewhere(
     hook = {"subject_type": "image_repo", "events": ["image:push"], "url": "http://93.184.215.14/h"}
     member = [{"user_name": "boss", "auth": 1}]
     new_repo = {"repository": "new", "category": "other"}
+    share = {"access_domain": "zeta", "permit": "read", "deadline": "forever"}
     calls: list[tuple[str, str, dict[str, str], Any]] = [
         ("POST", "/v1/repositories/{ns}/", v1(secret), {"repo_name": "new"}),
         ("PUT", "/v1/repositories/{ns}/{repo}", v1(secret), {"description": "mine"}),
@@ -139,6 +140,10 @@ async def test_a_robot_manages_nothing_403_where_disclosed_404_elsewhere(
         ("GET", "/v2/manage/namespaces/{ns}/access", swr(secret), None),
         ("POST", "/v2/manage/namespaces/{ns}/access", swr(secret), member),
         ("DELETE", "/v2/manage/namespaces/{ns}", swr(secret), None),
+        ("GET", "/v2/manage/namespaces/{ns}/repos/{repo}/access", swr(secret), None),
+        ("POST", "/v2/manage/namespaces/{ns}/repos/{repo}/access", swr(secret), member),
+        ("GET", "/v2/manage/namespaces/{ns}/repositories/{repo}/access-domains", swr(secret), None),
+        ("POST", "/v2/manage/namespaces/{ns}/repositories/{repo}/access-domains", swr(secret), share),
         (
             "POST",
             "/v2/manage/namespaces/{ns}/repos/{repo}/retentions",
@@ -159,6 +164,8 @@ async def test_a_robot_manages_nothing_403_where_disclosed_404_elsewhere(
     ).status_code == 403
     assert (await client.get("/v2/manage/namespaces", headers=swr(secret))).json() == {"namespaces": []}
     assert (await client.get("/v3/projects", headers=swr(secret))).json() == {"projects": []}
+    shared = await client.get("/v2/manage/shared-repositories?center=thirdparty", headers=swr(secret))
+    assert shared.status_code == 200 and shared.json() == [], shared.text
 
 
 async def test_a_robot_mints_no_credentials(client: httpx.AsyncClient, robot: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from repohub.domain import roles
 from repohub.domain.access import Action
 from repohub.domain.access_records import RepositoryGrant
 from repohub.domain.entities import Principal, Repository, Role, User
-from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.errors import Conflict, InvalidInput, NotFound
 from repohub.domain.namespaces import MAX_GRANTS, Grant, user_of
 from repohub.store.unit import Store
 
@@ -45,15 +45,16 @@ async def require_on(
     store: Store, principal: Principal, repository: Repository, needed: Action, action: str
 ) -> tuple[User, Role]:
     """The signed-in caller and its effective role on ``repository`` (``roles.role_on``), which
-    allows ``needed``; else ``roles.require``'s refusal. Sharing asks the same (``domain.sharing``)."""
-    user = principal.user
-    if user is None:
-        raise NotAuthenticated(f"authentication is required to {action}")
+    allows ``needed``; else ``roles.require``'s refusal. Sharing asks the same (``domain.sharing``).
+    A robot account manages no access, nor reads it: refused as ``require`` refuses it, or, where it
+    may read the repository, as ``roles.user_of`` does (403)."""
+    roles.signed_in(principal, action)
     namespace = await store.namespaces.get(repository.namespace_id)
     if namespace is None:  # deleted meanwhile
         raise NotFound(f"repository {repository.path!r} not found")
     role = await roles.role_on(store, principal, repository)
-    return user, await roles.require(store, principal, namespace, role, needed, action)
+    role = await roles.require(store, principal, namespace, role, needed, action)
+    return roles.user_of(principal, action), role
 
 
 class RepositoryAccessService:

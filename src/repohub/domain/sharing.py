@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from repohub.domain import access
+from repohub.domain import access, roles
 from repohub.domain.access import Action
 from repohub.domain.access_records import PERMITS, Share, ShareChanges, SharedQuery
 from repohub.domain.catalog import check_paging
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import Namespace, Page, Principal, Repository, RepositorySummary
-from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.errors import Conflict, InvalidInput, NotFound
 from repohub.domain.names import MAX_REFERENCE
 from repohub.domain.repository_access import require_on
 from repohub.store.unit import Store
@@ -134,12 +134,13 @@ class SharingService:
         """The repositories of the caller's namespaces that are shared (``SharedBy.SELF``; every
         shared one for a site admin) or those shared with a namespace it belongs to, until their
         deadline (``SharedBy.THIRDPARTY``): a subset of what the caller's lists show."""
-        if self.principal.user is None:
-            raise NotAuthenticated("authentication is required to list shared repositories")
+        roles.signed_in(self.principal, "list shared repositories")
         check_paging(query.offset, query.limit)
         for text, field in ((query.name_contains, "name"), (query.name, "name")):
             if text is not None and len(text) > MAX_REFERENCE:
                 raise InvalidInput(f"name filters are at most {MAX_REFERENCE} characters", field=field)
+        if self.principal.user is None:  # a robot account: no namespace of its own, no share reaches it
+            return Page(items=[], total=0, offset=query.offset, limit=query.limit)
         now = utcnow()
         return await self._store.shares.shared_page(query, access.visibility(self.principal, now), now)
 
