@@ -119,7 +119,7 @@ class NamespaceService:
 
     # -- namespaces -----------------------------------------------------------------------------
     async def create(self, name: str) -> Namespace:
-        """An organisation owned (as admin) by the caller."""
+        """An organisation owned (as admin) by the caller (a user: a robot account owns nothing, 403)."""
         return await create_organisation(
             self._store, name, roles.user_of(self.principal, "create namespaces")
         )
