@@ -2,10 +2,10 @@
 
 SWR's long-term credentials are API tokens of origin ``long-term`` (``store.accounts.LONG_TERM``)
 that never expire: a docker-login password (the owner's username with it) and an API token of its
-owner in every dialect, until deleted (revoked) or while disabled. Like a derived token, one mints
-nothing further (no docker-login token, no other long-term credential): a stolen one cannot outlive
-its deletion. Only its owner, or a site admin, lists, disables, enables or deletes one; to anyone
-else it is missing.
+owner in every dialect, until deleted (or revoked with all its owner's tokens), not while disabled.
+Like a derived token, one mints nothing further (no docker-login token, no other long-term
+credential): a stolen one cannot outlive its deletion. Only its owner, or a site admin, lists,
+disables, enables or deletes one; to anyone else it is missing.
 """
 
 from __future__ import annotations
@@ -351,11 +351,13 @@ class AccountService:
             self._forget([lookup])
 
     async def delete_long_term(self, principal: Principal, credential_id: int) -> None:
-        """Delete (revoke) one: it authenticates nothing from now on (``enable_long_term``'s timing)."""
+        """Delete one: it authenticates nothing from now on (``enable_long_term``'s timing)."""
         found = await self._managed(principal, credential_id)
-        revoked = await self._revoked(partial(self._store.credentials.revoke_long_term, found.id))
-        if not revoked:
-            raise _no_long_term(credential_id)
+        async with self._store.transaction():
+            lookup = await self._store.credentials.delete_long_term(found.id)
+            if lookup is None:  # deleted since it was read
+                raise _no_long_term(credential_id)
+        self._forget([lookup])
 
     async def _managed(self, principal: Principal, credential_id: int) -> LongTermCredential:
         """The long-term credential, if the caller may manage it: its owner or a site admin. To anyone

@@ -283,7 +283,7 @@ class NamespaceStore:
 _PARENT = aliased(CredentialRow, name="parent_credential")
 _TOKEN = "token"
 # The origin of SWR's long-term docker-login credentials: API tokens that never expire, which their
-# owner may disable (``disabled_at``), enable again and delete (revoke).
+# owner may disable (``disabled_at``), enable again and delete.
 LONG_TERM = "long-term"
 
 
@@ -308,7 +308,7 @@ def _long_term_from_row(row: RowMapping) -> LongTermCredential:
 
 
 def _long_term_live() -> tuple[ColumnElement[bool], ...]:
-    """A long-term credential not deleted (revoked); disabled or not."""
+    """A long-term credential not deleted (nor revoked with all its user's tokens); disabled or not."""
     return (
         CredentialRow.kind == _TOKEN,
         CredentialRow.origin == LONG_TERM,
@@ -486,9 +486,16 @@ class CredentialStore:
         )
         return result.scalar_one_or_none()
 
-    async def revoke_long_term(self, credential_id: int) -> list[str]:
-        """Delete (revoke) the long-term credential; the lookups revoked (none: there was none)."""
-        return await self._revoke(CredentialRow.id == credential_id, *_long_term_live())
+    async def delete_long_term(self, credential_id: int) -> str | None:
+        """Delete the long-term credential (SWR deletes it: the row goes, and its audit entry says
+        so); its lookup, for the verified memory to forget, or None when there was none. It has no
+        derived credentials (a long-term one mints none)."""
+        result = await self._session.execute(
+            delete(CredentialRow)
+            .where(CredentialRow.id == credential_id, *_long_term_live())
+            .returning(CredentialRow.lookup)
+        )
+        return result.scalar_one_or_none()
 
     async def _revoke(self, *conditions: ColumnElement[bool]) -> list[str]:
         """Revoke the live credentials matching ``conditions`` and, generation by generation, the
