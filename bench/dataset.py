@@ -98,6 +98,85 @@ def rule_rows(size: Size, now: datetime) -> list[tuple[object, ...]]:
     return rows
 
 
+# Access beyond namespace roles (issue 18): the hot paths keep their ratios with 10,000 repository
+# grants and 1,000 shares in the database. The grants are other users' (GRANTEES of GRANTS_EACH),
+# a few the bench user's own (so its token grants read the facts of those namespaces' repositories,
+# not its roles alone); the shares go to namespaces the bench user belongs to (every one), so that
+# each of its list statements could reach them.
+GRANTEES, GRANTS_EACH, BENCH_GRANTS, SHARES = 99, 100, 100, 1000
+GRANTEE_FIRST_ID = 1001
+
+
+def access_rows(size: Size, now: datetime) -> dict[str, list[tuple[object, ...]]]:
+    pick = random.Random(18)
+    repositories = size.repositories
+    users = [
+        (GRANTEE_FIRST_ID + k, f"grantee-{k}", None, None, None, False, now, now) for k in range(GRANTEES)
+    ]
+    grants: list[tuple[object, ...]] = []
+    for k in range(GRANTEES):
+        for repository_id in pick.sample(range(1, repositories + 1), min(GRANTS_EACH, repositories)):
+            grants.append((len(grants) + 1, repository_id, GRANTEE_FIRST_ID + k, "viewer", now, now))
+    for repository_id in pick.sample(range(1, repositories + 1), min(BENCH_GRANTS, repositories)):
+        grants.append((len(grants) + 1, repository_id, 1, "admin", now, now))
+    shares: list[tuple[object, ...]] = []
+    for repository_id in pick.sample(range(1, repositories + 1), min(SHARES, repositories)):
+        domain = pick.randrange(1, size.namespaces + 1)
+        ends = None if len(shares) % 2 else now + timedelta(days=30)
+        shares.append((len(shares) + 1, repository_id, domain, "read", ends, "", "bench", now, now))
+    return {"users": users, "repository_grants": grants, "repository_shares": shares}
+
+
+ACCESS_COLUMNS = {
+    "users": ("id", "username", "email", "display_name", "password_hash", "is_admin", "created_at",
+              "updated_at"),
+    "repository_grants": ("id", "repository_id", "user_id", "role", "created_at", "updated_at"),
+    "repository_shares": ("id", "repository_id", "namespace_id", "permit", "expires_at", "description",
+                          "creator", "created_at", "updated_at"),
+}  # fmt: skip
+
+
+async def _pg_access(dsn: str, size: Size) -> None:
+    """The grants and shares, written afresh unless there (datasets from before issue 18 get them)."""
+    rows = access_rows(size, datetime.now(UTC))
+    connection = await asyncpg.connect(dsn)
+    try:
+        if await connection.fetchval("SELECT count(*) FROM repository_grants") == len(
+            rows["repository_grants"]
+        ):
+            return
+        await connection.execute("DELETE FROM repository_shares")
+        await connection.execute("DELETE FROM repository_grants")
+        await connection.execute(f"DELETE FROM users WHERE id >= {GRANTEE_FIRST_ID}")
+        for table, records in rows.items():
+            await connection.copy_records_to_table(table, records=records, columns=ACCESS_COLUMNS[table])
+        for table in rows:
+            await connection.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
+            await connection.execute(f"ANALYZE {table}")
+    finally:
+        await connection.close()
+
+
+def _sqlite_access(connection: sqlite3.Connection, size: Size) -> None:
+    rows = access_rows(size, datetime.now(UTC))
+    count = connection.execute("SELECT count(*) FROM repository_grants").fetchone()[0]
+    if count == len(rows["repository_grants"]):
+        return
+    connection.execute("DELETE FROM repository_shares")
+    connection.execute("DELETE FROM repository_grants")
+    connection.execute(f"DELETE FROM users WHERE id >= {GRANTEE_FIRST_ID}")
+    for table, records in rows.items():
+        columns = ACCESS_COLUMNS[table]
+        marks = ", ".join("?" * len(columns))
+        connection.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+            [tuple(map(_sqlite_value, row)) for row in records],
+        )
+    connection.commit()
+
+
 RULE_COLUMNS = ("id", "namespace_id", "priority", "disabled", "tag_decoration", "tag_pattern",
                 "repo_decoration", "repo_pattern", "created_at", "updated_at")  # fmt: skip
 
@@ -223,7 +302,7 @@ async def _pg_populated(dsn: str, size: Size) -> bool:
             return False
         repos = await connection.fetchval("SELECT count(*) FROM repositories")
         tags = await connection.fetchval("SELECT count(*) FROM tags WHERE name = 'v1'")
-        users = await connection.fetchval("SELECT count(*) FROM users")
+        users = await connection.fetchval(f"SELECT count(*) FROM users WHERE id < {GRANTEE_FIRST_ID}")
         return bool(repos == size.repositories and tags == size.repositories and users == 2)
     finally:
         await connection.close()
@@ -305,6 +384,7 @@ def prepare_pg(server: str, size: Size, *, suffix: str = "", log: bool = True) -
             print(f"bench: generating {size.repositories:,} repositories in {database}", flush=True)
         asyncio.run(_pg_fill(pg_dsn(url), size))
     asyncio.run(_pg_rules(pg_dsn(url), size))
+    asyncio.run(_pg_access(pg_dsn(url), size))
     return _dataset(size, url)
 
 
@@ -337,9 +417,10 @@ def prepare_sqlite(directory: Path, size: Size, *, log: bool = True) -> Dataset:
     migrate.upgrade(url)
     with sqlite3.connect(path) as connection:
         repos = connection.execute("SELECT count(*) FROM repositories").fetchone()[0]
-        users = connection.execute("SELECT count(*) FROM users").fetchone()[0]
+        users = connection.execute(f"SELECT count(*) FROM users WHERE id < {GRANTEE_FIRST_ID}").fetchone()[0]
         if repos == size.repositories and users == 2:
             _sqlite_rules(connection, size)
+            _sqlite_access(connection, size)
             return _dataset(size, url)
         if log:
             print(f"bench: generating {size.repositories:,} repositories in {path}", flush=True)
@@ -352,6 +433,7 @@ def prepare_sqlite(directory: Path, size: Size, *, log: bool = True) -> Dataset:
                 connection.executemany(statement, [tuple(map(_sqlite_value, row)) for row in chunk])
         connection.commit()
         _sqlite_rules(connection, size)
+        _sqlite_access(connection, size)
         connection.execute("ANALYZE")
     return _dataset(size, url)
 

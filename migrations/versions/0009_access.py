@@ -106,7 +106,7 @@ def upgrade() -> None:
         sa.Column("robot_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("action", sa.String(length=8), nullable=False),
         sa.Column("pattern", sa.String(length=255), nullable=False),
-        sa.Column("like", sa.String(length=512), nullable=False),
+        sa.Column("like_pattern", sa.String(length=512), nullable=False),
         sa.ForeignKeyConstraint(
             ["robot_id"], ["robots.id"], name=op.f("fk_robot_access_robot_id_robots"), ondelete="CASCADE"
         ),

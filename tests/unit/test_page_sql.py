@@ -34,15 +34,17 @@ def test_summary_pages_skip_the_creator_join_and_full_pages_keep_it() -> None:
 
 def test_parameters_are_numbered_for_sqlite_too() -> None:
     sql = pg_pages.page_sql(True, True, True, "member", RepoOrder.NAME, False, False, True)
-    numbers = ["1", "2", "3", "4", "5", "6"]  # namespace, name, category, member, limit, offset
-    assert sorted(re.findall(r"\$(\d+)", sql)) == numbers
+    # namespace, name, category, member (used by each rule reaching it), the shares' time, limit, offset
+    numbers = {"1", "2", "3", "4", "5", "6", "7"}
+    assert set(re.findall(r"\$(\d+)", sql)) == numbers
     assert "$" not in sqlite_sql(sql)
-    assert sorted(re.findall(r"\?(\d+)", sqlite_sql(sql))) == numbers
+    assert set(re.findall(r"\?(\d+)", sqlite_sql(sql))) == numbers
+    assert sql.endswith("LIMIT $6 OFFSET $7")
 
 
 def test_a_name_filter_across_namespaces_probes_memberships_without_a_join() -> None:
     # A scalar subquery is never hashed: a generic plan hashed every membership of the caller.
     fuzzy = pg_pages.page_sql(False, True, False, "member", RepoOrder.NAME, False, True, True)
-    assert "JOIN memberships" not in fuzzy and "(SELECT true FROM memberships m" in fuzzy
+    assert "JOIN memberships m" not in fuzzy and "(SELECT true FROM memberships m" in fuzzy
     namespace_page = pg_pages.page_sql(True, True, False, "member", RepoOrder.NAME, False, True, True)
     assert "LEFT JOIN memberships m" in namespace_page

@@ -38,22 +38,22 @@ def facts(role: Role | None, *, exists: bool = True, public: bool = False) -> Ac
     ],
 )
 def test_actions_by_role(principal: Principal, given: AccessFacts, expected: list[str]) -> None:
-    assert allowed_actions(principal, given, "app", ALL) == expected
+    assert allowed_actions(principal, given, "app", ALL, NOW) == expected
 
 
 def test_only_requested_actions_are_granted() -> None:
-    assert allowed_actions(person(), facts(Role.ADMIN), "app", ("pull",)) == ["pull"]
-    assert allowed_actions(person(), facts(Role.ADMIN), "app", ("push", "frobnicate")) == ["push"]
+    assert allowed_actions(person(), facts(Role.ADMIN), "app", ("pull",), NOW) == ["pull"]
+    assert allowed_actions(person(), facts(Role.ADMIN), "app", ("push", "frobnicate"), NOW) == ["push"]
 
 
 def test_star_means_everything_the_caller_may() -> None:
-    assert allowed_actions(person(), facts(Role.ADMIN), "app", ("*",)) == ["*"]
-    assert allowed_actions(person(), facts(Role.MEMBER), "app", ("*",)) == ["pull", "push"]
-    assert allowed_actions(ANONYMOUS, facts(None), "app", ("*",)) == []
+    assert allowed_actions(person(), facts(Role.ADMIN), "app", ("*",), NOW) == ["*"]
+    assert allowed_actions(person(), facts(Role.MEMBER), "app", ("*",), NOW) == ["pull", "push"]
+    assert allowed_actions(ANONYMOUS, facts(None), "app", ("*",), NOW) == []
 
 
 def test_no_push_to_a_new_invalid_name() -> None:
-    assert allowed_actions(person(), facts(Role.MEMBER, exists=False), "Bad--Name", ALL) == ["pull"]
+    assert allowed_actions(person(), facts(Role.MEMBER, exists=False), "Bad--Name", ALL, NOW) == ["pull"]
 
 
 def test_paths_need_a_namespace() -> None:

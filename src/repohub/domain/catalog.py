@@ -114,21 +114,35 @@ class CatalogService:
         if self.principal.is_anonymous:
             raise NotAuthenticated(f"authentication is required to {action}")
 
+    async def role_on(self, repository: Repository) -> Role | None:
+        """The caller's effective role on the repository (``roles.role_on``)."""
+        return await roles.role_on(self._store, self.principal, repository)
+
     async def _require_role(self, namespace: Namespace, needed: Action, action: str) -> Role:
+        """A role in the namespace itself (creating in it)."""
         self._require_user(action)
-        return await roles.require(self._store, namespace, await self.role_in(namespace), needed, action)
+        role = await self.role_in(namespace)
+        return await roles.require(self._store, self.principal, namespace, role, needed, action)
+
+    async def _require_on(self, repository: Repository, needed: Action, action: str) -> Role:
+        """A role on the repository (changing or deleting it or its tags): its namespace's or its own."""
+        self._require_user(action)
+        namespace = await self.namespace_by_id(repository.namespace_id)
+        role = await self.role_on(repository)
+        return await roles.require(self._store, self.principal, namespace, role, needed, action)
 
     async def _disclose(self, namespace: Namespace, label: str, *, readable: bool | None = None) -> None:
         """``roles.disclose`` for the caller; ``readable`` known true settles it without reading the
         caller's role."""
         if readable:
             return
-        await roles.disclose(self._store, namespace, await self.role_in(namespace), label, readable=readable)
+        role = await self.role_in(namespace)
+        await roles.disclose(self._store, self.principal, namespace, role, label, readable=readable)
 
-    async def _readable(self, namespace: Namespace, repository: Repository | None, label: str) -> Repository:
+    async def _readable(self, repository: Repository | None, label: str) -> Repository:
         if repository is not None:
             # A public repository settles it without reading the caller's role.
-            role = None if repository.is_public else await self.role_in(namespace)
+            role = None if repository.is_public else await self.role_on(repository)
             if access.may_read(role, is_public=repository.is_public):
                 return repository
         raise _no_repository(label)
@@ -216,7 +230,7 @@ class CatalogService:
         if namespace is None:  # as a hidden namespace's repository answers (module doc)
             raise _no_repository(label)
         found = await self._store.repositories.by_name(namespace.id, name)
-        return await self._readable(namespace, found, label)
+        return await self._readable(found, label)
 
     async def repository_by_id(self, namespace_id: int, repository_id: int) -> Repository:
         namespace = await self._store.namespaces.get(namespace_id)
@@ -225,11 +239,11 @@ class CatalogService:
         found = await self._store.repositories.get(repository_id)
         if found is not None and found.namespace_id != namespace.id:
             found = None
-        return await self._readable(namespace, found, str(repository_id))
+        return await self._readable(found, str(repository_id))
 
     async def list_repositories(self, query: RepoQuery) -> Page[Repository]:
         check_query(query)
-        return await self._store.repositories.page(query, access.visibility(self.principal))
+        return await self._store.repositories.page(query, access.visibility(self.principal, utcnow()))
 
     async def namespace_page(self, namespace: Namespace, label: str, query: RepoQuery) -> Page[Repository]:
         """``list_repositories`` of one namespace (``label`` names it as the caller did). A caller
@@ -244,11 +258,10 @@ class CatalogService:
     async def list_repository_summaries(self, query: RepoQuery) -> Page[RepositorySummary]:
         """``list_repositories`` with tag names, as summaries (the columns a list across namespaces shows)."""
         check_query(query)
-        return await self._store.repositories.summaries(query, access.visibility(self.principal))
+        return await self._store.repositories.summaries(query, access.visibility(self.principal, utcnow()))
 
     async def update_repository(self, repository: Repository, changes: RepositoryChanges) -> Repository:
-        namespace = await self.namespace_by_id(repository.namespace_id)
-        await self._require_role(namespace, Action.WRITE, "change repositories")
+        await self._require_on(repository, Action.WRITE, "change repositories")
         if changes.description is not None:
             _check_text(changes.description, MAX_DESCRIPTION, "description")
         if changes.full_description is not None:
@@ -262,8 +275,7 @@ class CatalogService:
         return await self._fetch(repository.id)
 
     async def delete_repository(self, repository: Repository) -> None:
-        namespace = await self.namespace_by_id(repository.namespace_id)
-        await self._require_role(namespace, Action.DELETE, "delete repositories")
+        await self._require_on(repository, Action.DELETE, "delete repositories")
         await self._immutability.refuse(repository)  # any protected tag keeps the whole repository
         if self._registry is not None:
             await self._registry.delete_repository(repository.path)
@@ -298,9 +310,8 @@ class CatalogService:
         return found
 
     async def delete_tag(self, repository: Repository, name: str) -> None:
-        namespace = await self.namespace_by_id(repository.namespace_id)
         tag = await self.tag(repository, name)
-        await self._require_role(namespace, Action.DELETE, "delete tags")
+        await self._require_on(repository, Action.DELETE, "delete tags")
         # A tag on the image of a protected one is refused too: the registry deletes the image.
         await self._immutability.refuse(repository, [name], deleting=True)
         if self._registry is not None:
@@ -331,8 +342,7 @@ class CatalogService:
         An existing destination is moved only when ``override`` is true (else Conflict), and never
         when an immutable-tag rule protects it (TagImmutable, override or not); a new destination a
         rule matches is created (its first push), and is protected from then on."""
-        namespace = await self.namespace_by_id(repository.namespace_id)
-        await self._require_role(namespace, Action.WRITE, "retag images")
+        await self._require_on(repository, Action.WRITE, "retag images")
         validate_tag_name(destination, field="destination_tag")
         origin = await self.tag(repository, source)
         taken = f"tag {destination!r} already exists in {repository.path!r}"

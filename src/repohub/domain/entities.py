@@ -224,6 +224,31 @@ class TokenInfo:
     parent_id: int | None
 
 
+ROBOT_PREFIX = "robot$"
+
+
+@dataclass(frozen=True, slots=True)
+class Robot:
+    """A namespace's robot account: pull (and push, which includes pull) on the repositories of its
+    namespace whose names match its patterns (shell globs, ``*`` and ``?``); nothing else."""
+
+    id: int
+    namespace_id: int
+    namespace: str
+    name: str
+    pull: tuple[str, ...]  # patterns
+    push: tuple[str, ...]
+    description: str = ""
+    is_disabled: bool = False
+    expires_at: datetime | None = None
+    created_at: datetime | None = None
+
+    @property
+    def username(self) -> str:
+        """The name it logs in with: Harbor's ``robot$<namespace>+<name>``."""
+        return f"{ROBOT_PREFIX}{self.namespace}+{self.name}"
+
+
 @dataclass(frozen=True, slots=True)
 class LongTermCredential:
     """SWR's long-term docker-login credential: its owner's username and this id's token as the
@@ -238,16 +263,17 @@ class LongTermCredential:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a user, or nobody (anonymous)."""
+    """Who is calling: a user, a robot account, or nobody (anonymous)."""
 
     user: User | None = None
-    via: str = "anonymous"  # "password" | "token" | "access_key" | "anonymous"
+    via: str = "anonymous"  # "password" | "token" | "access_key" | "robot" | "anonymous"
     # The token or access key it came with, where a credential may be minted from it (SWR).
     credential: Credential | None = None
+    robot: Robot | None = None  # set for a robot account (``user`` is then None)
 
     @property
     def is_anonymous(self) -> bool:
-        return self.user is None
+        return self.user is None and self.robot is None
 
     @property
     def is_admin(self) -> bool:

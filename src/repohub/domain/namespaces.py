@@ -89,7 +89,11 @@ class NamespaceService:
         if namespace is None:
             raise roles.no_namespace(repr(name))
         role = await roles.role_in(self._store, self.principal, namespace)
-        return namespace, user, await roles.require(self._store, namespace, role, needed, action)
+        return (
+            namespace,
+            user,
+            await roles.require(self._store, self.principal, namespace, role, needed, action),
+        )
 
     async def _administered(self, name: str, action: str) -> tuple[Namespace, User]:
         namespace, user, _ = await self._visible(name, action, Action.ADMINISTER)
@@ -190,7 +194,7 @@ class NamespaceService:
         membership = current.get(caller.id) if access.membership_matters(self.principal) else None
         # Removed or demoted meanwhile: what ``_visible`` would answer now.
         role = access.effective_role(self.principal, membership)
-        await roles.require(self._store, namespace, role, Action.ADMINISTER, action)
+        await roles.require(self._store, self.principal, namespace, role, Action.ADMINISTER, action)
         return current
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -41,8 +42,13 @@ class TagQuery:
 
 @dataclass(frozen=True, slots=True)
 class Visibility:
-    """Which repositories a caller may see: all, or the public ones plus those of its namespaces
-    (made by ``domain.access.visibility``, the policy; the store encodes it in SQL)."""
+    """Which repositories a caller may see (made by ``domain.access.visibility``, the policy; the
+    store encodes it in SQL): all; the public ones plus those of a user's namespaces, its grants and
+    the shares reaching it at ``now``; the public ones plus those a robot's patterns match; or the
+    public ones."""
 
     everything: bool = False
     member_id: int | None = None
+    now: datetime | None = None  # shares end at their deadline: compared with this
+    robot_id: int | None = None
+    robot_namespace_id: int | None = None

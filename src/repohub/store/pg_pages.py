@@ -18,6 +18,8 @@ every statement shape that applies it: the page, its count, whether a namespace 
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -55,28 +57,67 @@ _ORDER_COLUMNS = {
     RepoOrder.CREATED_AT: "r.created_at",
     RepoOrder.TAG_COUNT: "r.tag_count",
 }
-EVERYTHING, PUBLIC, MEMBER = "everything", "public", "member"
+EVERYTHING, PUBLIC, MEMBER, ROBOT = "everything", "public", "member", "robot"
+# The parameters each visibility kind takes after the filters': MEMBER the user's id and the time
+# shares are compared with; ROBOT the robot's namespace and id.
+VISIBILITY_PARAMS = {EVERYTHING: 0, PUBLIC: 0, MEMBER: 2, ROBOT: 2}
 
 
 def visibility_kind(visibility: Visibility) -> str:
     if visibility.everything:
         return EVERYTHING
+    if visibility.robot_id is not None:
+        return ROBOT
     return PUBLIC if visibility.member_id is None else MEMBER
 
 
-def visible_sql(visible: str, member: int, *, probe: bool = False) -> tuple[str, str | None]:
+def visibility_params(visibility: Visibility, kind: str, *, sqlite: bool) -> list[Any]:
+    """The parameters of ``visible_sql`` for ``kind``, in its order."""
+    if kind == MEMBER:
+        now = visibility.now
+        return [visibility.member_id, sqlite_time(now) if sqlite and now is not None else now]
+    if kind == ROBOT:
+        return [visibility.robot_namespace_id, visibility.robot_id]
+    return []
+
+
+def sqlite_time(moment: datetime) -> str:
+    """A UTC time as SQLite's columns hold it (SQLAlchemy's text form), for comparisons in SQL."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# What a user reaches beyond its namespaces, each the caller's own rows looked up once per statement
+# (PostgreSQL hashes a subquery of ``IN``, SQLite builds it an index): its repository grants, and the
+# repositories shared with a namespace it belongs to whose deadline has not passed. Tested only for
+# rows the public flag and the membership have not already let through.
+_GRANTED = "r.id IN (SELECT g.repository_id FROM repository_grants g WHERE g.user_id = ${user})"
+_SHARED = (
+    "r.id IN (SELECT s.repository_id FROM repository_shares s"
+    " JOIN memberships d ON d.namespace_id = s.namespace_id AND d.user_id = ${user}"
+    " WHERE s.expires_at IS NULL OR s.expires_at > ${now})"
+)
+_ROBOT_MATCHES = (
+    "(r.namespace_id = ${namespace} AND EXISTS (SELECT 1 FROM robot_access a"
+    " WHERE a.robot_id = ${robot} AND r.name LIKE a.like_pattern ESCAPE '\\'))"
+)
+
+
+def visible_sql(visible: str, first: int, *, probe: bool = False) -> tuple[str, str | None]:
     """The visibility rule of a list, written once for every statement over ``repositories r``: a
     join to add after the FROM and a condition for the WHERE (None: every row is visible).
-    ``member``: the number of the caller's user id parameter (MEMBER only); ``probe``: look the
+    ``first``: the number of the kind's first parameter (``VISIBILITY_PARAMS``); ``probe``: look the
     caller's membership up per row rather than join it (``_filtered`` says when each is cheaper)."""
     if visible == EVERYTHING:
         return "", None
     if visible == PUBLIC:
         return "", "r.is_public IS TRUE"
-    key = f"m.namespace_id = r.namespace_id AND m.user_id = ${member}"
+    if visible == ROBOT:
+        return "", "(r.is_public IS TRUE OR " + _ROBOT_MATCHES.format(namespace=first, robot=first + 1) + ")"
+    beyond = " OR " + _GRANTED.format(user=first) + " OR " + _SHARED.format(user=first, now=first + 1)
+    key = f"m.namespace_id = r.namespace_id AND m.user_id = ${first}"
     if probe:
-        return "", f"(r.is_public IS TRUE OR (SELECT true FROM memberships m WHERE {key}))"
-    return f" LEFT JOIN memberships m ON {key}", "(r.is_public IS TRUE OR m.user_id IS NOT NULL)"
+        return "", f"(r.is_public IS TRUE OR (SELECT true FROM memberships m WHERE {key}){beyond})"
+    return f" LEFT JOIN memberships m ON {key}", f"(r.is_public IS TRUE OR m.user_id IS NOT NULL{beyond})"
 
 
 @lru_cache(maxsize=256)
@@ -108,6 +149,14 @@ def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
     return joins + (" WHERE " + " AND ".join(conditions) if conditions else "")
 
 
+def _parameters(sql: str) -> int:
+    """How many parameters ``sql`` takes: its highest ``$n`` (one may be used more than once)."""
+    return max((int(number) for number in _PARAMETER.findall(sql)), default=0)
+
+
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
 @lru_cache(maxsize=512)
 def page_sql(
     namespace: bool, name: bool, category: bool, visible: str, order: RepoOrder, descending: bool,
@@ -116,7 +165,7 @@ def page_sql(
     """The page statement of one query shape; LIMIT and OFFSET are its last two parameters.
     ``summary``: only the columns of a ``RepositorySummary``."""
     filtered = _filtered(namespace, name, category, visible)
-    count = filtered.count("$")
+    count = _parameters(filtered)
     direction = "DESC" if descending else "ASC"
     columns = (_SUMMARY_COLUMNS if summary else _COLUMNS).format(
         namespace="n.name" if namespace else _NAMESPACE_OF_ROW
@@ -160,9 +209,9 @@ def count_sql(namespace: bool, name: bool, category: bool, visible: str) -> str:
     return "SELECT count(*)" + _filtered(namespace, name, category, visible)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def exists_sql(visible: str) -> str:
-    """Whether namespace $1 has a repository visible under ``visible`` (EVERYTHING or PUBLIC)."""
+    """Whether namespace $1 has a repository visible under ``visible`` (its parameters from $2)."""
     join, condition = visible_sql(visible, 2)
     return (
         f"SELECT 1{_FROM}{join} WHERE r.namespace_id = $1"
@@ -216,14 +265,15 @@ def tag_count_sql(name: bool) -> str:
     return "SELECT count(*) FROM tags t" + _tags_where(name)
 
 
-def shape(query: RepoQuery, visibility: Visibility, pattern: str | None) -> tuple[tuple[Any, ...], list[Any]]:
+def shape(
+    query: RepoQuery, visibility: Visibility, pattern: str | None, *, sqlite: bool = False
+) -> tuple[tuple[Any, ...], list[Any]]:
     """The shape key (which filters are set) and the filter parameters, in the statement's order."""
     params: list[Any] = []
     for value in (query.namespace, pattern, query.category):
         if value is not None:
             params.append(value)
     kind = visibility_kind(visibility)
-    if kind == MEMBER:
-        params.append(visibility.member_id)
+    params.extend(visibility_params(visibility, kind, sqlite=sqlite))
     key = (query.namespace is not None, pattern is not None, query.category is not None, kind)
     return key, params

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from repohub.domain.access import AccessFacts
+from repohub.domain.access import FOREVER, AccessFacts
 from repohub.domain.entities import Role, StoredTag
 from repohub.store.readers import Reader, Reads
 from repohub.store.repositories import later, update_summary
@@ -35,9 +35,21 @@ from repohub.store.tables import (
 
 __all__ = ["GuardedTag", "KnownRepository", "RegistryStore", "TagPulls", "TouchedTag"]
 
+# What a caller reaches in a repository beyond its namespace role (``AccessFacts.grant``,
+# ``shared_until``): its grant there, and the latest end of a share with a namespace it belongs to
+# (forever: no deadline), each a probe of a unique index; $2 is the caller's user id.
+_BEYOND_COLUMNS = (
+    "(SELECT g.role FROM repository_grants g WHERE g.repository_id = r.id AND g.user_id = $2) AS grant_role,"
+    " (SELECT max(CASE WHEN s.expires_at IS NULL THEN 1 ELSE 0 END) FROM repository_shares s"
+    " JOIN memberships d ON d.namespace_id = s.namespace_id AND d.user_id = $2"
+    " WHERE s.repository_id = r.id) AS share_forever,"
+    " (SELECT max(s.expires_at) FROM repository_shares s"
+    " JOIN memberships d ON d.namespace_id = s.namespace_id AND d.user_id = $2"
+    " WHERE s.repository_id = r.id) AS share_ends_at"
+)
 # The access facts of one repository, the query of a ``GET /registry/token`` scope (``access_facts``).
 _ACCESS_FACTS_SQL = (
-    "SELECT n.id, m.role, r.id, r.is_public FROM namespaces n"
+    f"SELECT n.id, m.role, r.id, r.is_public, {_BEYOND_COLUMNS} FROM namespaces n"
     " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
     " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id AND r.name = $3"
     " WHERE n.name = $1"
@@ -47,23 +59,27 @@ _ACCESS_FACTS_SQL = (
 # whatever the count (the lists are one array or JSON parameter each).
 _ACCESS_FACTS_OF_SQL = {
     "postgresql": (
-        "SELECT n.name, r.name, n.id, m.role, r.id, r.is_public FROM namespaces n"
+        f"SELECT n.name, r.name, n.id, m.role, r.id, r.is_public, {_BEYOND_COLUMNS} FROM namespaces n"
         " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
         " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id AND r.name = ANY($3::varchar[])"
         " WHERE n.name = ANY($1::varchar[])"
     ),
     "sqlite": (
-        "SELECT n.name, r.name, n.id, m.role, r.id, r.is_public FROM namespaces n"
+        f"SELECT n.name, r.name, n.id, m.role, r.id, r.is_public, {_BEYOND_COLUMNS} FROM namespaces n"
         " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
         " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id"
         " AND r.name IN (SELECT value FROM json_each($3))"
         " WHERE n.name IN (SELECT value FROM json_each($1))"
     ),
 }
-# A user's roles, for ``member_roles``: one read answers its tokens for every namespace it belongs to.
+# A user's roles, for ``member_roles``: one read answers its tokens for every namespace it belongs to
+# where its role settles every repository's: it is an admin there, or has no repository grant there
+# (a grant may be stronger than the role; a share never is, giving what any role gives).
 _MEMBER_ROLES_SQL = (
     "SELECT n.name, n.id, m.role FROM memberships m JOIN namespaces n ON n.id = m.namespace_id"
-    " WHERE m.user_id = $1"
+    " WHERE m.user_id = $1 AND (m.role = 'admin' OR NOT EXISTS (SELECT 1 FROM repository_grants g"
+    " JOIN repositories gr ON gr.id = g.repository_id"
+    " WHERE g.user_id = $1 AND gr.namespace_id = m.namespace_id))"
 )
 
 
@@ -210,6 +226,8 @@ class RegistryStore:
             role=Role(row[1]) if row[1] else None,
             repository_id=row[2],
             is_public=bool(row[3]),
+            grant=Role(row[4]) if row[4] else None,
+            shared_until=shared_until(row[5], row[6]),
         )
 
     async def access_facts_of(
@@ -432,19 +450,35 @@ def _facts_of_paths(
     """``access_facts_of``'s rows (namespace, repository name or None, namespace id, role, repository
     id, is_public) as facts of each wanted path: a namespace's rows are the wanted names it has."""
     namespaces: dict[str, tuple[int, Role | None]] = {}
-    repositories: dict[tuple[str, str], tuple[int, bool]] = {}
-    for namespace, name, namespace_id, role, repository_id, is_public in rows:
+    repositories: dict[tuple[str, str], tuple[int, bool, Role | None, datetime | None]] = {}
+    for namespace, name, namespace_id, role, repository_id, is_public, grant, forever, ends in rows:
         namespaces[namespace] = (namespace_id, Role(role) if role else None)
         if name is not None:
-            repositories[(namespace, name)] = (repository_id, bool(is_public))
+            until = shared_until(forever, ends)
+            repositories[(namespace, name)] = (
+                repository_id,
+                bool(is_public),
+                Role(grant) if grant else None,
+                until,
+            )
     facts: dict[tuple[str, str], AccessFacts] = {}
     for path in paths:
         if path[0] not in namespaces:
             continue
         namespace_id, role = namespaces[path[0]]
-        repository_id, is_public = repositories.get(path, (None, False))
-        facts[path] = AccessFacts(namespace_id, role, repository_id, is_public)
+        repository_id, is_public, grant, until = repositories.get(path, (None, False, None, None))
+        facts[path] = AccessFacts(namespace_id, role, repository_id, is_public, grant, until)
     return facts
+
+
+def shared_until(forever: Any, ends: datetime | str | None) -> datetime | None:
+    """``AccessFacts.shared_until`` from the facts' share columns (``_BEYOND_COLUMNS``). SQLite's
+    reader hands an aggregate's time over as text: ``max()`` has no declared type to convert by."""
+    if forever:
+        return FOREVER
+    if isinstance(ends, str):
+        return datetime.fromisoformat(ends).replace(tzinfo=UTC)
+    return ends
 
 
 def _tag_pull_rows(

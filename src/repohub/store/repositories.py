@@ -159,6 +159,13 @@ class RepositoryStore:
     async def public_exists_in(self, namespace_id: int) -> bool:
         return bool(await self._reads.fetch(pg_pages.exists_sql(pg_pages.PUBLIC), [namespace_id]))
 
+    async def visible_exists_in(self, namespace_id: int, visibility: Visibility) -> bool:
+        """Whether a list under ``visibility`` would show a repository of the namespace."""
+        kind = pg_pages.visibility_kind(visibility)
+        sqlite = self._session.dialect != "postgresql"
+        params = [namespace_id, *pg_pages.visibility_params(visibility, kind, sqlite=sqlite)]
+        return bool(await self._reads.fetch(pg_pages.exists_sql(kind), params))
+
     async def page(self, query: RepoQuery, visibility: Visibility) -> Page[Repository]:
         """One page and the total under the same filter (window count: no second scan when rows exist)."""
         return await self._sql_page(query, visibility, _repository_from_row)
@@ -174,9 +181,9 @@ class RepositoryStore:
         Summaries come with each row's tag names: an array on PostgreSQL, JSON text on SQLite."""
         pattern = f"%{_escape_like(query.name_contains.lower())}%" if query.name_contains else None
         params: list[Any]  # declared: mypy defers this method and then cannot infer it from the tuple
-        key, params = pg_pages.shape(query, visibility, pattern)
-        summary = row_of is _summary_from_row
         postgresql = self._session.dialect == "postgresql"
+        key, params = pg_pages.shape(query, visibility, pattern, sqlite=not postgresql)
+        summary = row_of is _summary_from_row
         if summary and not postgresql:
             sql = pg_pages.sqlite_page_sql(*key, query.order, query.descending, summary)
         else:

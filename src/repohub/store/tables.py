@@ -307,7 +307,7 @@ class RobotRow(Timestamps, Base):
 
 class RobotAccessRow(Base):
     """One of a robot's grants: ``action`` (pull | push) on the repositories of its namespace whose
-    names match ``pattern`` (a shell glob, ``*`` and ``?``); ``like`` is the same as a LIKE pattern,
+    names match ``pattern`` (a shell glob, ``*`` and ``?``); ``like_pattern`` is the same as a LIKE pattern,
     so that a list's SQL can apply it (``store.pg_pages``)."""
 
     __tablename__ = "robot_access"
@@ -315,7 +315,7 @@ class RobotAccessRow(Base):
     robot_id: Mapped[int] = mapped_column(ForeignKey("robots.id", ondelete="CASCADE"), primary_key=True)
     action: Mapped[str] = mapped_column(String(8), primary_key=True)
     pattern: Mapped[str] = mapped_column(String(255), primary_key=True)
-    like: Mapped[str] = mapped_column(String(512))
+    like_pattern: Mapped[str] = mapped_column(String(512))
 
 
 class CredentialRow(Base):
@@ -378,7 +378,10 @@ class AuditRow(Base):
     # foreign key: the trail outlives the namespaces it names.
     namespace_id: Mapped[int | None] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_namespace_id", "namespace_id", "id"))
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_namespace_id", "namespace_id", "id"),
+    )
 
 
 class WebhookRow(Timestamps, Base):

@@ -112,7 +112,9 @@ class ImmutableRules:
         if namespace is None:
             raise roles.no_namespace(repr(namespace_name))
         role = await roles.role_in(self._store, self.principal, namespace)
-        await roles.require(self._store, namespace, role, Action.ADMINISTER, "managing immutable-tag rules")
+        await roles.require(
+            self._store, self.principal, namespace, role, Action.ADMINISTER, "managing immutable-tag rules"
+        )
         return namespace
 
 

@@ -25,6 +25,7 @@ from repohub.domain.access import (
 from repohub.domain.access import creatable as _creatable
 from repohub.domain.access import registry_actions as allowed_actions
 from repohub.domain.accounts import AccountService
+from repohub.domain.clock import utcnow
 from repohub.domain.entities import IssuedToken, Principal
 from repohub.domain.errors import InvalidInput, NotAuthenticated
 from repohub.domain.grant_facts import GrantFacts
@@ -81,6 +82,7 @@ def _granted(
     scope: Scope,
     path: tuple[str, str] | None,
     facts: Mapping[tuple[str, str], AccessFacts],
+    now: datetime,
 ) -> Scope | None:
     """What of one scope the caller gets (None: nothing); ``path``: a repository scope's."""
     if scope.type == "registry" and scope.name == "catalog":
@@ -88,7 +90,7 @@ def _granted(
     found = facts.get(path) if path is not None else None
     if path is None or found is None:
         return None
-    actions = allowed_actions(principal, found, path[1], scope.actions)
+    actions = allowed_actions(principal, found, path[1], scope.actions, now)
     return Scope(scope.type, scope.name, tuple(actions)) if actions else None
 
 
@@ -117,8 +119,11 @@ class Grants:
         wanted = [(scope, _repository_path(scope)) for scope in scopes]
         paths = [path for _, path in wanted if path is not None]
         facts = await self._access_facts(paths, user_id) if paths else {}
+        now = utcnow()  # a share's deadline is compared at each grant
         granted = [
-            kept for scope, path in wanted if (kept := _granted(principal, scope, path, facts)) is not None
+            kept
+            for scope, path in wanted
+            if (kept := _granted(principal, scope, path, facts, now)) is not None
         ]
         return granted
 

@@ -47,8 +47,8 @@ class RetentionPolicies:
         namespace = await self._store.namespaces.get(repository.namespace_id)
         if namespace is None:
             raise NotFound(f"repository {repository.path!r} not found")
-        role = await roles.role_in(self._store, self.principal, namespace)
-        await roles.require(self._store, namespace, role, needed, action)
+        role = await roles.role_on(self._store, self.principal, repository)  # a repository's admins
+        await roles.require(self._store, self.principal, namespace, role, needed, action)
 
     async def create(self, repository: Repository, body: Mapping[str, Any]) -> int:
         await self._require(repository, Action.ADMINISTER, "manage retention policies")

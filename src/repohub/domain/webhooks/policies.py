@@ -155,7 +155,9 @@ class WebhookPolicies:
         if namespace is None:
             raise roles.no_namespace(repr(namespace_name))
         role = await roles.role_in(self._store, self.principal, namespace)
-        await roles.require(self._store, namespace, role, Action.ADMINISTER, "managing webhooks")
+        await roles.require(
+            self._store, self.principal, namespace, role, Action.ADMINISTER, "managing webhooks"
+        )
         return namespace, user
 
     async def _administers(self, namespace_id: int) -> bool:
