@@ -114,7 +114,9 @@ async def test_entries_of_the_access_tables_carry_the_owning_namespace(world: Wo
                 )
             ).scalar_one()
             await session.execute(
-                insert(RobotAccessRow).values(robot_id=robot_id, action="pull", pattern="app*", like_pattern="app%")
+                insert(RobotAccessRow).values(
+                    robot_id=robot_id, action="pull", pattern="app*", like_pattern="app%"
+                )
             )
         grant_id = (await store.session.execute(select(RepositoryGrantRow.id))).scalar_one()
         async with store.transaction():
