@@ -138,8 +138,10 @@ _LOCK_SQL = {
 }
 
 
+# ``NO KEY UPDATE``: two holders wait for each other, but rows that merely refer to the user (a token
+# issued meanwhile: its foreign key's share lock) do not wait.
 _LOCK_USER_SQL = {
-    "postgresql": text("SELECT id FROM users WHERE id = :id FOR UPDATE"),
+    "postgresql": text("SELECT id FROM users WHERE id = :id FOR NO KEY UPDATE"),
     "sqlite": text("UPDATE users SET updated_at = updated_at WHERE id = :id"),
 }
 
