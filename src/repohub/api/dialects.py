@@ -31,6 +31,7 @@ from repohub.api.swr import (
     immutables,
     instances,
     login,
+    repository_access,
     retentions,
     versions,
     webhooks,
@@ -92,8 +93,9 @@ SWR = Dialect(
     # The list page's router before login's (docker-login credentials); the enterprise-edition calls
     # (``/v2/{project_id}/instances``) last of the prefixed; the root and /v<n> (API versions) after
     # every dialect, their patterns matching no other path. Retention, immutable-tag rules, webhook
-    # policies, long-term credentials and the audit log after the rest: their calls are rare, and
-    # their routers decline the others' paths only after a failed match of their own routes.
+    # policies, per-repository access and shares, long-term credentials and the audit log after the
+    # rest: their calls are rare, and their routers decline the others' paths only after a failed
+    # match of their own routes.
     routers=(
         swr.router,
         login.router,
@@ -102,6 +104,8 @@ SWR = Dialect(
         retentions.router,
         immutables.router,
         webhooks.router,
+        repository_access.router,
+        repository_access.v3_router,
         credentials.router,
         audit.router,
     ),
