@@ -14,6 +14,8 @@ import pytest
 
 from repohub.config import Settings
 from repohub.domain.accounts import project_id_for
+from repohub.domain.audit import AuditLog
+from repohub.domain.errors import PermissionDenied
 from repohub.domain.robots import IssuedRobot
 from tests.api.registry.test_token import access, claims
 from tests.world import PASSWORD, World
@@ -168,11 +170,21 @@ async def test_a_robot_manages_nothing_403_where_disclosed_404_elsewhere(
     assert shared.status_code == 200 and shared.json() == [], shared.text
 
 
-async def test_a_robot_mints_no_credentials(client: httpx.AsyncClient, robot: dict[str, Any]) -> None:
+async def test_a_robot_mints_no_credentials(
+    client: httpx.AsyncClient, robot: dict[str, Any], world: World
+) -> None:
     secret = robot["secret"]
-    minted = await client.post("/v2/manage/utils/authorizationtoken", headers=swr(secret))
-    assert minted.status_code == 403, minted.text
-    assert set(minted.json()) == {"error_code", "error_msg"}
+    for path in ("/v2/manage/utils/authorizationtoken", "/v2/manage/utils/secret"):
+        minted = await client.post(path, headers=swr(secret))
+        assert minted.status_code == 403, minted.text
+        assert set(minted.json()) == {"error_code", "error_msg"}
+    async with world.service() as service:  # SWR reaches these through its instance (404 above)
+        principal = await service.accounts.principal_of_token(secret)
+        with pytest.raises(PermissionDenied):
+            await service.accounts.create_long_term(principal, "ci")
+        with pytest.raises(PermissionDenied):
+            await service.accounts.long_term_credentials(principal, everyone=False, offset=0, limit=10)
+        assert (await AuditLog(service.store, principal).page(None, 0, 10)).items == []
     login = await client.post(
         "/v1/generate-api-token/", json={"username": "robot$acme+ci", "password": secret}
     )
@@ -267,7 +279,8 @@ async def test_a_robot_has_no_swr_project_nor_an_abeja_user_id(
     async with world.service() as service:
         project = project_id_for(await service.accounts.user("boss"))
     instance = f"/v2/{project}/instances/{settings.resolved_swr_instance_id}"
-    for path in (f"/v2/{project}/instances", f"{instance}/immutabletagrules", f"{instance}/webhook/policies"):
+    paths = ["", "/immutabletagrules", "/webhook/policies", "/long-term-credentials", "/audit-logs"]
+    for path in (f"/v2/{project}/instances", *(instance + path for path in paths)):
         assert (await client.get(path, headers=swr(robot["boss"]))).status_code == 200, path  # boss's own
         answer = await client.get(path, headers=swr(secret))
         assert answer.status_code == 404, (path, answer.text)

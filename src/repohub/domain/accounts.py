@@ -413,13 +413,14 @@ class AccountService:
 
 
 def _signed_in(principal: Principal) -> User:
-    if principal.user is None:
-        raise NotAuthenticated("authentication is required for long-term credentials")
-    return principal.user
+    """The caller; a robot account holds no long-term credential (403)."""
+    return roles.user_of(principal, "hold long-term credentials")
 
 
 def _minting(principal: Principal) -> Credential:
-    """The credential a new one is minted from: the caller's own token or access key."""
+    """The credential a new one is minted from: the caller's own token or access key. A robot
+    account mints nothing (403): its own secret is what it logs in with."""
+    roles.user_of(principal, "mint credentials")
     credential = principal.credential
     if principal.user is None or credential is None:
         raise NotAuthenticated("an API token or an access key is required to create a credential")

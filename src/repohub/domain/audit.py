@@ -10,11 +10,11 @@ page tells an outsider nothing a 403 would not. Entries are newest first.
 
 from __future__ import annotations
 
-from repohub.domain import access
+from repohub.domain import access, roles
 from repohub.domain.access import Action
 from repohub.domain.catalog import check_paging
 from repohub.domain.entities import Page, Principal, User
-from repohub.domain.errors import InvalidInput, NotAuthenticated
+from repohub.domain.errors import InvalidInput
 from repohub.store.audit import AuditRecord
 from repohub.store.unit import Store
 
@@ -31,23 +31,18 @@ class AuditLog:
 
     async def page(self, verb: str | None, offset: int, limit: int) -> Page[AuditRecord]:
         """The entries the caller may read (module doc), of statements doing ``verb`` (None: any)."""
-        user = self._signed_in()
+        roles.signed_in(self.principal, "read the audit log")
         check_paging(offset, limit, max_limit=MAX_PAGE)
         if verb is not None and verb not in VERBS:
             raise InvalidInput(f"verb must be one of {', '.join(VERBS)}", field="operation")
-        namespace_ids = await self._administered(user)
+        user = self.principal.user  # None: a robot account, which administers no namespace
+        namespace_ids = await self._administered(user) if user is not None else []
         if namespace_ids is not None and not namespace_ids:
             return Page(items=[], total=0, offset=offset, limit=limit)
         found, total = await self._store.audit.page(
             namespace_ids=namespace_ids, verb=verb, offset=offset, limit=limit
         )
         return Page(items=found, total=total, offset=offset, limit=limit)
-
-    def _signed_in(self) -> User:
-        user = self.principal.user
-        if user is None:
-            raise NotAuthenticated("authentication is required to read the audit log")
-        return user
 
     async def _administered(self, user: User) -> list[int] | None:
         """The namespaces whose entries the caller reads; None: every entry (a site admin)."""
