@@ -3,10 +3,10 @@ of the access world (``tests/access_world.py``) and every repository of it, on S
 
 For each caller (anonymous, each user by its API token, each robot by its secret):
 
-* v1 (Alauda): each namespace's list (names and ``count``) and each repository's detail;
-* ABEJA: each organization's list (names, ``has_next``) and each repository's detail, by ids;
+* v1 (Alauda): each namespace's list (names and ``count``), each repository's detail and tags;
+* ABEJA: each organization's list (names, ``has_next``), each repository's detail and tags, by ids;
 * SWR: ``GET /v2/manage/repos`` unfiltered and by namespace (names, ``Content-Range``,
-  ``total_range``) and each repository's detail;
+  ``total_range``), each repository's detail and tags;
 * the token server: the actions granted on every repository of the world and on invented names, one
   scope a request (the usual docker request) and many together, cold and from the grant memo.
 
@@ -50,7 +50,7 @@ from tests.access_world import (
     robot_secret,
 )
 from tests.api.registry.test_token import claims
-from tests.world import empty_tables, open_service, token_header
+from tests.world import World, empty_tables, open_service, token_header
 
 # A robot's secret is a credential in every dialect once this exists (the one "token or robot secret
 # to Principal" decision); until then a robot's secret is an unknown API token.
@@ -69,6 +69,7 @@ MISSING_ORGANIZATION_ID, MISSING_REPOSITORY_ID = 987654, 987653
 # grammar takes but repohub could never create (longer than its 128 characters): pull at most.
 INVENTED = (MISSING_NAME, "new/app", "x" * 129)
 WRONG_SECRET = "rbt_not-the-secret-of-anyone"
+TAG = "latest"  # every repository's one tag
 
 
 @dataclass
@@ -100,12 +101,14 @@ class Served:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def served(app: FastAPI, settings: Settings) -> AsyncIterator[Served]:
     """One world per database for the whole module (the tests only read): built on emptied tables,
-    with an API token for each user and an expired one for "member"."""
+    a tag in each repository, an API token for each user and an expired one for "member"."""
     await empty_tables(app)
     model = await build_world(app)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         world = Served(model, client, settings)
+        for namespace, name in model.repository_ids:
+            await World(app).tag(f"{namespace}/{name}", TAG)
         async with open_service(app) as service:
             for name in USERS:
                 world.tokens[name] = (await service.accounts.create_token(name)).token
@@ -136,12 +139,13 @@ class Findings:
     def same(
         self, caller: str | None, what: str, got: httpx.Response, missing: httpx.Response, *swap: str
     ) -> None:
-        """``got`` is, status and body, ``missing`` with ``swap``'s pairs of words replaced."""
+        """``got`` is, status and body, ``missing`` (a missing thing's answer, or an unknown
+        credential's) with ``swap``'s pairs of words replaced."""
         body = missing.text
         for old, new in zip(swap[::2], swap[1::2], strict=True):
             body = body.replace(old, new)
         holds = got.status_code == missing.status_code and got.text == body
-        self.expect(holds, caller, f"{what} answers as missing ({missing.status_code} {body[:200]})", got)
+        self.expect(holds, caller, f"{what} should answer {missing.status_code} {body[:200]}", got)
 
     def check(self) -> None:
         assert not self.found, f"{len(self.found)} mismatches:\n" + "\n".join(self.found[:60])
@@ -175,20 +179,32 @@ async def test_v1_lists_and_details_show_what_the_policy_lets_each_caller_read(
                 findings.expect(shown == (expected, len(expected)), caller, f"v1 list {namespace}", listed)
             else:
                 findings.same(caller, f"v1 list {namespace}", listed, nowhere, MISSING_NAMESPACE, namespace)
-            ghost = await client.get(f"/v1/repositories/{namespace}/{MISSING_NAME}", headers=headers)
-            findings.expect(ghost.status_code == 404, caller, f"v1 {namespace}/{MISSING_NAME}", ghost)
-            if not model.disclosed(caller, namespace):
-                what = f"v1 {namespace}/{MISSING_NAME}"
-                findings.same(caller, what, ghost, lost, MISSING_NAMESPACE, namespace)
-            for name, public in _repositories(namespace):
-                detail = await client.get(f"/v1/repositories/{namespace}/{name}", headers=headers)
-                what = f"v1 {namespace}/{name}"
-                if model.may_read(caller, namespace, name):
-                    fields = (namespace, name, public)
-                    findings.expect(_v1_detail(detail) == fields, caller, what, detail)
-                else:
-                    findings.same(caller, what, detail, ghost, MISSING_NAME, name)
+            await _v1_details(served, caller, namespace, lost, findings)
     findings.check()
+
+
+async def _v1_details(
+    served: Served, caller: str | None, namespace: str, lost: httpx.Response, findings: Findings
+) -> None:
+    """Each repository's detail and tags, against a missing repository's in the same namespace."""
+    model, client, headers = served.model, served.client, _v1(served, caller)
+    ghost = await client.get(f"/v1/repositories/{namespace}/{MISSING_NAME}", headers=headers)
+    ghost_tags = await client.get(f"/v1/repositories/{namespace}/{MISSING_NAME}/tags", headers=headers)
+    findings.expect(ghost.status_code == 404, caller, f"v1 {namespace}/{MISSING_NAME}", ghost)
+    if not model.disclosed(caller, namespace):
+        what = f"v1 {namespace}/{MISSING_NAME}"
+        findings.same(caller, what, ghost, lost, MISSING_NAMESPACE, namespace)
+    for name, public in _repositories(namespace):
+        detail = await client.get(f"/v1/repositories/{namespace}/{name}", headers=headers)
+        tags = await client.get(f"/v1/repositories/{namespace}/{name}/tags", headers=headers)
+        what = f"v1 {namespace}/{name}"
+        if model.may_read(caller, namespace, name):
+            findings.expect(_v1_detail(detail) == (namespace, name, public), caller, what, detail)
+            shown = [tag["tag"] for tag in tags.json()] if tags.status_code == 200 else None
+            findings.expect(shown == [TAG], caller, what + " tags", tags)
+        else:
+            findings.same(caller, what, detail, ghost, MISSING_NAME, name)
+            findings.same(caller, what + " tags", tags, ghost_tags, MISSING_NAME, name)
 
 
 def _v1_listed(response: httpx.Response) -> tuple[list[str], int] | None:
@@ -259,21 +275,25 @@ async def _abeja_details(served: Served, caller: str, namespace: str, findings: 
     model, headers = served.model, _abeja(served, caller)
     organization_id = model.namespace_ids[namespace]
     missing = str(MISSING_REPOSITORY_ID)
-    ghost = await served.client.get(
-        _abeja_repositories(organization_id, f"/{MISSING_REPOSITORY_ID}"), headers=headers
+    ghost = await served.client.get(_abeja_repositories(organization_id, f"/{missing}"), headers=headers)
+    ghost_tags = await served.client.get(
+        _abeja_repositories(organization_id, f"/{missing}/tags"), headers=headers
     )
     findings.expect(ghost.status_code == 404, caller, f"ABEJA {namespace} missing repository", ghost)
     for name, _ in _repositories(namespace):
         repository_id = model.repository_ids[(namespace, name)]
-        detail = await served.client.get(
-            _abeja_repositories(organization_id, f"/{repository_id}"), headers=headers
-        )
+        path = _abeja_repositories(organization_id, f"/{repository_id}")
+        detail = await served.client.get(path, headers=headers)
+        tags = await served.client.get(path + "/tags", headers=headers)
         what = f"ABEJA {namespace}/{name}"
         if model.may_read(caller, namespace, name):
             fields = (str(repository_id), str(organization_id), name)
             findings.expect(_abeja_detail(detail) == fields, caller, what, detail)
+            shown = [tag["name"] for tag in tags.json()["tags"]] if tags.status_code == 200 else None
+            findings.expect(shown == [TAG], caller, what + " tags", tags)
         else:
             findings.same(caller, what, detail, ghost, missing, str(repository_id))
+            findings.same(caller, what + " tags", tags, ghost_tags, missing, str(repository_id))
 
 
 def _abeja_listed(response: httpx.Response) -> tuple[list[str], bool] | None:
@@ -332,18 +352,23 @@ async def _swr_details(served: Served, caller: str, findings: Findings) -> None:
     findings.expect(lost.status_code == 404, caller, "SWR missing namespace", lost)
     for namespace, namespace_id in model.namespace_ids.items():
         ghost = await client.get(_swr_repository(namespace, MISSING_NAME), headers=headers)
+        ghost_tags = await client.get(_swr_repository(namespace, MISSING_NAME) + "/tags", headers=headers)
         findings.expect(ghost.status_code == 404, caller, f"SWR {namespace}/{MISSING_NAME}", ghost)
         if not model.disclosed(caller, namespace):
             what = f"SWR {namespace}/{MISSING_NAME}"
             findings.same(caller, what, ghost, lost, MISSING_NAMESPACE, namespace)
         for name, public in _repositories(namespace):
             detail = await client.get(_swr_repository(namespace, name), headers=headers)
+            tags = await client.get(_swr_repository(namespace, name) + "/tags", headers=headers)
             what = f"SWR {namespace}/{name}"
             if model.may_read(caller, namespace, name):
                 fields = (model.repository_ids[(namespace, name)], namespace_id, name, public)
                 findings.expect(_swr_detail(detail) == fields, caller, what, detail)
+                shown = [tag["tag"] for tag in tags.json()] if tags.status_code == 200 else None
+                findings.expect(shown == [TAG], caller, what + " tags", tags)
             else:
                 findings.same(caller, what, detail, ghost, MISSING_NAME, name)
+                findings.same(caller, what + " tags", tags, ghost_tags, MISSING_NAME, name)
 
 
 def _swr_listed(response: httpx.Response) -> tuple[list[str], str | None] | None:
