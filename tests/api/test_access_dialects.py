@@ -107,8 +107,9 @@ async def served(app: FastAPI, settings: Settings) -> AsyncIterator[Served]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         world = Served(model, client, settings)
+        builder = World(app)
         for namespace, name in model.repository_ids:
-            await World(app).tag(f"{namespace}/{name}", TAG)
+            await builder.tag(f"{namespace}/{name}", TAG)
         async with open_service(app) as service:
             for name in USERS:
                 world.tokens[name] = (await service.accounts.create_token(name)).token
@@ -191,6 +192,7 @@ async def _v1_details(
     ghost = await client.get(f"/v1/repositories/{namespace}/{MISSING_NAME}", headers=headers)
     ghost_tags = await client.get(f"/v1/repositories/{namespace}/{MISSING_NAME}/tags", headers=headers)
     findings.expect(ghost.status_code == 404, caller, f"v1 {namespace}/{MISSING_NAME}", ghost)
+    findings.expect(ghost_tags.status_code == 404, caller, f"v1 {namespace}/{MISSING_NAME} tags", ghost_tags)
     if not model.disclosed(caller, namespace):
         what = f"v1 {namespace}/{MISSING_NAME}"
         findings.same(caller, what, ghost, lost, MISSING_NAMESPACE, namespace)
@@ -280,6 +282,7 @@ async def _abeja_details(served: Served, caller: str, namespace: str, findings: 
         _abeja_repositories(organization_id, f"/{missing}/tags"), headers=headers
     )
     findings.expect(ghost.status_code == 404, caller, f"ABEJA {namespace} missing repository", ghost)
+    findings.expect(ghost_tags.status_code == 404, caller, f"ABEJA {namespace} missing tags", ghost_tags)
     for name, _ in _repositories(namespace):
         repository_id = model.repository_ids[(namespace, name)]
         path = _abeja_repositories(organization_id, f"/{repository_id}")
@@ -354,6 +357,7 @@ async def _swr_details(served: Served, caller: str, findings: Findings) -> None:
         ghost = await client.get(_swr_repository(namespace, MISSING_NAME), headers=headers)
         ghost_tags = await client.get(_swr_repository(namespace, MISSING_NAME) + "/tags", headers=headers)
         findings.expect(ghost.status_code == 404, caller, f"SWR {namespace}/{MISSING_NAME}", ghost)
+        findings.expect(ghost_tags.status_code == 404, caller, f"SWR {namespace} missing tags", ghost_tags)
         if not model.disclosed(caller, namespace):
             what = f"SWR {namespace}/{MISSING_NAME}"
             findings.same(caller, what, ghost, lost, MISSING_NAMESPACE, namespace)
