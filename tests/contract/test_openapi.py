@@ -19,6 +19,7 @@ RATE_LIMITED = {
     ("post", "/v1/generate-api-token"),
     ("get", "/registry/token"),
     ("post", "/v2/manage/utils/authorizationtoken"),
+    ("post", "/v2/manage/utils/secret"),
 }
 VIA_REGISTRY = {  # deletes that ask the registry first
     "/v1/repositories/{namespace}/{repo_name}",

@@ -119,7 +119,16 @@ def test_the_routers_are_tried_in_the_order_they_were() -> None:
     from repohub.api import images, ops
     from repohub.api.abeja.router import router as abeja
     from repohub.api.registry.router import router as registry
-    from repohub.api.swr import iam, immutables, login, retentions, webhooks
+    from repohub.api.swr import (
+        audit,
+        credentials,
+        iam,
+        immutables,
+        login,
+        repository_access,
+        retentions,
+        webhooks,
+    )
     from repohub.api.swr.router import router as swr
     from repohub.api.v1.router import router as v1
 
@@ -130,6 +139,10 @@ def test_the_routers_are_tried_in_the_order_they_were() -> None:
         retentions.router,
         immutables.router,
         webhooks.router,
+        repository_access.router,
+        repository_access.v3_router,
+        credentials.router,
+        audit.router,
     ]
     expected = [ops.router, registry, swr, *swr_rest, abeja, v1]
     assert list(dialects.routers()) == [*expected, images.router, versions.router]
@@ -140,6 +153,7 @@ def test_the_credential_paths_are_the_ones_limited() -> None:
     assert set(dialects.token_paths()) == {
         ("GET", "/registry/token"),
         ("POST", "/v2/manage/utils/authorizationtoken"),
+        ("POST", "/v2/manage/utils/secret"),
     }
 
 

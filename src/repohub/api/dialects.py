@@ -24,9 +24,20 @@ from repohub.api.limits import Endpoint
 from repohub.api.registry import deps as registry_deps
 from repohub.api.registry import errors as registry_errors
 from repohub.api.registry.router import router as registry_router
+from repohub.api.swr import (
+    audit,
+    credentials,
+    iam,
+    immutables,
+    instances,
+    login,
+    repository_access,
+    retentions,
+    versions,
+    webhooks,
+)
 from repohub.api.swr import deps as swr_deps
 from repohub.api.swr import errors as swr_errors
-from repohub.api.swr import iam, immutables, instances, login, retentions, versions, webhooks
 from repohub.api.swr import router as swr
 from repohub.api.v1 import errors as v1_errors
 from repohub.api.v1 import router as v1
@@ -81,9 +92,10 @@ SWR = Dialect(
     render=swr_errors.render,
     # The list page's router before login's (docker-login credentials); the enterprise-edition calls
     # (``/v2/{project_id}/instances``) last of the prefixed; the root and /v<n> (API versions) after
-    # every dialect, their patterns matching no other path. Retention, immutable-tag rules and webhook
-    # policies after the rest: their calls are rare, and their routers decline the others' paths only
-    # after a failed match of their own routes.
+    # every dialect, their patterns matching no other path. Retention, immutable-tag rules, webhook
+    # policies, per-repository access and shares, long-term credentials and the audit log after the
+    # rest: their calls are rare, and their routers decline the others' paths only after a failed
+    # match of their own routes.
     routers=(
         swr.router,
         login.router,
@@ -92,11 +104,18 @@ SWR = Dialect(
         retentions.router,
         immutables.router,
         webhooks.router,
+        repository_access.router,
+        repository_access.v3_router,
+        credentials.router,
+        audit.router,
     ),
     unprefixed=(versions.router,),
     patterns=(instances.PATHS, versions.PATHS),  # enterprise-edition calls; API versions
     labelled=("/v2/{project_id", "/{api_version"),  # the route templates of the same calls
-    tokens=((("POST", login.router.prefix + "/utils/authorizationtoken"), swr_deps.claimed_caller),),
+    tokens=(
+        (("POST", login.router.prefix + login.AUTHORIZATION_TOKEN), swr_deps.claimed_caller),
+        (("POST", login.router.prefix + login.SECRET), swr_deps.claimed_caller),
+    ),
 )
 ABEJA = Dialect(
     label="abeja",

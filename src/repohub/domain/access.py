@@ -76,6 +76,7 @@ __all__ = [
     "registry_actions",
     "repository_role",
     "robot_reads",
+    "share_reaches",
     "visibility",
 ]
 
@@ -138,9 +139,15 @@ def repository_role(principal: Principal, facts: AccessFacts, name: str, now: da
     best = facts.role
     if facts.grant is not None and (best is None or facts.grant.rank > best.rank):
         best = facts.grant
-    if best is None and facts.shared_until is not None and facts.shared_until > now:
+    if best is None and facts.shared_until is not None and share_reaches(facts.shared_until, now):
         best = Role.VIEWER
     return best
+
+
+def share_reaches(until: datetime | None, now: datetime) -> bool:
+    """Whether a share ending at ``until`` (None or ``FOREVER``: no deadline) still reaches the members
+    of its namespace at ``now`` (SWR's ``status`` of a share)."""
+    return until is None or until > now
 
 
 def robot_reads(robot: Robot, namespace_id: int, name: str) -> bool:

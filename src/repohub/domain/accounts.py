@@ -1,8 +1,17 @@
-"""Account use cases: users, organisations, memberships, credentials, authentication."""
+"""Account use cases: users, organisations, memberships, credentials, authentication.
+
+SWR's long-term credentials are API tokens of origin ``long-term`` (``store.accounts.LONG_TERM``)
+that never expire: a docker-login password (the owner's username with it) and an API token of its
+owner in every dialect, until deleted (or revoked with all its owner's tokens), not while disabled.
+Like a derived token, one mints nothing further (no docker-login token, no other long-term
+credential): a stolen one cannot outlive its deletion. Only its owner, or a site admin, lists,
+disables, enables or deletes one; to anyone else it is missing.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
@@ -23,9 +32,12 @@ from repohub.domain.entities import (
     AccessKey,
     Credential,
     IssuedToken,
+    LongTermCredential,
     Membership,
     Namespace,
     NamespaceKind,
+    Page,
+    Principal,
     Role,
     TokenInfo,
     User,
@@ -35,6 +47,7 @@ from repohub.domain.names import validate_namespace_name
 from repohub.domain.namespaces import create_organisation
 from repohub.domain.password_budget import PasswordBudget
 from repohub.observability.metrics import TOKENS_ISSUED
+from repohub.store.accounts import LONG_TERM
 from repohub.store.unit import Store
 
 TOKEN = "token"
@@ -43,6 +56,13 @@ MAX_PASSWORD = 1024
 # A token's last use is written when the recorded one is at least this old: at most one write per
 # minute per token, and only on the path that looks the token up (not when it is remembered).
 LAST_USE_RESOLUTION = timedelta(minutes=1)
+# SWR's rule for a long-term credential's name: 1-64 lowercase letters and digits, single periods,
+# underscores or hyphens between them.
+LONG_TERM_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
+MAX_LONG_TERM_NAME = 64
+# Live long-term credentials a user may hold at once: repohub's bound (each is a row, and a user
+# scripting creations should meet a 400 rather than fill the table).
+MAX_LONG_TERM = 100
 
 
 def project_id_for(user: User) -> str:
@@ -206,8 +226,7 @@ class AccountService:
         lifetime, when there is one), never after its parent; revoking the parent revokes it. A
         derived token mints nothing further: a stolen one cannot be stretched past its parent's end
         or handed on as fresh credentials."""
-        if parent.is_derived:
-            raise PermissionDenied("a derived credential cannot mint further credentials")
+        _check_mints(parent)
         expires_at = utcnow() + min(lifetime, self._login_ttl or lifetime)
         if parent.expires_at is not None:
             expires_at = min(expires_at, parent.expires_at)
@@ -283,3 +302,93 @@ class AccountService:
         return AccessKey(
             user=user, access_key=access_key, secret_key=secret_key, project_id=project_id_for(user)
         )
+
+    # -- SWR's long-term credentials (module doc) ------------------------------------------------
+    async def create_long_term(self, principal: Principal, name: str) -> tuple[LongTermCredential, str]:
+        """A long-term credential of the caller named ``name`` and its token (shown this once)."""
+        credential = _minting(principal)
+        if len(name) > MAX_LONG_TERM_NAME or not LONG_TERM_NAME.fullmatch(name):
+            raise InvalidInput(
+                f"name must be 1 to {MAX_LONG_TERM_NAME} lowercase letters, digits and single '.', '_'"
+                " or '-' between them",
+                field="name",
+            )
+        user, token = credential.user, new_token()
+        async with self._store.transaction():
+            if not await self._store.users.lock(user.id):
+                raise NotAuthenticated("the caller no longer exists")
+            names = await self._store.credentials.long_term_names(user.id)
+            if name in names:
+                raise Conflict(f"a long-term credential named {name!r} exists")
+            if len(names) >= MAX_LONG_TERM:
+                raise InvalidInput(f"at most {MAX_LONG_TERM} long-term credentials per user", field="name")
+            credential_id = await self._store.credentials.add(
+                user_id=user.id, kind=TOKEN, lookup=token_digest(token), description=name, origin=LONG_TERM
+            )
+            created = await self._store.credentials.long_term(credential_id)
+        assert created is not None  # written by this transaction
+        TOKENS_ISSUED.labels("api").inc()
+        return created, token
+
+    async def long_term_credentials(
+        self, principal: Principal, *, everyone: bool, offset: int, limit: int
+    ) -> Page[LongTermCredential]:
+        """The caller's long-term credentials, newest first; ``everyone``: a site admin's view of all
+        users' (anyone else still gets its own)."""
+        user = _signed_in(principal)
+        owner = None if everyone and principal.is_admin else user.id
+        return await self._store.credentials.long_term_page(owner, offset, limit)
+
+    async def enable_long_term(self, principal: Principal, credential_id: int, enabled: bool) -> None:
+        """Enable or disable one; disabled, it authenticates nothing (this process forgets it at once,
+        another within the verified memory's TTL, as for a revocation)."""
+        found = await self._managed(principal, credential_id)
+        async with self._store.transaction():
+            lookup = await self._store.credentials.set_disabled(found.id, None if enabled else utcnow())
+            if lookup is None:  # deleted since it was read
+                raise _no_long_term(credential_id)
+        if not enabled:
+            self._forget([lookup])
+
+    async def delete_long_term(self, principal: Principal, credential_id: int) -> None:
+        """Delete one: it authenticates nothing from now on (``enable_long_term``'s timing)."""
+        found = await self._managed(principal, credential_id)
+        async with self._store.transaction():
+            lookup = await self._store.credentials.delete_long_term(found.id)
+            if lookup is None:  # deleted since it was read
+                raise _no_long_term(credential_id)
+        self._forget([lookup])
+
+    async def _managed(self, principal: Principal, credential_id: int) -> LongTermCredential:
+        """The long-term credential, if the caller may manage it: its owner or a site admin. To anyone
+        else it is missing, as an unknown id is (ids are no oracle)."""
+        user = _signed_in(principal)
+        found = await self._store.credentials.long_term(credential_id)
+        if found is None or not (principal.is_admin or found.user.id == user.id):
+            raise _no_long_term(credential_id)
+        return found
+
+
+def _signed_in(principal: Principal) -> User:
+    if principal.user is None:
+        raise NotAuthenticated("authentication is required for long-term credentials")
+    return principal.user
+
+
+def _minting(principal: Principal) -> Credential:
+    """The credential a new one is minted from: the caller's own token or access key."""
+    credential = principal.credential
+    if principal.user is None or credential is None:
+        raise NotAuthenticated("an API token or an access key is required to create a credential")
+    _check_mints(credential)
+    return credential
+
+
+def _check_mints(credential: Credential) -> None:
+    """A derived or a long-term credential mints nothing (module doc, ``derive_token``)."""
+    if credential.is_derived or credential.origin == LONG_TERM:
+        raise PermissionDenied("a derived or long-term credential cannot mint further credentials")
+
+
+def _no_long_term(credential_id: int) -> NotFound:
+    return NotFound(f"long-term credential {credential_id} not found")

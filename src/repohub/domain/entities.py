@@ -205,6 +205,7 @@ class Credential:
     user: User
     expires_at: datetime | None = None
     parent_id: int | None = None  # the credential it was derived from (a docker-login token's)
+    origin: str = "cli"  # how it was issued (``TokenInfo.kind``): "long-term" is SWR's login credential
 
     @property
     def is_derived(self) -> bool:
@@ -246,6 +247,18 @@ class Robot:
     def username(self) -> str:
         """The name it logs in with: Harbor's ``robot$<namespace>+<name>``."""
         return f"{ROBOT_PREFIX}{self.namespace}+{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class LongTermCredential:
+    """SWR's long-term docker-login credential: its owner's username and this id's token as the
+    password, until deleted; ``enabled`` False while it is disabled (never the token itself)."""
+
+    id: int
+    user: User
+    name: str
+    created_at: datetime
+    enabled: bool
 
 
 @dataclass(frozen=True, slots=True)

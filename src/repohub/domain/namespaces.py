@@ -68,6 +68,26 @@ async def create_organisation(store: Store, name: str, owner: User | None) -> Na
     return namespace
 
 
+async def user_of(store: Store, grant: Grant) -> User:
+    """The user a grant names (by id, by name, or by both, which must agree): NotFound if none."""
+    if grant.user_id is None and not grant.username:
+        raise InvalidInput("each entry needs a user_id or a user_name", field="user_id")
+    user = (
+        await store.users.get(grant.user_id)
+        if grant.user_id is not None
+        else await store.users.by_username(grant.username or "")
+    )
+    label = grant.user_id if grant.user_id is not None else grant.username
+    if user is None:
+        raise NotFound(f"user {label!r} not found")
+    if grant.username and grant.username != user.username:
+        raise InvalidInput(
+            f"user_id {grant.user_id} belongs to {user.username!r}, not {grant.username!r}",
+            field="user_name",
+        )
+    return user
+
+
 class NamespaceService:
     def __init__(self, store: Store, principal: Principal) -> None:
         self._store = store
@@ -157,7 +177,7 @@ class NamespaceService:
             raise InvalidInput(f"give 1 to {MAX_GRANTS} users", field="body")
         wanted: dict[int, tuple[User, Role]] = {}
         for grant in grants:
-            user = await self._user_of(grant)
+            user = await user_of(self._store, grant)
             if user.id in wanted:
                 raise InvalidInput(f"user {user.username!r} is listed more than once", field="body")
             wanted[user.id] = (user, grant.role)
@@ -209,21 +229,3 @@ class NamespaceService:
     def _keep_an_admin(name: str, roles: dict[int, Role]) -> None:
         if Role.ADMIN not in roles.values():
             raise Conflict(f"namespace {name!r} must keep at least one admin")
-
-    async def _user_of(self, grant: Grant) -> User:
-        if grant.user_id is None and not grant.username:
-            raise InvalidInput("each entry needs a user_id or a user_name", field="user_id")
-        user = (
-            await self._store.users.get(grant.user_id)
-            if grant.user_id is not None
-            else await self._store.users.by_username(grant.username or "")
-        )
-        label = grant.user_id if grant.user_id is not None else grant.username
-        if user is None:
-            raise NotFound(f"user {label!r} not found")
-        if grant.username and grant.username != user.username:
-            raise InvalidInput(
-                f"user_id {grant.user_id} belongs to {user.username!r}, not {grant.username!r}",
-                field="user_name",
-            )
-        return user

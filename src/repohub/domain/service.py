@@ -16,8 +16,10 @@ from repohub.domain.immutability.policies import ImmutableRules
 from repohub.domain.namespaces import NamespaceService
 from repohub.domain.password_budget import PasswordBudget
 from repohub.domain.registry import RegistryService
+from repohub.domain.repository_access import RepositoryAccessService
 from repohub.domain.retention import RetentionPolicies
 from repohub.domain.retention.runner import RetentionRunner
+from repohub.domain.sharing import SharingService
 from repohub.domain.webhooks.policies import WebhookPolicies
 from repohub.observability import context
 from repohub.store.unit import Store
@@ -45,6 +47,8 @@ class Service:
         self.catalog = CatalogService(store, principal, registry=registry)
         self.registry = RegistryService(store, registry, grant_facts)
         self.namespaces = NamespaceService(store, principal)
+        self.repository_access = RepositoryAccessService(store, principal)  # per-repository roles
+        self.sharing = SharingService(store, principal)  # repositories shared with other namespaces
         self.retentions = RetentionPolicies(store, principal)
         self.immutability = Immutability(store, registry)  # the one decision on whether a tag may change
         self.immutable_rules = ImmutableRules(store, principal)  # managing the rules it decides by
@@ -55,6 +59,8 @@ class Service:
         context.note_user(principal.user.username if principal.user else None)  # for the access log
         self.catalog = CatalogService(self.store, principal, registry=self._registry)
         self.namespaces = NamespaceService(self.store, principal)
+        self.repository_access = RepositoryAccessService(self.store, principal)
+        self.sharing = SharingService(self.store, principal)
         self.retentions = RetentionPolicies(self.store, principal)
         self.immutable_rules = ImmutableRules(self.store, principal)
         self.webhooks = WebhookPolicies(

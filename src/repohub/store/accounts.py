@@ -14,7 +14,17 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.util.typing import TupleAny
 
 from repohub.domain.clock import utcnow
-from repohub.domain.entities import Credential, Membership, Namespace, NamespaceKind, Role, TokenInfo, User
+from repohub.domain.entities import (
+    Credential,
+    LongTermCredential,
+    Membership,
+    Namespace,
+    NamespaceKind,
+    Page,
+    Role,
+    TokenInfo,
+    User,
+)
 from repohub.store.audit import UNAUDITED
 from repohub.store.readers import Reader, Reads
 from repohub.store.session import LazySession
@@ -96,6 +106,15 @@ class UserStore:
         result = await self._session.execute(select(UserRow.password_hash).where(UserRow.id == user_id))
         return result.scalar_one_or_none()
 
+    async def lock(self, user_id: int) -> bool:
+        """Hold the user against concurrent changes of what it owns until the transaction ends (its
+        long-term credentials: their count and names), as ``NamespaceStore.lock`` holds a namespace;
+        False when the user no longer exists."""
+        result = await self._session.execute(_LOCK_USER_SQL[self._session.dialect], {"id": user_id})
+        if self._session.dialect == "sqlite":
+            return bool(result.rowcount)
+        return result.first() is not None
+
 
 # SQL text run on ``readers.Reads`` (the store's reader for a lone read): every list and detail
 # request of the v1 and SWR dialects starts with a namespace by name, every ABEJA one with a
@@ -116,6 +135,14 @@ _ROLE_SQL = "SELECT role FROM memberships WHERE namespace_id = $1 AND user_id = 
 _LOCK_SQL = {
     "postgresql": text("SELECT id FROM namespaces WHERE id = :id FOR UPDATE"),
     "sqlite": text("UPDATE namespaces SET updated_at = updated_at WHERE id = :id"),
+}
+
+
+# ``NO KEY UPDATE``: two holders wait for each other, but rows that merely refer to the user (a token
+# issued meanwhile: its foreign key's share lock) do not wait.
+_LOCK_USER_SQL = {
+    "postgresql": text("SELECT id FROM users WHERE id = :id FOR NO KEY UPDATE"),
+    "sqlite": text("UPDATE users SET updated_at = updated_at WHERE id = :id"),
 }
 
 
@@ -257,6 +284,9 @@ class NamespaceStore:
 # A docker-login token's parent, joined to tell whether it still lives.
 _PARENT = aliased(CredentialRow, name="parent_credential")
 _TOKEN = "token"
+# The origin of SWR's long-term docker-login credentials: API tokens that never expire, which their
+# owner may disable (``disabled_at``), enable again and delete.
+LONG_TERM = "long-term"
 
 
 def credential_from_row(row: RowMapping) -> Credential:
@@ -265,6 +295,26 @@ def credential_from_row(row: RowMapping) -> Credential:
         user=user_from_row(row),
         expires_at=row["expires_at"],
         parent_id=row["parent_id"],
+        origin=row["origin"],
+    )
+
+
+def _long_term_from_row(row: RowMapping) -> LongTermCredential:
+    return LongTermCredential(
+        id=row["credential_id"],
+        user=user_from_row(row),
+        name=row["description"],
+        created_at=row["credential_created_at"],
+        enabled=row["disabled_at"] is None,
+    )
+
+
+def _long_term_live() -> tuple[ColumnElement[bool], ...]:
+    """A long-term credential not deleted (nor revoked with all its user's tokens); disabled or not."""
+    return (
+        CredentialRow.kind == _TOKEN,
+        CredentialRow.origin == LONG_TERM,
+        CredentialRow.revoked_at.is_(None),
     )
 
 
@@ -316,16 +366,20 @@ class CredentialStore:
                 CredentialRow.parent_id,
                 CredentialRow.last_used_at,
                 CredentialRow.encrypted_secret,
+                CredentialRow.origin,
             )
             .join(CredentialRow, CredentialRow.user_id == UserRow.id)
             # Revocation takes the derived credentials along (``revoke``); the join also refuses one
-            # minted while its parent was being revoked, which that cascade could not see yet.
+            # minted while its parent was being revoked, which that cascade could not see yet. A
+            # disabled credential (a long-term one, while its owner wants it so) authenticates nothing.
             .outerjoin(_PARENT, _PARENT.id == CredentialRow.parent_id)
             .where(
                 CredentialRow.kind == kind,
                 CredentialRow.lookup == lookup,
                 CredentialRow.revoked_at.is_(None),
+                CredentialRow.disabled_at.is_(None),
                 _PARENT.revoked_at.is_(None),
+                _PARENT.disabled_at.is_(None),
             )
         )
 
@@ -388,6 +442,62 @@ class CredentialStore:
 
     async def revoke_tokens_of(self, user_id: int) -> list[str]:
         return await self._revoke(CredentialRow.kind == _TOKEN, CredentialRow.user_id == user_id)
+
+    # -- SWR's long-term credentials -------------------------------------------------------------
+    def _long_term_rows(self) -> Select[*TupleAny]:
+        return (
+            select(
+                *_USER_COLUMNS,
+                CredentialRow.id.label("credential_id"),
+                CredentialRow.description,
+                CredentialRow.created_at.label("credential_created_at"),
+                CredentialRow.disabled_at,
+            )
+            .join(CredentialRow, CredentialRow.user_id == UserRow.id)
+            .where(*_long_term_live())
+        )
+
+    async def long_term(self, credential_id: int) -> LongTermCredential | None:
+        """The long-term credential of this id, unless deleted."""
+        query = self._long_term_rows().where(CredentialRow.id == credential_id)
+        row = (await self._session.execute(query)).mappings().first()
+        return _long_term_from_row(row) if row is not None else None
+
+    async def long_term_page(self, user_id: int | None, offset: int, limit: int) -> Page[LongTermCredential]:
+        """Long-term credentials newest first, of one user (None: everyone's), and their total."""
+        mine = () if user_id is None else (CredentialRow.user_id == user_id,)
+        query = self._long_term_rows().where(*mine).order_by(CredentialRow.id.desc())
+        rows = (await self._session.execute(query.offset(offset).limit(limit))).mappings().all()
+        counted = select(func.count()).select_from(CredentialRow).where(*_long_term_live(), *mine)
+        total = (await self._session.execute(counted)).scalar_one()
+        return Page([_long_term_from_row(row) for row in rows], int(total), offset, limit)
+
+    async def long_term_names(self, user_id: int) -> list[str]:
+        """The names of the user's long-term credentials (each at most once: they are unique)."""
+        query = select(CredentialRow.description).where(*_long_term_live(), CredentialRow.user_id == user_id)
+        return list((await self._session.execute(query)).scalars())
+
+    async def set_disabled(self, credential_id: int, at: datetime | None) -> str | None:
+        """Disable the long-term credential from ``at`` (None: enable it); its lookup, for the verified
+        memory to forget, or None when there is no such credential."""
+        result = await self._session.execute(
+            update(CredentialRow)
+            .where(CredentialRow.id == credential_id, *_long_term_live())
+            .values(disabled_at=at)
+            .returning(CredentialRow.lookup)
+        )
+        return result.scalar_one_or_none()
+
+    async def delete_long_term(self, credential_id: int) -> str | None:
+        """Delete the long-term credential (SWR deletes it: the row goes, and its audit entry says
+        so); its lookup, for the verified memory to forget, or None when there was none. It has no
+        derived credentials (a long-term one mints none)."""
+        result = await self._session.execute(
+            delete(CredentialRow)
+            .where(CredentialRow.id == credential_id, *_long_term_live())
+            .returning(CredentialRow.lookup)
+        )
+        return result.scalar_one_or_none()
 
     async def _revoke(self, *conditions: ColumnElement[bool]) -> list[str]:
         """Revoke the live credentials matching ``conditions`` and, generation by generation, the

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from repohub.domain.errors import Conflict
 from repohub.store.accounts import CredentialStore, NamespaceStore, UserStore
 from repohub.store.audit import AuditStore
+from repohub.store.grants import GrantStore, ShareStore
 from repohub.store.immutables import ImmutableRuleStore
 from repohub.store.memory import INFO_KEY, Memory
 from repohub.store.outbox import OutboxStore
@@ -49,6 +50,8 @@ class Store:
         self.immutables = ImmutableRuleStore(session, reader, self.memory.immutable_rules)
         self.webhooks = WebhookStore(session)
         self.outbox = OutboxStore(session)
+        self.grants = GrantStore(session)
+        self.shares = ShareStore(session)
 
     async def commit_bookkeeping(self) -> None:
         """Commit a write no remembered read depends on (a credential's last use): ``memory.commits``

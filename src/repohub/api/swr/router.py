@@ -32,16 +32,15 @@ from repohub.api.swr.schemas import (
     UpdateRepoBody,
     UserAuthIn,
     access_of,
+    grants_of,
     namespace_of,
     repo_item_of,
     repository_of,
-    role_of,
     tag_of,
+    user_ids_of,
 )
 from repohub.domain.catalog import RepositoryChanges
 from repohub.domain.errors import InvalidInput
-from repohub.domain.namespaces import Grant
-from repohub.domain.numbers import parse_integer
 
 PREFIX = "/v2/manage"
 router = PrefixRouter(
@@ -143,25 +142,17 @@ async def show_namespace_auth(namespace: str, service: ServiceDep) -> Any:
     return access_of(await service.namespaces.access(namespace))
 
 
-def _grants(body: list[UserAuthIn]) -> list[Grant]:
-    grants = []
-    for entry in body:
-        user_id = None if entry.user_id is None else parse_integer(entry.user_id, field="user_id")
-        grants.append(Grant(role=role_of(entry.auth), user_id=user_id, username=entry.user_name))
-    return grants
-
-
 @router.post(NS + "/access", status_code=201, response_class=Response, responses=WITH_BODY)
 async def create_namespace_auth(namespace: str, body: list[UserAuthIn], service: ServiceDep) -> Response:
     """Give users access: auth 7 = admin, 3 = member, 1 = viewer. 409 if one already has access."""
-    await service.namespaces.grant(namespace, _grants(body), change=False)
+    await service.namespaces.grant(namespace, grants_of(body), change=False)
     return _created()
 
 
 @router.patch(NS + "/access", status_code=201, response_class=Response, responses=WITH_BODY)
 async def update_namespace_auth(namespace: str, body: list[UserAuthIn], service: ServiceDep) -> Response:
     """Change the auth level of users who have access."""
-    await service.namespaces.grant(namespace, _grants(body), change=True)
+    await service.namespaces.grant(namespace, grants_of(body), change=True)
     return _created()
 
 
@@ -170,11 +161,7 @@ async def delete_namespace_auth(
     namespace: str, service: ServiceDep, body: Annotated[list[str], Body()]
 ) -> Response:
     """Remove the access of users, given by id."""
-    try:
-        user_ids = [parse_integer(user_id, field="body") for user_id in body]
-    except InvalidInput:
-        raise InvalidInput("the body must be a list of repohub user ids", field="body") from None
-    await service.namespaces.revoke(namespace, user_ids)
+    await service.namespaces.revoke(namespace, user_ids_of(body))
     return Response(status_code=204)
 
 

@@ -19,7 +19,8 @@ from repohub.domain.immutability.rules import KIND as IMMUTABLE_KIND
 from repohub.domain.immutability.rules import MAX_PRIORITY
 from repohub.domain.immutability.rules import TEMPLATE as IMMUTABLE_TEMPLATE
 from repohub.domain.instances import Instance
-from repohub.domain.namespaces import NamespaceAccess, NamespaceView
+from repohub.domain.namespaces import Grant, NamespaceAccess, NamespaceView
+from repohub.domain.numbers import parse_integer
 from repohub.domain.retention import Retention
 
 _FORBID = ConfigDict(extra="forbid")
@@ -46,6 +47,23 @@ class UserAuthIn(BaseModel):
     user_id: StrictStr | None = Field(default=None, description="repohub user id (decimal)")
     user_name: StrictStr | None = None
     auth: StrictInt = Field(description="7 manage (admin), 3 write (member), 1 read (viewer)")
+
+
+def grants_of(body: list[UserAuthIn]) -> list[Grant]:
+    """The grants a list of ``UserAuth`` gives (a namespace's access, or a repository's)."""
+    grants = []
+    for entry in body:
+        user_id = None if entry.user_id is None else parse_integer(entry.user_id, field="user_id")
+        grants.append(Grant(role=role_of(entry.auth), user_id=user_id, username=entry.user_name))
+    return grants
+
+
+def user_ids_of(body: list[str]) -> list[int]:
+    """The user ids of a removal's body (a namespace's access, or a repository's)."""
+    try:
+        return [parse_integer(user_id, field="body") for user_id in body]
+    except InvalidInput:
+        raise InvalidInput("the body must be a list of repohub user ids", field="body") from None
 
 
 class CreateRepoBody(BaseModel):

@@ -1,0 +1,118 @@
+"""Who has a role on one repository alone (SWR's per-repository access, ``auth`` 7/3/1): read the list,
+give roles, change them, take them away.
+
+The repository comes from ``CatalogService.repository`` (NotFound for one the caller may not read).
+Who may do what is the policy's: the caller's effective role on the repository
+(``roles.role_on``, the stronger of its namespace role, its grant and a share's viewer) must allow
+``Action.ADMINISTER`` to change the list (the namespace's admins, site admins, users granted admin on
+the repository) and ``Action.READ`` to read it, as ``NamespaceService`` asks of a namespace's list;
+anything less is ``roles.require``'s PermissionDenied. Both need a signed-in user (the list names
+the caller), as a namespace's list does.
+
+Grants are written as ``NamespaceService.grant`` writes memberships: entries name their users as
+``namespaces.Grant`` does, all or nothing, a user listed once; a grant is given to users who have none
+(Conflict otherwise) and changed for users who have one (NotFound otherwise). Unlike a namespace, a
+repository needs no admin of its own: its namespace's admins always administer it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from repohub.domain import roles
+from repohub.domain.access import Action
+from repohub.domain.access_records import RepositoryGrant
+from repohub.domain.entities import Principal, Repository, Role, User
+from repohub.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from repohub.domain.namespaces import MAX_GRANTS, Grant, user_of
+from repohub.store.unit import Store
+
+__all__ = ["RepositoryAccess", "RepositoryAccessService", "require_on"]
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryAccess:
+    """A repository's grants as its caller sees them: its own effective role, and everyone else's
+    grant (``others``, by username)."""
+
+    repository: Repository
+    caller: RepositoryGrant
+    others: list[RepositoryGrant]
+
+
+async def require_on(
+    store: Store, principal: Principal, repository: Repository, needed: Action, action: str
+) -> tuple[User, Role]:
+    """The signed-in caller and its effective role on ``repository`` (``roles.role_on``), which
+    allows ``needed``; else ``roles.require``'s refusal. Sharing asks the same (``domain.sharing``)."""
+    user = principal.user
+    if user is None:
+        raise NotAuthenticated(f"authentication is required to {action}")
+    namespace = await store.namespaces.get(repository.namespace_id)
+    if namespace is None:  # deleted meanwhile
+        raise NotFound(f"repository {repository.path!r} not found")
+    role = await roles.role_on(store, principal, repository)
+    return user, await roles.require(store, principal, namespace, role, needed, action)
+
+
+class RepositoryAccessService:
+    def __init__(self, store: Store, principal: Principal) -> None:
+        self._store = store
+        self.principal = principal
+
+    async def _allowed(self, repository: Repository, needed: Action, action: str) -> tuple[User, Role]:
+        return await require_on(self._store, self.principal, repository, needed, action)
+
+    async def access(self, repository: Repository) -> RepositoryAccess:
+        user, role = await self._allowed(repository, Action.READ, "read repository access")
+        grants = await self._store.grants.of_repository(repository.id)
+        return RepositoryAccess(
+            repository=repository,
+            caller=RepositoryGrant(repository_id=repository.id, user=user, role=role),
+            others=[grant for grant in grants if grant.user.id != user.id],
+        )
+
+    async def grant(self, repository: Repository, grants: Sequence[Grant], *, change: bool) -> None:
+        """Give users a role on the repository (``change=False``: they must have no grant on it yet)
+        or change theirs (``change=True``: they must have one). All or nothing."""
+        await self._allowed(
+            repository, Action.ADMINISTER, "change repository access" if change else "grant repository access"
+        )
+        if not 1 <= len(grants) <= MAX_GRANTS:
+            raise InvalidInput(f"give 1 to {MAX_GRANTS} users", field="body")
+        wanted: dict[int, tuple[User, Role]] = {}
+        for grant in grants:
+            user = await user_of(self._store, grant)
+            if user.id in wanted:
+                raise InvalidInput(f"user {user.username!r} is listed more than once", field="body")
+            wanted[user.id] = (user, grant.role)
+        new_roles = {user_id: role for user_id, (_, role) in wanted.items()}
+        # A grant given meanwhile fails the insert on its unique (repository, user): Conflict.
+        async with self._store.transaction(conflict=f"a user already has access to {repository.path!r}"):
+            current = await self._store.grants.roles(repository.id, list(wanted))
+            for user, _ in wanted.values():
+                _check_grant(repository, user, has_grant=user.id in current, change=change)
+            if change:
+                await self._store.grants.change(repository.id, new_roles)
+            else:
+                await self._store.grants.add(repository.id, new_roles)
+
+    async def revoke(self, repository: Repository, user_ids: Sequence[int]) -> None:
+        await self._allowed(repository, Action.ADMINISTER, "remove repository access")
+        if not 1 <= len(user_ids) <= MAX_GRANTS:
+            raise InvalidInput(f"give 1 to {MAX_GRANTS} user ids", field="body")
+        async with self._store.transaction():
+            current = await self._store.grants.roles(repository.id, user_ids)
+            for user_id in user_ids:
+                if user_id not in current:
+                    raise NotFound(f"user {user_id} has no access to repository {repository.path!r}")
+            await self._store.grants.remove(repository.id, user_ids)
+
+
+def _check_grant(repository: Repository, user: User, *, has_grant: bool, change: bool) -> None:
+    """A role is changed for users who have a grant, given to users who have none yet."""
+    if change and not has_grant:
+        raise NotFound(f"user {user.username!r} has no access to repository {repository.path!r}")
+    if not change and has_grant:
+        raise Conflict(f"user {user.username!r} already has access to repository {repository.path!r}")
