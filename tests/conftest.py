@@ -8,14 +8,12 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from repohub.app import create_app
 from repohub.config import Settings
 from repohub.store import migrate
-from repohub.store.tables import Base
 from tests.postgres import create_database
-from tests.world import World, token_header
+from tests.world import World, empty_tables, token_header
 
 __all__ = ["BACKENDS", "token_header"]  # token_header: re-exported for the API tests that import it here
 
@@ -60,17 +58,8 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest_asyncio.fixture(loop_scope="session", autouse=False)
 async def clean(app: FastAPI) -> AsyncIterator[None]:
-    """Empty every table before a test (children first; identities restart on PostgreSQL)."""
-    engine = app.state.repohub.engine
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
-    # The trigger's notice of the TRUNCATE is on its way; the next test must not see this one's rules.
-    app.state.repohub.database.memory.immutable_rules.forget()
+    """Empty every table before a test (``tests.world.empty_tables``)."""
+    await empty_tables(app)
     yield
 
 

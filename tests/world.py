@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from repohub.auth.secrets import SecretBox, hash_password
 from repohub.domain.entities import NamespaceKind, Principal, Repository, Role, User
 from repohub.domain.gateway import RegistryGateway
 from repohub.domain.service import Service
+from repohub.store.tables import Base
 from repohub.store.unit import Store
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "OCI_MANIFEST",
     "PASSWORD",
     "World",
+    "empty_tables",
     "make_service",
     "open_service",
     "quick_user",
@@ -77,6 +79,22 @@ async def quick_user(store: Store, name: str, *, is_admin: bool = False) -> User
         namespace = await store.namespaces.add(name=name, kind=NamespaceKind.USER, creator_id=user.id)
         await store.namespaces.set_member(namespace.id, user.id, Role.ADMIN)
     return user
+
+
+async def empty_tables(app: FastAPI) -> None:
+    """Empty every table of ``app``'s database (children first; identities restart on PostgreSQL):
+    the ``clean`` fixture before each test, or a module's own world once (``tests/api/
+    test_access_dialects.py``)."""
+    engine = app.state.repohub.engine
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+    # The trigger's notice of the TRUNCATE is on its way; the next test must not see this one's rules.
+    app.state.repohub.database.memory.immutable_rules.forget()
 
 
 def token_header(token: str) -> dict[str, str]:

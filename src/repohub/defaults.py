@@ -55,3 +55,9 @@ WEBHOOK_MAX_AGE = 86_400
 WEBHOOK_TIMEOUT = 10.0
 WEBHOOK_CONCURRENCY = 64
 WEBHOOK_HISTORY = 7 * 86_400  # seconds settled deliveries and their attempts are kept
+
+# Every statement repohub runs is a millisecond index read or write; PostgreSQL's JIT, on by default,
+# compiles whatever its planner costs above 100,000 (a generic plan of a page across namespaces, a
+# token's roles at 10,000 memberships) and took 0.5–1.4 s doing so, for queries that run in 40 ms
+# without it (review of issue 18, PostgreSQL 15). Both the sessions' engine and the reader's pool set these.
+PG_SESSION_SETTINGS = (("jit", "off"),)  # (name, value) pairs: a constant no caller can change

@@ -139,9 +139,9 @@ async def test_shared_pages_from_either_side_and_the_deadline(accounts):
                     creator="alice",
                 )
         await accounts.tag("team/app", "v1")
-        carol = Visibility(member_id=ids["carol"])
-        alice = Visibility(member_id=ids["alice"])
-        bob = Visibility(member_id=ids["bob"])
+        carol = Visibility(member_id=ids["carol"], now=utcnow())
+        alice = Visibility(member_id=ids["alice"], now=utcnow())
+        bob = Visibility(member_id=ids["bob"], now=utcnow())
 
         async def names(query: SharedQuery, visibility: Visibility) -> tuple[list[str], int]:
             page = await store.shares.shared_page(query, visibility, now)

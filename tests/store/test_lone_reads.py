@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from repohub.domain.clock import utcnow
 from repohub.domain.entities import NamespaceKind, Role
 from repohub.domain.queries import RepoOrder, RepoQuery, TagOrder, TagQuery, Visibility
 from repohub.store.session import LazySession
@@ -212,7 +213,7 @@ async def test_repository_pages_with_their_tag_names(app: FastAPI, world: World)
             return lambda store: store.repositories.summaries(RepoQuery(**query), visibility)
         return lambda store: store.repositories.page(RepoQuery(**query), visibility)
 
-    member = Visibility(member_id=world.bob)
+    member = Visibility(member_id=world.bob, now=utcnow())
     listed = await both(app, page(member, True, namespace="team"))
     assert [(item.name, item.tag_names) for item in listed.items] == [
         ("group/app", ("v3", "latest", "v2", "v1")),
@@ -230,10 +231,10 @@ async def test_repository_pages_with_their_tag_names(app: FastAPI, world: World)
     assert ([item.name for item in second.items], second.total) == (["orphan"], 2)
     past = await both(app, page(member, True, offset=5))
     assert (past.items, past.total) == ([], 3)
-    outsider = await both(app, page(Visibility(member_id=world.carol), True))
+    outsider = await both(app, page(Visibility(member_id=world.carol, now=utcnow()), True))
     assert [(item.name, item.tag_names) for item in outsider.items] == [("orphan", ())]
     # A name filter across namespaces probes each private match's membership (pg_pages._filtered).
-    searched = await both(app, page(Visibility(member_id=world.carol), True, name_contains="p"))
+    searched = await both(app, page(Visibility(member_id=world.carol, now=utcnow()), True, name_contains="p"))
     assert ([item.name for item in searched.items], searched.total) == (["orphan"], 1)
     searched = await both(app, page(member, True, name_contains="p", category="app_server"))
     assert ([item.name for item in searched.items], searched.total) == (["group/app"], 1)

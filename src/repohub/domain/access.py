@@ -20,6 +20,9 @@ The rules:
   any role on it; writing (changing, pushing, retagging) needs ``member``; deleting it or its tags
   needs ``admin``. Creating one needs ``member`` in its namespace. A private repository the caller may
   not read is reported as missing.
+* **Who holds a repository.** Its grants and shares are changed by its admins and read by them and
+  by the people of its namespace (``reads_access_of``); anyone else who may read it learns its own
+  role alone, and of a share only its own access domain's.
 * **Namespaces.** Administering one (deleting it, changing who has access, its rules, hooks and
   robots) needs ``admin`` in it; reading its own record with the caller's role or its access list
   needs any role.
@@ -73,6 +76,7 @@ __all__ = [
     "may_read",
     "membership_matters",
     "namespace_list_member",
+    "reads_access_of",
     "registry_actions",
     "repository_role",
     "robot_reads",
@@ -148,6 +152,13 @@ def share_reaches(until: datetime | None, now: datetime) -> bool:
     """Whether a share ending at ``until`` (None or ``FOREVER``: no deadline) still reaches the members
     of its namespace at ``now`` (SWR's ``status`` of a share)."""
     return until is None or until > now
+
+
+def reads_access_of(repository_role: Role | None, namespace_role: Role | None) -> bool:
+    """Whether a caller reads who else holds a repository (its grants, its shares): its admins, and
+    the people of its namespace, as a namespace's access list is theirs. A grant below admin or a
+    share shows the caller its own role alone: a share's viewer is another tenant."""
+    return allows(repository_role, Action.ADMINISTER) or namespace_role is not None
 
 
 def robot_reads(robot: Robot, namespace_id: int, name: str) -> bool:

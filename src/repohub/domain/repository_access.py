@@ -5,8 +5,10 @@ The repository comes from ``CatalogService.repository`` (NotFound for one the ca
 Who may do what is the policy's: the caller's effective role on the repository
 (``roles.role_on``, the stronger of its namespace role, its grant and a share's viewer) must allow
 ``Action.ADMINISTER`` to change the list (the namespace's admins, site admins, users granted admin on
-the repository) and ``Action.READ`` to read it, as ``NamespaceService`` asks of a namespace's list;
-anything less is ``roles.require``'s PermissionDenied. Both need a signed-in user (the list names
+the repository); who else is on it is read by those and by the namespace's people
+(``access.reads_access_of``); anyone else who may read the repository (a lesser grant, a share's
+viewer from another tenant) reads its own role alone. Anything less is ``roles.require``'s
+PermissionDenied. Both need a signed-in user (the list names
 the caller), as a namespace's list does.
 
 Grants are written as ``NamespaceService.grant`` writes memberships: entries name their users as
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from repohub.domain import roles
+from repohub.domain import access, roles
 from repohub.domain.access import Action
 from repohub.domain.access_records import RepositoryGrant
 from repohub.domain.entities import Principal, Repository, Role, User
@@ -28,7 +30,7 @@ from repohub.domain.errors import Conflict, InvalidInput, NotFound
 from repohub.domain.namespaces import MAX_GRANTS, Grant, user_of
 from repohub.store.unit import Store
 
-__all__ = ["RepositoryAccess", "RepositoryAccessService", "require_on"]
+__all__ = ["RepositoryAccess", "RepositoryAccessService", "reads_access_of", "require_on"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,16 @@ async def require_on(
     return roles.user_of(principal, action), role
 
 
+async def reads_access_of(store: Store, principal: Principal, repository: Repository, role: Role) -> bool:
+    """``access.reads_access_of`` for the caller with ``role`` on the repository: its namespace role
+    read only when the repository role does not settle it."""
+    if access.allows(role, Action.ADMINISTER):
+        return True
+    namespace = await store.namespaces.get(repository.namespace_id)
+    namespace_role = None if namespace is None else await roles.role_in(store, principal, namespace)
+    return access.reads_access_of(role, namespace_role)
+
+
 class RepositoryAccessService:
     def __init__(self, store: Store, principal: Principal) -> None:
         self._store = store
@@ -67,12 +79,12 @@ class RepositoryAccessService:
 
     async def access(self, repository: Repository) -> RepositoryAccess:
         user, role = await self._allowed(repository, Action.READ, "read repository access")
+        caller = RepositoryGrant(repository_id=repository.id, user=user, role=role)
+        if not await reads_access_of(self._store, self.principal, repository, role):
+            return RepositoryAccess(repository=repository, caller=caller, others=[])  # its own alone
         grants = await self._store.grants.of_repository(repository.id)
-        return RepositoryAccess(
-            repository=repository,
-            caller=RepositoryGrant(repository_id=repository.id, user=user, role=role),
-            others=[grant for grant in grants if grant.user.id != user.id],
-        )
+        others = [grant for grant in grants if grant.user.id != user.id]
+        return RepositoryAccess(repository=repository, caller=caller, others=others)
 
     async def grant(self, repository: Repository, grants: Sequence[Grant], *, change: bool) -> None:
         """Give users a role on the repository (``change=False``: they must have no grant on it yet)

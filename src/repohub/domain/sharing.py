@@ -4,8 +4,9 @@ change or end one, and list the repositories shared by or with the caller.
 The members of the namespace a repository is shared with may read and pull it until the deadline
 (``access.repository_role``: a viewer); after it nothing runs, every decision compares the deadline
 with its own time. The repository comes from ``CatalogService.repository`` (NotFound for one the
-caller may not read); changing its shares needs ``Action.ADMINISTER`` on it and reading them
-``Action.READ`` (``repository_access.require_on``, the policy's answer, as for its grants).
+caller may not read); changing its shares needs ``Action.ADMINISTER`` on it, reading them what reading
+its grants needs (``access.reads_access_of``): a share names other tenants, which the people of one
+access domain have no business learning; they read their own share alone.
 
 What a share may be: ``permit`` "read" (SWR knows no other), a deadline in the future or none
 (forever), a description of at most ``MAX_DESCRIPTION`` characters, and an access domain that is an
@@ -24,9 +25,9 @@ from repohub.domain.access_records import PERMITS, Share, ShareChanges, SharedQu
 from repohub.domain.catalog import check_paging
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import Namespace, Page, Principal, Repository, RepositorySummary
-from repohub.domain.errors import Conflict, InvalidInput, NotFound
+from repohub.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from repohub.domain.names import MAX_REFERENCE
-from repohub.domain.repository_access import require_on
+from repohub.domain.repository_access import reads_access_of, require_on
 from repohub.store.unit import Store
 
 __all__ = ["MAX_DESCRIPTION", "SharingService", "is_live"]
@@ -99,11 +100,26 @@ class SharingService:
 
     async def shares(self, repository: Repository) -> list[Share]:
         """The repository's shares, expired ones included, by access domain."""
-        await require_on(self._store, self.principal, repository, Action.READ, "read repository shares")
+        _, role = await require_on(
+            self._store, self.principal, repository, Action.READ, "read repository shares"
+        )
+        if not await reads_access_of(self._store, self.principal, repository, role):
+            raise PermissionDenied(f"reading the shares of {repository.path!r} needs a role in its namespace")
         return await self._store.shares.of_repository(repository.id)
 
     async def share_with(self, repository: Repository, access_domain: str) -> Share:
-        await require_on(self._store, self.principal, repository, Action.READ, "read repository shares")
+        """One share: for the repository's admins, and for the people of that access domain (their
+        own share). Anyone else is refused alike whether the repository is shared there or not, so
+        that no share of another tenant is told of."""
+        _, role = await require_on(
+            self._store, self.principal, repository, Action.READ, "read repository shares"
+        )
+        if not await reads_access_of(self._store, self.principal, repository, role):
+            domain = await self._store.namespaces.by_name(access_domain)
+            if domain is None or await roles.role_in(self._store, self.principal, domain) is None:
+                raise PermissionDenied(
+                    f"reading the shares of {repository.path!r} needs a role in its namespace"
+                )
         return await self._found(repository, access_domain)
 
     async def _found(self, repository: Repository, access_domain: str) -> Share:

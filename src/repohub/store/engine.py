@@ -71,7 +71,11 @@ def create_engine(
         pool_recycle=1800,
         pool_timeout=pool_timeout,
         # asyncpg: seconds to establish a connection, and default per-statement timeout.
-        connect_args={"timeout": connect_timeout, "command_timeout": command_timeout},
+        connect_args={
+            "timeout": connect_timeout,
+            "command_timeout": command_timeout,
+            "server_settings": dict(defaults.PG_SESSION_SETTINGS),
+        },
     )
 
 

@@ -75,7 +75,9 @@ def visibility_params(visibility: Visibility, kind: str, *, sqlite: bool) -> lis
     """The parameters of ``visible_sql`` for ``kind``, in its order."""
     if kind == MEMBER:
         now = visibility.now
-        return [visibility.member_id, sqlite_time(now) if sqlite and now is not None else now]
+        if now is None:  # compared with NULL, every share with a deadline would vanish unseen
+            raise ValueError("a member's visibility needs the time its shares are compared with")
+        return [visibility.member_id, sqlite_time(now) if sqlite else now]
     if kind == ROBOT:
         return [visibility.robot_namespace_id, visibility.robot_id]
     return []

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from repohub import defaults
 from repohub.store.faults import is_unavailable
 from repohub.store.gate import Gate
 
@@ -82,6 +83,7 @@ class PgReader:
             reset=_no_reset,
             timeout=connect_timeout,
             command_timeout=command_timeout,
+            server_settings=dict(defaults.PG_SESSION_SETTINGS),
         )
         return cls(pool, size, acquire_timeout)
 

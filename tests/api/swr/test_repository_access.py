@@ -118,3 +118,37 @@ async def test_a_namespace_member_sees_the_namespace_role_as_its_own_auth(client
     assert refused.status_code == 403
     listed = await client.get(DOMAINS.format(repository="group$app"), headers=auth(tokens["bob"]))
     assert listed.status_code == 200 and listed.json() == []
+
+
+async def test_a_share_s_viewer_learns_its_own_share_and_role_and_no_other_tenant(client, accounts):
+    """bob reads team/group/app through the share with ops; the share with sales, alice's grant to
+    carol, and whether the repository is shared with a namespace he is not in, stay unknown to him."""
+    tokens = await _world(accounts)
+    tokens["carol"] = await accounts.user("carol")
+    await accounts.org("sales", owner="carol")
+    for domain in ("ops", "sales"):
+        body = {"access_domain": domain, "permit": "read", "deadline": "forever"}
+        made = await client.post(
+            DOMAINS.format(repository="group$app"), json=body, headers=auth(tokens["alice"])
+        )
+        assert made.status_code == 201, made.text
+    carol_id = await accounts.user_id("carol")
+    granted = await client.post(
+        NS + "/repos/group$app/access",
+        json=[{"user_id": str(carol_id), "user_name": "carol", "auth": 1}],
+        headers=auth(tokens["alice"]),
+    )
+    assert granted.status_code == 201, granted.text
+    bob = auth(tokens["bob"])
+    shown = await client.get(NS + "/repos/group$app/access", headers=bob)
+    assert shown.status_code == 200
+    assert (shown.json()["self_auth"]["auth"], shown.json()["others_auths"]) == (1, [])
+    assert (await client.get(DOMAINS.format(repository="group$app"), headers=bob)).status_code == 403
+    own = await client.get(DOMAINS.format(repository="group$app") + "/ops", headers=bob)
+    assert own.status_code == 200 and own.json()["exist"] is True
+    other = await client.get(DOMAINS.format(repository="group$app") + "/sales", headers=bob)
+    nowhere = await client.get(DOMAINS.format(repository="group$app") + "/nowhere", headers=bob)
+    assert other.status_code == nowhere.status_code == 403
+    assert other.json()["error_msg"] == nowhere.json()["error_msg"]
+    everyone = await client.get(NS + "/repos/group$app/access", headers=auth(tokens["alice"]))
+    assert [row["user_name"] for row in everyone.json()["others_auths"]] == ["carol"]
