@@ -31,6 +31,7 @@ from repohub.domain import access
 from repohub.domain.access import DELETE, FOREVER, PULL, PUSH, AccessFacts, Action
 from repohub.domain.entities import ANONYMOUS, NamespaceKind, Principal, Robot, Role
 from repohub.domain.queries import RepoQuery
+from repohub.domain.robots import glob_to_like
 from repohub.store.tables import RepositoryGrantRow, RepositoryShareRow, RobotAccessRow, RobotRow
 from repohub.store.unit import Store
 from tests.world import quick_user
@@ -87,7 +88,7 @@ SHARES = {
 }
 # robot: namespace, pull patterns, push patterns
 ROBOTS = {
-    "ci": ("alpha", ("group/*",), ("pr?v",)),
+    "ci": ("alpha", ("group/*", "my_app"), ("pr?v",)),  # "_" is LIKE's "?": escaped, my-app is no match
     "reader": ("beta", ("*",), ()),
     "builder": ("gamma", (), ("*",)),
 }
@@ -109,6 +110,8 @@ REPOSITORIES = [
     ("gamma", "secret", False, "other"),
     ("owner", "tool", False, "lang"),
     ("outsider", "mine", True, "app_server"),
+    ("alpha", "my-app", False, "other"),  # a robot's "my_app" must not reach it (LIKE's "_")
+    ("alpha", "my_app", False, "other"),
 ]
 ALL = (PULL, PUSH, DELETE)
 # Everyone the policy decides for: None is anonymous, "robot:<name>" a live robot.
@@ -290,8 +293,8 @@ async def _robot(
     push: tuple[str, ...],
     **flags: Any,
 ) -> int:
-    """A robot row and its patterns (none of the world's holds ``%``, ``_`` or ``\\``, which a LIKE
-    pattern would escape); returns its id."""
+    """A robot row and its patterns, converted as the CLI converts them (``robots.glob_to_like``:
+    ``_``, ``%`` and ``\\`` escaped); returns its id."""
     lookup = hashlib.sha256(robot_secret(name).encode()).hexdigest()
     robot_id: int = (
         await session.execute(
@@ -302,8 +305,7 @@ async def _robot(
     ).scalar_one()
     for action, patterns in (("pull", pull), ("push", push)):
         for pattern in patterns:
-            assert not any(c in pattern for c in "%_\\"), pattern
-            like = pattern.replace("*", "%").replace("?", "_")
+            like = glob_to_like(pattern)  # the one conversion the CLI's robots are written with
             await session.execute(
                 insert(RobotAccessRow).values(
                     robot_id=robot_id, action=action, pattern=pattern, like_pattern=like

@@ -187,7 +187,7 @@ def test_the_model_reaches_beyond_namespaces_as_the_issue_says(model: Model) -> 
     public = {"alpha/pub", "beta/open", "outsider/mine"}
     assert readable["granted"] == public | {"alpha/priv", "gamma/secret"}
     assert readable["partner"] == public | {"alpha/priv", "gamma/secret"}  # not beta/hidden, owner/tool
-    assert readable["robot:ci"] == public | {"alpha/group/app", "alpha/priv"}
+    assert readable["robot:ci"] == public | {"alpha/group/app", "alpha/priv", "alpha/my_app"}
     assert readable["robot:builder"] == public | {"gamma/secret"}
     assert model.role_on("viewer", "alpha", "priv") is Role.MEMBER
     assert model.role_on("member", "alpha", "group/app") is Role.MEMBER
