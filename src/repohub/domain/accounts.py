@@ -413,8 +413,13 @@ class AccountService:
 
 
 def _signed_in(principal: Principal) -> User:
-    """The caller; a robot account holds no long-term credential (403)."""
-    return roles.user_of(principal, "hold long-term credentials")
+    """The caller, managing its long-term credentials: a robot account holds none, and a derived or
+    long-term credential manages none (403), or a leaked CI password could bring back a credential
+    its owner switched off. Signed with an access key, the caller has no credential to ask of."""
+    user = roles.user_of(principal, "hold long-term credentials")
+    if principal.credential is not None:
+        _check_mints(principal.credential)
+    return user
 
 
 def _minting(principal: Principal) -> Credential:

@@ -10,6 +10,8 @@ page tells an outsider nothing a 403 would not. Entries are newest first.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from repohub.domain import access, roles
 from repohub.domain.access import Action
 from repohub.domain.catalog import check_paging
@@ -40,17 +42,19 @@ class AuditLog:
         if namespace_ids is not None and not namespace_ids:
             return Page(items=[], total=0, offset=offset, limit=limit)
         found, total = await self._store.audit.page(
-            namespace_ids=namespace_ids, verb=verb, offset=offset, limit=limit
+            namespaces=namespace_ids, verb=verb, offset=offset, limit=limit
         )
         return Page(items=found, total=total, offset=offset, limit=limit)
 
-    async def _administered(self, user: User) -> list[int] | None:
-        """The namespaces whose entries the caller reads; None: every entry (a site admin)."""
+    async def _administered(self, user: User) -> list[tuple[int, datetime]] | None:
+        """The namespaces whose entries the caller reads, each from its creation on; None: every
+        entry (a site admin). From its creation: SQLite gives a deleted namespace's id to the next one
+        made, whose admins must not read the trail of the one before (the trail keeps no key to it)."""
         if user.is_admin:
             return None
         listing = await self._store.namespaces.listing(member_id=user.id)
         return [
-            namespace.id
+            (namespace.id, namespace.created_at)
             for namespace, role, _ in listing
             if access.allows(access.effective_role(self.principal, role), Action.ADMINISTER)
         ]

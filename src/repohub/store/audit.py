@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Insert, bindparam, event, func, insert, select
+from sqlalchemy import BigInteger, Insert, and_, bindparam, event, func, insert, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql import ClauseElement
 
@@ -427,14 +427,17 @@ class AuditStore:
         await self._session.execute(_SEEN_INSERT, rows)
 
     async def page(
-        self, *, namespace_ids: Sequence[int] | None, verb: str | None, offset: int, limit: int
+        self, *, namespaces: Sequence[tuple[int, datetime]] | None, verb: str | None, offset: int, limit: int
     ) -> tuple[list[AuditRecord], int]:
-        """Entries newest first, and how many there are: of these namespaces (None: every entry, those
-        of no namespace included), of statements of this ``verb`` (insert, update, delete; None: any).
-        The total counts what matches: on a long trail unnarrowed, a count of all of it."""
+        """Entries newest first, and how many there are: of these namespaces, each from the time
+        given on (None: every entry, those of no namespace included), of statements of this ``verb``
+        (insert, update, delete; None: any). The total counts what matches: on a long trail
+        unnarrowed, a count of all of it."""
         conditions: list[Any] = []
-        if namespace_ids is not None:
-            conditions.append(AuditRow.namespace_id.in_(list(namespace_ids)))
+        if namespaces is not None:
+            conditions.append(
+                or_(*(and_(AuditRow.namespace_id == id_, AuditRow.at >= since) for id_, since in namespaces))
+            )
         if verb is not None:
             conditions.append(AuditRow.action.startswith(f"{verb} "))
         query = select(AuditRow).where(*conditions).order_by(AuditRow.id.desc()).offset(offset).limit(limit)
