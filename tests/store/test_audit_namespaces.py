@@ -13,6 +13,7 @@ from repohub.domain.clock import utcnow
 from repohub.store.tables import (
     AuditRow,
     RepositoryGrantRow,
+    RepositoryRow,
     RepositoryShareRow,
     RobotAccessRow,
     RobotRow,
@@ -179,3 +180,18 @@ async def test_a_rolled_back_write_leaves_no_entry_and_no_namespace_behind(world
         ("delete tags", acme),
         ("update repositories", acme),
     ]
+
+
+async def test_tag_writes_after_the_intake_s_ids_read_carry_the_namespace_it_read(world: World) -> None:
+    """The event intake reads its repositories' ids (``RegistryStore.repository_ids``) before it writes
+    their tags: the namespaces come with them, and the entries are settled without a lookup."""
+    acme, _, app = await _acme(world)
+    after = await _last_id(world)
+    async with world.app.state.repohub.sessions() as session:
+        store = Store(session)
+        async with store.transaction():
+            known = await store.registry.repository_ids([("acme", "app")])
+            assert known[("acme", "app")].id == app
+            assert session.info["repohub_audit_namespaces"] == {("repositories", app): acme}
+            await session.execute(update(RepositoryRow).where(RepositoryRow.id == app).values(tag_count=1))
+    assert _namespaces(await _entries(world, after), "update repositories") == [acme]

@@ -63,6 +63,7 @@ __all__ = [
     "AuditRecord",
     "AuditStore",
     "audited_session_class",
+    "learn_namespaces",
 ]
 
 # Tables whose writes are bookkeeping, not anybody's action (a retention run's tag deletes are audited;
@@ -210,6 +211,17 @@ def _looked_up(session: Session, verb: str, table: str, place: _Place) -> int | 
     if table in _PARENTS:
         _known(session)[(table, own_id)] = namespace_id
     return namespace_id
+
+
+def learn_namespaces(session: LazySession, repositories: Mapping[int, int]) -> None:
+    """The namespaces of repositories (by id) a store read inside the transaction: the entries of
+    its writes that name them need no lookup at the commit."""
+    made = session.made
+    if made is None or not repositories:
+        return
+    known: dict[tuple[str, int], int | None] = made.info.setdefault(_KNOWN, {})
+    for repository_id, namespace_id in repositories.items():
+        known[("repositories", repository_id)] = namespace_id
 
 
 def _settled(entry: dict[str, Any], known: Mapping[tuple[str, int], int | None]) -> bool:
