@@ -88,6 +88,20 @@ async def user_of(store: Store, grant: Grant) -> User:
     return user
 
 
+async def granted_users(store: Store, grants: Sequence[Grant]) -> dict[int, tuple[User, Role]]:
+    """The users and roles a list of grants names, by user id: 1 to ``MAX_GRANTS`` entries, each
+    user once (a namespace's access list and a repository's are given alike)."""
+    if not 1 <= len(grants) <= MAX_GRANTS:
+        raise InvalidInput(f"give 1 to {MAX_GRANTS} users", field="body")
+    wanted: dict[int, tuple[User, Role]] = {}
+    for grant in grants:
+        user = await user_of(store, grant)
+        if user.id in wanted:
+            raise InvalidInput(f"user {user.username!r} is listed more than once", field="body")
+        wanted[user.id] = (user, grant.role)
+    return wanted
+
+
 class NamespaceService:
     def __init__(self, store: Store, principal: Principal) -> None:
         self._store = store
@@ -171,14 +185,7 @@ class NamespaceService:
         (``change=True``: they must have access already). All or nothing."""
         action = "change access" if change else "grant access"
         namespace, caller = await self._administered(name, action)
-        if not 1 <= len(grants) <= MAX_GRANTS:
-            raise InvalidInput(f"give 1 to {MAX_GRANTS} users", field="body")
-        wanted: dict[int, tuple[User, Role]] = {}
-        for grant in grants:
-            user = await user_of(self._store, grant)
-            if user.id in wanted:
-                raise InvalidInput(f"user {user.username!r} is listed more than once", field="body")
-            wanted[user.id] = (user, grant.role)
+        wanted = await granted_users(self._store, grants)
         async with self._store.transaction():
             current = await self._locked_roles(namespace, caller, action)
             for user, _ in wanted.values():

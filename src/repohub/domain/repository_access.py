@@ -27,7 +27,7 @@ from repohub.domain.access import Action
 from repohub.domain.access_records import RepositoryGrant
 from repohub.domain.entities import Principal, Repository, Role, User
 from repohub.domain.errors import Conflict, InvalidInput, NotFound
-from repohub.domain.namespaces import MAX_GRANTS, Grant, user_of
+from repohub.domain.namespaces import MAX_GRANTS, Grant, granted_users
 from repohub.store.unit import Store
 
 __all__ = ["RepositoryAccess", "RepositoryAccessService", "reads_access_of", "require_on"]
@@ -92,14 +92,7 @@ class RepositoryAccessService:
         await self._allowed(
             repository, Action.ADMINISTER, "change repository access" if change else "grant repository access"
         )
-        if not 1 <= len(grants) <= MAX_GRANTS:
-            raise InvalidInput(f"give 1 to {MAX_GRANTS} users", field="body")
-        wanted: dict[int, tuple[User, Role]] = {}
-        for grant in grants:
-            user = await user_of(self._store, grant)
-            if user.id in wanted:
-                raise InvalidInput(f"user {user.username!r} is listed more than once", field="body")
-            wanted[user.id] = (user, grant.role)
+        wanted = await granted_users(self._store, grants)
         new_roles = {user_id: role for user_id, (_, role) in wanted.items()}
         # A grant given meanwhile fails the insert on its unique (repository, user): Conflict.
         async with self._store.transaction(conflict=f"a user already has access to {repository.path!r}"):
