@@ -22,7 +22,6 @@ everywhere in the suite, ``tests/postgres.py``).
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -35,7 +34,6 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 from repohub.config import Settings
-from repohub.domain.accounts import AccountService
 from repohub.domain.clock import utcnow
 from repohub.domain.queries import RepoQuery
 from repohub.domain.registry import MAX_SCOPES
@@ -52,15 +50,7 @@ from tests.access_world import (
 from tests.api.registry.test_token import claims
 from tests.world import World, empty_tables, open_service, token_header
 
-# A robot's secret is a credential in every dialect once this exists (the one "token or robot secret
-# to Principal" decision); until then a robot's secret is an unknown API token.
-ROBOTS_AUTHENTICATE = hasattr(AccountService, "principal_of_token")
-IN_CI = os.environ.get("CI") == "true"
-robots_authenticate = pytest.mark.skipif(
-    not ROBOTS_AUTHENTICATE and not IN_CI,
-    reason="robot secrets do not authenticate yet (AccountService.principal_of_token; issue 18)",
-)
-GROUPS = [pytest.param("people"), pytest.param("robots", marks=robots_authenticate)]
+GROUPS = ["people", "robots"]
 
 MISSING_NAMESPACE, MISSING_NAME = "nowhere", "ghost"
 # Ids no row of the world has (ABEJA addresses by id), each written once in a "not found" answer.
@@ -122,7 +112,6 @@ async def served(app: FastAPI, settings: Settings) -> AsyncIterator[Served]:
 def _callers(group: str) -> list[str | None]:
     if group == "people":
         return [None, *USERS]
-    assert ROBOTS_AUTHENTICATE, "robot secrets must authenticate (AccountService.principal_of_token)"
     return [f"robot:{name}" for name in ROBOTS]
 
 
