@@ -125,10 +125,7 @@ class CatalogService:
 
     async def _require_on(self, repository: Repository, needed: Action, action: str) -> Role:
         """A role on the repository (changing or deleting it or its tags): its namespace's or its own."""
-        self._require_user(action)
-        namespace = await self.namespace_by_id(repository.namespace_id)
-        role = await self.role_on(repository)
-        return await roles.require(self._store, self.principal, namespace, role, needed, action)
+        return await roles.require_on(self._store, self.principal, repository, needed, action)
 
     async def _disclose(self, namespace: Namespace, label: str, *, readable: bool | None = None) -> None:
         """``roles.disclose`` for the caller; ``readable`` known true settles it without reading the

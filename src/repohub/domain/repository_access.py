@@ -50,12 +50,7 @@ async def require_on(
     allows ``needed``; else ``roles.require``'s refusal. Sharing asks the same (``domain.sharing``).
     A robot account manages no access, nor reads it: refused as ``require`` refuses it, or, where it
     may read the repository, as ``roles.user_of`` does (403)."""
-    roles.signed_in(principal, action)
-    namespace = await store.namespaces.get(repository.namespace_id)
-    if namespace is None:  # deleted meanwhile
-        raise NotFound(f"repository {repository.path!r} not found")
-    role = await roles.role_on(store, principal, repository)
-    role = await roles.require(store, principal, namespace, role, needed, action)
+    role = await roles.require_on(store, principal, repository, needed, action)
     return roles.user_of(principal, action), role
 
 

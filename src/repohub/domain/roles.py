@@ -12,7 +12,7 @@ from repohub.domain.entities import Namespace, Principal, Repository, Role, User
 from repohub.domain.errors import NotAuthenticated, NotFound, PermissionDenied
 from repohub.store.unit import Store
 
-__all__ = ["disclose", "no_namespace", "require", "role_in", "role_on", "signed_in", "user_of"]
+__all__ = ["disclose", "no_namespace", "require", "require_on", "role_in", "role_on", "signed_in", "user_of"]
 
 
 def no_namespace(label: str) -> NotFound:
@@ -89,3 +89,16 @@ async def require(
     await disclose(store, principal, namespace, role, repr(namespace.name))
     wanted = access.NEEDED_ROLE[needed]
     raise PermissionDenied(f"{action} in namespace {namespace.name!r} needs the {wanted} role")
+
+
+async def require_on(
+    store: Store, principal: Principal, repository: Repository, needed: Action, action: str
+) -> Role:
+    """The caller's role on the repository (``role_on``), if it allows ``needed``; else ``require``'s
+    refusal in the repository's namespace. NotAuthenticated first for an anonymous caller."""
+    signed_in(principal, action)
+    namespace = await store.namespaces.get(repository.namespace_id)
+    if namespace is None:  # deleted meanwhile
+        raise NotFound(f"repository {repository.path!r} not found")
+    role = await role_on(store, principal, repository)
+    return await require(store, principal, namespace, role, needed, action)

@@ -42,12 +42,7 @@ class RetentionPolicies:
         self.principal = principal
 
     async def _require(self, repository: Repository, needed: Action, action: str) -> None:
-        roles.signed_in(self.principal, action)
-        namespace = await self._store.namespaces.get(repository.namespace_id)
-        if namespace is None:
-            raise NotFound(f"repository {repository.path!r} not found")
-        role = await roles.role_on(self._store, self.principal, repository)  # a repository's admins
-        await roles.require(self._store, self.principal, namespace, role, needed, action)
+        await roles.require_on(self._store, self.principal, repository, needed, action)  # its admins
 
     async def create(self, repository: Repository, body: Mapping[str, Any]) -> int:
         await self._require(repository, Action.ADMINISTER, "manage retention policies")
