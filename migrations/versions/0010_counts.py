@@ -37,6 +37,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("namespace_id", "category", name=op.f("pk_namespace_counts")),
     )
     op.create_table(
+        "catalogue_counts",
+        sa.Column("category", sa.String(length=16), nullable=False),
+        sa.Column("stripe", sa.Integer(), nullable=False),
+        sa.Column("repositories", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("public_repositories", sa.BigInteger(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("category", "stripe", name=op.f("pk_catalogue_counts")),
+    )
+    op.create_table(
         "namespace_quotas",
         sa.Column("namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("quota_key", sa.String(length=32), nullable=False),
@@ -110,6 +118,30 @@ def _count(public: str) -> str:
     )
 
 
+# The whole catalogue's repositories (all, public) per category, striped over eight rows by id so that
+# creates across namespaces do not queue on one row lock: the total of an unfiltered list is a sum of a
+# few rows. Only a create, a delete or a change of category or visibility touches it, never a push.
+_STRIPES = 8
+
+
+def _uncatalogue(public: str) -> str:
+    return (
+        "UPDATE catalogue_counts SET repositories = repositories - 1,"
+        f" public_repositories = public_repositories - {public.format(row='OLD')}"
+        f" WHERE category = OLD.category AND stripe = OLD.id % {_STRIPES};"
+    )
+
+
+def _catalogue(public: str) -> str:
+    return (
+        "INSERT INTO catalogue_counts (category, stripe, repositories, public_repositories)"
+        f" VALUES (NEW.category, NEW.id % {_STRIPES}, 1, {public.format(row='NEW')})"
+        " ON CONFLICT (category, stripe) DO UPDATE SET"
+        " repositories = catalogue_counts.repositories + 1,"
+        " public_repositories = catalogue_counts.public_repositories + excluded.public_repositories;"
+    )
+
+
 _PG_FUNCTION = f"""
 CREATE FUNCTION repohub_count_repository() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -118,6 +150,14 @@ BEGIN
     END IF;
     IF TG_OP <> 'DELETE' THEN
         {_count(_PG_PUBLIC)}
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        {_catalogue(_PG_PUBLIC)}
+    ELSIF TG_OP = 'DELETE' THEN
+        {_uncatalogue(_PG_PUBLIC)}
+    ELSIF OLD.category IS DISTINCT FROM NEW.category OR OLD.is_public IS DISTINCT FROM NEW.is_public THEN
+        {_uncatalogue(_PG_PUBLIC)}
+        {_catalogue(_PG_PUBLIC)}
     END IF;
     RETURN NULL;
 END
@@ -129,18 +169,24 @@ _PG_TRIGGERS = (
     f"CREATE TRIGGER repositories_recounted AFTER UPDATE OF {', '.join(_COUNTED)} ON repositories"
     f" FOR EACH ROW WHEN ({_CHANGED}) EXECUTE FUNCTION repohub_count_repository()",
 )
+_CATALOGUED = "OLD.category IS DISTINCT FROM NEW.category OR OLD.is_public IS DISTINCT FROM NEW.is_public"
 _SQLITE_TRIGGERS = (
     "CREATE TRIGGER repositories_counted_insert AFTER INSERT ON repositories"
-    f" BEGIN {_count(_SQLITE_PUBLIC)} END",
+    f" BEGIN {_count(_SQLITE_PUBLIC)} {_catalogue(_SQLITE_PUBLIC)} END",
     "CREATE TRIGGER repositories_counted_delete AFTER DELETE ON repositories"
-    f" BEGIN {_uncount(_SQLITE_PUBLIC)} END",
+    f" BEGIN {_uncount(_SQLITE_PUBLIC)} {_uncatalogue(_SQLITE_PUBLIC)} END",
     f"CREATE TRIGGER repositories_recounted AFTER UPDATE OF {', '.join(_COUNTED)} ON repositories"
     f" WHEN {_CHANGED} BEGIN {_uncount(_SQLITE_PUBLIC)} {_count(_SQLITE_PUBLIC)} END",
+    "CREATE TRIGGER repositories_recatalogued AFTER UPDATE OF category, is_public ON repositories"
+    f" WHEN {_CATALOGUED} BEGIN {_uncatalogue(_SQLITE_PUBLIC)} {_catalogue(_SQLITE_PUBLIC)} END",
 )
 _BACKFILL = (
     "INSERT INTO namespace_counts (namespace_id, category, repositories, public_repositories, tags, size)"
     " SELECT namespace_id, category, count(*), sum(CASE WHEN is_public THEN 1 ELSE 0 END),"
-    " coalesce(sum(tag_count), 0), coalesce(sum(size), 0) FROM repositories GROUP BY namespace_id, category"
+    " coalesce(sum(tag_count), 0), coalesce(sum(size), 0) FROM repositories GROUP BY namespace_id, category",
+    "INSERT INTO catalogue_counts (category, stripe, repositories, public_repositories)"
+    f" SELECT category, id % {_STRIPES}, count(*), sum(CASE WHEN is_public THEN 1 ELSE 0 END)"
+    f" FROM repositories GROUP BY category, id % {_STRIPES}",
 )
 
 
@@ -152,7 +198,8 @@ def _install_counting() -> None:
     else:
         for trigger in _SQLITE_TRIGGERS:
             op.execute(trigger)
-    op.execute(_BACKFILL)
+    for statement in _BACKFILL:
+        op.execute(statement)
 
 
 def _remove_counting() -> None:
@@ -161,8 +208,8 @@ def _remove_counting() -> None:
         op.execute("DROP TRIGGER IF EXISTS repositories_counted ON repositories")
         op.execute("DROP FUNCTION IF EXISTS repohub_count_repository()")
     else:
-        for name in ("repositories_counted_insert", "repositories_counted_delete", "repositories_recounted"):
-            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        for name in ("counted_insert", "counted_delete", "recounted", "recatalogued"):
+            op.execute(f"DROP TRIGGER IF EXISTS repositories_{name}")
 
 
 def downgrade() -> None:
@@ -184,5 +231,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_repositories_created_at_id")
 
     op.drop_table("namespace_quotas")
+    op.drop_table("catalogue_counts")
     op.drop_table("namespace_counts")
     # ### end Alembic commands ###

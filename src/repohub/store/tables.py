@@ -158,6 +158,19 @@ class NamespaceCountRow(Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class CatalogueCountRow(Base):
+    """The whole catalogue's repositories (all, public) per category, striped over a few rows by
+    repository id (creates do not queue on one lock); kept by the same triggers as
+    ``NamespaceCountRow``. The total of a list across namespaces is a sum of these rows."""
+
+    __tablename__ = "catalogue_counts"
+
+    category: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stripe: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repositories: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    public_repositories: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
 class NamespaceQuotaRow(Timestamps, Base):
     """A namespace's limit of one kind (``repositories``), set with ``repohub quotas set``; no row
     means no limit."""
