@@ -36,9 +36,10 @@ _REPOSITORY_COLUMNS = (
  r.upload_count, r.star_count, r.pulled_at, r.pushed_at, r.created_at, r.updated_at, """
     + _CREATOR_COLUMNS
 )
-_COLUMNS = _REPOSITORY_COLUMNS + ", count(*) OVER () AS total"
 _SUMMARY_COLUMNS = """r.id, r.namespace_id, {namespace} AS namespace, r.name, r.description, r.category,
- r.is_public, r.size, r.tag_count, r.download_count, r.created_at, r.updated_at, count(*) OVER () AS total"""
+ r.is_public, r.size, r.tag_count, r.download_count, r.created_at, r.updated_at"""
+# The total of a page beside its rows: counted with them, or read from the kept counts (``kept``).
+_WINDOW_TOTAL = "count(*) OVER () AS total"
 # Newest first, the order RepositoryStore.tag_names() gives.
 _TAG_NAMES = (
     "ARRAY(SELECT t.name FROM tags t WHERE t.repository_id = r.id"
@@ -92,12 +93,15 @@ def sqlite_time(moment: datetime) -> str:
 # (PostgreSQL hashes a subquery of ``IN``, SQLite builds it an index): its repository grants, and the
 # repositories shared with a namespace it belongs to whose deadline has not passed. Tested only for
 # rows the public flag and the membership have not already let through.
-_GRANTED = "r.id IN (SELECT g.repository_id FROM repository_grants g WHERE g.user_id = ${user})"
-_SHARED = (
-    "r.id IN (SELECT s.repository_id FROM repository_shares s"
+_GRANT_IDS = "SELECT g.repository_id FROM repository_grants g WHERE g.user_id = ${user}"
+_SHARE_IDS = (
+    "SELECT s.repository_id FROM repository_shares s"
     " JOIN memberships d ON d.namespace_id = s.namespace_id AND d.user_id = ${user}"
-    " WHERE s.expires_at IS NULL OR s.expires_at > ${now})"
+    " WHERE s.expires_at IS NULL OR s.expires_at > ${now}"
 )
+_GRANTED = f"r.id IN ({_GRANT_IDS})"
+_SHARED = f"r.id IN ({_SHARE_IDS})"
+_MEMBERSHIP_KEY = "m.namespace_id = r.namespace_id AND m.user_id = ${user}"
 _ROBOT_MATCHES = (
     "(r.namespace_id = ${namespace} AND EXISTS (SELECT 1 FROM robot_access a"
     " WHERE a.robot_id = ${robot} AND r.name LIKE a.like_pattern ESCAPE '\\'))"
@@ -116,7 +120,7 @@ def visible_sql(visible: str, first: int, *, probe: bool = False) -> tuple[str, 
     if visible == ROBOT:
         return "", "(r.is_public IS TRUE OR " + _ROBOT_MATCHES.format(namespace=first, robot=first + 1) + ")"
     beyond = " OR " + _GRANTED.format(user=first) + " OR " + _SHARED.format(user=first, now=first + 1)
-    key = f"m.namespace_id = r.namespace_id AND m.user_id = ${first}"
+    key = _MEMBERSHIP_KEY.format(user=first)
     if probe:
         return "", f"(r.is_public IS TRUE OR (SELECT true FROM memberships m WHERE {key}){beyond})"
     return f" LEFT JOIN memberships m ON {key}", f"(r.is_public IS TRUE OR m.user_id IS NOT NULL{beyond})"
@@ -136,7 +140,12 @@ def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
     a name fragment matches few rows; it guessed 5,000 and hashed the caller's 10,000 memberships for
     ~50 matches, 2.8 ms a page at 1M repositories. With custom plans the probe still saves public
     matches their join: 1.0 → 0.83 ms. Other pages across namespaces may match most rows, for which a
-    hash is the cheaper join."""
+    hash is the cheaper join.
+
+    Every page across namespaces probes so: without a name filter it is the first rows of an order's
+    index (migration 0010) tested one by one until the page is full, where a join of the caller's
+    memberships first would hash them all (10,000 for the bench user at 1M) and sort every match.
+    Its total is not counted with it (``kept``)."""
     conditions: list[str] = []
     if namespace:
         conditions.append(f"n.name = ${len(conditions) + 1}")
@@ -144,7 +153,7 @@ def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
         conditions.append(f"lower(r.name) LIKE ${len(conditions) + 1} ESCAPE '\\'")
     if category:
         conditions.append(f"r.category = ${len(conditions) + 1}")
-    join, condition = visible_sql(visible, len(conditions) + 1, probe=name and not namespace)
+    join, condition = visible_sql(visible, len(conditions) + 1, probe=not namespace)
     if condition is not None:
         conditions.append(condition)
     joins = _FROM + (_JOIN_NAMESPACE if namespace else "") + join
@@ -159,6 +168,50 @@ def _parameters(sql: str) -> int:
 _PARAMETER = re.compile(r"\$(\d+)")
 
 
+def kept(namespace: bool, name: bool) -> bool:
+    """Whether a shape's total is read from the counts kept per namespace and per category (migration
+    0010) instead of counted with its rows: a page across namespaces without a name filter, whose
+    window count visited every visible repository (834 ms at 1M, docs/benchmarks.md)."""
+    return not namespace and not name
+
+
+def _catalogue(column: str, category: bool) -> str:
+    where = " WHERE k.category = $1" if category else ""
+    return f"(SELECT coalesce(sum(k.{column}), 0) FROM catalogue_counts k{where})"
+
+
+@lru_cache(maxsize=16)
+def kept_total_sql(category: bool, visible: str) -> str:
+    """The total of a ``kept`` shape, its parameters the shape's ($1 the category if ``category``).
+
+    The repositories ``visible_sql`` lets through, partitioned so that each part is a sum of kept
+    rows or a count of a caller's own few: the public ones (the catalogue's counts), then the private
+    ones the caller reaches — a member its namespaces' (its own counts) and, outside them, its grants'
+    and shares' (the same subqueries as the rule's); a robot its patterns' matches in its namespace."""
+    if visible == EVERYTHING:
+        return f"SELECT CAST({_catalogue('repositories', category)} AS BIGINT)"
+    public = _catalogue("public_repositories", category)
+    if visible == PUBLIC:
+        return f"SELECT CAST({public} AS BIGINT)"
+    first = 2 if category else 1
+    private = "r.is_public IS FALSE" + (" AND r.category = $1" if category else "")
+    if visible == ROBOT:
+        matches = _ROBOT_MATCHES.format(namespace=first, robot=first + 1)
+        robots = f"(SELECT count(*) FROM repositories r WHERE {private} AND {matches})"
+        return f"SELECT CAST({public} + {robots} AS BIGINT)"
+    user = f"${first}"
+    own = (
+        f"(SELECT coalesce(sum(o.private_repositories), 0) FROM member_counts o WHERE o.user_id = {user}"
+        + (" AND o.category = $1)" if category else ")")
+    )
+    reached_ids = _GRANT_IDS.format(user=first) + " UNION " + _SHARE_IDS.format(user=first, now=first + 1)
+    elsewhere = (
+        f"(SELECT count(*) FROM repositories r WHERE r.id IN ({reached_ids}) AND {private}"
+        f" AND NOT EXISTS (SELECT 1 FROM memberships m WHERE {_MEMBERSHIP_KEY.format(user=first)}))"
+    )
+    return f"SELECT CAST({public} + {own} + {elsewhere} AS BIGINT)"
+
+
 @lru_cache(maxsize=512)
 def page_sql(
     namespace: bool, name: bool, category: bool, visible: str, order: RepoOrder, descending: bool,
@@ -169,9 +222,14 @@ def page_sql(
     filtered = _filtered(namespace, name, category, visible)
     count = _parameters(filtered)
     direction = "DESC" if descending else "ASC"
-    columns = (_SUMMARY_COLUMNS if summary else _COLUMNS).format(
-        namespace="n.name" if namespace else _NAMESPACE_OF_ROW
-    ) + (", " + _TAG_NAMES if tag_names else "")
+    total = f"({kept_total_sql(category, visible)}) AS total" if kept(namespace, name) else _WINDOW_TOTAL
+    columns = (
+        (_SUMMARY_COLUMNS if summary else _REPOSITORY_COLUMNS).format(
+            namespace="n.name" if namespace else _NAMESPACE_OF_ROW
+        )
+        + (", " + total)
+        + (", " + _TAG_NAMES if tag_names else "")
+    )
     if not summary:  # the creator's columns
         filtered = filtered.replace(_FROM, _FROM + _WITH_CREATOR, 1)
     return (
@@ -208,6 +266,8 @@ def sqlite_page_sql(
 
 @lru_cache(maxsize=256)
 def count_sql(namespace: bool, name: bool, category: bool, visible: str) -> str:
+    if kept(namespace, name):
+        return kept_total_sql(category, visible)
     return "SELECT count(*)" + _filtered(namespace, name, category, visible)
 
 

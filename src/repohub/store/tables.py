@@ -171,6 +171,18 @@ class CatalogueCountRow(Base):
     public_repositories: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class MemberCountRow(Base):
+    """A user's private repositories in the namespaces it belongs to, per category: what its list
+    across namespaces shows beyond the public ones. Kept by triggers on ``repositories`` and
+    ``memberships`` (migration 0010)."""
+
+    __tablename__ = "member_counts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), primary_key=True)
+    private_repositories: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
 class NamespaceQuotaRow(Timestamps, Base):
     """A namespace's limit of one kind (``repositories``), set with ``repohub quotas set``; no row
     means no limit."""
