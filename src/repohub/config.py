@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from repohub import defaults
@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(default=defaults.DB_CONNECT_TIMEOUT, gt=0)
     db_command_timeout: float = Field(default=defaults.DB_COMMAND_TIMEOUT, gt=0)
     db_pool_timeout: float = Field(default=defaults.DB_POOL_TIMEOUT, gt=0)
+    # Streaming standbys of the PostgreSQL primary (comma-separated URLs) that take the lone reads
+    # (``store.replicas``); empty: every read on the primary. A replica further behind than
+    # ``replica_max_lag`` seconds is skipped until it catches up.
+    database_replica_urls: str = ""
+    replica_max_lag: float = Field(default=defaults.REPLICA_MAX_LAG, ge=0)
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
     # FastAPI's own OpenTelemetry (traces, metrics, logs to the globally configured providers). Off,
     # FastAPI skips its per-request check for a configured provider; /metrics is repohub's own.
@@ -108,6 +113,22 @@ class Settings(BaseSettings):
             if "*" in pattern[1:] or (pattern.startswith("*") and pattern != "*" and pattern[1] != "."):
                 raise ValueError(f"allowed_hosts: {pattern!r} is no host; a wildcard is '*.example.com'")
         return value
+
+    @model_validator(mode="after")
+    def _valid_replicas(self) -> Settings:
+        """Replicas are PostgreSQL standbys of a PostgreSQL primary: anything else stops the start."""
+        urls = self.replica_url_list
+        if urls and self.is_sqlite:
+            raise ValueError("database_replica_urls: read replicas need a PostgreSQL database_url")
+        for url in urls:
+            if not url.startswith("postgresql"):
+                scheme = url.split(":", 1)[0]
+                raise ValueError(f"database_replica_urls: a replica must be a postgresql URL, not {scheme!r}")
+        return self
+
+    @property
+    def replica_url_list(self) -> list[str]:
+        return _split(self.database_replica_urls)
 
     @property
     def allowed_host_list(self) -> list[str]:
