@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["Cluster", "NoBinaries", "pg_bin", "standby_of", "throwaway_cluster"]
+__all__ = ["Cluster", "NoBinaries", "pg_bin", "replayed", "standby_of", "throwaway_cluster", "wait_streaming"]
 
 
 class NoBinaries(RuntimeError):
@@ -69,8 +69,18 @@ class Cluster:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
         log = os.path.join(self.directory, "log")
         subprocess.run(
-            [*self.run_as, self.pg_ctl, "-D", self.data, "-o", f"{options} {self.options}", "-w", "-l", log]
-            + ["start"],
+            [
+                *self.run_as,
+                self.pg_ctl,
+                "-D",
+                self.data,
+                "-o",
+                f"{options} {self.options}",
+                "-w",
+                "-l",
+                log,
+                "start",
+            ],
             check=True,
             capture_output=True,
         )
@@ -94,7 +104,9 @@ class Cluster:
         return done.stdout.strip()
 
     def discard(self) -> None:
-        subprocess.run([*self.run_as, self.pg_ctl, "-D", self.data, "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            [*self.run_as, self.pg_ctl, "-D", self.data, "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -108,8 +120,11 @@ def _workspace(prefix: str) -> tuple[str, list[str]]:
     return directory, run_as
 
 
+# pg_stat_statements on both: the standby's own counters show which reads it answered.
+_STATEMENTS = "-c shared_preload_libraries=pg_stat_statements"
 # A primary a standby can stream from: WAL for replicas, and room for a few of them.
-PRIMARY_OPTIONS = "-c wal_level=replica -c max_wal_senders=5 -c hot_standby=on"
+PRIMARY_OPTIONS = f"-c wal_level=replica -c max_wal_senders=5 {_STATEMENTS}"
+STANDBY_OPTIONS = f"-c hot_standby=on {_STATEMENTS}"
 
 
 @contextmanager
@@ -130,6 +145,10 @@ def throwaway_cluster(*, replicable: bool = False) -> Iterator[Cluster]:
         cluster.discard()
 
 
+# ``-R``: the standby's connection to its primary written into the copy; WAL streamed alongside.
+_BACKUP = ("-R", "-X", "stream", "-c", "fast", "-D")
+
+
 @contextmanager
 def standby_of(primary: Cluster) -> Iterator[Cluster]:
     """A hot standby of ``primary`` (made by ``throwaway_cluster(replicable=True)``), streaming from it."""
@@ -137,18 +156,27 @@ def standby_of(primary: Cluster) -> Iterator[Cluster]:
     directory, run_as = _workspace("repohub-standby-pg-")
     data = os.path.join(directory, "data")
     subprocess.run(
-        [*run_as, basebackup, "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "-D", data]
-        + ["-R", "-X", "stream", "-c", "fast"],
+        [*run_as, basebackup, "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", *_BACKUP, data],
         check=True,
         capture_output=True,
     )
-    standby = Cluster(data, directory, _free_port(), run_as, primary.pg_ctl, "-c hot_standby=on")
+    standby = Cluster(data, directory, _free_port(), run_as, primary.pg_ctl, STANDBY_OPTIONS)
     try:
         standby.start()
         wait_streaming(standby)
         yield standby
     finally:
         standby.discard()
+
+
+def replayed(primary: Cluster, standby: Cluster, timeout: float = 30.0) -> None:
+    """Until ``standby`` has replayed everything ``primary`` had written when this was called."""
+    lsn = primary.psql("SELECT pg_current_wal_lsn()")
+    deadline = time.monotonic() + timeout
+    while standby.psql(f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn") != "t":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the standby did not replay up to {lsn}")
+        time.sleep(0.05)
 
 
 def wait_streaming(standby: Cluster, timeout: float = 30.0) -> None:

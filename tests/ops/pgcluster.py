@@ -9,7 +9,6 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import NoReturn, TypeVar
 
 import pytest
-
 from bench import pgcluster
 from bench.pgcluster import Cluster
 

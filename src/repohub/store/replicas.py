@@ -57,12 +57,16 @@ POLL_INTERVAL = 1.0  # seconds between two checks of every replica
 # (a replica's lag is known a poll late) and some slack for the commit's own way to the standby.
 WINDOW_MARGIN = 2.0
 
-# One statement per check: how far behind the replica is, in seconds (NULL: it never replayed
-# anything although WAL is waiting, so its lag is unknown). Not in recovery (a promoted standby, or
-# a primary named as a replica by mistake): it has every write, lag 0.
+# One statement per check: how far behind the replica is, in seconds. 0 when it has replayed all the
+# WAL it received (``>=``: after a restart the receive position starts at its segment's beginning,
+# behind the replay); NULL (unknown, so not fit for reads) when no WAL receiver runs (a standby cut
+# off from its primary cannot know what it misses, the row's fields are hidden from roles without
+# pg_read_all_stats, but not the row) or when it never replayed anything. Not in recovery (a
+# promoted standby, or a primary named as a replica): it has every write, lag 0.
 LAG_SQL = """SELECT CASE
     WHEN NOT pg_is_in_recovery() THEN 0::float8
-    WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0::float8
+    WHEN NOT EXISTS (SELECT FROM pg_stat_wal_receiver) THEN NULL
+    WHEN pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn() THEN 0::float8
     ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
 END AS lag"""
 
