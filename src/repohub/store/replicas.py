@@ -38,6 +38,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from repohub.store.audit import ActorOf
 from repohub.store.faults import is_unavailable
 from repohub.store.pg_reader import PgReader
+from repohub.store.tables import AuditRow
 
 __all__ = [
     "PRIMARY",
@@ -202,20 +203,34 @@ class ReplicaReader:
 
     # -- read-your-writes -----------------------------------------------------------------------
     def follow_writes(self, session_class: type[Session]) -> None:
-        """Open the caller's window when a transaction of ``session_class`` that wrote commits: a
-        write is what the audit trail counts as one (an INSERT, UPDATE, DELETE or text statement,
-        or a flush), and the caller is the audit trail's actor."""
-        event.listen(session_class, "do_orm_execute", _note_execute)
-        event.listen(session_class, "after_flush", _note_flush)
+        """Open a caller's window when a transaction of ``session_class`` in which it wrote commits.
+
+        A write is what the audit trail counts as one (an INSERT, UPDATE, DELETE or text statement,
+        or a flush), and its caller the audit trail's actor, taken when the write runs: a token's
+        last-use stamp, written while its request is still nobody's, opens no window (once a
+        minute per token, it would otherwise keep a busy caller's reads off the replicas 7 s in 60)."""
+        event.listen(session_class, "do_orm_execute", self._on_execute)
+        event.listen(session_class, "after_flush", self._on_flush)
         event.listen(session_class, "after_commit", self._after_commit)
         event.listen(session_class, "after_rollback", _forget)
 
-    def _after_commit(self, session: Session) -> None:
-        if not session.info.pop(_WROTE, False):
-            return
+    def _note(self, session: Session) -> None:
         request = self._actor()
         if request is not None and request.user is not None:
-            self.freshness.wrote(request.user)
+            session.info.setdefault(_WRITERS, set()).add(request.user)
+
+    def _on_execute(self, state: ORMExecuteState) -> None:
+        # The audit trail's own entries, inserted as the transaction commits, record writes that
+        # were noted (or not) as they ran: the entries are nobody's write of their own.
+        if not state.is_select and _table_of(state.statement) != AUDIT_TABLE:
+            self._note(state.session)
+
+    def _on_flush(self, session: Session, _flush: UOWTransaction) -> None:
+        self._note(session)
+
+    def _after_commit(self, session: Session) -> None:
+        for caller in session.info.pop(_WRITERS, ()):
+            self.freshness.wrote(caller)
 
     # -- health ----------------------------------------------------------------------------------
     async def check(self, replica: Replica) -> None:
@@ -252,20 +267,18 @@ class ReplicaReader:
         await asyncio.gather(self.primary.close(), *(replica.reader.close() for replica in self.replicas))
 
 
-_WROTE = "repohub_wrote"  # session.info key: the open transaction wrote
+_WRITERS = "repohub_writers"  # session.info key: the callers who wrote in the open transaction
 
 
-def _note_execute(state: ORMExecuteState) -> None:
-    if not state.is_select:
-        state.session.info[_WROTE] = True
+AUDIT_TABLE = AuditRow.__tablename__
 
 
-def _note_flush(session: Session, _flush: UOWTransaction) -> None:
-    session.info[_WROTE] = True
+def _table_of(statement: Any) -> str | None:
+    return getattr(getattr(statement, "table", None), "name", None)
 
 
 def _forget(session: Session) -> None:
-    session.info.pop(_WROTE, None)
+    session.info.pop(_WRITERS, None)
 
 
 def _replica_fault(error: BaseException) -> bool:
