@@ -192,7 +192,8 @@ class ReplicaReader:
             except Exception as error:
                 if not _replica_fault(error):
                     raise  # the statement's own failure: the primary would fail alike
-                log.warning("replica %s failed a read (%s): read on the primary", replica.name, error)
+                # The error's kind only: its text carries the statement and its parameters.
+                log.warning("replica %s failed a read (%s): read on the primary", replica.name, _kind(error))
                 replica.fail()
             else:
                 replica.served += 1
@@ -279,6 +280,11 @@ def _table_of(statement: Any) -> str | None:
 
 def _forget(session: Session) -> None:
     session.info.pop(_WRITERS, None)
+
+
+def _kind(error: BaseException) -> str:
+    """The driver's own error class where SQLAlchemy wrapped one (``AdminShutdownError``...)."""
+    return type(getattr(error, "orig", None) or error).__name__
 
 
 def _replica_fault(error: BaseException) -> bool:
