@@ -53,7 +53,9 @@ class Run:
     p99_ms: float
     requests: int
     errors: int
-    standby_statements: int  # statements repohub ran on the standby during the run
+    standby_statements: int  # statements repohub ran on the standby during the run (its own count)
+    primary_reads: float  # lone reads repohub counted on the primary (/metrics), during the run
+    replica_reads: float  # and on the replica
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -74,6 +76,17 @@ def serving(dataset: Dataset, work: Path, replica_url: str | None) -> Iterator[s
         if replica_url is not None:
             wait_replica(server.url, "up")
         yield server.url
+
+
+def lone_reads(url: str) -> dict[str, float]:
+    """``repohub_db_lone_reads_total`` by database: "primary" and the replica's, as /metrics shows."""
+    time.sleep(1.2)  # the health loop hands the counts to /metrics once a second
+    found: dict[str, float] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("repohub_db_lone_reads_total{"):
+            label, value = line.rsplit(" ", 1)
+            found["primary" if '"primary"' in label else "replica"] = float(value)
+    return found
 
 
 def wait_replica(url: str, state: str, timeout: float = 60.0) -> None:
@@ -113,16 +126,16 @@ class Bench:
     def measure(self, label: str, replica: bool, options: argparse.Namespace) -> Run:
         with serving(self.dataset, self.work, self.replica_url if replica else None) as url:
             self.wrk(url, 2, options.connections)  # warm: prepared statements, verified token
-            before = self.standby_calls()
+            before, counted = self.standby_calls(), lone_reads(url)
             measured = self.wrk(url, options.seconds, options.connections)
-            return self.result(label, measured, before)
+            return self.result(label, measured, before, counted, lone_reads(url))
 
     def stopped_mid_run(self, options: argparse.Namespace) -> tuple[Run, int]:
         """The standby stopped a third into the run and started at two thirds; then the reads a
         short run puts on it once it is back."""
         with serving(self.dataset, self.work, self.replica_url) as url:
             self.wrk(url, 2, options.connections)
-            before = self.standby_calls()
+            before, counted = self.standby_calls(), lone_reads(url)
             third = options.seconds / 3
             flip = threading.Thread(target=self._stop_and_start, args=(third,))
             flip.start()
@@ -130,7 +143,7 @@ class Bench:
                 measured = self.wrk(url, options.seconds, options.connections)
             finally:
                 flip.join()
-            result = self.result("with replica, stopped mid-run", measured, before)
+            result = self.result("with replica, stopped mid-run", measured, before, counted, lone_reads(url))
             wait_replica(url, "up")
             again = self.standby_calls()
             self.wrk(url, 2, options.connections)
@@ -142,10 +155,15 @@ class Bench:
         time.sleep(third)
         self.standby.start()
 
-    def result(self, label: str, measured: Measured, before: int) -> Run:
+    def result(
+        self, label: str, measured: Measured, before: int, counted: dict[str, float], after: dict[str, float]
+    ) -> Run:
+        def delta(where: str) -> float:
+            return after.get(where, 0.0) - counted.get(where, 0.0)
+
         return Run(
             label, measured.rate, measured.p50_ms, measured.p99_ms, measured.requests, measured.errors,
-            self.standby_calls() - before,
+            self.standby_calls() - before, delta("primary"), delta("replica"),
         )  # fmt: skip
 
 
@@ -155,6 +173,7 @@ def _report(runs: list[Run], back_on_replica: int) -> int:
             f"bench.replica: {result.label:32} {result.rate:8.1f} req/s  p50 {result.p50_ms:6.1f} ms"
             f"  p99 {result.p99_ms:6.1f} ms  errors {result.errors}"
             f"  standby statements {result.standby_statements}"
+            f"  lone reads primary/replica {result.primary_reads:.0f}/{result.replica_reads:.0f}"
         )
     without, with_replica, stopped = runs
     print(f"bench.replica: with/without replica throughput {with_replica.rate / without.rate:.2f}x")
@@ -163,7 +182,8 @@ def _report(runs: list[Run], back_on_replica: int) -> int:
     failures = []
     if without.standby_statements:
         failures.append("reads reached the standby without it configured")
-    if with_replica.standby_statements < with_replica.requests:
+    # Each request makes at least one lone read; the standby's own count must show them.
+    if with_replica.standby_statements < with_replica.requests or with_replica.replica_reads == 0:
         failures.append("reads were not observed on the standby")
     if stopped.errors or with_replica.errors or without.errors:
         failures.append("requests failed")
