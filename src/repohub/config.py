@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from repohub import defaults
@@ -20,7 +20,11 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/repohub.db"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REPOHUB_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused setting's error names it and why, never its value (database
+    # URLs, replica URLs and secrets may carry passwords, and the error goes to the terminal).
+    model_config = SettingsConfigDict(
+        env_prefix="REPOHUB_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     data_dir: Path = Path("data")
@@ -114,17 +118,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"allowed_hosts: {pattern!r} is no host; a wildcard is '*.example.com'")
         return value
 
-    @model_validator(mode="after")
-    def _valid_replicas(self) -> Settings:
-        """Replicas are PostgreSQL standbys of a PostgreSQL primary: anything else stops the start."""
-        urls = self.replica_url_list
-        if urls and self.is_sqlite:
-            raise ValueError("database_replica_urls: read replicas need a PostgreSQL database_url")
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _valid_replicas(cls, value: str, info: ValidationInfo) -> str:
+        """Replicas are PostgreSQL standbys of a PostgreSQL primary: anything else stops the start.
+        The message names the scheme, never the URL (it may carry a password)."""
+        urls = _split(value)
+        if urls and str(info.data.get("database_url", "")).startswith("sqlite"):
+            raise ValueError("read replicas need a PostgreSQL database_url")
         for url in urls:
             if not url.startswith("postgresql"):
-                scheme = url.split(":", 1)[0]
-                raise ValueError(f"database_replica_urls: a replica must be a postgresql URL, not {scheme!r}")
-        return self
+                raise ValueError(f"a replica must be a postgresql URL, not {url.split(':', 1)[0]!r}")
+        return value
 
     @property
     def replica_url_list(self) -> list[str]:

@@ -54,7 +54,7 @@ async def readyz(state: StateDep) -> JSONResponse:
     # Ready while the primary is: a replica down or lagging only moves its reads to the primary.
     shown = [
         {"name": status.name, "state": status.state.value, "lag_seconds": status.lag}
-        for status in replicas.statuses()[1:]
+        for status in replicas.replica_statuses()
     ]
     degraded = any(status["state"] != "up" for status in shown)
     return JSONResponse({"status": "degraded" if degraded else "ready", "replicas": shown})

@@ -260,9 +260,13 @@ class ReplicaReader:
             await asyncio.sleep(interval)
 
     def statuses(self) -> list[ReplicaStatus]:
-        """The primary's figures first, then each replica's."""
+        """The primary's figures first, then each replica's (what metrics show)."""
         primary = ReplicaStatus(PRIMARY, ReplicaState.UP, 0.0, self.primary_served)
-        return [primary, *(replica.status() for replica in self.replicas)]
+        return [primary, *self.replica_statuses()]
+
+    def replica_statuses(self) -> list[ReplicaStatus]:
+        """Each replica's figures (what the readiness probe shows)."""
+        return [replica.status() for replica in self.replicas]
 
     async def close(self) -> None:
         await asyncio.gather(self.primary.close(), *(replica.reader.close() for replica in self.replicas))
