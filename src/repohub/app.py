@@ -74,9 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         retention = _start_retention(settings, database, registry)
         rules = _start_rule_listener(settings, database)
         delivery = _start_delivery(settings, database, state.secret_box)
+        replicas = _start_replica_health(database)
         try:
             yield
         finally:
+            await _stop(replicas)
             await _stop(delivery)
             await _stop(retention)
             await _stop(rules)
@@ -180,6 +182,15 @@ def _start_delivery(settings: Settings, database: Database, box: SecretBox) -> a
             await worker.run_forever()
 
     return asyncio.create_task(deliver(), name="repohub-webhook-delivery")
+
+
+def _start_replica_health(database: Database) -> asyncio.Task[None] | None:
+    """The checks that keep reads off a replica that is down or lagging (``store.replicas``), their
+    figures into ``/metrics``; none without REPOHUB_DATABASE_REPLICA_URLS."""
+    if database.replicas is None:
+        return None
+    watch = database.replicas.watch_forever(metrics.replica_reporter())
+    return asyncio.create_task(watch, name="repohub-replica-health")
 
 
 def _start_rule_listener(settings: Settings, database: Database) -> asyncio.Task[None] | None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from repohub import defaults
@@ -20,7 +20,11 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/repohub.db"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REPOHUB_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused setting's error names it and why, never its value (database
+    # URLs, replica URLs and secrets may carry passwords, and the error goes to the terminal).
+    model_config = SettingsConfigDict(
+        env_prefix="REPOHUB_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     data_dir: Path = Path("data")
@@ -40,6 +44,11 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(default=defaults.DB_CONNECT_TIMEOUT, gt=0)
     db_command_timeout: float = Field(default=defaults.DB_COMMAND_TIMEOUT, gt=0)
     db_pool_timeout: float = Field(default=defaults.DB_POOL_TIMEOUT, gt=0)
+    # Streaming standbys of the PostgreSQL primary (comma-separated URLs) that take the lone reads
+    # (``store.replicas``); empty: every read on the primary. A replica further behind than
+    # ``replica_max_lag`` seconds is skipped until it catches up.
+    database_replica_urls: str = ""
+    replica_max_lag: float = Field(default=defaults.REPLICA_MAX_LAG, ge=0)
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
     # FastAPI's own OpenTelemetry (traces, metrics, logs to the globally configured providers). Off,
     # FastAPI skips its per-request check for a configured provider; /metrics is repohub's own.
@@ -108,6 +117,23 @@ class Settings(BaseSettings):
             if "*" in pattern[1:] or (pattern.startswith("*") and pattern != "*" and pattern[1] != "."):
                 raise ValueError(f"allowed_hosts: {pattern!r} is no host; a wildcard is '*.example.com'")
         return value
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _valid_replicas(cls, value: str, info: ValidationInfo) -> str:
+        """Replicas are PostgreSQL standbys of a PostgreSQL primary: anything else stops the start.
+        The message names the scheme, never the URL (it may carry a password)."""
+        urls = _split(value)
+        if urls and str(info.data.get("database_url", "")).startswith("sqlite"):
+            raise ValueError("read replicas need a PostgreSQL database_url")
+        for url in urls:
+            if not url.startswith("postgresql"):
+                raise ValueError(f"a replica must be a postgresql URL, not {url.split(':', 1)[0]!r}")
+        return value
+
+    @property
+    def replica_url_list(self) -> list[str]:
+        return _split(self.database_replica_urls)
 
     @property
     def allowed_host_list(self) -> list[str]:

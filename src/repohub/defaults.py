@@ -16,6 +16,7 @@ __all__ = [
     "DB_POOL_SIZE",
     "DB_POOL_TIMEOUT",
     "LOGIN_TOKEN_TTL",
+    "REPLICA_MAX_LAG",
     "RETENTION_INTERVAL",
     "SQLITE_READ_BUSY_TIMEOUT",
     "SQLITE_WRITE_BUSY_TIMEOUT",
@@ -38,6 +39,10 @@ DB_MAX_OVERFLOW = 10
 DB_CONNECT_TIMEOUT = 3.0
 DB_COMMAND_TIMEOUT = 10.0  # seconds, the default per statement (asyncpg)
 DB_POOL_TIMEOUT = 2.0  # seconds a request waits for a pooled connection before its 503
+# Seconds a read replica may be behind its primary and still take reads (``store.replicas``): a
+# page a few seconds old is what a list behind a cache would show; a caller's own writes are read
+# from the primary regardless (the read-your-writes window).
+REPLICA_MAX_LAG = 5.0
 # SQLite has one writer at a time: a writer queues on the database's lock for up to this long
 # rather than failing at once under concurrent requests...
 SQLITE_WRITE_BUSY_TIMEOUT = 30.0

@@ -1,70 +1,44 @@
-"""A throwaway PostgreSQL cluster a test can stop and start again (fault tests)."""
+"""Throwaway PostgreSQL clusters for the fault and replica tests: ``bench.pgcluster``'s, which fail
+the test in CI when PostgreSQL's binaries are missing and skip it elsewhere."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from typing import NoReturn, TypeVar
 
 import pytest
+from bench import pgcluster
+from bench.pgcluster import Cluster
 
-from tests.postgres import _free_port, _pg_bin
+__all__ = ["Cluster", "streaming_pair", "throwaway_cluster"]
+
+T = TypeVar("T")
 
 
-@dataclass
-class Cluster:
-    data: str
-    directory: str
-    port: int
-    run_as: list[str]
-    pg_ctl: str
+def _missing(error: pgcluster.NoBinaries) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{error} in CI")
+    pytest.skip(str(error))
 
-    @property
-    def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        log = os.path.join(self.directory, "log")
-        subprocess.run(
-            [*self.run_as, self.pg_ctl, "-D", self.data, "-o", options, "-w", "-l", log, "start"],
-            check=True,
-            capture_output=True,
-        )
-
-    def stop(self, mode: str = "fast") -> None:
-        subprocess.run(
-            [*self.run_as, self.pg_ctl, "-D", self.data, "-m", mode, "-w", "stop"],
-            check=True,
-            capture_output=True,
-        )
+def _enter(stack: ExitStack, context: AbstractContextManager[T]) -> T:
+    try:
+        return stack.enter_context(context)
+    except pgcluster.NoBinaries as error:
+        _missing(error)
 
 
 @contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) are required in CI")
-        pytest.skip("no PostgreSQL binaries")
-    directory = tempfile.mkdtemp(prefix="repohub-fault-pg-")
-    data = os.path.join(directory, "data")
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-        shutil.chown(directory, "postgres")
-        os.chmod(directory, 0o755)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [*run_as, initdb, "-D", data, "-U", "postgres", "-A", "trust"], check=True, capture_output=True
-    )
-    cluster = Cluster(data=data, directory=directory, port=_free_port(), run_as=run_as, pg_ctl=pg_ctl)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        subprocess.run([*run_as, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(directory, ignore_errors=True)
+def throwaway_cluster(*, replicable: bool = False) -> Iterator[Cluster]:
+    with ExitStack() as stack:
+        yield _enter(stack, pgcluster.throwaway_cluster(replicable=replicable))
+
+
+@contextmanager
+def streaming_pair() -> Iterator[tuple[Cluster, Cluster]]:
+    """A primary and a hot standby streaming from it."""
+    with ExitStack() as stack:
+        primary = _enter(stack, pgcluster.throwaway_cluster(replicable=True))
+        yield primary, _enter(stack, pgcluster.standby_of(primary))

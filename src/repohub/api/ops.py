@@ -38,7 +38,8 @@ async def healthz() -> Health:
     responses={503: {"model": Health, "description": "database unreachable or not migrated to head"}},
 )
 async def readyz(state: StateDep) -> JSONResponse:
-    """The database answers and its schema is at the newest migration."""
+    """The database answers and its schema is at the newest migration; with read replicas, each
+    replica's state (``up``, ``down``, ``lagging``) and lag, ``degraded`` when one is not up."""
     try:
         found = await migrate.applied(state.engine)
     except Exception as error:  # any failure means "not ready"; the reason goes to logs, not to clients
@@ -47,7 +48,16 @@ async def readyz(state: StateDep) -> JSONResponse:
     if found != _expected_heads():
         log.warning("not ready: schema at %s, code expects %s", sorted(found), sorted(_expected_heads()))
         return JSONResponse({"status": "migrations pending"}, status_code=503)
-    return JSONResponse({"status": "ready"})
+    replicas = state.database.replicas
+    if replicas is None:
+        return JSONResponse({"status": "ready"})
+    # Ready while the primary is: a replica down or lagging only moves its reads to the primary.
+    shown = [
+        {"name": status.name, "state": status.state.value, "lag_seconds": status.lag}
+        for status in replicas.replica_statuses()
+    ]
+    degraded = any(status["state"] != "up" for status in shown)
+    return JSONResponse({"status": "degraded" if degraded else "ready", "replicas": shown})
 
 
 @router.get(

@@ -8,8 +8,9 @@ them (gauges: the sum over live workers).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -49,6 +50,25 @@ DB_POOL_SIZE = Gauge(
     ["pool"],
     multiprocess_mode="livesum",
 )
+# Read replicas (``store.replicas``), label ``database``: a replica's ``host:port/db``, or ``primary``
+# for the reads counter. Set by each process's health loop, about once a second.
+DB_REPLICA_UP = Gauge(
+    "repohub_db_replica_up",
+    "1 when the read replica takes reads (answering, lag within REPOHUB_REPLICA_MAX_LAG), else 0",
+    ["database"],
+    multiprocess_mode="livemin",  # a replica one worker cannot use is shown as not up
+)
+DB_REPLICA_LAG = Gauge(
+    "repohub_db_replica_lag_seconds",
+    "How far the read replica's replay is behind its primary (NaN while unknown)",
+    ["database"],
+    multiprocess_mode="livemax",
+)
+DB_LONE_READS = Counter(
+    "repohub_db_lone_reads",
+    "Lone reads (list and detail pages, token grants, immutability checks) answered, by database",
+    ["database"],
+)
 # Incremented by whoever issues a token: kind is "api" (login, CLI) or "registry" (Distribution JWT).
 TOKENS_ISSUED = Counter("repohub_tokens_issued", "Credentials issued, by kind", ["kind"])
 # Incremented by the registry event sink for each notification applied: action is push, pull, delete…
@@ -74,6 +94,36 @@ RETENTION_DURATION = Histogram(
 # Webhook delivery attempts (``domain.webhooks.delivery``), by outcome: "succeeded", "failed" (the
 # receiver's error or none), "expired" (given up before an attempt: older than REPOHUB_WEBHOOK_MAX_AGE).
 WEBHOOK_ATTEMPTS = Counter("repohub_webhook_attempts", "Webhook delivery attempts, by outcome", ["outcome"])
+
+
+class ReplicaFigures(Protocol):
+    """One database's figures as the store's replica reader gives them (``ReplicaStatus``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...  # "up", "down" or "lagging"
+    @property
+    def lag(self) -> float | None: ...
+    @property
+    def served(self) -> int: ...  # reads answered since the process started
+
+
+def replica_reporter() -> Callable[[Iterable[ReplicaFigures]], None]:
+    """What the health loop hands its figures to: the gauges set, the reads counter advanced by
+    what was served since the last report (the hot path only counts in a plain integer)."""
+    reported: dict[str, int] = {}
+
+    def report(figures: Iterable[ReplicaFigures]) -> None:
+        for figure in figures:
+            DB_LONE_READS.labels(figure.name).inc(figure.served - reported.get(figure.name, 0))
+            reported[figure.name] = figure.served
+            if figure.name == "primary":
+                continue
+            DB_REPLICA_UP.labels(figure.name).set(1 if figure.state == "up" else 0)
+            DB_REPLICA_LAG.labels(figure.name).set(float("nan") if figure.lag is None else figure.lag)
+
+    return report
 
 
 def is_multiprocess() -> bool:

@@ -19,7 +19,8 @@ from repohub.store.engine import create_engine, create_sessionmaker
 from repohub.store.gate import Gate
 from repohub.store.memory import Memory
 from repohub.store.pg_reader import PoolStats, open_pool_stats
-from repohub.store.readers import Reader, open_reader
+from repohub.store.readers import Reader, ReplicaConfig, open_reader
+from repohub.store.replicas import ReplicaReader
 from repohub.store.session import LazySession
 from repohub.store.unit import Store
 
@@ -47,6 +48,8 @@ class Database:
         self.memory = memory
         self.gate = gate
         self.reader = reader  # connections of the store's own for lone hot reads
+        # The replicas behind ``reader`` (None: every lone read on the primary), for health and probes.
+        self.replicas = reader if isinstance(reader, ReplicaReader) else None
         self._dialect = engine.dialect.name
 
     @classmethod
@@ -63,6 +66,12 @@ class Database:
             command_timeout=settings.db_command_timeout,
             pool_timeout=settings.db_pool_timeout,
         )
+        # Replicas serve requests only: the CLI (no actor) decides on what the primary says.
+        replicas = (
+            ReplicaConfig(settings.replica_url_list, settings.replica_max_lag, actor)
+            if actor is not None and settings.replica_url_list
+            else None
+        )
         reader = (
             await open_reader(
                 settings.database_url,
@@ -70,12 +79,15 @@ class Database:
                 connect_timeout=settings.db_connect_timeout,
                 command_timeout=settings.db_command_timeout,
                 acquire_timeout=settings.db_pool_timeout,
+                replicas=replicas,
             )
             if lone_reads
             else None
         )
         memory = Memory()
         sessions = create_sessionmaker(engine, actor=actor, memory=memory)
+        if isinstance(reader, ReplicaReader):  # a caller's writes keep its reads on the primary a while
+            reader.follow_writes(sessions.kw["sync_session_class"])
         return cls(engine, sessions, memory, Gate(settings.db_pool_size, settings.db_pool_timeout), reader)
 
     def store(self) -> Store:

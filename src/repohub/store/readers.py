@@ -2,7 +2,8 @@
 
 One per application: an asyncpg pool on PostgreSQL (``pg_reader``), read-only ``sqlite3`` connections
 on a SQLite file (``sqlite_reader``). Both take the SQL of ``pg_pages`` (``$n`` parameters) and
-answer rows that index by column name.
+answer rows that index by column name. With read replicas configured, the PostgreSQL reader is a
+``replicas.ReplicaReader``: the same protocol over the primary's pool and one per replica.
 
 A store's read has one SQL text and :class:`Reads` decides where it runs: on the reader unless the
 session's transaction wrote something (then on the session's own connection, which sees the write).
@@ -11,14 +12,17 @@ session's transaction wrote something (then on the session's own connection, whi
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from repohub.store.audit import ActorOf
 from repohub.store.engine import sqlite_file
 from repohub.store.pg_reader import PgReader
+from repohub.store.replicas import Replica, ReplicaReader, replica_name
 from repohub.store.session import LazySession
 from repohub.store.sqlite_reader import SqliteReader
 
-__all__ = ["Reader", "Reads", "open_reader"]
+__all__ = ["Reader", "Reads", "ReplicaConfig", "open_reader"]
 
 
 class Reader(Protocol):
@@ -58,6 +62,15 @@ class Reads:
         return await reader.fetch(sql, params)
 
 
+@dataclass(frozen=True, slots=True)
+class ReplicaConfig:
+    """Where the lone reads may go besides the primary (``Settings.replica_url_list``)."""
+
+    urls: Sequence[str]
+    max_lag: float
+    actor: ActorOf  # who the current request's caller is: its read-your-writes window
+
+
 async def open_reader(
     database_url: str,
     *,
@@ -65,15 +78,31 @@ async def open_reader(
     connect_timeout: float,
     command_timeout: float,
     acquire_timeout: float,
+    replicas: ReplicaConfig | None = None,
 ) -> Reader | None:
-    """The reader for the configured database (None for an in-memory SQLite database)."""
+    """The reader for the configured database (None for an in-memory SQLite database); over the
+    primary and ``replicas`` when some are given (PostgreSQL only: ``Settings`` refuses the rest)."""
     if database_url.startswith("sqlite"):
         path = sqlite_file(database_url)
         return SqliteReader(path) if path is not None else None
-    return await PgReader.open(
-        database_url,
-        size=pool_size,
-        connect_timeout=connect_timeout,
-        command_timeout=command_timeout,
-        acquire_timeout=acquire_timeout,
+
+    async def pool(url: str) -> PgReader:
+        return await PgReader.open(
+            url,
+            size=pool_size,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+            acquire_timeout=acquire_timeout,
+        )
+
+    primary = await pool(database_url)
+    if replicas is None or not replicas.urls:
+        return primary
+    standbys = [Replica(replica_name(url), await pool(url)) for url in replicas.urls]
+    return ReplicaReader(
+        primary,
+        standbys,
+        max_lag=replicas.max_lag,
+        actor=replicas.actor,
+        check_timeout=connect_timeout + 1.0,  # a check may have to connect first
     )
