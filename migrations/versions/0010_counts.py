@@ -200,33 +200,50 @@ BEGIN
 END
 $$
 """
+_CATALOGUED = "OLD.category IS DISTINCT FROM NEW.category OR OLD.is_public IS DISTINCT FROM NEW.is_public"
 _MEMBERED = (
     "OLD.namespace_id IS DISTINCT FROM NEW.namespace_id OR OLD.category IS DISTINCT FROM NEW.category"
     " OR OLD.is_public IS DISTINCT FROM NEW.is_public"
 )
 
+# PostgreSQL holds each counts row's lock until commit. A change that moves a repository between two
+# rows (a category change) takes them in key order, whichever way it moves, so that two such changes
+# crossing each other cannot deadlock; the tables are always taken in the same order too.
+_PG_MOVE = f"""
+        {_uncount(_PG_PUBLIC)}
+        {_count(_PG_PUBLIC)}
+        IF {_CATALOGUED} THEN
+            {_uncatalogue(_PG_PUBLIC)}
+            {_catalogue(_PG_PUBLIC)}
+        END IF;
+        IF {_MEMBERED} THEN
+            {_unmember("OLD")}
+            {_member("NEW")}
+        END IF;"""
+_PG_MOVE_BACK = f"""
+        {_count(_PG_PUBLIC)}
+        {_uncount(_PG_PUBLIC)}
+        IF {_CATALOGUED} THEN
+            {_catalogue(_PG_PUBLIC)}
+            {_uncatalogue(_PG_PUBLIC)}
+        END IF;
+        IF {_MEMBERED} THEN
+            {_member("NEW")}
+            {_unmember("OLD")}
+        END IF;"""
 _PG_FUNCTION = f"""
 CREATE FUNCTION repohub_count_repository() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        {_uncount(_PG_PUBLIC)}
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        {_count(_PG_PUBLIC)}
-    END IF;
     IF TG_OP = 'INSERT' THEN
+        {_count(_PG_PUBLIC)}
         {_catalogue(_PG_PUBLIC)}
         {_member("NEW")}
     ELSIF TG_OP = 'DELETE' THEN
+        {_uncount(_PG_PUBLIC)}
         {_uncatalogue(_PG_PUBLIC)}
         {_unmember("OLD")}
-    ELSIF OLD.category IS DISTINCT FROM NEW.category OR OLD.is_public IS DISTINCT FROM NEW.is_public THEN
-        {_uncatalogue(_PG_PUBLIC)}
-        {_catalogue(_PG_PUBLIC)}
-    END IF;
-    IF TG_OP = 'UPDATE' AND ({_MEMBERED}) THEN
-        {_unmember("OLD")}
-        {_member("NEW")}
+    ELSIF (OLD.namespace_id, OLD.category) <= (NEW.namespace_id, NEW.category) THEN{_PG_MOVE}
+    ELSE{_PG_MOVE_BACK}
     END IF;
     RETURN NULL;
 END
@@ -240,7 +257,6 @@ _PG_TRIGGERS = (
     "CREATE TRIGGER memberships_counted AFTER INSERT OR DELETE ON memberships"
     " FOR EACH ROW EXECUTE FUNCTION repohub_count_membership()",
 )
-_CATALOGUED = "OLD.category IS DISTINCT FROM NEW.category OR OLD.is_public IS DISTINCT FROM NEW.is_public"
 _SQLITE_TRIGGERS = (
     "CREATE TRIGGER repositories_counted_insert AFTER INSERT ON repositories"
     f" BEGIN {_count(_SQLITE_PUBLIC)} {_catalogue(_SQLITE_PUBLIC)} {_member('NEW')} END",
