@@ -70,7 +70,8 @@ BAD_PAGES = [
     ("page_size=101", "page_size: Input should be less than or equal to 100"),
     (
         "page=0&page_size=0",
-        "page: Input should be greater than or equal to 1; page_size: Input should be greater than or equal to 1",
+        "page: Input should be greater than or equal to 1;"
+        " page_size: Input should be greater than or equal to 1",
     ),
 ]
 
