@@ -25,7 +25,7 @@ from repohub.domain.retention.runner import RunReport
 from repohub.domain.retention.scheduler import ACTOR as RETENTION_ACTOR
 from repohub.domain.robots import IssuedRobot
 from repohub.domain.service import Service
-from repohub.nginx import DEFAULT_STATE_DIR, ProxyConfigError, render
+from repohub.nginx import DEFAULT_STATE_DIR, Limits, ProxyConfigError, render
 from repohub.observability import context
 from repohub.registry.keys import registry_client, signing_key
 from repohub.store import migrate as migrations
@@ -479,7 +479,9 @@ def proxy_config(
     """Print the whole nginx.conf (run it with `nginx -c FILE`): the dialects' routes, the registry
     under /v2/, and repohub's push check on every manifest PUT and DELETE (immutable tags)."""
     try:
-        text = render(listen=listen, repohub=repohub, registry=[registry], state_dir=state_dir)
+        settings = Settings()  # the app's own per-client limits, now per address across processes
+        limits = Limits(settings.login_rate_per_client, settings.token_rate_per_client)
+        text = render(listen=listen, repohub=repohub, registry=[registry], state_dir=state_dir, limits=limits)
     except ProxyConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from None

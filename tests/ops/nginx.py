@@ -80,7 +80,14 @@ def blocks(tmp: Path, server_blocks: str, port: int) -> Iterator[str]:
 
 
 @contextmanager
-def shipped(settings: Settings, tmp: Path, port: int, repohub: str, registry: str) -> Iterator[str]:
+def shipped(
+    settings: Settings,
+    tmp: Path,
+    port: int,
+    repohub: str,
+    registry: str,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """The shipped configuration, printed by ``repohub proxy config`` and run untouched. Its state
     directory is left for nginx to make, under a parent its workers (``nobody`` when the tests run as
     root: the configuration has no ``user`` directive) can reach."""
@@ -91,6 +98,7 @@ def shipped(settings: Settings, tmp: Path, port: int, repohub: str, registry: st
         text = cli(
             settings, "proxy", "config", "--listen", f"127.0.0.1:{port}",
             "--repohub", repohub, "--registry", registry, "--state-dir", str(state),
+            extra_env=extra_env,
         )  # fmt: skip
         config = tmp / "nginx.conf"
         tmp.mkdir(parents=True, exist_ok=True)

@@ -248,3 +248,42 @@ def test_client_address_behind_an_appending_nginx(settings, clean, tmp_path):
                 assert answer.status_code == 200
     clients = _clients(server)
     assert clients["via-nginx-1"] == clients["via-nginx-2"] == "127.0.0.9"
+
+
+def test_nginx_limits_logins_per_address_across_replicas(settings, clean, tmp_path):
+    """Two repohub processes with LOGIN_RATE_PER_CLIENT=3 each: on their own they would take three
+    logins a minute each from one address, six in all; the shipped nginx refuses the fourth with a
+    429 in v1's error format, before either process's own limit is reached."""
+    _accounts(settings)
+    limit = {"REPOHUB_LOGIN_RATE_PER_CLIENT": "3"}
+    port, wrong = free_port(), {"username": "nora", "password": "not-nora's"}
+    with serve(settings, extra_env=limit) as first, serve(settings, extra_env=limit) as second:
+        replicas = f"{first.url},{second.url}"
+        with nginx.shipped(settings, tmp_path / "nginx", port, replicas, first.url, extra_env=limit) as base:
+            answers = [httpx.post(f"{base}/v1/generate-api-token/", json=wrong) for _ in range(6)]
+            assert [answer.status_code for answer in answers] == [401, 401, 401, 429, 429, 429]
+            refused = answers[3]
+            assert refused.json() == {
+                "detail": "too many requests from this address, retry later",
+                "code": "rate_limited",
+            }
+            assert refused.headers["retry-after"] == "60"
+        # Neither process had reached its own limit: each still takes a login from this address.
+        for server in (first, second):
+            assert httpx.post(f"{server.url}/v1/generate-api-token/", json=wrong).status_code == 401
+
+
+def test_nginx_limits_registry_tokens_in_the_registry_format(settings, clean, tmp_path):
+    token, _ = _accounts(settings)
+    limit = {"REPOHUB_TOKEN_RATE_PER_CLIENT": "2"}
+    port = free_port()
+    with (
+        serve(settings) as server,
+        nginx.shipped(settings, tmp_path / "nginx", port, server.url, server.url, extra_env=limit) as base,
+    ):
+        url = f"{base}/registry/token?service=repohub-registry&scope=repository:nora/a1:pull"
+        answers = [httpx.get(url, auth=("nora", token)) for _ in range(3)]
+        assert [answer.status_code for answer in answers] == [200, 200, 429]
+        assert answers[2].json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+        swr = httpx.post(f"{base}/v2/manage/utils/authorizationtoken", headers={"X-Auth-Token": token})
+        assert swr.status_code == 429 and swr.json()["error_code"] == "SVCSTG.SWR.4290001"

@@ -1,15 +1,19 @@
 """Routers decline requests outside their prefix before trying a route, and only those; plain routes
-are called directly, with what FastAPI would have given them, and refuse what FastAPI would solve."""
+are called directly, with what FastAPI would have given them (their path and query parameters
+included, with FastAPI's errors), and refuse what else FastAPI would solve."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from repohub.api.parameters import StrictInteger
 from repohub.api.routing import PlainRoute, PrefixRouter, plain
 
 
@@ -100,7 +104,8 @@ async def _query(q: str) -> str:
 @pytest.mark.parametrize(
     "endpoint",
     [
-        pytest.param(lambda: _with_query, id="query parameter"),
+        pytest.param(lambda: _with_repeated_query, id="repeated query parameter"),
+        pytest.param(lambda: _with_header, id="header parameter"),
         pytest.param(lambda: _with_header_dependency, id="dependency with a header"),
         pytest.param(lambda: _returns_dict, id="returns data, not a Response"),
     ],
@@ -111,8 +116,52 @@ def test_a_plain_route_refuses_what_fastapi_would_solve(endpoint: object) -> Non
         router.add_api_route("/x", endpoint(), route_class_override=PlainRoute)  # type: ignore[operator]
 
 
-async def _with_query(q: str) -> Response:
-    return Response(q)
+async def _with_repeated_query(q: Annotated[list[str], Query()]) -> Response:
+    return Response(",".join(q))
+
+
+async def _with_header(x_token: Annotated[str, Header()]) -> Response:
+    return Response(x_token)
+
+
+Size = Annotated[StrictInteger, Query(ge=1, le=100)]
+
+
+async def _paged(name: str, size: Size = 10, word: str | None = None) -> Any:
+    return {"name": name, "size": size, "word": word}
+
+
+async def _paged_plain(name: str, size: Size = 10, word: str | None = None) -> Response:
+    return JSONResponse(await _paged(name, size, word))
+
+
+def _twin_app() -> FastAPI:
+    """The same parameters on a FastAPI route and on a plain one; validation errors as their list."""
+    app = FastAPI()
+    router = PrefixRouter(prefix="/t")
+    router.add_api_route("/fastapi/{name:path}", _paged, methods=["GET"])
+    plain(router, "GET", "/plain/{name:path}")(_paged_plain)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, error: RequestValidationError) -> Response:
+        return JSONResponse(jsonable_encoder(error.errors()), status_code=400)
+
+    app.include_router(router)
+    return app
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?size=5", "?size=0", "?size=101", "?size=x", "?size=", "?size=1.0", "?size=0&size=7",
+     "?word=&size=3", "?word=a&word=b", "?size=0&word=x&size=abc", "?other=1"],
+)  # fmt: skip
+async def test_a_plain_routes_parameters_are_read_and_refused_as_fastapi_does(query: str) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=_twin_app()), base_url="http://t"
+    ) as client:
+        solved = await client.get(f"/t/fastapi/a/b%20c{query}")
+        plain_answer = await client.get(f"/t/plain/a/b%20c{query}")
+    assert (plain_answer.status_code, plain_answer.json()) == (solved.status_code, solved.json())
 
 
 async def _header(x_token: Annotated[str, Header()]) -> str:

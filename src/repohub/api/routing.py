@@ -10,7 +10,10 @@ returns, on every request; for the registry token and the SWR list page that mac
 quarter of the request's CPU (docs/benchmarks.md; the token's share measured again for issue 14).
 A :class:`PlainRoute` endpoint takes the request and dependencies that take only the request (the
 app state: ``api.deps.StateDep``), returns its own ``Response``, and is called directly. It reads one
-FastAPI internal, contained in ``api.fastapi_private``.
+FastAPI internal, contained in ``api.fastapi_private``. Path and single-valued query parameters it may
+declare too: they are validated by pydantic adapters made from their declarations when the route is
+made (:class:`_Parameters`), so the OpenAPI document, the values and the 400 a bad one gets are what
+FastAPI's solving gave, without its machinery around each call.
 
 Every other route of the dialects' routers is a :class:`StrictJsonRoute`: FastAPI decodes its JSON
 bodies with ``json.loads``, which lets a lone surrogate (``"\\ud800"``) through as text that no
@@ -23,11 +26,13 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeGuard, TypeVar, get_type_hints
+from typing import Annotated, Any, TypeGuard, TypeVar, get_origin, get_type_hints
 
 from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter, ValidationError
 from pydantic_core import from_json
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,6 +40,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from repohub.api.fastapi_private import effective_dependant
+from repohub.api.parameters import query_values
 from repohub.api.proxy import app_path
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]  # as APIRoute declares it
@@ -78,13 +84,15 @@ class PrefixRouter(APIRouter):
 
 class PlainRoute(APIRoute):
     """A route whose endpoint FastAPI documents but does not solve: ``async def endpoint(request,
-    <dependencies>) -> Response``, each dependency an ``async def dependency(request)``. Anything else
-    (query, path, header or body parameters, nested dependencies) is refused when the route is made,
-    because FastAPI would have solved it and this route would not."""
+    <dependencies>, <path and query parameters>) -> Response``, each dependency an ``async def
+    dependency(request)``. Anything else (header, cookie or body parameters, repeated query
+    parameters, nested dependencies) is refused when the route is made, because FastAPI would have
+    solved it and this route would not."""
 
     def get_route_handler(self) -> Handler:
         dependant = effective_dependant(self)
-        _check_plain(dependant, self.path, what="endpoint")
+        _check_plain(dependant, self.path, what="endpoint", parameters=True)
+        parameters = _Parameters.of(dependant, self.path)
         endpoint = dependant.call
         if endpoint is None or not _returns_response(endpoint):
             raise TypeError(f"{self.path}: a PlainRoute endpoint returns a Response")
@@ -104,6 +112,8 @@ class PlainRoute(APIRoute):
                 value = await provide(request)
                 if name is not None:
                     values[name] = value
+            if parameters is not None:  # after the dependencies, as FastAPI: a 401 before a 400
+                values.update(parameters.read(request))
             if request_name is not None:
                 values[request_name] = request
             response: Response = await endpoint(**values)  # checked to return a Response above
@@ -122,10 +132,53 @@ def plain(router: APIRouter, method: str, path: str, **options: Any) -> Callable
     return register
 
 
-def _check_plain(dependant: Dependant, path: str, *, what: str) -> None:
+class _Parameters:
+    """An endpoint's path and query parameters, each validated by a pydantic adapter of its own
+    declaration, as FastAPI validates it (so the values and the errors' wording are FastAPI's), made
+    once when the route is made rather than solved through FastAPI's machinery on every request."""
+
+    def __init__(self, fields: list[tuple[str, str, str, TypeAdapter[Any], Any]]) -> None:
+        self._fields = fields  # (name, "path" or "query", name in the request, adapter, default)
+
+    @classmethod
+    def of(cls, dependant: Dependant, path: str) -> _Parameters | None:
+        declared = [("path", field) for field in dependant.path_params]
+        declared += [("query", field) for field in dependant.query_params]
+        if not declared:
+            return None
+        fields = []
+        for where, field in declared:
+            info = field.field_info
+            if get_origin(info.annotation) in (list, set, tuple, frozenset):
+                raise TypeError(f"{path}: a PlainRoute reads one value per parameter, not {field.name}")
+            adapter: TypeAdapter[Any] = TypeAdapter(Annotated[info.annotation, info])  # type: ignore[arg-type]
+            fields.append((field.name, where, field.alias, adapter, info.default))
+        return cls(fields)
+
+    def read(self, request: Request) -> dict[str, Any]:
+        path_params = request.path_params
+        query = query_values(request.scope)
+        values: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        for name, where, alias, adapter, default in self._fields:
+            given = path_params if where == "path" else query
+            if alias not in given:  # FastAPI's default, not validated (a path parameter is always there)
+                values[name] = default
+                continue
+            try:
+                values[name] = adapter.validate_python(given[alias])
+            except ValidationError as error:
+                errors += [
+                    {**item, "loc": (where, alias, *item["loc"])} for item in error.errors(include_url=False)
+                ]
+        if errors:
+            raise RequestValidationError(errors)
+        return values
+
+
+def _check_plain(dependant: Dependant, path: str, *, what: str, parameters: bool = False) -> None:
     solved = (
-        dependant.path_params,
-        dependant.query_params,
+        *(() if parameters else (dependant.path_params, dependant.query_params)),
         dependant.header_params,
         dependant.cookie_params,
         dependant.body_params,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_STATE_DIR", "ProxyConfigError", "parse_listen", "render", "upstream_server"]
+__all__ = ["DEFAULT_STATE_DIR", "Limits", "ProxyConfigError", "parse_listen", "render", "upstream_server"]
 
 DEFAULT_STATE_DIR = "/tmp/repohub-nginx"
 _TEMPLATE = "nginx.conf"
@@ -69,12 +70,45 @@ def _servers(option: str, urls: Iterable[str]) -> str:
     return "\n".join(f"        server {server};" for server in dict.fromkeys(servers))
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Requests per minute per client address (0: none), as LOGIN_RATE_PER_CLIENT and
+    TOKEN_RATE_PER_CLIENT give them to repohub."""
+
+    login_per_minute: int = 0
+    token_per_minute: int = 0
+
+
+def _zones(limits: Limits) -> str:
+    lines = []
+    for zone, rate in (("login", limits.login_per_minute), ("token", limits.token_per_minute)):
+        if rate < 0:
+            raise ProxyConfigError(f"{zone} rate {rate}: expected 0 (no limit) or more requests a minute")
+        if rate:  # 10 MiB: some 160,000 addresses a zone (nginx's figure for 64-byte states)
+            lines.append(f"    limit_req_zone $binary_remote_addr zone=repohub_{zone}:10m rate={rate}r/m;")
+    return "\n".join(lines) or "    # no rate limits (both rates 0)"
+
+
+def _limit(zone: str, rate: int) -> str:
+    if not rate:
+        return f"            # no {zone} limit (its rate is 0)"
+    # A burst of rate - 1 beyond the one request the rate admits: `rate` requests at once, then one
+    # every 60/rate seconds, as a fixed one-minute window of `rate` allows on average.
+    return f"            limit_req zone=repohub_{zone} burst={rate - 1} nodelay;"
+
+
 def render(
-    *, listen: str, repohub: Iterable[str], registry: Iterable[str], state_dir: str = DEFAULT_STATE_DIR
+    *,
+    listen: str,
+    repohub: Iterable[str],
+    registry: Iterable[str],
+    state_dir: str = DEFAULT_STATE_DIR,
+    limits: Limits = Limits(),
 ) -> str:
     """The whole ``nginx.conf``: ``listen`` as :func:`parse_listen` takes it, the repohub replicas'
-    and the registry's ``http://host:port`` URLs, and the directory nginx keeps its logs, pid and
-    temporary files in (absolute; nginx creates it, its parent must exist)."""
+    and the registry's ``http://host:port`` URLs, the directory nginx keeps its logs, pid and
+    temporary files in (absolute; nginx creates it, its parent must exist), and the per-address rate
+    limits of the login and token endpoints."""
     state = state_dir.rstrip("/") or "/"
     if not _STATE_DIR.fullmatch(state) or state == "/" or "/../" in f"{state}/":
         raise ProxyConfigError(f"--state-dir {state_dir!r}: expected an absolute directory, e.g. /tmp/nginx")
@@ -83,6 +117,9 @@ def render(
         "repohub_servers": _servers("--repohub", repohub),
         "registry_servers": _servers("--registry", registry),
         "state_dir": state,
+        "limit_zones": _zones(limits),
+        "login_limit": _limit("login", limits.login_per_minute),
+        "token_limit": _limit("token", limits.token_per_minute),
     }
     template = resources.files(__package__).joinpath(_TEMPLATE).read_text(encoding="utf-8")
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)

@@ -2,6 +2,9 @@
 
 Ids are decimal strings, except where ABEJA's samples show numbers: a tag's ``id`` and the
 ``organization_id`` of the repository-list envelope.
+
+The list and tag pages render the ``*_fields`` dictionaries the models are made of, unvalidated
+(``api.routing.PlainRoute``); the models document them, and tests hold the two to each other.
 """
 
 from __future__ import annotations
@@ -38,18 +41,23 @@ class Creator(BaseModel):
 
     @classmethod
     def of(cls, creator: CreatorEntity | None, facts: CreatorFacts) -> Creator | None:
-        if creator is None:
-            return None
-        role = facts.role(creator)
-        return cls(
-            id=str(creator.id),
-            email=facts.email(creator),
-            display_name=creator.display_name,
-            role=role.value if role else None,
-            is_registered=True,  # every repohub user has finished signing up
-            created_at=iso(creator.created_at),
-            updated_at=iso(creator.updated_at),
-        )
+        fields = creator_fields(creator, facts)
+        return None if fields is None else cls(**fields)
+
+
+def creator_fields(creator: CreatorEntity | None, facts: CreatorFacts) -> dict[str, Any] | None:
+    if creator is None:
+        return None
+    role = facts.role(creator)
+    return {
+        "id": str(creator.id),
+        "email": facts.email(creator),
+        "display_name": creator.display_name,
+        "role": role.value if role else None,
+        "is_registered": True,  # every repohub user has finished signing up
+        "created_at": iso(creator.created_at),
+        "updated_at": iso(creator.updated_at),
+    }
 
 
 class TagItem(BaseModel):
@@ -64,16 +72,20 @@ class TagItem(BaseModel):
 
     @classmethod
     def of(cls, tag: Tag, facts: CreatorFacts) -> TagItem:
-        return cls(
-            id=tag.id,
-            name=tag.name,
-            digest=tag.digest,
-            media_type=tag.media_type,
-            size=tag.size,
-            creator=Creator.of(tag.creator, facts),
-            created_at=iso(tag.created_at),
-            updated_at=iso(tag.updated_at),
-        )
+        return cls(**tag_fields(tag, facts))
+
+
+def tag_fields(tag: Tag, facts: CreatorFacts) -> dict[str, Any]:
+    return {
+        "id": tag.id,
+        "name": tag.name,
+        "digest": tag.digest,
+        "media_type": tag.media_type,
+        "size": tag.size,
+        "creator": creator_fields(tag.creator, facts),
+        "created_at": iso(tag.created_at),
+        "updated_at": iso(tag.updated_at),
+    }
 
 
 class ListedRepository(BaseModel):
@@ -87,15 +99,19 @@ class ListedRepository(BaseModel):
 
     @classmethod
     def of(cls, repo: Repository, facts: CreatorFacts) -> ListedRepository:
-        return cls(
-            id=str(repo.id),
-            organization_id=str(repo.namespace_id),
-            name=repo.name,
-            description=repo.description or None,  # ABEJA shows a missing description as null
-            creator=Creator.of(repo.creator, facts),
-            created_at=iso(repo.created_at),
-            updated_at=iso(repo.updated_at),
-        )
+        return cls(**listed_fields(repo, facts))
+
+
+def listed_fields(repo: Repository, facts: CreatorFacts) -> dict[str, Any]:
+    return {
+        "id": str(repo.id),
+        "organization_id": str(repo.namespace_id),
+        "name": repo.name,
+        "description": repo.description or None,  # ABEJA shows a missing description as null
+        "creator": creator_fields(repo.creator, facts),
+        "created_at": iso(repo.created_at),
+        "updated_at": iso(repo.updated_at),
+    }
 
 
 class RepositoryDetail(ListedRepository):
@@ -151,11 +167,18 @@ class RepositoryPage(_Envelope):
 
     @classmethod
     def of(cls, namespace: Namespace, page: Page[Repository], facts: CreatorFacts) -> RepositoryPage:
-        return cls(
-            **_envelope(namespace, page),
-            organization_id=namespace.id,
-            registry_repositories=[ListedRepository.of(repo, facts) for repo in page.items],
-        )
+        return cls(**repository_page_fields(namespace, page, facts))
+
+
+def repository_page_fields(
+    namespace: Namespace, page: Page[Repository], facts: CreatorFacts
+) -> dict[str, Any]:
+    """The repository list, as :class:`RepositoryPage` writes it (the page renders this directly)."""
+    return {
+        **_envelope(namespace, page),
+        "organization_id": namespace.id,
+        "registry_repositories": [listed_fields(repo, facts) for repo in page.items],
+    }
 
 
 class TagPage(_Envelope):
@@ -165,12 +188,19 @@ class TagPage(_Envelope):
 
     @classmethod
     def of(cls, namespace: Namespace, repo: Repository, page: Page[Tag], facts: CreatorFacts) -> TagPage:
-        return cls(
-            **_envelope(namespace, page),
-            organization_id=str(namespace.id),
-            registry_repository_id=str(repo.id),
-            tags=[TagItem.of(tag, facts) for tag in page.items],
-        )
+        return cls(**tag_page_fields(namespace, repo, page, facts))
+
+
+def tag_page_fields(
+    namespace: Namespace, repo: Repository, page: Page[Tag], facts: CreatorFacts
+) -> dict[str, Any]:
+    """The tag page, as :class:`TagPage` writes it (the page renders this directly)."""
+    return {
+        **_envelope(namespace, page),
+        "organization_id": str(namespace.id),
+        "registry_repository_id": str(repo.id),
+        "tags": [tag_fields(tag, facts) for tag in page.items],
+    }
 
 
 class Error(BaseModel):

@@ -14,14 +14,14 @@ from repohub.api.deps import AnonymousServiceDep
 from repohub.api.hosts import link_url
 from repohub.api.openapi import COMMON, RATE_LIMITED, REGISTRY_REFUSED, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
 from repohub.api.parameters import StrictInteger
-from repohub.api.routing import PrefixRouter
+from repohub.api.render import json_response
+from repohub.api.routing import Endpoint, PlainRoute, PrefixRouter
 from repohub.api.v1 import hooks
 from repohub.api.v1.deps import ServiceDep
 from repohub.api.v1.errors import error_responses
 from repohub.api.v1.login import FORM, JSON, login_request
 from repohub.api.v1.schemas import (
     CreatedRepository,
-    ListedRepository,
     LoginRequest,
     LoginResponse,
     RepositoryCreate,
@@ -31,6 +31,8 @@ from repohub.api.v1.schemas import (
     StarState,
     TagItem,
     UpdatedRepository,
+    detail_fields,
+    listed_fields,
 )
 from repohub.domain.catalog import RepositoryChanges
 from repohub.domain.errors import InvalidInput, NotFound
@@ -59,6 +61,18 @@ def both_slashes(method: str, path: str, **kwargs: Any) -> Callable[[Callable[..
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         router.add_api_route(path + "/", handler, methods=[method], include_in_schema=False, **kwargs)
         router.add_api_route(path, handler, methods=[method], **kwargs)
+        return handler
+
+    return register
+
+
+def plain_both_slashes(method: str, path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
+    """:func:`both_slashes` for a :class:`~repohub.api.routing.PlainRoute` endpoint, which builds its
+    own JSON: the list and detail pages, where FastAPI's solving and response-model validation were
+    most of the CPU beyond the database (docs/benchmarks.md, issue 19)."""
+
+    def register(handler: Endpoint) -> Endpoint:
+        both_slashes(method, path, route_class_override=PlainRoute, **kwargs)(handler)
         return handler
 
     return register
@@ -109,10 +123,10 @@ async def create_repository(namespace: str, body: RepositoryCreate, service: Ser
     return CreatedRepository.of(repo)
 
 
-@both_slashes("GET", "/repositories/{namespace}", response_model=RepositoryPage)
+@plain_both_slashes("GET", "/repositories/{namespace}", response_model=RepositoryPage)
 async def list_repositories(
     request: Request, namespace: str, service: ServiceDep, page: Page = 1, page_size: PageSize = 20
-) -> RepositoryPage:
+) -> Response:
     """Repositories of a namespace, by name; anonymous callers see only public ones. A namespace
     in which the caller has no role and may read nothing is a 404, as a missing one."""
     found = await service.catalog.namespace_page(
@@ -122,11 +136,13 @@ async def list_repositories(
     )
     if page > 1 and not found.items:
         raise NotFound("Invalid page.")
-    return RepositoryPage(
-        count=found.total,
-        next=str(link_url(request).include_query_params(page=page + 1)) if found.has_next else None,
-        previous=_previous_url(request, page),
-        results=[ListedRepository.of(repo) for repo in found.items],
+    return json_response(
+        {
+            "count": found.total,
+            "next": str(link_url(request).include_query_params(page=page + 1)) if found.has_next else None,
+            "previous": _previous_url(request, page),
+            "results": [listed_fields(repo) for repo in found.items],
+        }
     )
 
 
@@ -168,10 +184,10 @@ async def _set_star(service: Service, namespace: str, repo_name: str, *, starred
     return StarState(repo_starred_count=repo.star_count, is_repo_starred=starred)
 
 
-@both_slashes("GET", "/repositories/{namespace}/{repo_name:path}", response_model=RepositoryDetail)
-async def get_repository(namespace: str, repo_name: str, service: ServiceDep) -> RepositoryDetail:
+@plain_both_slashes("GET", "/repositories/{namespace}/{repo_name:path}", response_model=RepositoryDetail)
+async def get_repository(namespace: str, repo_name: str, service: ServiceDep) -> Response:
     repo = await service.catalog.repository(namespace, repo_name)
-    return RepositoryDetail.of(repo, starred=await service.catalog.is_starred(repo))
+    return json_response(detail_fields(repo, starred=await service.catalog.is_starred(repo)))
 
 
 @both_slashes(

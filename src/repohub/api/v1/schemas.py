@@ -1,5 +1,8 @@
 """Wire models of the v1 dialect, named and shaped as in the Alauda seed.
 
+The list and detail pages render the ``*_fields`` dictionaries the models are made of, unvalidated
+(``api.routing.PlainRoute``); the models document them, and tests hold the two to each other.
+
 The seed names times differently per endpoint (creation_time, creation_at, created_at); each model
 carries the seed's names and also created_at/updated_at, so a client can rely on one pair.
 """
@@ -145,12 +148,31 @@ def _counters(repo: Repository) -> _CounterFields:
     }
 
 
+class _ListedFields(_CounterFields):
+    creation_at: str
+
+
+class _DetailFields(_CounterFields):
+    logo_file: str
+    is_repo_starred: bool
+
+
+def listed_fields(repo: Repository) -> _ListedFields:
+    """A list page's entry, as :class:`ListedRepository` writes it (the page renders this directly)."""
+    return {**_counters(repo), "creation_at": iso(repo.created_at) or ""}
+
+
+def detail_fields(repo: Repository, *, starred: bool) -> _DetailFields:
+    """The detail, as :class:`RepositoryDetail` writes it (the page renders this directly)."""
+    return {**_counters(repo), "logo_file": f"/static/images/{repo.logo}", "is_repo_starred": starred}
+
+
 class ListedRepository(_Counters):
     creation_at: str
 
     @classmethod
     def of(cls, repo: Repository) -> ListedRepository:
-        return cls(**_counters(repo), creation_at=iso(repo.created_at) or "")
+        return cls(**listed_fields(repo))
 
 
 class RepositoryDetail(_Counters):
@@ -159,7 +181,7 @@ class RepositoryDetail(_Counters):
 
     @classmethod
     def of(cls, repo: Repository, *, starred: bool) -> RepositoryDetail:
-        return cls(**_counters(repo), logo_file=f"/static/images/{repo.logo}", is_repo_starred=starred)
+        return cls(**detail_fields(repo, starred=starred))
 
 
 class RepositoryPage(BaseModel):
