@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -75,9 +75,8 @@ class Explaining:
         """The connection is the caller's."""
 
     async def _custom(self, sql: str, params: Sequence[Any]) -> tuple[str, str]:
-        tree = await self._connection.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *params)
         text = await self._connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *params)
-        return verdict(json.loads(tree), self._page_rows), "\n".join(row[0] for row in text)
+        return self._explained([row[0] for row in text])
 
     async def _generic(self, sql: str, params: Sequence[Any]) -> tuple[str, str]:
         """EXECUTE takes no bound parameters: the values go in as literals, each typed by PREPARE."""
@@ -88,11 +87,13 @@ class Explaining:
             await connection.execute("SET LOCAL plan_cache_mode = force_generic_plan")
             await connection.execute(f"PREPARE bench_plan AS {sql}")
             try:
-                tree = await connection.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {execute}")
                 text = await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {execute}")
             finally:
                 await connection.execute("DEALLOCATE bench_plan")
-        return verdict(json.loads(tree), self._page_rows), "\n".join(row[0] for row in text)
+        return self._explained([row[0] for row in text])
+
+    def _explained(self, lines: list[str]) -> tuple[str, str]:
+        return verdict(lines, self._page_rows), "\n".join(lines)
 
 
 def _literal(value: Any) -> str:
@@ -107,36 +108,59 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [node]
-    for child in node.get("Plans", []):
-        found += _nodes(child)
-    return found
+_NODE = re.compile(
+    r"^\s*(?:->\s+)?(?P<name>.+?)\s+\(cost=[^)]*\)\s+(?P<actual>\(actual[^)]*\)|\(never executed\))"
+)
+_ACTUAL = re.compile(r"rows=(\d+) loops=(\d+)")
+_REMOVED = re.compile(r"^\s*Rows Removed by (?:Filter|Join Filter|Index Recheck): (\d+)")
+_BUFFERS = re.compile(r"^\s*Buffers: (.*)$")
+_EXECUTION = re.compile(r"^Execution Time: ([\d.]+) ms")
 
 
-def _touched(node: dict[str, Any]) -> float:
-    """Rows a node returned and threw away (its filters' averages are per loop), over its loops."""
-    per_loop = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
-    per_loop += node.get("Rows Removed by Join Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
-    return float(per_loop * node.get("Actual Loops", 1))
+@dataclass
+class _Node:
+    name: str
+    rows: int  # per loop
+    loops: int
+    removed: int = 0  # per loop, as EXPLAIN gives it
+
+    @property
+    def touched(self) -> int:
+        """Rows the node returned and threw away (its filters'), over all its loops."""
+        return (self.rows + self.removed) * self.loops
 
 
-def verdict(explained: list[dict[str, Any]], page_rows: int) -> str:
-    """One line of an ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)``: top-N or not, the widest node,
-    sorts, the buffers of the whole statement and its execution time."""
-    top = explained[0]
-    nodes = _nodes(top["Plan"])
-    widest = max(nodes, key=_touched)
-    most = _touched(widest)
-    sorts = [node for node in nodes if node["Node Type"] in ("Sort", "Incremental Sort")]
-    plan = top["Plan"]
-    buffers = f"shared hit={plan.get('Shared Hit Blocks', 0)} read={plan.get('Shared Read Blocks', 0)}"
-    kind = "yes" if most <= TOP_N_FACTOR * page_rows else "NO"
-    sorted_rows = ", ".join(f"{_touched(node):,.0f} rows" for node in sorts) or "none"
+def _nodes(lines: Sequence[str]) -> list[_Node]:
+    nodes: list[_Node] = []
+    for line in lines:
+        node = _NODE.match(line)
+        if node is not None:
+            actual = _ACTUAL.search(node["actual"])
+            rows, loops = (int(actual[1]), int(actual[2])) if actual else (0, 0)
+            nodes.append(_Node(node["name"], rows, loops))
+            continue
+        removed = _REMOVED.match(line)
+        if removed is not None and nodes:
+            nodes[-1].removed += int(removed[1])
+    return nodes
+
+
+def verdict(lines: Sequence[str], page_rows: int) -> str:
+    """One line of an ``EXPLAIN (ANALYZE, BUFFERS)``: top-N or not (no node touched more than
+    ``TOP_N_FACTOR`` rows per row of the page), the widest node, the sorts, the buffers of the whole
+    statement (its first node's) and the execution time."""
+    nodes = _nodes(lines)
+    if not nodes:
+        return "no plan read"
+    widest = max(nodes, key=lambda node: node.touched)
+    sorts = [f"{node.touched:,}" for node in nodes if node.name in ("Sort", "Incremental Sort")]
+    buffers = next((found[1] for line in lines if (found := _BUFFERS.match(line))), "no buffers")
+    execution = next((found[1] for line in lines if (found := _EXECUTION.match(line))), "?")
+    kind = "yes" if widest.touched <= TOP_N_FACTOR * page_rows else "NO"
     return (
-        f"top-N: {kind}; widest node {widest['Node Type']} ({widest.get('Relation Name', '-')}) touched"
-        f" {most:,.0f} rows for a page of {page_rows}; sorts: {sorted_rows}; {buffers};"
-        f" execution {top['Execution Time']:.2f} ms"
+        f"top-N: {kind}; widest node {widest.name!r} touched {widest.touched:,} rows for a page of"
+        f" {page_rows}; sorts: {', '.join(sorts) + ' rows' if sorts else 'none'}; buffers {buffers};"
+        f" execution {execution} ms"
     )
 
 
@@ -211,7 +235,9 @@ async def explain(dsn: str, dataset: data.Dataset, keys: Sequence[str], modes: S
 def _print(key: str, title: str, request: str, statements: list[Explained]) -> None:
     print(f"== {key}: {title}\n   {request}")
     for number, statement in enumerate(statements, 1):
-        print(f"-- statement {number}: {statement.sql}\n-- parameters: {statement.params!r}")
+        print(
+            f"-- statement {number}: {' '.join(statement.sql.split())}\n-- parameters: {statement.params!r}"
+        )
         for mode, (line, text) in statement.plans.items():
             print(f"-- {mode} plan: {line}\n{text}")
     print(flush=True)
