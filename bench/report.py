@@ -96,6 +96,8 @@ def plot(results: Sequence[Result], path: Path) -> None:
     series = [
         ("floor", "swr_list", "floor app, SWR list"),
         ("postgresql", "swr_list", "repohub, 1. SWR list"),
+        ("postgresql", "swr_admin", "repohub, 1a. unfiltered, site admin"),
+        ("postgresql", "swr_member", "repohub, 1b. unfiltered, member"),
         ("postgresql", "swr_fuzzy", "repohub, 2. fuzzy name"),
         ("postgresql", "swr_fuzzy_known", "repohub, 2. fuzzy, one known repository"),
         ("postgresql", "v1_list", "repohub, 3. v1 list"),
