@@ -7,9 +7,11 @@ query object is built as its dialect builds it (SWR's from the scenario's own qu
 ``domain.access`` gives the bench user (or the site admin), to the store's own page method. The store
 sends its SQL (``store.pg_pages``) to a reader that runs each statement and explains it twice: as a
 custom plan (the parameters known, what PostgreSQL plans for the first five executions of a prepared
-statement) and as a generic one (``plan_cache_mode = force_generic_plan``: what it may switch to
-after them, the plan a served app ends up with). Each plan gets a one-line verdict: the most rows any
-node touched (returned plus removed by filters, over its loops) against the page's 20.
+statement) and as a generic one (``plan_cache_mode = force_generic_plan``: what it switches to after
+them when the generic plan's estimate is no worse, for every later request of a served app). Each
+plan gets a one-line verdict: the most rows any node touched (returned plus removed by filters, over
+its loops) against the page's 20. A list scenario gets its plans once ``CALLS`` knows which store
+call it makes (the v3 marker page: add its keyset call there).
 
 python -m bench.plans --size 1m --database bench_1m
 python -m bench.plans --size 10k --scenarios swr_admin,swr_member --plan generic
