@@ -28,7 +28,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench import cpu, floor, profile, report, servers, wrk
+from bench import cpu, floor, profile, report, servers, targets, wrk
 from bench import dataset as data
 from bench.scenarios import (
     BY_KEY,
@@ -49,7 +49,8 @@ from repohub.registry.keys import signing_key
 
 PROJECT = Path(__file__).resolve().parents[1]
 # Read pages compared with the floor's list page (only scenario 1 is the same page; the rest is context).
-FLOOR_COMPARED = ("swr_list", "swr_fuzzy", "swr_fuzzy_known", "v1_list", "v1_detail", "abeja_tags")
+FLOOR_COMPARED = ("swr_list", "swr_fuzzy", "swr_fuzzy_known", "v1_list", "v1_detail", "abeja_list",
+                  "abeja_tags")  # fmt: skip
 WRITES = ("create_repo", "registry_events")  # no warm-up (it would write too); the database settled after
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -68,6 +69,8 @@ class Options:
     smoke: bool
     sqlite_max: int
     warmup: float  # seconds of unmeasured load before each read scenario
+    database: str | None = None  # the PostgreSQL database of the (one) size, instead of its own name
+    prepare_only: bool = False  # generate and settle the data, measure nothing
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -75,7 +78,14 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--sizes",
         default="100x100x10,1000x100x10",
-        help="comma-separated NAMESPACESxREPOSxTAGS (repositories per namespace, tags each)",
+        help="comma-separated NAMESPACESxREPOSxTAGS (repositories per namespace, tags each) or "
+        f"names of the issue's sizes: {', '.join(f'{k}={v.label}' for k, v in data.NAMED_SIZES.items())}",
+    )
+    parser.add_argument(
+        "--database", help="PostgreSQL database to generate or reuse for the one size (e.g. bench_1m)"
+    )
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="generate and settle the data (and the floor's), no runs"
     )
     parser.add_argument("--backends", default="postgresql", help="postgresql,sqlite")
     parser.add_argument("--workers", default="1", help="comma-separated worker counts for repohub serve")
@@ -107,6 +117,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     load = wrk.Load(threads=args.threads, connections=args.connections, seconds=args.seconds)
     sizes = [data.Size.parse(text) for text in args.sizes.split(",")]
     backends = [name for name in args.backends.split(",") if name]
+    if args.database and len(sizes) != 1:
+        parser.error("--database names the database of one size: give one --sizes")
     if args.smoke:
         sizes, load = [data.Size(4, 25, 2)], wrk.Load(threads=1, connections=4, seconds=2)
         backends = ["postgresql", "sqlite"]
@@ -123,6 +135,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         smoke=args.smoke,
         sqlite_max=args.sqlite_max,
         warmup=0.0 if args.smoke else args.warmup,
+        database=args.database,
+        prepare_only=args.prepare_only,
     )
 
 
@@ -189,6 +203,7 @@ class Runner:
         row = report.Result(
             size=ds.size.label, repositories=ds.size.repositories, tags=ds.size.repositories * ds.size.tags,
             backend=backend, workers=workers, scenario=scenario.key, title=scenario.title, status=status,
+            run=self.run_id,
         )  # fmt: skip
         if measured is not None:
             row.rate, row.p50_ms, row.p99_ms = measured.rate, measured.p50_ms, measured.p99_ms
@@ -291,7 +306,7 @@ class Runner:
         cpu_before = cpu.seconds(pid)
         measured = wrk.run(url, script, env, load)
         cpu_us = (cpu.seconds(pid) - cpu_before) * 1e6 / max(measured.requests, 1)
-        extra: dict[str, object] = {"cpu_us": cpu_us}
+        extra: dict[str, object] = {"cpu_us": cpu_us, "connections": load.connections}
         if spy is not None:
             spy.wait(timeout=120)
             summary = raw.with_suffix(".summary.txt")
@@ -356,9 +371,8 @@ class Runner:
             measured = wrk.run(server.url, floor.list_script(), env, self.options.load)
             cpu_us = (cpu.seconds(server.pid) - cpu_before) * 1e6 / max(measured.requests, 1)
         rates["floor"] = measured.rate
-        self._result(
-            ds, "floor", 1, scenario, "ok", measured, note="bench/yardstick/floor_app.py", cpu_us=cpu_us
-        )
+        self._result(ds, "floor", 1, scenario, "ok", measured, note="bench/yardstick/floor_app.py",
+                     cpu_us=cpu_us, connections=self.options.load.connections)  # fmt: skip
 
     def run_repohub(self, ds: data.Dataset, backend: str, workers: int, files: dict[str, Path],
                     rates: dict[str, float]) -> None:  # fmt: skip
@@ -386,8 +400,13 @@ class Runner:
         for size in opts.sizes:
             suffix = f"_smoke_{self.run_id}" if opts.smoke else ""
             # PostgreSQL always: the floor runs on it, and SQLite rows are compared with the floor too.
-            pg = data.prepare_pg(opts.server, size, suffix=suffix)
+            started = time.monotonic()
+            pg = data.prepare_pg(opts.server, size, suffix=suffix, database=opts.database)
             rates: dict[str, float] = {}
+            if opts.prepare_only:
+                floor.prepare(pg.url, size)  # settled by each load that wrote
+                print(f"bench: {size.label} ready in {time.monotonic() - started:.0f} s", flush=True)
+                continue
             try:
                 files = self.files_for(pg)
                 settle(pg.url)
@@ -440,13 +459,16 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     runner = Runner(options)
     runner.run()
+    if options.prepare_only:
+        return 0
     results_path = options.out / "benchmarks.json"
     results = report.merge(report.load(results_path), runner.results)
     report.save(results_path, results)
     report.plot(results, options.out / "benchmarks.png")
     command = "make bench" + (f" BENCH_ARGS='{shlex.join(sys.argv[1:])}'" if sys.argv[1:] else "")
     report.write_markdown(
-        options.out / "benchmarks.md", report.generated(results, machine(), command, "benchmarks.png")
+        options.out / "benchmarks.md",
+        report.generated(results, machine(), command, "benchmarks.png", targets.markdown(results)),
     )
     print(f"bench: wrote {options.out / 'benchmarks.md'}", flush=True)
     print(json.dumps({"results": len(runner.results)}))

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,11 +46,24 @@ class Size:
 
     @classmethod
     def parse(cls, text: str) -> Size:
-        """``1000x100x10`` (namespaces x repositories each x tags each)."""
+        """``1000x100x10`` (namespaces x repositories each x tags each), or a name of ``NAMED_SIZES``."""
+        if text.lower() in NAMED_SIZES:
+            return NAMED_SIZES[text.lower()]
         parts = [int(part) for part in text.lower().split("x")]
         if len(parts) != 3 or min(parts) < 1:
             raise ValueError(f"size must look like 1000x100x10, got {text!r}")
         return cls(*parts)
+
+
+# The sizes issue 19's targets name: 10k / 100k / 1M repositories, 10 tags each, and the comparison of
+# unfiltered pages with a namespace page at 20 namespaces x 1,000 repositories (the bench user is a
+# member of all 20, so an unfiltered page of its has 20,000 rows to choose its 20 from).
+NAMED_SIZES = {
+    "10k": Size(100, 100, 10),
+    "100k": Size(1000, 100, 10),
+    "1m": Size(10_000, 100, 10),
+    "20x1000": Size(20, 1000, 10),
+}
 
 
 @dataclass(frozen=True)
@@ -328,21 +342,106 @@ async def drop_pg_database(server: str, database: str) -> None:
         await connection.close()
 
 
-async def _pg_fill(dsn: str, size: Size) -> None:
+async def _pg_fill(dsn: str, size: Size, timings: dict[str, float]) -> None:
+    """One transaction: the rows by COPY with the counting trigger (and, for a superuser, the foreign
+    key checks) off, the secondary indexes built after, the counts by one GROUP BY.
+
+    Row triggers fire on COPY: the counting trigger's upsert and the foreign keys' checks per row, and
+    every one of repositories' thirteen secondary indexes (random keys: names, trigrams) grew a row at
+    a time; built once from the loaded rows they are sorted instead (``DEFERRED_INDEXES``). The
+    generated rows are consistent by construction, and the counts are checked against a recount
+    afterwards. At 1M repositories on a busy 2-core machine (load average 9-11, nice 10) the load took
+    666 s before the tags' indexes were deferred too: tags' COPY 480 s, repositories' 32 s, their
+    indexes 44 s, the settling 104 s."""
     connection = await asyncpg.connect(dsn)
     try:
-        await connection.execute(f"TRUNCATE {', '.join(reversed(TABLES))} RESTART IDENTITY CASCADE")
-        for table, rows in _rows(size, datetime.now(UTC)).items():
-            for chunk in _chunks(rows):
-                await connection.copy_records_to_table(table, records=chunk, columns=COLUMNS[table])
-        for table in ("users", "namespaces", "credentials", "repositories", "tags"):
-            # Rows came with explicit ids: move each id sequence past them.
-            await connection.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-            )
+        async with connection.transaction():
+            if await connection.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+                await connection.execute("SET LOCAL session_replication_role = replica")
+            await connection.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            await connection.execute(f"TRUNCATE {', '.join(reversed(TABLES))} RESTART IDENTITY CASCADE")
+            await connection.execute("ALTER TABLE repositories DISABLE TRIGGER USER")
+            deferred = [
+                definition
+                for table in DEFERRED_INDEXES
+                for definition in await _drop_secondary_indexes(connection, table)
+            ]
+            for table, rows in _rows(size, datetime.now(UTC)).items():
+                started = time.monotonic()
+                for chunk in _chunks(rows):
+                    await connection.copy_records_to_table(table, records=chunk, columns=COLUMNS[table])
+                timings[f"copy {table}"] = time.monotonic() - started
+            started = time.monotonic()
+            for definition in deferred:
+                await connection.execute(definition)
+            timings["secondary indexes"] = time.monotonic() - started
+            await connection.execute("ALTER TABLE repositories ENABLE TRIGGER USER")
+            await connection.execute(BACKFILL_COUNTS)
+            for table in ("users", "namespaces", "credentials", "repositories", "tags"):
+                # Rows came with explicit ids: move each id sequence past them.
+                await connection.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                )
     finally:
         await connection.close()
+    started = time.monotonic()
     await settle_pg(dsn)
+    timings["settle (vacuum, analyse, checkpoint, prewarm)"] = time.monotonic() - started
+
+
+# Tables whose indexes backing no constraint are built after the load. At 100k repositories (1M
+# tags, a busy 2-core machine) deferring the tags' two cut their load from 64 to 48 s; the server is
+# the bottleneck of a load (the client's CPU was 7 s of the 64), so generating the rows in SQL instead
+# of Python saved nothing (61 s).
+DEFERRED_INDEXES = ("repositories", "tags")
+
+
+async def _drop_secondary_indexes(connection: asyncpg.Connection, table: str) -> list[str]:
+    """Drop ``table``'s indexes that back no constraint; their definitions, to create them again."""
+    rows = await connection.fetch(
+        "SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition"
+        " FROM pg_index i WHERE i.indrelid = $1::regclass"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+        table,
+    )
+    for row in rows:
+        await connection.execute(f"DROP INDEX {row['name']}")
+    return [row["definition"] for row in rows]
+
+
+# namespace_counts recomputed from the repositories (the counting trigger's rule of migration 0010,
+# for a whole table at once): the load's backfill, and the check that the kept counts are right.
+RECOUNT = (
+    "SELECT namespace_id, category, count(*) AS repositories,"
+    " sum(CASE WHEN is_public THEN 1 ELSE 0 END) AS public_repositories,"
+    " coalesce(sum(tag_count), 0) AS tags, coalesce(sum(size), 0) AS size"
+    " FROM repositories GROUP BY namespace_id, category"
+)
+BACKFILL_COUNTS = (
+    "INSERT INTO namespace_counts (namespace_id, category, repositories, public_repositories, tags, size) "
+    + RECOUNT
+)
+_COUNTED = (
+    "SELECT namespace_id, category, repositories, public_repositories, tags, size FROM namespace_counts"
+)
+COUNT_DRIFT = (  # in the form both take (SQLite has no parenthesised compound SELECT)
+    f"SELECT count(*) FROM (SELECT * FROM ({_COUNTED} EXCEPT {RECOUNT}) kept_only"
+    f" UNION ALL SELECT * FROM ({RECOUNT} EXCEPT {_COUNTED}) recounted_only) drift"
+)
+
+
+def check_counts(drift: int, where: str) -> None:
+    """Fail the bench when the kept counts differ from a recount (rows of either side unmatched)."""
+    if drift:
+        raise RuntimeError(f"namespace_counts in {where} differ from a recount in {drift} rows")
+
+
+async def _pg_drift(dsn: str) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return int(await connection.fetchval(COUNT_DRIFT))
+    finally:
+        await connection.close()
 
 
 async def settle_pg(dsn: str) -> None:
@@ -373,18 +472,41 @@ def pg_database(size: Size, suffix: str = "") -> str:
     return f"repohub_bench_{size.label}{suffix}"
 
 
-def prepare_pg(server: str, size: Size, *, suffix: str = "", log: bool = True) -> Dataset:
-    """The migrated, filled database ``repohub_bench_<size>``; generated once, reused afterwards."""
-    database = pg_database(size, suffix)
+def prepare_pg(
+    server: str, size: Size, *, suffix: str = "", log: bool = True, database: str | None = None
+) -> Dataset:
+    """The migrated, filled database ``repohub_bench_<size>`` (or ``database``); generated once,
+    reused afterwards. Its kept counts are checked against a recount either way."""
+    database = database or pg_database(size, suffix)
     url = pg_url(server, database)
     asyncio.run(ensure_pg_database(server, database))
     migrate.upgrade(url)
     if not asyncio.run(_pg_populated(pg_dsn(url), size)):
         if log:
             print(f"bench: generating {size.repositories:,} repositories in {database}", flush=True)
-        asyncio.run(_pg_fill(pg_dsn(url), size))
+        started, timings = time.monotonic(), dict[str, float]()
+        asyncio.run(_pg_fill(pg_dsn(url), size, timings))
+        if log:
+            phases = ", ".join(f"{phase} {seconds:.0f} s" for phase, seconds in timings.items())
+            print(f"bench: generated in {time.monotonic() - started:.0f} s ({phases})", flush=True)
     asyncio.run(_pg_rules(pg_dsn(url), size))
     asyncio.run(_pg_access(pg_dsn(url), size))
+    check_counts(asyncio.run(_pg_drift(pg_dsn(url))), database)
+    return _dataset(size, url)
+
+
+def open_pg(server: str, size: Size, database: str) -> Dataset:
+    """A generated dataset as it is (nothing written): for tools that read one, such as bench.plans."""
+    url = pg_url(server, database)
+    try:
+        populated = asyncio.run(_pg_populated(pg_dsn(url), size))
+    except asyncpg.InvalidCatalogNameError:
+        populated = False
+    if not populated:
+        raise SystemExit(
+            f"{database} holds no {size.label} dataset: python -m bench --sizes {size.label}"
+            f" --database {database} --prepare-only"
+        )
     return _dataset(size, url)
 
 
@@ -418,24 +540,43 @@ def prepare_sqlite(directory: Path, size: Size, *, log: bool = True) -> Dataset:
     with sqlite3.connect(path) as connection:
         repos = connection.execute("SELECT count(*) FROM repositories").fetchone()[0]
         users = connection.execute(f"SELECT count(*) FROM users WHERE id < {GRANTEE_FIRST_ID}").fetchone()[0]
-        if repos == size.repositories and users == 2:
-            _sqlite_rules(connection, size)
-            _sqlite_access(connection, size)
-            return _dataset(size, url)
-        if log:
-            print(f"bench: generating {size.repositories:,} repositories in {path}", flush=True)
-        for table in reversed(TABLES):
+        if repos != size.repositories or users != 2:
+            if log:
+                print(f"bench: generating {size.repositories:,} repositories in {path}", flush=True)
+            _sqlite_fill(connection, size)
+        _sqlite_rules(connection, size)
+        _sqlite_access(connection, size)
+        if repos != size.repositories or users != 2:
+            connection.execute("ANALYZE")
+        check_counts(connection.execute(COUNT_DRIFT).fetchone()[0], str(path))
+    return _dataset(size, url)
+
+
+def _sqlite_fill(connection: sqlite3.Connection, size: Size) -> None:
+    """One transaction, as on PostgreSQL: the counting triggers dropped for the load (SQLite cannot
+    disable one) and created again from their own text, the counts by one GROUP BY."""
+    triggers = connection.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'repositories'"
+    ).fetchall()
+    connection.commit()
+    connection.execute("BEGIN")
+    try:
+        for name, _sql in triggers:
+            connection.execute(f'DROP TRIGGER "{name}"')
+        for table in ("namespace_counts", *reversed(TABLES)):
             connection.execute(f"DELETE FROM {table}")
         for table, rows in _rows(size, datetime.now(UTC)).items():
             marks = ", ".join("?" * len(COLUMNS[table]))
             statement = f"INSERT INTO {table} ({', '.join(COLUMNS[table])}) VALUES ({marks})"
             for chunk in _chunks(rows):
                 connection.executemany(statement, [tuple(map(_sqlite_value, row)) for row in chunk])
-        connection.commit()
-        _sqlite_rules(connection, size)
-        _sqlite_access(connection, size)
-        connection.execute("ANALYZE")
-    return _dataset(size, url)
+        for _name, sql in triggers:
+            connection.execute(sql)
+        connection.execute(BACKFILL_COUNTS)
+    except BaseException:
+        connection.rollback()
+        raise
+    connection.commit()
 
 
 def _sqlite_rules(connection: sqlite3.Connection, size: Size) -> None:

@@ -33,6 +33,8 @@ class Result:
     ratio_to: str = ""
     note: str = ""
     cpu_us: float = 0.0  # server CPU per request (all its processes), microseconds
+    connections: int = 0  # wrk's connections (0: a row from before they were recorded)
+    run: str = ""  # the invocation that measured it: ratios hold within one
 
     @property
     def key(self) -> tuple[str, str, int, str]:
@@ -94,6 +96,8 @@ def plot(results: Sequence[Result], path: Path) -> None:
     series = [
         ("floor", "swr_list", "floor app, SWR list"),
         ("postgresql", "swr_list", "repohub, 1. SWR list"),
+        ("postgresql", "swr_admin", "repohub, 1a. unfiltered, site admin"),
+        ("postgresql", "swr_member", "repohub, 1b. unfiltered, member"),
         ("postgresql", "swr_fuzzy", "repohub, 2. fuzzy name"),
         ("postgresql", "swr_fuzzy_known", "repohub, 2. fuzzy, one known repository"),
         ("postgresql", "v1_list", "repohub, 3. v1 list"),
@@ -126,7 +130,11 @@ def plot(results: Sequence[Result], path: Path) -> None:
     plt.close(figure)
 
 
-def generated(results: Sequence[Result], machine: str, command: str, plot_name: str) -> str:
+def generated(
+    results: Sequence[Result], machine: str, command: str, plot_name: str, targets: str = ""
+) -> str:
+    """The generated part: the machine, the command, the table of every row, ``targets`` (the
+    issue's figures against their targets, ``bench/targets.py``) and the plot."""
     return "\n".join(
         [
             BEGIN,
@@ -137,11 +145,12 @@ def generated(results: Sequence[Result], machine: str, command: str, plot_name: 
             f"Command: `{command}`",
             "",
             "Ratios: scenario 1 (and 2, 3) to the floor app's SWR list page at the same data size in the same"
-            " run; scenarios 5 and 7 to `/healthz` in the same run. Rows of earlier runs stay until a run"
-            " measures the same size, server, workers and scenario again.",
+            " run; scenarios 5 and 7 to `/healthz` in the same run. Medians are wrk's p50. Rows of earlier"
+            " runs stay until a run measures the same size, server, workers and scenario again.",
             "",
             table(results),
             "",
+            *([targets, ""] if targets else []),
             f"![latency against data size]({plot_name})",
             END,
         ]

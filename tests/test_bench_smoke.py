@@ -6,12 +6,20 @@ together and that every measured row has numbers and no failed requests, not how
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from bench import floor
+import asyncpg
+import pytest
+from bench import dataset as data
+from bench import floor, plans, targets
+from bench.__main__ import scalar
+from bench.report import Result
 from bench.scenarios import BY_KEY
 
 from tests.postgres import create_database
@@ -40,6 +48,7 @@ def test_bench_smoke_writes_report_with_numbers(tmp_path: Path) -> None:
 
     markdown = (tmp_path / "docs" / "benchmarks.md").read_text()
     assert "| data (repos / tags) |" in markdown and "Machine:" in markdown
+    assert "### Targets (issue 19)" in markdown and "| postgresql | 1 | swr_list |" in markdown
     assert (tmp_path / "docs" / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
 
     rows = json.loads((tmp_path / "docs" / "benchmarks.json").read_text())
@@ -59,6 +68,101 @@ def test_bench_smoke_writes_report_with_numbers(tmp_path: Path) -> None:
     events = by[("postgresql", "registry_events")]
     if events["status"] == "ok":
         assert "(exact)" in events["note"], events  # each recorded event added one download
+
+
+def _execute(url: str, statement: str) -> None:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.split(":///", 1)[1]) as connection:
+            connection.execute(statement)
+        return
+
+    async def run() -> None:
+        connection = await asyncpg.connect(data.pg_dsn(url))
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
+
+
+def _tiny_dataset(backend: str, tmp_path: Path) -> Callable[[], data.Dataset]:
+    """How to prepare (generate, then reuse) a 3 x 7 x 2 dataset on ``backend``."""
+    size = data.Size(3, 7, 2)
+    if backend == "sqlite":
+        return lambda: data.prepare_sqlite(tmp_path, size, log=False)
+    url = create_database()
+    return lambda: data.prepare_pg(url, size, database=url.rsplit("/", 1)[1], log=False)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_bulk_load_leaves_counts_kept_by_the_trigger_and_refuses_a_drift(
+    backend: str, tmp_path: Path
+) -> None:
+    """The load backfills namespace_counts with the trigger off and turns it on again: a later change
+    is counted (no drift after it), and counts that differ from a recount stop the bench."""
+    prepare = _tiny_dataset(backend, tmp_path)
+    ds = prepare()
+    assert scalar(ds.url, "SELECT sum(repositories) FROM namespace_counts") == 21
+    assert scalar(ds.url, "SELECT sum(tags) FROM namespace_counts") == 42
+    _execute(
+        ds.url, "UPDATE repositories SET is_public = NOT is_public WHERE id = 1"
+    )  # counted by the trigger
+    assert scalar(ds.url, data.COUNT_DRIFT) == 0
+    prepare()  # reused: the check passes
+    _execute(ds.url, "UPDATE namespace_counts SET tags = tags + 1 WHERE namespace_id = 1")
+    with pytest.raises(RuntimeError, match="differ from a recount"):
+        prepare()
+
+
+def test_plans_explain_every_list_scenario_custom_and_generic(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m bench.plans`` drives the store's own page methods for each list scenario and prints
+    both plans of each statement with a verdict."""
+    ds = _tiny_dataset("postgresql", Path())()
+    server, _, database = ds.url.rpartition("/")
+    assert (
+        plans.main(["--size", ds.size.label, "--database", database, "--server", server + "/postgres"]) == 0
+    )
+    out = capsys.readouterr().out
+    for key in plans.CALLS:
+        assert f"== {key}: " in out, key
+    statements = out.count("-- statement ")
+    assert statements >= len(plans.CALLS)
+    assert out.count("-- custom plan: top-N: ") == out.count("-- generic plan: top-N: ") == statements
+    assert "Buffers: shared" in out
+
+
+def _row(size: data.Size, scenario: str, p50: float, *, connections: int = 32, run: str = "a",
+         backend: str = "postgresql", ratio: float | None = None) -> Result:  # fmt: skip
+    return Result(size=size.label, repositories=size.repositories, tags=0, backend=backend, workers=1,
+                  scenario=scenario, title=scenario, status="ok", rate=1.0, p50_ms=p50, p99_ms=p50,
+                  ratio=ratio, ratio_to="floor", connections=connections, run=run)  # fmt: skip
+
+
+def test_targets_judge_growth_ratios_and_unfiltered_pages() -> None:
+    small, large, pair = targets.SMALL, targets.LARGE, targets.COMPARISON
+    rows = [
+        _row(small, "swr_admin", 10.0), _row(large, "swr_admin", 14.0),
+        _row(small, "swr_member", 10.0), _row(large, "swr_member", 20.0, run="b"),
+        _row(small, "abeja_list", 10.0),
+        _row(small, "swr_list", 4.0, ratio=0.85), _row(small, "v1_list", 4.0, ratio=0.5),
+        _row(small, "swr_list", 4.0, backend="sqlite", ratio=0.4),
+        _row(pair, "swr_list", 5.0), _row(pair, "swr_admin", 14.0), _row(pair, "swr_by_tags", 16.0),
+        _row(pair, "swr_member", 6.0, connections=4),
+    ]  # fmt: skip
+    growth = {check.cells[2]: check for check in targets.growth(rows)}
+    assert (growth["swr_admin"].cells[-1], growth["swr_admin"].verdict) == ("1.40×", "met")
+    assert growth["swr_member"].verdict == "missed" and "different invocations" in growth["swr_member"].note
+    assert growth["abeja_list"].verdict == "not measured at both sizes"
+    ratios = {(check.cells[1], check.cells[3]): check.verdict for check in targets.floor_ratios(rows)}
+    assert ratios == {("postgresql", "swr_list"): "met", ("postgresql", "v1_list"): "missed",
+                      ("sqlite", "swr_list"): "missed"}  # fmt: skip
+    compared = {check.cells[2]: check for check in targets.unfiltered(rows)}
+    assert (compared["swr_admin"].cells[-1], compared["swr_admin"].verdict) == ("2.80×", "met")
+    assert compared["swr_by_tags"].verdict == "missed"
+    assert compared["swr_member"].verdict.startswith("not judged: 4 connections")
+    markdown = targets.markdown(rows)
+    assert markdown.count("| target | verdict |") == 3
 
 
 def test_retention_bench_smoke_deletes_down_to_the_kept_tags(tmp_path: Path) -> None:
