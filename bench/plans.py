@@ -34,6 +34,7 @@ import asyncpg
 
 from bench import dataset as data
 from bench.scenarios import BY_KEY, LIST_PAGES, expand
+from repohub import defaults
 from repohub.api.swr import filters
 from repohub.domain import access
 from repohub.domain.entities import Principal, User
@@ -218,7 +219,8 @@ async def _user(connection: asyncpg.Connection, name: str) -> User:
 
 
 async def explain(dsn: str, dataset: data.Dataset, keys: Sequence[str], modes: Sequence[str]) -> None:
-    connection = await asyncpg.connect(dsn)
+    # The served app's session settings (JIT off), else a generic plan's JIT compile is what shows.
+    connection = await asyncpg.connect(dsn, server_settings=dict(defaults.PG_SESSION_SETTINGS))
     try:
         sample = dataset.sample(1)[0]
         for key in keys:
