@@ -19,6 +19,7 @@ __all__ = [
     "RETENTION_INTERVAL",
     "SQLITE_READ_BUSY_TIMEOUT",
     "SQLITE_WRITE_BUSY_TIMEOUT",
+    "SWR_MAX_OFFSET",
     "WEBHOOK_BACKOFF",
     "WEBHOOK_CONCURRENCY",
     "WEBHOOK_HISTORY",
@@ -61,3 +62,10 @@ WEBHOOK_HISTORY = 7 * 86_400  # seconds settled deliveries and their attempts ar
 # token's roles at 10,000 memberships) and took 0.5–1.4 s doing so, for queries that run in 40 ms
 # without it (review of issue 18, PostgreSQL 15). Both the sessions' engine and the reader's pool set these.
 PG_SESSION_SETTINGS = (("jit", "off"),)  # (name, value) pairs: a constant no caller can change
+
+# The deepest offset SWR's v2 repository and tag lists take (``offset`` above it: a 400 pointing to
+# v3's marker). An offset page reads and throws away every row before it, so its cost grows with its
+# depth; a keyset page (v3's marker, ``store.keyset``) costs its own rows at any depth. 10,000 rows is
+# a hundred pages of the default size, past what a console pages through, and what an offset page
+# there costs is still a few milliseconds on PostgreSQL (measured for issue 19: docs/benchmarks.md).
+SWR_MAX_OFFSET = 10_000
