@@ -42,6 +42,7 @@ from bench.scenarios import (
     push_headers,
     push_tokens,
     route_exists,
+    with_middle,
 )
 from bench.scenarios import script_path as scenario_script
 from repohub.config import Settings
@@ -226,7 +227,7 @@ class Runner:
         env = {
             "BENCH_LUA": str(LUA),
             "NAMESPACES": str(ds.size.namespaces),
-            "PATH_TEMPLATE": scenario.path,
+            "PATH_TEMPLATE": with_middle(scenario.path, ds),
             "SAMPLES": str(files["samples"]),
             "BODIES": str(files["events"]),
             "BODY_TEMPLATE": scenario.body,
@@ -251,7 +252,7 @@ class Runner:
             name, _, value = auth_header(scenario, ds).partition(":")
             headers[name] = value.strip()
         sample = ds.sample(1)[0]
-        path = expand(scenario.path, sample)
+        path = expand(with_middle(scenario.path, ds), sample)
         body: str | None = None
         if scenario.key == "create_repo":
             body = scenario.body.replace("{name}", f"bw-probe-{self.run_id}")

@@ -37,6 +37,7 @@ class Scenario:
     user: str = BENCH_USER  # whose API token it sends: the member of every namespace, or ADMIN_USER
 
 
+MIDDLE = "{middle}"  # the repository id at half the dataset: v3_marker's marker (``with_middle``)
 SELECTED_TAG = "release-0.1"  # bench/dataset.rule_rows: rule 0 of every namespace selects it
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("healthz", "GET /healthz (trivial endpoint, reference for 5)", "get", "/healthz",
@@ -106,6 +107,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("push_check_selected", "7. push check, manifest PUT of a tag a rule selects", "get",
              "/registry/push-check", "/registry/push-check", "push_check.lua", auth="none",
              env={"PUSH_TAG": SELECTED_TAG}),
+    # SWR v3's keyset page at the issue's depth: the marker is the id at half the dataset (500,000 at
+    # 1M), where an offset page would read and drop every row before it (``store.keyset``).
+    Scenario("v3_marker", "8. SWR v3 marker page, 20 after the middle id", "get", "/v3/manage/repos",
+             f"/v3/manage/repos?marker={MIDDLE}&limit=20", "get.lua", header="X-Auth-Token: {token}"),
 )  # fmt: skip
 PUSH_CHECKS = ("push_check", "push_check_selected")
 BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}
@@ -138,6 +143,11 @@ def push_headers(line: str, tag: str = "v1") -> dict[str, str]:
     ns, repo, token = line.split()
     return {"X-Original-Method": "PUT", "X-Original-URI": f"/v2/{ns}/{repo}/manifests/{tag}",
             "Authorization": f"Bearer {token}"}  # fmt: skip
+
+
+def with_middle(template: str, dataset: Dataset) -> str:
+    """``template`` with the id at half the dataset for ``{middle}`` (ids run 1 to its size)."""
+    return template.replace(MIDDLE, str(max(1, dataset.size.repositories // 2)))
 
 
 def script_path(scenario: Scenario, floor_script: Path) -> Path:

@@ -20,6 +20,7 @@ __all__ = [
     "RETENTION_INTERVAL",
     "SQLITE_READ_BUSY_TIMEOUT",
     "SQLITE_WRITE_BUSY_TIMEOUT",
+    "SWR_MAX_OFFSET",
     "WEBHOOK_BACKOFF",
     "WEBHOOK_CONCURRENCY",
     "WEBHOOK_HISTORY",
@@ -66,3 +67,12 @@ WEBHOOK_HISTORY = 7 * 86_400  # seconds settled deliveries and their attempts ar
 # token's roles at 10,000 memberships) and took 0.5–1.4 s doing so, for queries that run in 40 ms
 # without it (review of issue 18, PostgreSQL 15). Both the sessions' engine and the reader's pool set these.
 PG_SESSION_SETTINGS = (("jit", "off"),)  # (name, value) pairs: a constant no caller can change
+
+# The deepest offset SWR's v2 repository and tag lists take (``offset`` above it: a 400 pointing to
+# v3's marker). An offset page reads and throws away every row before it, so its cost grows with its
+# depth; a keyset page (v3's marker, ``store.keyset``) costs its own rows at any depth. Measured for
+# issue 19 (PostgreSQL, 100,000 rows, a name-ordered page of 100 by its index, a shared 2-core host):
+# offset 0 0.05 ms, 10,000 3-9 ms, 50,000 30-34 ms; the keyset page at 50,000 0.04-0.06 ms. At
+# 10,000 (a hundred pages of the default size, past what a console pages through) a page still costs
+# a few milliseconds, and no offset request reads more than 11,000 rows (at most 1,000 a page).
+SWR_MAX_OFFSET = 10_000

@@ -127,6 +127,7 @@ def test_the_routers_are_tried_in_the_order_they_were() -> None:
         login,
         repository_access,
         retentions,
+        v3,
         webhooks,
     )
     from repohub.api.swr.router import router as swr
@@ -135,6 +136,7 @@ def test_the_routers_are_tried_in_the_order_they_were() -> None:
     swr_rest = [
         login.router,
         iam.router,
+        v3.router,
         instances.router,
         retentions.router,
         immutables.router,

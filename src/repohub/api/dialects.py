@@ -33,6 +33,7 @@ from repohub.api.swr import (
     login,
     repository_access,
     retentions,
+    v3,
     versions,
     webhooks,
 )
@@ -100,6 +101,7 @@ SWR = Dialect(
         swr.router,
         login.router,
         iam.router,
+        v3.router,  # v3's marker pages: the repository walk is a hot list too
         instances.router,
         retentions.router,
         immutables.router,

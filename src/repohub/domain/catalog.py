@@ -38,13 +38,14 @@ from repohub.domain.entities import (
     RepositorySummary,
     Role,
     Tag,
+    Walk,
 )
 from repohub.domain.errors import Conflict, InvalidInput, NotFound
 from repohub.domain.gateway import ManifestInfo, RegistryGateway
 from repohub.domain.immutability.guard import Immutability
 from repohub.domain.names import MAX_REFERENCE, validate_repository_name, validate_tag_name
 from repohub.domain.new_repositories import DEFAULT_CATEGORY, add_repository
-from repohub.domain.queries import RepoQuery, TagQuery
+from repohub.domain.queries import RepoQuery, RepoWalk, TagQuery, TagWalk
 from repohub.domain.webhooks.outbox import Notice, Resource, enqueue
 from repohub.store.unit import Store
 
@@ -93,6 +94,13 @@ def check_paging(offset: int, limit: int, *, max_limit: int = MAX_PAGE) -> None:
         raise InvalidInput("offset must be 0 or more", field="offset")
     if not 1 <= limit <= max_limit:
         raise InvalidInput(f"limit must be between 1 and {max_limit}", field="limit")
+
+
+def check_walk(after: int, limit: int) -> None:
+    if after < 0:
+        raise InvalidInput("marker must be 0 or more", field="marker")
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
 
 
 class CatalogService:
@@ -256,6 +264,13 @@ class CatalogService:
         check_query(query)
         return await self._store.repositories.summaries(query, access.visibility(self.principal, utcnow()))
 
+    async def walk_repositories(self, walk: RepoWalk) -> Walk[RepositorySummary]:
+        """A keyset page of the repositories ``list_repository_summaries`` would show: those after
+        ``walk.after``, by id (SWR v3's marker)."""
+        check_walk(walk.after, walk.limit)
+        check_query(RepoQuery(name_contains=walk.name_contains, category=walk.category))
+        return await self._store.keyset.repositories(walk, access.visibility(self.principal, utcnow()))
+
     async def update_repository(self, repository: Repository, changes: RepositoryChanges) -> Repository:
         await self._require_on(repository, Action.WRITE, "change repositories")
         if changes.description is not None:
@@ -296,6 +311,11 @@ class CatalogService:
     async def list_tags(self, repository: Repository, query: TagQuery) -> Page[Tag]:
         check_paging(query.offset, query.limit)
         return await self._store.tags.page(repository.id, query)
+
+    async def walk_tags(self, repository: Repository, walk: TagWalk) -> Walk[Tag]:
+        """A keyset page of the repository's tags: those after ``walk.after``, by id."""
+        check_walk(walk.after, walk.limit)
+        return await self._store.keyset.tags(repository.id, walk)
 
     async def tag(self, repository: Repository, name: str) -> Tag:
         found = await self._store.tags.get(repository.id, name)

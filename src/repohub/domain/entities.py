@@ -383,3 +383,11 @@ class TagFacts:
     name: str
     digest: str
     pushed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Walk(Generic[T]):
+    """One keyset page (``queries.RepoWalk``/``TagWalk``): its rows, and whether rows follow the last."""
+
+    items: list[T]
+    more: bool

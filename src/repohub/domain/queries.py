@@ -52,3 +52,26 @@ class Visibility:
     now: datetime | None = None  # shares end at their deadline: compared with this
     robot_id: int | None = None
     robot_namespace_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RepoWalk:
+    """A keyset page of repositories (SWR v3's marker): the visible ones with an id above ``after``,
+    by id, at most ``limit``. The id never changes for a row, so a walk page by page sees each
+    repository once however many others are created or deleted meanwhile."""
+
+    namespace: str | None = None
+    name_contains: str | None = None  # case-insensitive substring, as RepoQuery's
+    category: str | None = None
+    is_public: bool | None = None
+    after: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TagWalk:
+    """A keyset page of one repository's tags: those with an id above ``after``, by id."""
+
+    name: str | None = None  # exact tag name filter, as TagQuery's
+    after: int = 0
+    limit: int = 100

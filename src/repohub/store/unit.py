@@ -13,6 +13,7 @@ from repohub.store.accounts import CredentialStore, NamespaceStore, UserStore
 from repohub.store.audit import AuditStore
 from repohub.store.grants import GrantStore, ShareStore
 from repohub.store.immutables import ImmutableRuleStore
+from repohub.store.keyset import KeysetStore
 from repohub.store.memory import INFO_KEY, Memory
 from repohub.store.outbox import OutboxStore
 from repohub.store.readers import Reader
@@ -45,6 +46,7 @@ class Store:
         self.robots = RobotStore(session)
         self.repositories = RepositoryStore(session, reader)
         self.tags = TagStore(session, reader)
+        self.keyset = KeysetStore(session, reader)
         self.audit = AuditStore(session)
         self.registry = RegistryStore(session, reader)
         self.retentions = RetentionStore(session)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from repohub.defaults import SWR_MAX_OFFSET
 from repohub.domain.categories import check_category
 from repohub.domain.errors import InvalidInput
 from repohub.domain.numbers import parse_integer
@@ -100,6 +101,17 @@ def paging(values: Mapping[str, str]) -> Paging:
             explicit=True,
         )
     return Paging(offset=0, limit=DEFAULT_LIMIT, explicit=False)
+
+
+def within_offset_bound(page: Paging, v3_call: str) -> Paging:
+    """``page`` if its offset is at most ``SWR_MAX_OFFSET``; deeper pages are v3's (``v3_call``)."""
+    if page.offset > SWR_MAX_OFFSET:
+        raise InvalidInput(
+            f"offset {page.offset} is past {SWR_MAX_OFFSET}, the deepest offset page; to read further,"
+            f" walk {v3_call} with marker: each page's nextMarker is the next page's marker",
+            field="offset",
+        )
+    return page
 
 
 def ordering(values: Mapping[str, str], columns: Mapping[str, str]) -> tuple[str, bool] | None:

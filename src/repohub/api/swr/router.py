@@ -39,6 +39,7 @@ from repohub.api.swr.schemas import (
     tag_of,
     user_ids_of,
 )
+from repohub.defaults import SWR_MAX_OFFSET
 from repohub.domain.catalog import RepositoryChanges
 from repohub.domain.errors import InvalidInput
 
@@ -56,6 +57,9 @@ VIA_REGISTRY = error_responses(REGISTRY_REFUSED)
 NS = "/namespaces/{namespace:segment}"
 REPO = NS + "/repos/{repository:segment}"
 Text = Annotated[str | None, Query()]
+# Where an offset past ``defaults.SWR_MAX_OFFSET`` is sent (``api.swr.v3``).
+V3_REPOS = "GET /v3/manage/repos (list_repo_details)"
+V3_TAGS = "GET /v3/manage/namespaces/{namespace}/repos/{repository}/tags (list_repository_tag)"
 Filter = Annotated[str | None, Query(description="key::value pairs joined by '|'; wins over the parameters")]
 
 
@@ -80,7 +84,7 @@ _REPO_PARAMETERS = query_parameters(
     name="case-insensitive substring of the repository name",
     category="exact category",
     limit="default 100, at most 1000; needs offset",
-    offset="start index; needs limit",
+    offset=f"start index, at most {SWR_MAX_OFFSET} (deeper: v3 and its marker); needs limit",
     order_column="updated_at, name, updated_time, tag_count",
     order_type="asc or desc",
     filter="key::value pairs joined by '|'; wins over the parameters",
@@ -100,6 +104,7 @@ async def list_repos_details(request: Request, service: ServiceDep, state: State
     given = query_values(request.scope)
     params = {key: given.get(key) for key in filters.REPO_KEYS}
     query, page = filters.repo_query(filters.merged(params, given.get("filter"), filters.REPO_KEYS))
+    filters.within_offset_bound(page, V3_REPOS)
     found = await service.catalog.list_repository_summaries(query)
     host, domain = state.settings.registry_host, state.settings.domain_name
     rows = [repo_item_of(repo, host, domain, found.total) for repo in found.items]
@@ -227,6 +232,7 @@ async def list_repository_tags(
         "tag": tag,
     }
     query, page = filters.tag_query(filters.merged(params, filter, filters.TAG_KEYS))
+    filters.within_offset_bound(page, V3_TAGS)
     repo = await service.catalog.repository(namespace, repository)
     found = await service.catalog.list_tags(repo, query)
     host, domain = state.settings.registry_host, state.settings.domain_name
