@@ -23,7 +23,6 @@ def upgrade() -> None:
     op.create_table(
         "namespace_counts",
         sa.Column("namespace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("category", sa.String(length=16), nullable=False),
         sa.Column("repositories", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("public_repositories", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("tags", sa.BigInteger(), server_default="0", nullable=False),
@@ -34,7 +33,7 @@ def upgrade() -> None:
             name=op.f("fk_namespace_counts_namespace_id_namespaces"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("namespace_id", "category", name=op.f("pk_namespace_counts")),
+        sa.PrimaryKeyConstraint("namespace_id", name=op.f("pk_namespace_counts")),
     )
     op.create_table(
         "catalogue_counts",
@@ -98,10 +97,13 @@ def upgrade() -> None:
     _install_counting()
 
 
-# A repository counts in its (namespace, category): one, public or not, its tags and its size. The
-# counting is a trigger so that no writer (the API, the event intake, sync, retention, a DELETE by
-# hand) can forget it; an update fires it only when a counted column changed, so a pull (downloads and
-# pulled_at) never touches the counts row.
+# A repository counts in its namespace: one, public or not, its tags and its size. The counting is a
+# trigger so that no writer (the API, the event intake, sync, retention, a DELETE by hand) can forget
+# it; an update fires it only when a counted column changed, so a pull (downloads and pulled_at) never
+# touches a counts row. One row per namespace, not per (namespace, category): a push changes its
+# repository's tags and size, and two event envelopes pushing to repositories of two categories of
+# one namespace in opposite orders deadlocked on the two rows (tests/store/test_counts_races.py);
+# the intake takes namespaces in path order, so one row each cannot.
 _COUNTED = ("namespace_id", "category", "is_public", "tag_count", "size")
 _CHANGED = " OR ".join(f"OLD.{column} IS DISTINCT FROM NEW.{column}" for column in _COUNTED)
 _PG_PUBLIC = "CASE WHEN {row}.is_public THEN 1 ELSE 0 END"
@@ -113,15 +115,15 @@ def _uncount(public: str) -> str:
         "UPDATE namespace_counts SET repositories = repositories - 1,"
         f" public_repositories = public_repositories - {public.format(row='OLD')},"
         " tags = tags - OLD.tag_count, size = size - OLD.size"
-        " WHERE namespace_id = OLD.namespace_id AND category = OLD.category;"
+        " WHERE namespace_id = OLD.namespace_id;"
     )
 
 
 def _count(public: str) -> str:
     return (
-        "INSERT INTO namespace_counts (namespace_id, category, repositories, public_repositories, tags, size)"
-        f" VALUES (NEW.namespace_id, NEW.category, 1, {public.format(row='NEW')}, NEW.tag_count, NEW.size)"
-        " ON CONFLICT (namespace_id, category) DO UPDATE SET"
+        "INSERT INTO namespace_counts (namespace_id, repositories, public_repositories, tags, size)"
+        f" VALUES (NEW.namespace_id, 1, {public.format(row='NEW')}, NEW.tag_count, NEW.size)"
+        " ON CONFLICT (namespace_id) DO UPDATE SET"
         " repositories = namespace_counts.repositories + 1,"
         " public_repositories = namespace_counts.public_repositories + excluded.public_repositories,"
         " tags = namespace_counts.tags + excluded.tags, size = namespace_counts.size + excluded.size;"
@@ -177,16 +179,15 @@ def _member(row: str) -> str:
 
 _JOINED = (
     "INSERT INTO member_counts (user_id, category, private_repositories)"
-    " SELECT NEW.user_id, c.category, c.repositories - c.public_repositories FROM namespace_counts c"
-    " WHERE c.namespace_id = NEW.namespace_id"
+    " SELECT NEW.user_id, r.category, count(*) FROM repositories r"
+    " WHERE r.namespace_id = NEW.namespace_id AND NOT r.is_public GROUP BY r.category"
     " ON CONFLICT (user_id, category) DO UPDATE SET"
     " private_repositories = member_counts.private_repositories + excluded.private_repositories;"
 )
 _LEFT = (
-    "UPDATE member_counts SET private_repositories = private_repositories - coalesce((SELECT"
-    " c.repositories - c.public_repositories FROM namespace_counts c"
-    " WHERE c.namespace_id = OLD.namespace_id AND c.category = member_counts.category), 0)"
-    " WHERE user_id = OLD.user_id;"
+    "UPDATE member_counts SET private_repositories = private_repositories - (SELECT count(*)"
+    " FROM repositories r WHERE r.namespace_id = OLD.namespace_id AND NOT r.is_public"
+    " AND r.category = member_counts.category) WHERE user_id = OLD.user_id;"
 )
 _PG_MEMBERSHIP_FUNCTION = f"""
 CREATE FUNCTION repohub_count_membership() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -272,9 +273,9 @@ _SQLITE_TRIGGERS = (
     f"CREATE TRIGGER memberships_counted_delete AFTER DELETE ON memberships BEGIN {_LEFT} END",
 )
 _BACKFILL = (
-    "INSERT INTO namespace_counts (namespace_id, category, repositories, public_repositories, tags, size)"
-    " SELECT namespace_id, category, count(*), sum(CASE WHEN is_public THEN 1 ELSE 0 END),"
-    " coalesce(sum(tag_count), 0), coalesce(sum(size), 0) FROM repositories GROUP BY namespace_id, category",
+    "INSERT INTO namespace_counts (namespace_id, repositories, public_repositories, tags, size)"
+    " SELECT namespace_id, count(*), sum(CASE WHEN is_public THEN 1 ELSE 0 END),"
+    " coalesce(sum(tag_count), 0), coalesce(sum(size), 0) FROM repositories GROUP BY namespace_id",
     "INSERT INTO catalogue_counts (category, stripe, repositories, public_repositories)"
     f" SELECT category, id % {_STRIPES}, count(*), sum(CASE WHEN is_public THEN 1 ELSE 0 END)"
     f" FROM repositories GROUP BY category, id % {_STRIPES}",

@@ -20,7 +20,7 @@ CATEGORIES = ("other", "app_server", "database")
 _KEPT = {
     "catalogue": "SELECT category, sum(repositories), sum(public_repositories) FROM catalogue_counts"
     " GROUP BY category HAVING sum(repositories) <> 0 OR sum(public_repositories) <> 0",
-    "namespaces": "SELECT namespace_id, category, repositories, public_repositories, tags, size"
+    "namespaces": "SELECT namespace_id, repositories, public_repositories, tags, size"
     " FROM namespace_counts WHERE repositories <> 0 OR tags <> 0 OR size <> 0",
     "members": "SELECT user_id, category, private_repositories FROM member_counts"
     " WHERE private_repositories <> 0",
@@ -28,8 +28,8 @@ _KEPT = {
 _RECOUNTED = {
     "catalogue": "SELECT category, count(*), sum(CASE WHEN is_public THEN 1 ELSE 0 END)"
     " FROM repositories GROUP BY category",
-    "namespaces": "SELECT namespace_id, category, count(*), sum(CASE WHEN is_public THEN 1 ELSE 0 END),"
-    " sum(tag_count), sum(size) FROM repositories GROUP BY namespace_id, category",
+    "namespaces": "SELECT namespace_id, count(*), sum(CASE WHEN is_public THEN 1 ELSE 0 END),"
+    " sum(tag_count), sum(size) FROM repositories GROUP BY namespace_id",
     "members": "SELECT m.user_id, r.category, count(*) FROM memberships m"
     " JOIN repositories r ON r.namespace_id = m.namespace_id AND NOT r.is_public"
     " GROUP BY m.user_id, r.category",

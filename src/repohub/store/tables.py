@@ -142,16 +142,15 @@ class RepositoryRow(Timestamps, Base):
 
 
 class NamespaceCountRow(Base):
-    """What a namespace holds, per category: kept by triggers on ``repositories`` in the transaction
-    of every change (migration 0010), so that totals, SWR's overview and quota usage are one indexed
-    read instead of a count of every row. ``repohub counts check`` recomputes them."""
+    """What a namespace holds: kept by triggers on ``repositories`` in the transaction of every change
+    (migration 0010), so that SWR's overview and quota usage are one indexed read instead of a count
+    of every row. ``repohub counts check`` recomputes them."""
 
     __tablename__ = "namespace_counts"
 
     namespace_id: Mapped[int] = mapped_column(
         ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True
     )
-    category: Mapped[str] = mapped_column(String(16), primary_key=True)
     repositories: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     public_repositories: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     tags: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
