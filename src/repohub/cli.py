@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import typer
+from pydantic import ValidationError
 
 from repohub.auth.registry_token import registry_config_fragment
 from repohub.auth.secrets import SecretBox
@@ -482,6 +483,9 @@ def proxy_config(
         settings = Settings()  # the app's own per-client limits, now per address across processes
         limits = Limits(settings.login_rate_per_client, settings.token_rate_per_client)
         text = render(listen=listen, repohub=repohub, registry=[registry], state_dir=state_dir, limits=limits)
+    except ValidationError as error:  # a setting's own message, never a traceback of the settings
+        typer.echo(f"error: {error.errors(include_url=False, include_input=False)}", err=True)
+        raise typer.Exit(code=2) from None
     except ProxyConfigError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from None

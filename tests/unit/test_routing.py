@@ -108,6 +108,8 @@ async def _query(q: str) -> str:
         pytest.param(lambda: _with_header, id="header parameter"),
         pytest.param(lambda: _with_header_dependency, id="dependency with a header"),
         pytest.param(lambda: _returns_dict, id="returns data, not a Response"),
+        pytest.param(lambda: _with_required_query, id="query parameter without a default"),
+        pytest.param(lambda: _with_aliased_query, id="query parameter with a validation alias"),
     ],
 )
 def test_a_plain_route_refuses_what_fastapi_would_solve(endpoint: object) -> None:
@@ -118,6 +120,14 @@ def test_a_plain_route_refuses_what_fastapi_would_solve(endpoint: object) -> Non
 
 async def _with_repeated_query(q: Annotated[list[str], Query()]) -> Response:
     return Response(",".join(q))
+
+
+async def _with_required_query(q: Annotated[int, Query()]) -> Response:
+    return Response(str(q))
+
+
+async def _with_aliased_query(q: Annotated[int, Query(validation_alias="y")] = 0) -> Response:
+    return Response(str(q))
 
 
 async def _with_header(x_token: Annotated[str, Header()]) -> Response:

@@ -151,6 +151,13 @@ class _Parameters:
             info = field.field_info
             if get_origin(info.annotation) in (list, set, tuple, frozenset):
                 raise TypeError(f"{path}: a PlainRoute reads one value per parameter, not {field.name}")
+            # What ``read`` does not do as FastAPI does: refused when the route is made, not served.
+            if where == "query" and (info.is_required() or info.default_factory is not None):
+                raise TypeError(
+                    f"{path}: a PlainRoute's query parameter needs a plain default ({field.name})"
+                )
+            if info.validation_alias is not None:
+                raise TypeError(f"{path}: a PlainRoute does not read validation aliases ({field.name})")
             adapter: TypeAdapter[Any] = TypeAdapter(Annotated[info.annotation, info])  # type: ignore[arg-type]
             fields.append((field.name, where, field.alias, adapter, info.default))
         return cls(fields)
