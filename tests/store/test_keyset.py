@@ -76,6 +76,12 @@ async def _seed(app: FastAPI, world: World) -> int:
     return int(ids[0] + (ids[1] - ids[0]) // 2)
 
 
+async def _namespace_id(app: FastAPI, name: str) -> int:
+    async with app.state.repohub.sessions() as session:
+        found = await session.execute(text("SELECT id FROM namespaces WHERE name = :name"), {"name": name})
+        return int(found.scalar_one())
+
+
 def _series(state: Any, count: int) -> str:
     """The numbers 0 to ``count`` - 1 as a query yielding ``n``."""
     if state.engine.dialect.name == "postgresql":
@@ -134,9 +140,14 @@ async def test_a_page_at_the_middle_of_100k_repositories_is_an_index_range_scan(
     member = repository_walk_sql(False, False, False, False, pg_pages.MEMBER)
     now = utcnow() if postgresql else pg_pages.sqlite_time(utcnow())
     tag_page = tag_walk_sql(False)
+    ns07 = await _namespace_id(app, "ns07")
     cases = [
         (everything, [middle, 101], "pk_repositories"),
-        (one_namespace, ["ns07", middle, 101], "ix_repositories_namespace_id_id|pk_repositories"),
+        (one_namespace, [ns07, middle, 101], "ix_repositories_namespace_id_id|pk_repositories"),
+        # A page that is not full: the namespace's last, and a namespace without rows. With the id
+        # looked up in the statement, PostgreSQL read every row after the marker (1M at 1M).
+        (one_namespace, [ns07, 99_990, 101], "ix_repositories_namespace_id_id|pk_repositories"),
+        (one_namespace, [10**9, 0, 101], "ix_repositories_namespace_id_id|pk_repositories"),
         (public, [middle, 101], "pk_repositories"),
         (member, [alice, now, middle, 101], "pk_repositories"),
         (tag_page, [await world.repository_id("ns00/r0"), 0, 101], "ix_tags_repository_id_id|pk_tags"),
