@@ -688,7 +688,7 @@ def counts_check(
     as_json: JsonFlag = False,
 ) -> None:
     """Recount every namespace's repositories, public repositories, tags and size from the rows and
-    print where the kept counts differ (namespace, category, field, kept, actual). Exit status 1 when
+    print where the kept counts differ (namespace, field, kept, actual). Exit status 1 when
     they differ and --fix was not given; with --fix they are repaired in one transaction."""
     found = _with_service(lambda service: quota_rules.check_counts(service.store, fix=fix))
     if as_json:
@@ -704,7 +704,6 @@ def counts_check(
 def _drift_entry(item: Drift) -> dict[str, object]:
     return {
         "namespace": item.namespace,
-        "category": item.category,
         "field": item.field,
         "kept": item.kept,
         "actual": item.actual,
@@ -714,10 +713,9 @@ def _drift_entry(item: Drift) -> dict[str, object]:
 def _drift_text(found: list[Drift], fix: bool) -> list[str]:
     if not found:
         return ["counts match the rows"]
-    lines = ["\t".join(("namespace", "category", "field", "kept", "actual"))]
+    lines = ["\t".join(("namespace", "field", "kept", "actual"))]
     lines += [
-        "\t".join((_cell(item.namespace), item.category, item.field, str(item.kept), str(item.actual)))
-        for item in found
+        "\t".join((_cell(item.namespace), item.field, str(item.kept), str(item.actual))) for item in found
     ]
     lines.append(
         f"fixed {len(found)} count(s)" if fix else f"{len(found)} count(s) drifted; --fix repairs them"

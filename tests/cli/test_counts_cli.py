@@ -48,27 +48,21 @@ async def test_counts_check_reports_hand_made_drift_and_exits_1(
 ) -> None:
     await _world(world)
     await _sql(
-        app, "UPDATE namespace_counts SET tags = tags + 5, public_repositories = 7 WHERE category = 'other'"
+        app, "UPDATE namespace_counts SET tags = tags + 5, public_repositories = 7 WHERE repositories = 2"
     )
 
     done = _run(settings, "counts", "check", "--json")
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout) == {
         "drift": [
-            {
-                "namespace": "acme",
-                "category": "other",
-                "field": "public_repositories",
-                "kept": 7,
-                "actual": 1,
-            },
-            {"namespace": "acme", "category": "other", "field": "tags", "kept": 7, "actual": 2},
+            {"namespace": "acme", "field": "public_repositories", "kept": 7, "actual": 1},
+            {"namespace": "acme", "field": "tags", "kept": 7, "actual": 2},
         ],
         "fixed": False,
     }
     text_report = _run(settings, "counts", "check")
     assert text_report.returncode == 1
-    assert text_report.stdout.splitlines()[1] == "acme\tother\tpublic_repositories\t7\t1"
+    assert text_report.stdout.splitlines()[1] == "acme\tpublic_repositories\t7\t1"
 
 
 async def test_counts_check_fix_repairs_the_counts_and_a_repository_counter(
@@ -77,12 +71,11 @@ async def test_counts_check_fix_repairs_the_counts_and_a_repository_counter(
     await _world(world)
     # A repository's own tag count gone wrong: the trigger carries it into the namespace's counts.
     await _sql(app, "UPDATE repositories SET tag_count = 40 WHERE name = 'lib'")
-    await _sql(app, "DELETE FROM namespace_counts WHERE category = 'other'")
+    await _sql(app, "UPDATE namespace_counts SET size = 0")
 
     fixed = _run(settings, "counts", "check", "--fix")
     assert fixed.returncode == 0, fixed.stderr
-    assert "acme\tlinux\ttags\t40\t0" in fixed.stdout.splitlines()
-    assert fixed.stdout.splitlines()[-1] == "fixed 5 count(s)"  # other: four figures, linux: tags
+    assert fixed.stdout.splitlines()[1:] == ["acme\ttags\t42\t2", "acme\tsize\t0\t200", "fixed 2 count(s)"]
 
     again = _run(settings, "counts", "check")
     assert again.returncode == 0, again.stdout

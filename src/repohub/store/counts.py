@@ -1,4 +1,4 @@
-"""Counts kept per (namespace, category) and namespace quotas: their reads, the full recount, the fix.
+"""Counts kept per namespace and namespace quotas: their reads, the full recount, the fix.
 
 The triggers of migration 0010 keep ``namespace_counts`` in the transaction of every change to
 ``repositories``, so a total is one indexed read here instead of a count of rows. The recount is what
@@ -38,16 +38,16 @@ __all__ = [
 REPOSITORY_QUOTA = "repositories"
 COUNTED = ("repositories", "public_repositories", "tags", "size")
 
-# Each (namespace, category) as kept and as the rows say, in one statement (one snapshot). The tags'
-# figures come from a derived table grouped by repository: one pass over the tags.
+# Each namespace as kept and as the rows say, in one statement (one snapshot). The tags' figures
+# come from a derived table grouped by repository: one pass over the tags.
 _RECOUNT = (
-    "SELECT r.namespace_id, r.category, count(*), sum(CASE WHEN r.is_public THEN 1 ELSE 0 END),"
+    "SELECT r.namespace_id, count(*), sum(CASE WHEN r.is_public THEN 1 ELSE 0 END),"
     " coalesce(sum(t.n), 0), coalesce(sum(t.s), 0) FROM repositories r"
     " LEFT JOIN (SELECT repository_id, count(*) AS n, coalesce(sum(size), 0) AS s FROM tags"
-    " GROUP BY repository_id) t ON t.repository_id = r.id GROUP BY r.namespace_id, r.category"
+    " GROUP BY repository_id) t ON t.repository_id = r.id GROUP BY r.namespace_id"
 )
 _KEPT_AND_ACTUAL = text(
-    "SELECT 'kept', c.namespace_id, c.category, c.repositories, c.public_repositories, c.tags, c.size"
+    "SELECT 'kept', c.namespace_id, c.repositories, c.public_repositories, c.tags, c.size"
     f" FROM namespace_counts c UNION ALL SELECT 'actual', x.* FROM ({_RECOUNT}) x"
 )
 # The fix's first step: a repository's own counters from its tag rows, where they disagree.
@@ -59,8 +59,7 @@ _REPAIR_REPOSITORIES = text(
     " OR size <> (SELECT coalesce(sum(t.size), 0) FROM tags t WHERE t.repository_id = repositories.id)"
 )
 _REFILL = text(
-    "INSERT INTO namespace_counts (namespace_id, category, repositories, public_repositories, tags, size)"
-    f" {_RECOUNT}"
+    f"INSERT INTO namespace_counts (namespace_id, repositories, public_repositories, tags, size) {_RECOUNT}"
 )
 # Writers of repositories wait while the fix recounts (SHARE ROW EXCLUSIVE conflicts with every
 # write lock and with itself; reads go on). SQLite's one writer is the fix itself once it writes.
@@ -69,11 +68,10 @@ _HOLD_WRITES_PG = text("LOCK TABLE repositories, tags IN SHARE ROW EXCLUSIVE MOD
 
 @dataclass(frozen=True, slots=True)
 class Drift:
-    """One figure of one (namespace, category) whose kept count is not the rows' count."""
+    """One figure of one namespace whose kept count is not the rows' count."""
 
     namespace_id: int
     namespace: str
-    category: str
     field: str
     kept: int
     actual: int
@@ -91,7 +89,7 @@ class Totals:
 
 @dataclass(frozen=True, slots=True)
 class NamespaceTotals:
-    """One namespace's counts, every category summed."""
+    """One namespace's counts."""
 
     repositories: int
     public_repositories: int
@@ -110,29 +108,29 @@ class QuotaUse:
     used: int
 
 
-_Key = tuple[int, str]
+_Key = int
 
 
 def _figures(rows: Sequence[Any]) -> tuple[dict[_Key, tuple[int, ...]], dict[_Key, tuple[int, ...]]]:
     kept: dict[_Key, tuple[int, ...]] = {}
     actual: dict[_Key, tuple[int, ...]] = {}
-    for source, namespace_id, category, *values in rows:
-        (kept if source == "kept" else actual)[(namespace_id, category)] = tuple(int(v) for v in values)
+    for source, namespace_id, *values in rows:
+        (kept if source == "kept" else actual)[namespace_id] = tuple(int(v) for v in values)
     return kept, actual
 
 
 def _differences(
     kept: dict[_Key, tuple[int, ...]], actual: dict[_Key, tuple[int, ...]]
-) -> list[tuple[int, str, str, int, int]]:
-    """(namespace id, category, field, kept, actual) where they differ; a missing row is zeros (a
-    category whose last repository went keeps its row of zeros)."""
+) -> list[tuple[int, str, int, int]]:
+    """(namespace id, field, kept, actual) where they differ; a missing row is zeros (a namespace
+    whose last repository went keeps its row of zeros)."""
     zeros = (0,) * len(COUNTED)
     found = []
     for key in sorted(kept.keys() | actual.keys()):
         ours, theirs = kept.get(key, zeros), actual.get(key, zeros)
         for field, mine, real in zip(COUNTED, ours, theirs, strict=True):
             if mine != real:
-                found.append((key[0], key[1], field, mine, real))
+                found.append((key, field, mine, real))
     return found
 
 
@@ -142,7 +140,7 @@ class CountStore:
 
     # -- counts -------------------------------------------------------------------------------
     async def of_namespace(self, namespace_id: int) -> NamespaceTotals:
-        """The namespace's counts, its categories summed: a probe of the primary key's prefix."""
+        """The namespace's counts: a probe of the primary key."""
         c = NamespaceCountRow
         sums = [func.coalesce(func.sum(column), 0) for column in (c.repositories, c.public_repositories)]
         sums += [func.coalesce(func.sum(column), 0) for column in (c.tags, c.size)]
@@ -167,14 +165,12 @@ class CountStore:
         return Totals(*(int(value) for value in row))
 
     async def drift(self) -> list[Drift]:
-        """Every figure whose kept count differs from the rows' count, by namespace and category."""
+        """Every figure whose kept count differs from the rows' count, by namespace (the catalogue's
+        and the members' counts per category are not compared here)."""
         rows = (await self._session.execute(_KEPT_AND_ACTUAL)).all()
         found = _differences(*_figures(rows))
         names = await self._names({item[0] for item in found})
-        return [
-            Drift(ns, names.get(ns, str(ns)), category, field, kept, actual)
-            for ns, category, field, kept, actual in found
-        ]
+        return [Drift(ns, names.get(ns, str(ns)), field, kept, actual) for ns, field, kept, actual in found]
 
     async def fix(self) -> None:
         """Recount and replace, in the caller's transaction: the repositories' own counters from
@@ -220,7 +216,7 @@ class CountStore:
     async def repository_quotas(self, member_id: int | None, namespace: str | None = None) -> list[QuotaUse]:
         """The repository quota and use of every namespace (``member_id`` None) or of those the user
         belongs to, by name; ``namespace``: that one only. One statement: the namespaces, each one's
-        quota row (a primary-key probe) and its counts rows (the primary key's prefix)."""
+        quota row and its counts row (primary-key probes)."""
         n, q, c = NamespaceRow, NamespaceQuotaRow, NamespaceCountRow
         used = (
             select(func.coalesce(func.sum(c.repositories), 0)).where(c.namespace_id == n.id).scalar_subquery()
