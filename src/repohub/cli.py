@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from repohub.auth.registry_token import registry_config_fragment
 from repohub.auth.secrets import SecretBox
 from repohub.config import Settings
+from repohub.domain import quotas as quota_rules
 from repohub.domain.entities import ROBOT_PREFIX, Robot, Role, TokenInfo
 from repohub.domain.errors import DomainError
 from repohub.domain.retention.runner import RunReport
@@ -30,6 +31,7 @@ from repohub.nginx import DEFAULT_STATE_DIR, Limits, ProxyConfigError, render
 from repohub.observability import context
 from repohub.registry.keys import registry_client, signing_key
 from repohub.store import migrate as migrations
+from repohub.store.counts import Drift, QuotaUse
 from repohub.store.database import Database
 from repohub.store.outbox import DeliveryInfo
 from repohub.store.unit import Store
@@ -668,3 +670,103 @@ def _cell(value: object) -> str:
     """A value as one text cell: escaped (``_CELL_ESCAPES``), ``-`` for nothing."""
     text = "" if value is None else str(value)
     return text.translate(_CELL_ESCAPES) if text else "-"
+
+
+counts_cli = typer.Typer(
+    help="The counts kept per namespace (repositories, tags, size).", no_args_is_help=True
+)
+app.add_typer(counts_cli, name="counts")
+quotas_cli = typer.Typer(
+    help="Namespace quotas: how many repositories a namespace may hold.", no_args_is_help=True
+)
+app.add_typer(quotas_cli, name="quotas")
+
+
+@counts_cli.command("check")
+def counts_check(
+    fix: Annotated[bool, typer.Option("--fix", help="replace the kept counts with the recount")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recount every namespace's repositories, public repositories, tags and size from the rows and
+    print where the kept counts differ (namespace, field, kept, actual). Exit status 1 when
+    they differ and --fix was not given; with --fix they are repaired in one transaction."""
+    found = _with_service(lambda service: quota_rules.check_counts(service.store, fix=fix))
+    if as_json:
+        typer.echo(
+            json.dumps({"drift": [_drift_entry(item) for item in found], "fixed": fix and bool(found)})
+        )
+    else:
+        typer.echo("\n".join(_drift_text(found, fix)))
+    if found and not fix:
+        raise typer.Exit(code=1)
+
+
+def _drift_entry(item: Drift) -> dict[str, object]:
+    return {
+        "namespace": item.namespace,
+        "field": item.field,
+        "kept": item.kept,
+        "actual": item.actual,
+    }
+
+
+def _drift_text(found: list[Drift], fix: bool) -> list[str]:
+    if not found:
+        return ["counts match the rows"]
+    lines = ["\t".join(("namespace", "field", "kept", "actual"))]
+    lines += [
+        "\t".join((_cell(item.namespace), item.field, str(item.kept), str(item.actual))) for item in found
+    ]
+    lines.append(
+        f"fixed {len(found)} count(s)" if fix else f"{len(found)} count(s) drifted; --fix repairs them"
+    )
+    return lines
+
+
+@quotas_cli.command("set")
+def quotas_set(
+    namespace: str,
+    repositories: Annotated[
+        int | None, typer.Option(min=-1, help="repositories the namespace may hold; -1: no limit")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="remove the limit")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Limit how many repositories NAMESPACE may hold: creates beyond it are refused in every dialect,
+    and the registry token grants no push of a new repository. Existing ones are never deleted."""
+    if (repositories is None) == (not clear):
+        raise typer.BadParameter("give exactly one of --repositories N or --clear")
+    limit = None if clear else repositories
+    use = _with_service(lambda service: quota_rules.set_repository_quota(service.store, namespace, limit))
+    _print_quotas([use], as_json)
+
+
+@quotas_cli.command("show")
+def quotas_show(
+    namespace: Annotated[str | None, typer.Argument(help="only this namespace")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show each namespace's repository limit (-1: none) and how many it holds."""
+    found = _with_service(lambda service: quota_rules.show_quotas(service.store, namespace))
+    _print_quotas(found, as_json)
+
+
+def _print_quotas(found: list[QuotaUse], as_json: bool) -> None:
+    entries = [
+        {
+            "namespace": use.namespace,
+            "quota_key": use.quota_key,
+            "quota_limit": use.limit if use.limit is not None else quota_rules.NO_LIMIT,
+            "used": use.used,
+        }
+        for use in found
+    ]
+    if as_json:
+        typer.echo(json.dumps(entries))
+        return
+    lines = ["\t".join(("namespace", "quota_key", "quota_limit", "used"))]
+    lines += [
+        "\t".join(_cell(entry[key]) for key in ("namespace", "quota_key", "quota_limit", "used"))
+        for entry in entries
+    ]
+    typer.echo("\n".join(lines))

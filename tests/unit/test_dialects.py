@@ -125,6 +125,7 @@ def test_the_routers_are_tried_in_the_order_they_were() -> None:
         iam,
         immutables,
         login,
+        overview,
         repository_access,
         retentions,
         v3,
@@ -145,6 +146,7 @@ def test_the_routers_are_tried_in_the_order_they_were() -> None:
         repository_access.v3_router,
         credentials.router,
         audit.router,
+        overview.router,
     ]
     expected = [ops.router, registry, swr, *swr_rest, abeja, v1]
     assert list(dialects.routers()) == [*expected, images.router, versions.router]

@@ -31,6 +31,7 @@ from repohub.api.swr import (
     immutables,
     instances,
     login,
+    overview,
     repository_access,
     retentions,
     v3,
@@ -110,6 +111,7 @@ SWR = Dialect(
         repository_access.v3_router,
         credentials.router,
         audit.router,
+        overview.router,
     ),
     unprefixed=(versions.router,),
     patterns=(instances.PATHS, versions.PATHS),  # enterprise-edition calls; API versions

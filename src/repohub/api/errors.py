@@ -30,6 +30,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.PermissionDenied: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.QuotaExceeded: 403,  # as a refusal: asking again changes nothing until the limit does
     errors.RateLimited: 429,
     errors.UpstreamFailed: 502,
     errors.UpstreamUnavailable: 503,

@@ -41,7 +41,9 @@ The rules:
   exist yet for a caller with a role in the namespace (the registry answers "unknown" anyway);
   ``push`` with ``member`` on the repository, or on a name that could be created for ``member`` in the
   namespace; ``delete`` with ``admin``; ``*`` asks for all three and gets what the caller may have
-  (``*`` itself when that is all three); ``registry:catalog:*`` for site admins only. A robot gets
+  (``*`` itself when that is all three); ``registry:catalog:*`` for site admins only. A name that
+  does not exist yet cannot be pushed in a namespace at its repository quota (``AccessFacts.full``):
+  the push would create a repository the quota has no room for. A robot gets
   ``pull`` where a pull or push pattern matches (push needs pull: docker checks blobs before pushing)
   and ``push`` where a push pattern matches, on existing repositories or names that could be created;
   never ``delete``.
@@ -114,7 +116,8 @@ class AccessFacts:
     """What a decision on one ``namespace/name`` rests on, for one caller: the namespace, the caller's
     membership role in it, the repository if it exists (``repository_id`` None if not), the caller's
     grant on it, and the latest end of a share of it with a namespace the caller belongs to
-    (``FOREVER``: no deadline; None: no share)."""
+    (``FOREVER``: no deadline; None: no share); ``full``: the namespace holds as many repositories
+    as its quota allows (``domain.quotas``), so no new one may be pushed."""
 
     namespace_id: int
     role: Role | None
@@ -122,6 +125,7 @@ class AccessFacts:
     is_public: bool
     grant: Role | None = None
     shared_until: datetime | None = None
+    full: bool = False
 
 
 def effective_role(principal: Principal, membership: Role | None) -> Role | None:
@@ -243,13 +247,19 @@ def registry_actions(
     return [action for action in requested if action in may]
 
 
+def _pushable(facts: AccessFacts, name: str) -> bool:
+    """Whether ``name`` may receive a push, role aside: it exists, or could be created and the
+    namespace has room for one more repository."""
+    return facts.repository_id is not None or (not facts.full and creatable(name))
+
+
 def _user_actions(principal: Principal, facts: AccessFacts, name: str, now: datetime) -> set[str]:
     may: set[str] = set()
     role = repository_role(principal, facts, name, now)
     if role is None:
         return may
     may.add(PULL)
-    if role.at_least(Role.MEMBER) and (facts.repository_id is not None or creatable(name)):
+    if role.at_least(Role.MEMBER) and _pushable(facts, name):
         may.add(PUSH)
     if role.at_least(Role.ADMIN):
         may.add(DELETE)
@@ -262,7 +272,7 @@ def _robot_actions(robot: Robot, facts: AccessFacts, name: str) -> set[str]:
         return may
     if _matches(robot.push, name):
         may.add(PULL)
-        if facts.repository_id is not None or creatable(name):
+        if _pushable(facts, name):
             may.add(PUSH)
     elif _matches(robot.pull, name):
         may.add(PULL)

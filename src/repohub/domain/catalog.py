@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from repohub.domain import access, roles
+from repohub.domain import access, quotas, roles
 from repohub.domain.access import DELETE, PUSH, Action
 from repohub.domain.categories import check_category
 from repohub.domain.clock import utcnow
@@ -210,6 +210,7 @@ class CatalogService:
             raise Conflict(duplicate)
         creator = self.principal.user
         async with self._store.transaction(conflict=duplicate):
+            await quotas.require_room(self._store, namespace.id, namespace.name)
             repository_id = await add_repository(
                 self._store,
                 namespace_id=namespace.id,

@@ -44,6 +44,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class QuotaExceeded(DomainError):
+    """The namespace is at a limit an operator set (``repohub quotas set``): nothing was created."""
+
+    code = "quota_exceeded"
+
+
 class RateLimited(DomainError):
     """Too many attempts; ``retry_after`` is the seconds until they are allowed again, when known."""
 

@@ -15,6 +15,7 @@ from repohub.domain.immutability import Immutability
 from repohub.domain.immutability.policies import ImmutableRules
 from repohub.domain.namespaces import NamespaceService
 from repohub.domain.password_budget import PasswordBudget
+from repohub.domain.quotas import QuotaService
 from repohub.domain.registry import RegistryService
 from repohub.domain.repository_access import RepositoryAccessService
 from repohub.domain.retention import RetentionPolicies
@@ -55,6 +56,7 @@ class Service:
         self.immutability = Immutability(store, registry)  # the one decision on whether a tag may change
         self.immutable_rules = ImmutableRules(store, principal)  # managing the rules it decides by
         self.webhooks = WebhookPolicies(store, principal, secret_box, allow_private=allow_private)
+        self.quotas = QuotaService(store, principal)  # the overview and quota usage a caller sees
 
     def acting_as(self, principal: Principal) -> None:
         """Bind the authenticated caller (resolved after the service was made)."""
@@ -65,6 +67,7 @@ class Service:
         self.sharing = SharingService(self.store, principal)
         self.retentions = RetentionPolicies(self.store, principal)
         self.immutable_rules = ImmutableRules(self.store, principal)
+        self.quotas = QuotaService(self.store, principal)
         self.webhooks = WebhookPolicies(
             self.store, principal, self._secret_box, allow_private=self._allow_private
         )

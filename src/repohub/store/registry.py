@@ -48,9 +48,16 @@ _BEYOND_COLUMNS = (
     " JOIN memberships d ON d.namespace_id = s.namespace_id AND d.user_id = $2"
     " WHERE s.repository_id = r.id) AS share_ends_at"
 )
+# Whether the namespace is at its repository quota (``AccessFacts.full``): a probe of the quota's
+# primary key, and only where there is a quota, a sum of its counts rows (their key's prefix).
+_FULL_COLUMN = (
+    "EXISTS (SELECT 1 FROM namespace_quotas q WHERE q.namespace_id = n.id"
+    " AND q.quota_key = 'repositories' AND q.quota_limit <= (SELECT coalesce(sum(c.repositories), 0)"
+    " FROM namespace_counts c WHERE c.namespace_id = n.id)) AS full_namespace"
+)
 # The access facts of one repository, the query of a ``GET /registry/token`` scope (``access_facts``).
 _ACCESS_FACTS_SQL = (
-    f"SELECT n.id, m.role, r.id, r.is_public, {_BEYOND_COLUMNS} FROM namespaces n"
+    f"SELECT n.id, m.role, r.id, r.is_public, {_BEYOND_COLUMNS}, {_FULL_COLUMN} FROM namespaces n"
     " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
     " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id AND r.name = $3"
     " WHERE n.name = $1"
@@ -60,13 +67,15 @@ _ACCESS_FACTS_SQL = (
 # whatever the count (the lists are one array or JSON parameter each).
 _ACCESS_FACTS_OF_SQL = {
     "postgresql": (
-        f"SELECT n.name, r.name, n.id, m.role, r.id, r.is_public, {_BEYOND_COLUMNS} FROM namespaces n"
+        f"SELECT n.name, r.name, n.id, m.role, r.id, r.is_public, {_BEYOND_COLUMNS}, {_FULL_COLUMN}"
+        " FROM namespaces n"
         " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
         " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id AND r.name = ANY($3::varchar[])"
         " WHERE n.name = ANY($1::varchar[])"
     ),
     "sqlite": (
-        f"SELECT n.name, r.name, n.id, m.role, r.id, r.is_public, {_BEYOND_COLUMNS} FROM namespaces n"
+        f"SELECT n.name, r.name, n.id, m.role, r.id, r.is_public, {_BEYOND_COLUMNS}, {_FULL_COLUMN}"
+        " FROM namespaces n"
         " LEFT OUTER JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
         " LEFT OUTER JOIN repositories r ON r.namespace_id = n.id"
         " AND r.name IN (SELECT value FROM json_each($3))"
@@ -80,7 +89,8 @@ _ACCESS_FACTS_OF_SQL = {
 # PostgreSQL costed a probe per membership (1.5M at 10,000 of them) and JIT-compiled each load,
 # 540 ms against 40 (review of issue 18, PostgreSQL 15).
 _MEMBER_ROLES_SQL = (
-    "SELECT n.name, n.id, m.role FROM memberships m JOIN namespaces n ON n.id = m.namespace_id"
+    f"SELECT n.name, n.id, m.role, {_FULL_COLUMN}"
+    " FROM memberships m JOIN namespaces n ON n.id = m.namespace_id"
     " LEFT JOIN (SELECT DISTINCT gr.namespace_id FROM repository_grants g"
     " JOIN repositories gr ON gr.id = g.repository_id WHERE g.user_id = $1) x"
     " ON x.namespace_id = m.namespace_id"
@@ -233,6 +243,7 @@ class RegistryStore:
             is_public=bool(row[3]),
             grant=Role(row[4]) if row[4] else None,
             shared_until=shared_until(row[5], row[6]),
+            full=bool(row[7]),
         )
 
     async def access_facts_of(
@@ -251,8 +262,10 @@ class RegistryStore:
         """The user's role in each namespace it belongs to, as facts of no particular repository."""
         rows = await self._reads.fetch(_MEMBER_ROLES_SQL, (user_id,))
         return {
-            name: AccessFacts(namespace_id=id_, role=Role(role), repository_id=None, is_public=False)
-            for name, id_, role in rows
+            name: AccessFacts(
+                namespace_id=id_, role=Role(role), repository_id=None, is_public=False, full=bool(full)
+            )
+            for name, id_, role, full in rows
         }
 
     # -- event ids ------------------------------------------------------------------------------
@@ -457,10 +470,10 @@ def _facts_of_paths(
 ) -> dict[tuple[str, str], AccessFacts]:
     """``access_facts_of``'s rows (namespace, repository name or None, namespace id, role, repository
     id, is_public) as facts of each wanted path: a namespace's rows are the wanted names it has."""
-    namespaces: dict[str, tuple[int, Role | None]] = {}
+    namespaces: dict[str, tuple[int, Role | None, bool]] = {}
     repositories: dict[tuple[str, str], tuple[int, bool, Role | None, datetime | None]] = {}
-    for namespace, name, namespace_id, role, repository_id, is_public, grant, forever, ends in rows:
-        namespaces[namespace] = (namespace_id, Role(role) if role else None)
+    for namespace, name, namespace_id, role, repository_id, is_public, grant, forever, ends, full in rows:
+        namespaces[namespace] = (namespace_id, Role(role) if role else None, bool(full))
         if name is not None:
             until = shared_until(forever, ends)
             repositories[(namespace, name)] = (
@@ -473,9 +486,9 @@ def _facts_of_paths(
     for path in paths:
         if path[0] not in namespaces:
             continue
-        namespace_id, role = namespaces[path[0]]
+        namespace_id, role, full = namespaces[path[0]]
         repository_id, is_public, grant, until = repositories.get(path, (None, False, None, None))
-        facts[path] = AccessFacts(namespace_id, role, repository_id, is_public, grant, until)
+        facts[path] = AccessFacts(namespace_id, role, repository_id, is_public, grant, until, full)
     return facts
 
 

@@ -412,6 +412,13 @@ async def update_summary(
     if pushed_at is not None:
         values["pushed_at"] = later(RepositoryRow.pushed_at, literal(pushed_at, UTCDateTime()))
     if tags_changed:
+        if session.dialect == "postgresql":
+            # The row first, then the recount, in a statement of its own: an UPDATE that waited
+            # for another writer's lock would count tags from its snapshot taken before that
+            # writer committed, and lose its tags (tests/store/test_counts_races.py). NO KEY: the
+            # UPDATE's own lock, which tag inserts (their foreign key's KEY SHARE) do not wait for.
+            locked = select(RepositoryRow.id).where(RepositoryRow.id == repository_id)
+            await session.execute(locked.with_for_update(key_share=True))
         of_repository = TagRow.repository_id == repository_id
         values["tag_count"] = select(func.count()).select_from(TagRow).where(of_repository).scalar_subquery()
         values["size"] = (

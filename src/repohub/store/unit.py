@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from repohub.domain.errors import Conflict
 from repohub.store.accounts import CredentialStore, NamespaceStore, UserStore
 from repohub.store.audit import AuditStore
+from repohub.store.counts import CountStore
 from repohub.store.grants import GrantStore, ShareStore
 from repohub.store.immutables import ImmutableRuleStore
 from repohub.store.keyset import KeysetStore
@@ -56,6 +57,7 @@ class Store:
         self.outbox = OutboxStore(session)
         self.grants = GrantStore(session)
         self.shares = ShareStore(session)
+        self.counts = CountStore(session)
 
     async def commit_bookkeeping(self) -> None:
         """Commit a write no remembered read depends on (a credential's last use): ``memory.commits``

@@ -19,6 +19,7 @@ _DETAIL = {
     "method_not_allowed": 5,
     "not_authenticated": 1,
     "permission_denied": 1,
+    "quota_exceeded": 2,  # SVCSTG.SWR.4030002; SWR's SDK and docs name no quota code of their own
     "not_found": 1,
     "conflict": 1,
     "rate_limited": 1,

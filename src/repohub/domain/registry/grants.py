@@ -168,7 +168,8 @@ class Grants:
                 user_id, commits, partial(self._store.registry.member_roles, user_id)
             )
             in_namespace = roles.get(namespace)
-            if in_namespace is not None:
+            # A full namespace's role settles nothing for a name that may not exist: its own facts do.
+            if in_namespace is not None and not in_namespace.full:
                 return in_namespace
         return memo.facts.get((namespace, name, user_id), commits)
 

@@ -1,0 +1,238 @@
+"""Counts kept per namespace and namespace quotas: their reads, the full recount, the fix.
+
+The triggers of migration 0010 keep ``namespace_counts`` in the transaction of every change to
+``repositories``, so a total is one indexed read here instead of a count of rows. The recount is what
+``repohub counts check`` compares them with: every figure again from the rows themselves (tags and
+size from the tag rows, as ``repositories.update_summary`` computes a repository's), kept and actual
+read by one statement, so that on PostgreSQL both come from one snapshot. The fix replaces the kept
+counts (and a repository's own ``tag_count``/``size`` that disagree with its tag rows, which the
+triggers would otherwise carry into the next change) in one transaction, with writes to
+``repositories`` held off on PostgreSQL while it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from repohub.domain.clock import utcnow
+from repohub.store.session import LazySession
+from repohub.store.tables import MembershipRow, NamespaceCountRow, NamespaceQuotaRow, NamespaceRow
+
+__all__ = [
+    "COUNTED",
+    "REPOSITORY_QUOTA",
+    "CountStore",
+    "Drift",
+    "NamespaceTotals",
+    "QuotaUse",
+    "Totals",
+]
+
+# The quota kinds ``namespace_quotas.quota_key`` holds: one, the namespace's repository count.
+REPOSITORY_QUOTA = "repositories"
+COUNTED = ("repositories", "public_repositories", "tags", "size")
+
+# Each namespace as kept and as the rows say, in one statement (one snapshot). The tags' figures
+# come from a derived table grouped by repository: one pass over the tags.
+_RECOUNT = (
+    "SELECT r.namespace_id, count(*), sum(CASE WHEN r.is_public THEN 1 ELSE 0 END),"
+    " coalesce(sum(t.n), 0), coalesce(sum(t.s), 0) FROM repositories r"
+    " LEFT JOIN (SELECT repository_id, count(*) AS n, coalesce(sum(size), 0) AS s FROM tags"
+    " GROUP BY repository_id) t ON t.repository_id = r.id GROUP BY r.namespace_id"
+)
+_KEPT_AND_ACTUAL = text(
+    "SELECT 'kept', c.namespace_id, c.repositories, c.public_repositories, c.tags, c.size"
+    f" FROM namespace_counts c UNION ALL SELECT 'actual', x.* FROM ({_RECOUNT}) x"
+)
+# The fix's first step: a repository's own counters from its tag rows, where they disagree.
+_REPAIR_REPOSITORIES = text(
+    "UPDATE repositories SET"
+    " tag_count = (SELECT count(*) FROM tags t WHERE t.repository_id = repositories.id),"
+    " size = (SELECT coalesce(sum(t.size), 0) FROM tags t WHERE t.repository_id = repositories.id)"
+    " WHERE tag_count <> (SELECT count(*) FROM tags t WHERE t.repository_id = repositories.id)"
+    " OR size <> (SELECT coalesce(sum(t.size), 0) FROM tags t WHERE t.repository_id = repositories.id)"
+)
+_REFILL = text(
+    f"INSERT INTO namespace_counts (namespace_id, repositories, public_repositories, tags, size) {_RECOUNT}"
+)
+# Writers of repositories wait while the fix recounts (SHARE ROW EXCLUSIVE conflicts with every
+# write lock and with itself; reads go on). SQLite's one writer is the fix itself once it writes.
+_HOLD_WRITES_PG = text("LOCK TABLE repositories, tags IN SHARE ROW EXCLUSIVE MODE")
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One figure of one namespace whose kept count is not the rows' count."""
+
+    namespace_id: int
+    namespace: str
+    field: str
+    kept: int
+    actual: int
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Totals over a set of namespaces: how many, and their repositories, tags and bytes."""
+
+    namespaces: int
+    repositories: int
+    tags: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceTotals:
+    """One namespace's counts."""
+
+    repositories: int
+    public_repositories: int
+    tags: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaUse:
+    """A namespace's limit of one kind (None: no limit) and what it uses of it."""
+
+    namespace_id: int
+    namespace: str
+    quota_key: str
+    limit: int | None
+    used: int
+
+
+_Key = int
+
+
+def _figures(rows: Sequence[Any]) -> tuple[dict[_Key, tuple[int, ...]], dict[_Key, tuple[int, ...]]]:
+    kept: dict[_Key, tuple[int, ...]] = {}
+    actual: dict[_Key, tuple[int, ...]] = {}
+    for source, namespace_id, *values in rows:
+        (kept if source == "kept" else actual)[namespace_id] = tuple(int(v) for v in values)
+    return kept, actual
+
+
+def _differences(
+    kept: dict[_Key, tuple[int, ...]], actual: dict[_Key, tuple[int, ...]]
+) -> list[tuple[int, str, int, int]]:
+    """(namespace id, field, kept, actual) where they differ; a missing row is zeros (a namespace
+    whose last repository went keeps its row of zeros)."""
+    zeros = (0,) * len(COUNTED)
+    found = []
+    for key in sorted(kept.keys() | actual.keys()):
+        ours, theirs = kept.get(key, zeros), actual.get(key, zeros)
+        for field, mine, real in zip(COUNTED, ours, theirs, strict=True):
+            if mine != real:
+                found.append((key, field, mine, real))
+    return found
+
+
+class CountStore:
+    def __init__(self, session: LazySession) -> None:
+        self._session = session
+
+    # -- counts -------------------------------------------------------------------------------
+    async def of_namespace(self, namespace_id: int) -> NamespaceTotals:
+        """The namespace's counts: a probe of the primary key."""
+        c = NamespaceCountRow
+        sums = [func.coalesce(func.sum(column), 0) for column in (c.repositories, c.public_repositories)]
+        sums += [func.coalesce(func.sum(column), 0) for column in (c.tags, c.size)]
+        row = (await self._session.execute(select(*sums).where(c.namespace_id == namespace_id))).one()
+        return NamespaceTotals(*(int(value) for value in row))
+
+    async def totals(self, member_id: int | None) -> Totals:
+        """Totals over every namespace (``member_id`` None) or over those the user belongs to."""
+        c = NamespaceCountRow
+        sums = [func.coalesce(func.sum(column), 0) for column in (c.repositories, c.tags, c.size)]
+        if member_id is None:
+            namespaces = select(func.count()).select_from(NamespaceRow).scalar_subquery()
+            statement = select(namespaces, *sums).select_from(c)
+        else:
+            m = MembershipRow
+            mine = m.user_id == member_id
+            namespaces = select(func.count()).select_from(m).where(mine).scalar_subquery()
+            statement = (
+                select(namespaces, *sums).select_from(c).join(m, m.namespace_id == c.namespace_id).where(mine)
+            )
+        row = (await self._session.execute(statement)).one()
+        return Totals(*(int(value) for value in row))
+
+    async def drift(self) -> list[Drift]:
+        """Every figure whose kept count differs from the rows' count, by namespace (the catalogue's
+        and the members' counts per category are not compared here)."""
+        rows = (await self._session.execute(_KEPT_AND_ACTUAL)).all()
+        found = _differences(*_figures(rows))
+        names = await self._names({item[0] for item in found})
+        return [Drift(ns, names.get(ns, str(ns)), field, kept, actual) for ns, field, kept, actual in found]
+
+    async def fix(self) -> None:
+        """Recount and replace, in the caller's transaction: the repositories' own counters from
+        their tags where they disagree, then every kept count from the rows."""
+        if self._session.dialect == "postgresql":
+            await self._session.execute(_HOLD_WRITES_PG)
+        await self._session.execute(_REPAIR_REPOSITORIES)
+        await self._session.execute(delete(NamespaceCountRow))
+        await self._session.execute(_REFILL)
+
+    async def _names(self, ids: set[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        statement = select(NamespaceRow.id, NamespaceRow.name).where(NamespaceRow.id.in_(sorted(ids)))
+        return {row[0]: row[1] for row in (await self._session.execute(statement)).all()}
+
+    # -- quotas -------------------------------------------------------------------------------
+    async def limit_for_update(self, namespace_id: int, quota_key: str) -> int | None:
+        """The namespace's limit, its row locked until the transaction ends (PostgreSQL), so that
+        creates in a namespace with a limit take turns and cannot both take its last place."""
+        q = NamespaceQuotaRow
+        statement = select(q.quota_limit).where(q.namespace_id == namespace_id, q.quota_key == quota_key)
+        found = (await self._session.execute(statement.with_for_update())).scalar_one_or_none()
+        return int(found) if found is not None else None
+
+    async def set_limit(self, namespace_id: int, quota_key: str, limit: int | None) -> None:
+        """Set the limit (None: remove it, no limit)."""
+        q = NamespaceQuotaRow
+        if limit is None:
+            await self._session.execute(
+                delete(q).where(q.namespace_id == namespace_id, q.quota_key == quota_key)
+            )
+            return
+        now = utcnow()
+        values = {"namespace_id": namespace_id, "quota_key": quota_key, "quota_limit": limit}
+        insert = postgresql_insert if self._session.dialect == "postgresql" else sqlite_insert
+        statement = insert(q).values(**values, created_at=now, updated_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[q.namespace_id, q.quota_key], set_={"quota_limit": limit, "updated_at": now}
+        )
+        await self._session.execute(statement)
+
+    async def repository_quotas(self, member_id: int | None, namespace: str | None = None) -> list[QuotaUse]:
+        """The repository quota and use of every namespace (``member_id`` None) or of those the user
+        belongs to, by name; ``namespace``: that one only. One statement: the namespaces, each one's
+        quota row and its counts row (primary-key probes)."""
+        n, q, c = NamespaceRow, NamespaceQuotaRow, NamespaceCountRow
+        used = (
+            select(func.coalesce(func.sum(c.repositories), 0)).where(c.namespace_id == n.id).scalar_subquery()
+        )
+        statement = (
+            select(n.id, n.name, q.quota_limit, used)
+            .outerjoin(q, (q.namespace_id == n.id) & (q.quota_key == REPOSITORY_QUOTA))
+            .order_by(n.name)
+        )
+        if member_id is not None:
+            m = MembershipRow
+            statement = statement.join(m, (m.namespace_id == n.id) & (m.user_id == member_id))
+        if namespace is not None:
+            statement = statement.where(n.name == namespace)
+        rows = (await self._session.execute(statement)).all()
+        return [
+            QuotaUse(row[0], row[1], REPOSITORY_QUOTA, None if row[2] is None else int(row[2]), int(row[3]))
+            for row in rows
+        ]
