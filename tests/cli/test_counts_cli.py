@@ -87,6 +87,24 @@ async def test_counts_check_fix_repairs_the_counts_and_a_repository_counter(
     assert _run(settings, "counts", "check").returncode == 0
 
 
+async def test_counts_check_finds_and_fixes_the_catalogue_s_and_members_counts(
+    app: FastAPI, settings: Settings, world: World
+) -> None:
+    await _world(world)
+    await _sql(app, "UPDATE catalogue_counts SET public_repositories = public_repositories + 3")
+    await _sql(app, "UPDATE member_counts SET private_repositories = 9")
+
+    done = _run(settings, "counts", "check", "--json")
+    assert done.returncode == 1, done.stderr
+    fields = {
+        (entry["namespace"].split(" ")[0].split("/")[0], entry["field"])
+        for entry in json.loads(done.stdout)["drift"]
+    }
+    assert fields == {("catalogue", "public_repositories"), ("member", "private_repositories")}
+    assert _run(settings, "counts", "check", "--fix").returncode == 0
+    assert _run(settings, "counts", "check").returncode == 0
+
+
 async def _namespace_id(world: World) -> int:
     async with world.service("boss") as service:
         return (await service.catalog.namespace("acme")).id

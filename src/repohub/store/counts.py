@@ -22,7 +22,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from repohub.domain.clock import utcnow
 from repohub.store.session import LazySession
-from repohub.store.tables import MembershipRow, NamespaceCountRow, NamespaceQuotaRow, NamespaceRow
+from repohub.store.tables import (
+    CatalogueCountRow,
+    MemberCountRow,
+    MembershipRow,
+    NamespaceCountRow,
+    NamespaceQuotaRow,
+    NamespaceRow,
+)
 
 __all__ = [
     "COUNTED",
@@ -60,6 +67,39 @@ _REPAIR_REPOSITORIES = text(
 )
 _REFILL = text(
     f"INSERT INTO namespace_counts (namespace_id, repositories, public_repositories, tags, size) {_RECOUNT}"
+)
+# The catalogue's counts per category and each member's private repositories per category (the
+# totals of lists across namespaces, ``pg_pages.kept_total_sql``), kept and as the rows say, each in
+# one statement: (source, label, category, figures...). ``_STRIPES``: as migration 0010's triggers.
+_STRIPES = 8
+_CATALOGUE_RECOUNT = (
+    "SELECT category, count(*), sum(CASE WHEN is_public THEN 1 ELSE 0 END)"
+    " FROM repositories GROUP BY category"
+)
+_CATALOGUE_KEPT_AND_ACTUAL = text(
+    "SELECT 'kept', 0, k.category, sum(k.repositories), sum(k.public_repositories) FROM catalogue_counts k"
+    f" GROUP BY k.category UNION ALL SELECT 'actual', 0, x.* FROM ({_CATALOGUE_RECOUNT}) x"
+)
+_MEMBER_RECOUNT = (
+    "SELECT m.user_id, r.category, count(*) FROM memberships m"
+    " JOIN repositories r ON r.namespace_id = m.namespace_id AND NOT r.is_public"
+    " GROUP BY m.user_id, r.category"
+)
+_MEMBER_KEPT_AND_ACTUAL = text(
+    "SELECT 'kept', o.user_id, o.category, o.private_repositories FROM member_counts o"
+    f" UNION ALL SELECT 'actual', x.* FROM ({_MEMBER_RECOUNT}) x"
+)
+_CATALOGUE_REFILL = text(
+    "INSERT INTO catalogue_counts (category, stripe, repositories, public_repositories)"
+    f" SELECT category, id % {_STRIPES}, count(*), sum(CASE WHEN is_public THEN 1 ELSE 0 END)"
+    f" FROM repositories GROUP BY category, id % {_STRIPES}"
+)
+_MEMBER_REFILL = text(
+    f"INSERT INTO member_counts (user_id, category, private_repositories) {_MEMBER_RECOUNT}"
+)
+_PER_CATEGORY = (
+    ("catalogue", _CATALOGUE_KEPT_AND_ACTUAL, ("repositories", "public_repositories")),
+    ("member", _MEMBER_KEPT_AND_ACTUAL, ("private_repositories",)),
 )
 # Writers of repositories wait while the fix recounts (SHARE ROW EXCLUSIVE conflicts with every
 # write lock and with itself; reads go on). SQLite's one writer is the fix itself once it writes.
@@ -165,12 +205,31 @@ class CountStore:
         return Totals(*(int(value) for value in row))
 
     async def drift(self) -> list[Drift]:
-        """Every figure whose kept count differs from the rows' count, by namespace (the catalogue's
-        and the members' counts per category are not compared here)."""
+        """Every figure whose kept count differs from the rows' count: by namespace, then the
+        catalogue's and the members' per category (``category_drift``)."""
         rows = (await self._session.execute(_KEPT_AND_ACTUAL)).all()
         found = _differences(*_figures(rows))
         names = await self._names({item[0] for item in found})
-        return [Drift(ns, names.get(ns, str(ns)), field, kept, actual) for ns, field, kept, actual in found]
+        drift = [Drift(ns, names.get(ns, str(ns)), field, kept, actual) for ns, field, kept, actual in found]
+        return drift + await self.category_drift()
+
+    async def category_drift(self) -> list[Drift]:
+        """The catalogue's and each member's counts per category that differ from the rows', named
+        ``catalogue/CATEGORY`` and ``member USER_ID/CATEGORY`` (namespace id 0)."""
+        found: list[Drift] = []
+        for label, statement, fields in _PER_CATEGORY:
+            kept: dict[tuple[int, str], tuple[int, ...]] = {}
+            actual: dict[tuple[int, str], tuple[int, ...]] = {}
+            for source, owner, category, *values in (await self._session.execute(statement)).all():
+                (kept if source == "kept" else actual)[(int(owner), category)] = tuple(int(v) for v in values)
+            zeros = (0,) * len(fields)
+            for owner, category in sorted(kept.keys() | actual.keys()):
+                mine, real = kept.get((owner, category), zeros), actual.get((owner, category), zeros)
+                name = f"{label}/{category}" if label == "catalogue" else f"{label} {owner}/{category}"
+                found += [
+                    Drift(0, name, f, k, a) for f, k, a in zip(fields, mine, real, strict=True) if k != a
+                ]
+        return found
 
     async def fix(self) -> None:
         """Recount and replace, in the caller's transaction: the repositories' own counters from
@@ -180,6 +239,10 @@ class CountStore:
         await self._session.execute(_REPAIR_REPOSITORIES)
         await self._session.execute(delete(NamespaceCountRow))
         await self._session.execute(_REFILL)
+        await self._session.execute(delete(CatalogueCountRow))
+        await self._session.execute(_CATALOGUE_REFILL)
+        await self._session.execute(delete(MemberCountRow))
+        await self._session.execute(_MEMBER_REFILL)
 
     async def _names(self, ids: set[int]) -> dict[int, str]:
         if not ids:
