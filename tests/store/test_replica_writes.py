@@ -15,8 +15,9 @@ from repohub.auth.registry_token import Scope
 from repohub.domain.entities import Principal
 from repohub.domain.grant_facts import GrantFacts
 from repohub.domain.registry.grants import Grants
-from repohub.store.database import Sessions
+from repohub.store.database import Database, Sessions
 from repohub.store.engine import create_engine, create_sessionmaker
+from repohub.store.gate import Gate
 from repohub.store.memory import Memory
 from repohub.store.pg_reader import PgReader
 from repohub.store.replicas import Replica, ReplicaReader, ReplicaState
@@ -177,3 +178,19 @@ async def test_grant_facts_the_memo_keeps_are_read_on_the_primary(remembering: R
 async def test_grant_facts_without_a_memo_may_come_from_a_replica(remembering: Remembering):
     await Grants(remembering.store).grant(Principal(), [Scope("repository", "team/app", ("pull",))])
     assert remembering.replica.statements and not remembering.primary.statements
+
+
+class FailingToClose(Recording):
+    async def close(self) -> None:
+        raise OSError("the pool's socket is gone")
+
+
+async def test_a_reader_that_fails_to_close_leaves_the_engine_to_close_all_the_same(database_url: str):
+    engine = create_engine(database_url)
+    async with engine.connect() as connection:  # one connection left idle in the engine's pool
+        await connection.execute(select(1))
+    assert engine.sync_engine.pool.checkedin() == 1
+    database = Database(engine, create_sessionmaker(engine), Memory(), Gate(1, 1), FailingToClose())
+    with pytest.raises(OSError):
+        await database.close()
+    assert engine.sync_engine.pool.checkedin() == 0  # disposed: a fresh pool, nothing open
