@@ -126,9 +126,8 @@ class Settings(BaseSettings):
         urls = _split(value)
         if urls and str(info.data.get("database_url", "")).startswith("sqlite"):
             raise ValueError("read replicas need a PostgreSQL database_url")
-        for url in urls:
-            if not url.startswith("postgresql"):
-                raise ValueError(f"a replica must be a postgresql URL, not {url.split(':', 1)[0]!r}")
+        for number, url in enumerate(urls, 1):
+            _check_replica_url(number, url)
         return value
 
     @property
@@ -190,6 +189,23 @@ class Settings(BaseSettings):
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+_REPLICA_URL_HINT = (
+    "must be a postgresql URL with a valid host and port (1-65535); percent-encode the password's"
+    " special characters (, @ : / %)"
+)
+
+
+def _check_replica_url(number: int, url: str) -> None:
+    """Refuse a replica URL SQLAlchemy does not parse as a PostgreSQL database on a sane host:port.
+    The message names the URL by its place in the list, never any part of it: an unencoded ``,`` or
+    ``@`` in a password splits it elsewhere, and the piece shown would be a piece of the password."""
+    # Here, not at the top: the store imports these settings (and SQLAlchemy stays in the store).
+    from repohub.store.replicas import is_replica_url
+
+    if not is_replica_url(url):
+        raise ValueError(f"replica URL #{number} {_REPLICA_URL_HINT}")
 
 
 def _split(value: str) -> list[str]:

@@ -9,6 +9,8 @@ health check's statement left out), so a read that went to the primary instead l
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -272,6 +274,34 @@ def test_a_lagging_replica_is_skipped_and_taken_back_when_it_catches_up(pair: Pa
         before = pair.standby_calls()
         assert _read_all(client, server, pair, rounds=2) == Counter({200: 10})
         assert pair.standby_calls() - before >= 10
+
+
+@contextmanager
+def stalled_sender(primary: Cluster) -> Iterator[None]:
+    """The primary's WAL sender frozen (SIGSTOP): the standby's receiver keeps its connection and
+    hears nothing, what a half-open connection looks like from the standby."""
+    pids = [int(pid) for pid in primary.psql("SELECT pid FROM pg_stat_replication").split()]
+    assert pids, "no WAL sender on the primary"
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def test_a_replica_whose_receiver_stalled_is_lagging_though_it_replayed_all_it_received(pair: Pair):
+    with replicated(pair, max_lag=0.5) as server:
+        time.sleep(1.5)
+        assert wait_state(server, "up")
+        with stalled_sender(pair.primary), writes_going_on(pair.primary):
+            body = wait_state(server, "lagging")
+            assert body["replicas"][0]["lag_seconds"] > 0.5  # type: ignore[index]
+            # What the standby itself says: everything received is replayed (the old measure's 0).
+            caught_up = "SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
+            assert pair.standby.psql(caught_up) == "t"
+        wait_state(server, "up")
 
 
 def test_stopping_the_replica_mid_run_loses_no_request(pair: Pair):

@@ -16,6 +16,9 @@ class RequestContext:
     request_id: str = ""
     client: str = ""
     user: str | None = None
+    # Work of the process's own (a scheduled retention run), not a client's request: its reads decide
+    # what to change, so they go to the primary, never to a replica (``store.replicas``).
+    background: bool = False
 
 
 _CURRENT: ContextVar[RequestContext | None] = ContextVar("repohub_request", default=None)

@@ -98,9 +98,11 @@ class Database:
         return Store(session, self.reader, self.memory)
 
     async def close(self) -> None:
-        if self.reader is not None:
-            await self.reader.close()
-        await self.engine.dispose()
+        try:
+            if self.reader is not None:
+                await self.reader.close()
+        finally:  # a reader that failed to close leaves the engine's pool to close all the same
+            await self.engine.dispose()
 
     # -- what the pool metrics need (``observability.dbpool``), without SQLAlchemy above the store --
     def session_pool_size(self) -> int | None:

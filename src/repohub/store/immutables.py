@@ -195,7 +195,9 @@ class ImmutableRuleStore:
         if known:
             return rules
         generation = memory.generation
-        rows = await self._reads.fetch(_NAMESPACE_RULES_SQL[self._session.dialect], (namespace,))
+        # On the primary: a replica not yet at a rule change would have its old rules remembered
+        # until the next change.
+        rows = await self._reads.fetch_primary(_NAMESPACE_RULES_SQL[self._session.dialect], (namespace,))
         rules = NamespaceRules(rows[0][0], _parsed(rows[0][1])) if rows else None
         if not (self.changed or self._session.writing()):  # what is not committed is not remembered
             memory.put(namespace, rules, generation)

@@ -102,6 +102,11 @@ class PgReader:
         _open.discard(self)
         await self._pool.close()
 
+    def terminate(self) -> None:
+        """Close every connection at once, queries under way or not (a close that took too long)."""
+        _open.discard(self)
+        self._pool.terminate()
+
 
 async def fetch_on(connection: AsyncConnection, sql: str, params: Sequence[Any]) -> list[asyncpg.Record]:
     """Rows of one statement on the session's asyncpg connection (prepared and cached by asyncpg),

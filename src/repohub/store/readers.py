@@ -11,7 +11,7 @@ session's transaction wrote something (then on the session's own connection, whi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,9 @@ from repohub.store.session import LazySession
 from repohub.store.sqlite_reader import SqliteReader
 
 __all__ = ["Reader", "Reads", "ReplicaConfig", "open_reader"]
+
+
+Fetch = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
 
 
 class Reader(Protocol):
@@ -54,12 +57,24 @@ class Reads:
         if reader is None or session.writing():
             return session.fetch(sql, params)
         if session.holding():
-            return self._after_release(reader, sql, params)
+            return self._after_release(reader.fetch, sql, params)
         return reader.fetch(sql, params)
 
-    async def _after_release(self, reader: Reader, sql: str, params: Sequence[Any]) -> list[Any]:
+    def fetch_primary(self, sql: str, params: Sequence[Any]) -> Awaitable[list[Any]]:
+        """``fetch``, never on a replica: for every read whose result is remembered beyond the
+        request (rule memory, grant facts), which a replica behind a change would fill stale until
+        the next change. Plain readers have no replica: their ``fetch`` is the primary's."""
+        session, reader = self._session, self._reader
+        if reader is None or session.writing():
+            return session.fetch(sql, params)
+        fetch = reader.fetch_primary if isinstance(reader, ReplicaReader) else reader.fetch
+        if session.holding():
+            return self._after_release(fetch, sql, params)
+        return fetch(sql, params)
+
+    async def _after_release(self, fetch: Fetch, sql: str, params: Sequence[Any]) -> list[Any]:
         await self._session.close()  # it opens again if a later statement needs it
-        return await reader.fetch(sql, params)
+        return await fetch(sql, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +101,10 @@ async def open_reader(
         path = sqlite_file(database_url)
         return SqliteReader(path) if path is not None else None
 
-    async def pool(url: str) -> PgReader:
+    async def pool(url: str, size: int = pool_size) -> PgReader:
         return await PgReader.open(
             url,
-            size=pool_size,
+            size=size,
             connect_timeout=connect_timeout,
             command_timeout=command_timeout,
             acquire_timeout=acquire_timeout,
@@ -98,11 +113,13 @@ async def open_reader(
     primary = await pool(database_url)
     if replicas is None or not replicas.urls:
         return primary
-    standbys = [Replica(replica_name(url), await pool(url)) for url in replicas.urls]
+    # The health checks' own connections (one per database): a check never queues behind reads.
+    standbys = [Replica(replica_name(url), await pool(url), await pool(url, 1)) for url in replicas.urls]
     return ReplicaReader(
         primary,
         standbys,
         max_lag=replicas.max_lag,
         actor=replicas.actor,
         check_timeout=connect_timeout + 1.0,  # a check may have to connect first
+        primary_probe=await pool(database_url, 1),
     )

@@ -229,10 +229,15 @@ class RegistryStore:
         """A list as one parameter: an array on PostgreSQL, JSON text for SQLite's json_each."""
         return list(items) if self._dialect() == "postgresql" else orjson.dumps(list(items)).decode()
 
-    async def access_facts(self, namespace: str, name: str, user_id: int | None) -> AccessFacts | None:
-        """Namespace, the caller's role and the repository in one query; None when no such namespace."""
+    async def access_facts(
+        self, namespace: str, name: str, user_id: int | None, *, remembered: bool = False
+    ) -> AccessFacts | None:
+        """Namespace, the caller's role and the repository in one query; None when no such namespace.
+        ``remembered``: the answer is kept beyond the request (``domain.grant_facts``), so it is read
+        on the primary, never on a replica that may not have the latest change yet."""
         member_id = user_id if user_id is not None else -1
-        rows = await self._reads.fetch(_ACCESS_FACTS_SQL, (namespace, member_id, name))
+        fetch = self._reads.fetch_primary if remembered else self._reads.fetch
+        rows = await fetch(_ACCESS_FACTS_SQL, (namespace, member_id, name))
         if not rows:
             return None
         row = rows[0]
@@ -247,20 +252,22 @@ class RegistryStore:
         )
 
     async def access_facts_of(
-        self, paths: Sequence[tuple[str, str]], user_id: int | None
+        self, paths: Sequence[tuple[str, str]], user_id: int | None, *, remembered: bool = False
     ) -> dict[tuple[str, str], AccessFacts]:
         """``access_facts`` of several (namespace, name) paths in one query; paths whose namespace
-        does not exist are left out."""
+        does not exist are left out. ``remembered``: as ``access_facts``'s."""
         namespaces = sorted({namespace for namespace, _ in paths})
         names = sorted({name for _, name in paths})
         member_id = user_id if user_id is not None else -1
         sql = _ACCESS_FACTS_OF_SQL[self._dialect()]
         params = (self._list_param(namespaces), member_id, self._list_param(names))
-        return _facts_of_paths(paths, await self._reads.fetch(sql, params))
+        fetch = self._reads.fetch_primary if remembered else self._reads.fetch
+        return _facts_of_paths(paths, await fetch(sql, params))
 
     async def member_roles(self, user_id: int) -> dict[str, AccessFacts]:
-        """The user's role in each namespace it belongs to, as facts of no particular repository."""
-        rows = await self._reads.fetch(_MEMBER_ROLES_SQL, (user_id,))
+        """The user's role in each namespace it belongs to, as facts of no particular repository.
+        Read on the primary: the token server remembers them (``domain.grant_facts``)."""
+        rows = await self._reads.fetch_primary(_MEMBER_ROLES_SQL, (user_id,))
         return {
             name: AccessFacts(
                 namespace_id=id_, role=Role(role), repository_id=None, is_public=False, full=bool(full)

@@ -149,7 +149,7 @@ class Grants:
                     found[path] = remembered
         if not missing:
             return found
-        loaded = await self._read_facts(missing, user_id)
+        loaded = await self._read_facts(missing, user_id, remembered=memo is not None)
         if memo is not None:  # an unknown namespace is asked again: it may be created any moment
             for path, facts in loaded.items():
                 memo.facts.put((*path, user_id), commits, facts)
@@ -174,10 +174,12 @@ class Grants:
         return memo.facts.get((namespace, name, user_id), commits)
 
     async def _read_facts(
-        self, paths: list[tuple[str, str]], user_id: int | None
+        self, paths: list[tuple[str, str]], user_id: int | None, *, remembered: bool
     ) -> dict[tuple[str, str], AccessFacts]:
+        """``remembered``: the facts go into the memo, so they are read on the primary."""
+        registry = self._store.registry
         if len(paths) > 1:
-            return await self._store.registry.access_facts_of(paths, user_id)
+            return await registry.access_facts_of(paths, user_id, remembered=remembered)
         # One path, the usual docker request: its own prepared statement, the fastest read there is.
-        facts = await self._store.registry.access_facts(*paths[0], user_id)
+        facts = await registry.access_facts(*paths[0], user_id, remembered=remembered)
         return {paths[0]: facts} if facts is not None else {}

@@ -69,7 +69,11 @@ class RetentionSchedule:
 
     async def run_forever(self) -> None:
         """Wake, claim, run, until cancelled. Writes are audited with the actor "retention"."""
-        context.begin(context.RequestContext(request_id=f"retention-{self.holder}", client=ACTOR, user=ACTOR))
+        context.begin(
+            context.RequestContext(
+                request_id=f"retention-{self.holder}", client=ACTOR, user=ACTOR, background=True
+            )
+        )
         while True:
             await asyncio.sleep(self.wake_period())
             try:
