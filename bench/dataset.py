@@ -22,7 +22,7 @@ import asyncpg
 
 from repohub.auth.secrets import hash_password, token_digest
 from repohub.domain.entities import CATEGORIES
-from repohub.store import migrate
+from repohub.store import counts, migrate
 
 MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 BENCH_USER, ADMIN_USER = "bench", "bench-admin"
@@ -376,7 +376,8 @@ async def _pg_fill(dsn: str, size: Size, timings: dict[str, float]) -> None:
                 await connection.execute(definition)
             timings["secondary indexes"] = time.monotonic() - started
             await connection.execute("ALTER TABLE repositories ENABLE TRIGGER USER")
-            await connection.execute(BACKFILL_COUNTS)
+            for statement in BACKFILL_COUNTS:
+                await connection.execute(statement)
             for table in ("users", "namespaces", "credentials", "repositories", "tags"):
                 # Rows came with explicit ids: move each id sequence past them.
                 await connection.execute(
@@ -409,25 +410,21 @@ async def _drop_secondary_indexes(connection: asyncpg.Connection, table: str) ->
     return [row["definition"] for row in rows]
 
 
-# namespace_counts recomputed from the repositories (the counting trigger's rule of migration 0010,
-# for a whole table at once): the load's backfill, and the check that the kept counts are right.
-RECOUNT = (
-    "SELECT namespace_id, category, count(*) AS repositories,"
-    " sum(CASE WHEN is_public THEN 1 ELSE 0 END) AS public_repositories,"
-    " coalesce(sum(tag_count), 0) AS tags, coalesce(sum(size), 0) AS size"
-    " FROM repositories GROUP BY namespace_id, category"
+# The kept counts (migration 0010) recomputed from the rows by the store's own recounts
+# (``store.counts.RECOUNTS``, what ``repohub counts check`` compares): the load's refill after it
+# bypassed the triggers, and the check that the kept counts are right. Refilled whole: the memberships'
+# trigger counted what the load had written so far.
+BACKFILL_COUNTS = tuple(
+    statement
+    for table, _kept, recount in counts.RECOUNTS
+    for statement in (f"DELETE FROM {table.split(' ')[0]}", f"INSERT INTO {table} {recount}")
 )
-BACKFILL_COUNTS = (
-    "INSERT INTO namespace_counts (namespace_id, category, repositories, public_repositories, tags, size) "
-    + RECOUNT
+COUNT_DRIFT = " + ".join(  # in the form both take (SQLite has no parenthesised compound SELECT)
+    f"(SELECT count(*) FROM (SELECT * FROM ({kept} EXCEPT {recount}) kept_only"
+    f" UNION ALL SELECT * FROM ({recount} EXCEPT {kept}) recounted_only) drift)"
+    for _table, kept, recount in counts.RECOUNTS
 )
-_COUNTED = (
-    "SELECT namespace_id, category, repositories, public_repositories, tags, size FROM namespace_counts"
-)
-COUNT_DRIFT = (  # in the form both take (SQLite has no parenthesised compound SELECT)
-    f"SELECT count(*) FROM (SELECT * FROM ({_COUNTED} EXCEPT {RECOUNT}) kept_only"
-    f" UNION ALL SELECT * FROM ({RECOUNT} EXCEPT {_COUNTED}) recounted_only) drift"
-)
+COUNT_DRIFT = f"SELECT {COUNT_DRIFT}"
 
 
 def check_counts(drift: int, where: str) -> None:
@@ -563,7 +560,7 @@ def _sqlite_fill(connection: sqlite3.Connection, size: Size) -> None:
     try:
         for name, _sql in triggers:
             connection.execute(f'DROP TRIGGER "{name}"')
-        for table in ("namespace_counts", *reversed(TABLES)):
+        for table in ("namespace_counts", "catalogue_counts", "member_counts", *reversed(TABLES)):
             connection.execute(f"DELETE FROM {table}")
         for table, rows in _rows(size, datetime.now(UTC)).items():
             marks = ", ".join("?" * len(COLUMNS[table]))
@@ -572,7 +569,8 @@ def _sqlite_fill(connection: sqlite3.Connection, size: Size) -> None:
                 connection.executemany(statement, [tuple(map(_sqlite_value, row)) for row in chunk])
         for _name, sql in triggers:
             connection.execute(sql)
-        connection.execute(BACKFILL_COUNTS)
+        for statement in BACKFILL_COUNTS:
+            connection.execute(statement)
     except BaseException:
         connection.rollback()
         raise
