@@ -159,24 +159,35 @@ def _catalogue(public: str) -> str:
 # user's memberships instead, the total of the bench user (a member of 10,000 namespaces at 1M) joined
 # 10,000 counts rows for every page. A private repository's create, delete or change of visibility
 # touches one row per member of its namespace; a membership adds or takes away its namespace's counts.
-def _unmember(row: str) -> str:
+def _members(row: str, delta: int) -> str:
+    """The private repository ``row`` counted (+1) or uncounted (-1) for each member of its namespace,
+    in user order: two such changes in namespaces sharing members take the members' rows in one order."""
     return (
-        "UPDATE member_counts SET private_repositories = private_repositories - 1"
-        f" WHERE NOT {row}.is_public AND category = {row}.category AND user_id IN"
-        f" (SELECT m.user_id FROM memberships m WHERE m.namespace_id = {row}.namespace_id);"
+        "INSERT INTO member_counts (user_id, category, private_repositories)"
+        f" SELECT m.user_id, {row}.category, {delta} FROM memberships m"
+        f" WHERE m.namespace_id = {row}.namespace_id AND NOT {row}.is_public ORDER BY m.user_id"
+        " ON CONFLICT (user_id, category) DO UPDATE SET"
+        " private_repositories = member_counts.private_repositories + excluded.private_repositories;"
     )
+
+
+def _unmember(row: str) -> str:
+    return _members(row, -1)
 
 
 def _member(row: str) -> str:
-    return (
-        "INSERT INTO member_counts (user_id, category, private_repositories)"
-        f" SELECT m.user_id, {row}.category, 1 FROM memberships m"
-        f" WHERE m.namespace_id = {row}.namespace_id AND NOT {row}.is_public"
-        " ON CONFLICT (user_id, category) DO UPDATE SET"
-        " private_repositories = member_counts.private_repositories + 1;"
-    )
+    return _members(row, 1)
 
 
+# A membership's trigger takes its namespace's counts row first, as a repository's does before it
+# reads the memberships: a member joining (or leaving) while a private repository is created waits
+# for it, and then counts it (or the create counts the member), never neither (PostgreSQL; SQLite
+# has one writer at a time).
+_LOCK_JOINED = (
+    "INSERT INTO namespace_counts (namespace_id) VALUES (NEW.namespace_id) ON CONFLICT (namespace_id)"
+    " DO UPDATE SET repositories = namespace_counts.repositories;"
+)
+_LOCK_LEFT = "PERFORM 1 FROM namespace_counts WHERE namespace_id = OLD.namespace_id FOR UPDATE;"
 _JOINED = (
     "INSERT INTO member_counts (user_id, category, private_repositories)"
     " SELECT NEW.user_id, r.category, count(*) FROM repositories r"
@@ -193,8 +204,10 @@ _PG_MEMBERSHIP_FUNCTION = f"""
 CREATE FUNCTION repohub_count_membership() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        {_LOCK_JOINED}
         {_JOINED}
     ELSE
+        {_LOCK_LEFT}
         {_LEFT}
     END IF;
     RETURN NULL;
