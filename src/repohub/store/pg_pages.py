@@ -168,16 +168,57 @@ def _parameters(sql: str) -> int:
 _PARAMETER = re.compile(r"\$(\d+)")
 
 
-def kept(namespace: bool, name: bool) -> bool:
-    """Whether a shape's total is read from the counts kept per namespace and per category (migration
-    0010) instead of counted with its rows: a page across namespaces without a name filter, whose
-    window count visited every visible repository (834 ms at 1M, docs/benchmarks.md)."""
-    return not namespace and not name
+def kept(namespace: bool, name: bool, category: bool) -> bool:
+    """Whether a shape's total is read from the counts kept per namespace, per category and per member
+    (migration 0010) instead of counted with its rows: a page without a name filter, across
+    namespaces (whose window count visited every visible repository: 834 ms at 1M) or of one
+    namespace without a category (1,000 rows counted for each page of a namespace that holds them)."""
+    return not name and not (namespace and category)
 
 
 def _catalogue(column: str, category: bool) -> str:
     where = " WHERE k.category = $1" if category else ""
     return f"(SELECT coalesce(sum(k.{column}), 0) FROM catalogue_counts k{where})"
+
+
+# One namespace's kept counts (``$1`` its name) and whether the caller ``{user}`` belongs to it.
+_NAMESPACE_COUNT = (
+    "(SELECT coalesce(max(c.{column}), 0) FROM namespace_counts c"
+    " JOIN namespaces n ON n.id = c.namespace_id WHERE n.name = $1)"
+)
+_IN_NAMESPACE = "r.namespace_id = (SELECT n.id FROM namespaces n WHERE n.name = $1)"
+_BELONGS = (
+    "EXISTS (SELECT 1 FROM memberships m JOIN namespaces n ON n.id = m.namespace_id"
+    " WHERE n.name = $1 AND m.user_id = ${user})"
+)
+
+
+@lru_cache(maxsize=8)
+def namespace_total_sql(visible: str) -> str:
+    """The total of a page of one namespace (``$1`` its name, then the visibility kind's parameters):
+    all of its repositories for a member, else the public ones and the private ones the caller's
+    grants, shares or robot patterns reach there (``visible_sql``'s rule, partitioned)."""
+    everything = _NAMESPACE_COUNT.format(column="repositories")
+    if visible == EVERYTHING:
+        return f"SELECT CAST({everything} AS BIGINT)"
+    public = _NAMESPACE_COUNT.format(column="public_repositories")
+    if visible == PUBLIC:
+        return f"SELECT CAST({public} AS BIGINT)"
+    private = f"{_IN_NAMESPACE} AND r.is_public IS FALSE"
+    if visible == ROBOT:
+        matches = _ROBOT_MATCHES.format(namespace=2, robot=3)
+        robots = f"(SELECT count(*) FROM repositories r WHERE {private} AND {matches})"
+        return f"SELECT CAST({public} + {robots} AS BIGINT)"
+    reached_ids = _GRANT_IDS.format(user=2) + " UNION " + _SHARE_IDS.format(user=2, now=3)
+    reached = f"(SELECT count(*) FROM repositories r WHERE {private} AND r.id IN ({reached_ids}))"
+    return (
+        f"SELECT CAST(CASE WHEN {_BELONGS.format(user=2)} THEN {everything} ELSE {public} + {reached} END"
+        " AS BIGINT)"
+    )
+
+
+def _kept_total(namespace: bool, category: bool, visible: str) -> str:
+    return namespace_total_sql(visible) if namespace else kept_total_sql(category, visible)
 
 
 @lru_cache(maxsize=16)
@@ -222,7 +263,10 @@ def page_sql(
     filtered = _filtered(namespace, name, category, visible)
     count = _parameters(filtered)
     direction = "DESC" if descending else "ASC"
-    total = f"({kept_total_sql(category, visible)}) AS total" if kept(namespace, name) else _WINDOW_TOTAL
+    if kept(namespace, name, category):
+        total = f"({_kept_total(namespace, category, visible)}) AS total"
+    else:
+        total = _WINDOW_TOTAL
     columns = (
         (_SUMMARY_COLUMNS if summary else _REPOSITORY_COLUMNS).format(
             namespace="n.name" if namespace else _NAMESPACE_OF_ROW
@@ -266,8 +310,8 @@ def sqlite_page_sql(
 
 @lru_cache(maxsize=256)
 def count_sql(namespace: bool, name: bool, category: bool, visible: str) -> str:
-    if kept(namespace, name):
-        return kept_total_sql(category, visible)
+    if kept(namespace, name, category):
+        return _kept_total(namespace, category, visible)
     return "SELECT count(*)" + _filtered(namespace, name, category, visible)
 
 
