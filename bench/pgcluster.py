@@ -19,7 +19,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["Cluster", "NoBinaries", "pg_bin", "replayed", "standby_of", "throwaway_cluster", "wait_streaming"]
+__all__ = [
+    "Cluster",
+    "NoBinaries",
+    "free_port",
+    "pg_bin",
+    "replayed",
+    "standby_of",
+    "throwaway_cluster",
+    "wait_streaming",
+]
 
 
 class NoBinaries(RuntimeError):
@@ -34,7 +43,8 @@ def pg_bin(name: str) -> str | None:
     return candidates[-1] if candidates else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -137,7 +147,7 @@ def throwaway_cluster(*, replicable: bool = False) -> Iterator[Cluster]:
         [*run_as, initdb, "-D", data, "-U", "postgres", "-A", "trust"], check=True, capture_output=True
     )
     options = PRIMARY_OPTIONS if replicable else ""
-    cluster = Cluster(data, directory, _free_port(), run_as, pg_ctl, options)
+    cluster = Cluster(data, directory, free_port(), run_as, pg_ctl, options)
     try:
         cluster.start()
         yield cluster
@@ -160,7 +170,7 @@ def standby_of(primary: Cluster) -> Iterator[Cluster]:
         check=True,
         capture_output=True,
     )
-    standby = Cluster(data, directory, _free_port(), run_as, primary.pg_ctl, STANDBY_OPTIONS)
+    standby = Cluster(data, directory, free_port(), run_as, primary.pg_ctl, STANDBY_OPTIONS)
     try:
         standby.start()
         wait_streaming(standby)

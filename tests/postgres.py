@@ -6,7 +6,6 @@ In CI (``CI=true``) having neither is a failure, never a skip.
 from __future__ import annotations
 
 import atexit
-import glob
 import os
 import shutil
 import socket
@@ -16,6 +15,7 @@ import time
 import uuid
 
 import pytest
+from bench.pgcluster import free_port, pg_bin
 
 LOCAL = ("127.0.0.1", 5432)
 
@@ -28,22 +28,8 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _throwaway_cluster() -> tuple[str, int, str]:
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
     if not initdb or not pg_ctl:
         raise RuntimeError("no PostgreSQL binaries (initdb, pg_ctl) found")
     directory = tempfile.mkdtemp(prefix="repohub-pg-")
@@ -54,7 +40,7 @@ def _throwaway_cluster() -> tuple[str, int, str]:
         shutil.chown(directory, "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
     subprocess.run([*run_as, initdb, "-D", data, "-U", user, "-A", "trust"], check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
         [*run_as, pg_ctl, "-D", data, "-o", options, "-w", "-l", os.path.join(directory, "log"), "start"],
@@ -68,7 +54,7 @@ def _throwaway_cluster() -> tuple[str, int, str]:
 
 
 def _psql(host: str, port: int, user: str, sql: str) -> None:
-    psql = _pg_bin("psql")
+    psql = pg_bin("psql")
     if psql is None:
         raise RuntimeError("psql not found")
     subprocess.run(
