@@ -173,27 +173,32 @@ class QuotaUse:
     used: int
 
 
-_Key = int
+_Key = tuple[Any, ...]  # a kept row's key: (namespace id,), (0, category), (user id, category)
 
 
-def _figures(rows: Sequence[Any]) -> tuple[dict[_Key, tuple[int, ...]], dict[_Key, tuple[int, ...]]]:
+def _figures(
+    rows: Sequence[Any], width: int
+) -> tuple[dict[_Key, tuple[int, ...]], dict[_Key, tuple[int, ...]]]:
+    """Rows of (source, key..., figures...) split into the kept and the actual figures by key; the
+    key is the ``width`` columns after the source."""
     kept: dict[_Key, tuple[int, ...]] = {}
     actual: dict[_Key, tuple[int, ...]] = {}
-    for source, namespace_id, *values in rows:
-        (kept if source == "kept" else actual)[namespace_id] = tuple(int(v) for v in values)
+    for source, *row in rows:
+        key, values = tuple(row[:width]), row[width:]
+        (kept if source == "kept" else actual)[key] = tuple(int(v) for v in values)
     return kept, actual
 
 
 def _differences(
-    kept: dict[_Key, tuple[int, ...]], actual: dict[_Key, tuple[int, ...]]
-) -> list[tuple[int, str, int, int]]:
-    """(namespace id, field, kept, actual) where they differ; a missing row is zeros (a namespace
-    whose last repository went keeps its row of zeros)."""
-    zeros = (0,) * len(COUNTED)
+    kept: dict[_Key, tuple[int, ...]], actual: dict[_Key, tuple[int, ...]], fields: Sequence[str]
+) -> list[tuple[_Key, str, int, int]]:
+    """(key, field, kept, actual) where they differ; a missing row is zeros (a namespace, category or
+    member whose last repository went keeps its row of zeros)."""
+    zeros = (0,) * len(fields)
     found = []
     for key in sorted(kept.keys() | actual.keys()):
         ours, theirs = kept.get(key, zeros), actual.get(key, zeros)
-        for field, mine, real in zip(COUNTED, ours, theirs, strict=True):
+        for field, mine, real in zip(fields, ours, theirs, strict=True):
             if mine != real:
                 found.append((key, field, mine, real))
     return found
@@ -233,7 +238,7 @@ class CountStore:
         """Every figure whose kept count differs from the rows' count: by namespace, then the
         catalogue's and the members' per category (``category_drift``)."""
         rows = (await self._session.execute(_KEPT_AND_ACTUAL)).all()
-        found = _differences(*_figures(rows))
+        found = [(key[0], *rest) for key, *rest in _differences(*_figures(rows, 1), COUNTED)]
         names = await self._names({item[0] for item in found})
         drift = [Drift(ns, names.get(ns, str(ns)), field, kept, actual) for ns, field, kept, actual in found]
         return drift + await self.category_drift()
@@ -243,17 +248,10 @@ class CountStore:
         ``catalogue/CATEGORY`` and ``member USER_ID/CATEGORY`` (namespace id 0)."""
         found: list[Drift] = []
         for label, statement, fields in _PER_CATEGORY:
-            kept: dict[tuple[int, str], tuple[int, ...]] = {}
-            actual: dict[tuple[int, str], tuple[int, ...]] = {}
-            for source, owner, category, *values in (await self._session.execute(statement)).all():
-                (kept if source == "kept" else actual)[(int(owner), category)] = tuple(int(v) for v in values)
-            zeros = (0,) * len(fields)
-            for owner, category in sorted(kept.keys() | actual.keys()):
-                mine, real = kept.get((owner, category), zeros), actual.get((owner, category), zeros)
+            rows = (await self._session.execute(statement)).all()
+            for (owner, category), field, kept, actual in _differences(*_figures(rows, 2), fields):
                 name = f"{label}/{category}" if label == "catalogue" else f"{label} {owner}/{category}"
-                found += [
-                    Drift(0, name, f, k, a) for f, k, a in zip(fields, mine, real, strict=True) if k != a
-                ]
+                found.append(Drift(0, name, field, kept, actual))
         return found
 
     async def fix(self) -> None:
