@@ -10,10 +10,26 @@ from repohub.store import pg_pages
 from repohub.store.sqlite_reader import sqlite_sql
 
 
+def top_level(text: str, separator: str) -> list[str]:
+    """``text`` split at each ``separator`` outside parentheses (a subquery's commas stay whole)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+        elif depth == 0 and text.startswith(separator, i):
+            parts.append(text[start:i])
+            start = i = i + len(separator)
+            continue
+        i += 1
+    return [*parts, text[start:]]
+
+
 def selected_names(sql: str) -> list[str]:
-    columns = sql.split("SELECT ", 1)[1].split(" FROM repositories", 1)[0]
+    columns = top_level(sql.split("SELECT ", 1)[1], " FROM repositories")[0]
     names = []
-    for column in re.split(r",\s*(?![^()]*\))", columns):
+    for column in top_level(columns, ","):
         column = column.strip()
         names.append(column.split(" AS ")[-1] if " AS " in column else column.split(".")[-1])
     return names
