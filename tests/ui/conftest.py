@@ -4,8 +4,9 @@ with skopeo, and headless Debian Chromium driven by Playwright (async API, on th
 One catalogue per database for the module (``catalogue``): namespace acme (carol its admin, alice a
 member), mallory an outsider; public acme/web (tags scratch, v1, multi, v2 pushed in that order, so v2
 is the newest; v1 protected by an immutable rule; a Markdown full description with a script and an
-onerror in it) and private acme/secret (tag v1). Every request any page makes is logged in
-``Catalogue.requests`` so the last test can check that none left the served host.
+onerror in it) and private acme/secret (tag v1); carol's namespace bulk holds BULK private
+repositories, for paging. Every request any page makes is logged in ``Catalogue.requests`` so the
+last test can check that none left the served host.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from tests.immutable_rules import rule
 from tests.server import Server, cli, free_port, serve
 from tests.world import World, empty_tables
 
-__all__ = ["PASSWORD", "README", "Catalogue", "artifact_dir"]
+__all__ = ["BULK", "PASSWORD", "README", "Catalogue", "artifact_dir"]
 
 PASSWORD = "pw-" + "u" * 10
 README = """# Web server image
@@ -51,6 +52,7 @@ A small image for the catalogue's tests.
 <img src=x onerror=alert(1)>
 """
 DESCRIPTION = "The acme web server"
+BULK = 120  # private repositories of carol's namespace bulk: more than a page of the list
 # The flags the machine needs: no sandbox (root in a container), and no name resolved but 127.0.0.1,
 # so a page that reached for a CDN would show it in the request log instead of loading it.
 CHROMIUM_ARGS = [
@@ -124,6 +126,10 @@ class Catalogue:
 async def _people(world: World) -> dict[str, str]:
     tokens = {name: await world.user(name, password=PASSWORD) for name in ("carol", "alice", "mallory")}
     await world.org("acme", owner="carol", members={"alice": Role.MEMBER})
+    # Enough private repositories for several list pages, seen by carol only (she owns bulk).
+    await world.org("bulk", owner="carol")
+    for number in range(BULK):
+        await world.repository(f"bulk/r{number:03}", by="carol")
     return tokens
 
 

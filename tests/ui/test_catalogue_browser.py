@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, Page
 
-from tests.ui.conftest import PASSWORD, Catalogue, foreign, new_page
+from tests.ui.conftest import BULK, PASSWORD, Catalogue, foreign, new_page
 
 MAX_PAGE_BYTES = 100_000
 _CSRF = re.compile(r"<input\b[^>]*\bname=\"csrf\"[^>]*>", re.I)
@@ -84,8 +84,12 @@ async def rows(page: Page) -> dict[str, dict[str, Any]]:
         """() => Object.fromEntries([...document.querySelectorAll('#tags tr[data-tag]')].map(row => {
             const cell = name => row.querySelector('td.' + name);
             const time = name => cell(name) && cell(name).querySelector('time');
+            // A cell's text without its controls (the digest cell may hold a copy button).
+            const shown = element => { const copy = element.cloneNode(true);
+                copy.querySelectorAll('button').forEach(button => button.remove());
+                return copy.textContent.trim(); };
             const texts = Object.fromEntries(['digest', 'size', 'media', 'pushed', 'pulled', 'pulls',
-                'immutable'].map(name => [name, cell(name) ? cell(name).textContent.trim() : null]));
+                'immutable'].map(name => [name, cell(name) ? shown(cell(name)) : null]));
             return [row.dataset.tag, {...texts,
                 digest_title: cell('digest') && cell('digest').getAttribute('title'),
                 bytes: cell('size') && cell('size').dataset.bytes,
@@ -217,8 +221,11 @@ def test_login_follows_a_local_next_and_ignores_a_foreign_one(catalogue: Catalog
         local = client.post("/ui/login", data=login_form(client, next="/ui/r/acme/web"))
     with http(catalogue) as client:
         away = client.post("/ui/login", data=login_form(client, next="http://evil.example/ui/"))
-    assert (local.status_code, local.headers["location"]) == (303, "/ui/r/acme/web")
-    assert away.status_code == 303 and away.headers["location"] in ("/ui/", f"{catalogue.url}/ui/")
+    assert (local.status_code, local.headers["location"].removeprefix(catalogue.url)) == (
+        303,
+        "/ui/r/acme/web",
+    )
+    assert (away.status_code, away.headers["location"].removeprefix(catalogue.url)) == (303, "/ui/")
 
 
 # -- the list, search --------------------------------------------------------------------------------
@@ -227,8 +234,11 @@ async def test_the_search_box_finds_acme_web_and_an_anonymous_visitor_never_sees
 ) -> None:
     await visit(page, "/ui/")
     form = page.locator('form#search[method="get"][action="/ui/"]')
-    for name in ("namespace", "category", "visibility", "sort"):
+    # namespace may be a free-text field (a select of a million namespaces would not be a page)
+    assert await form.locator('select[name="namespace"], input[name="namespace"]').count() == 1
+    for name in ("category", "visibility", "sort"):
         assert await form.locator(f'select[name="{name}"]').count() == 1, f"no select {name}"
+    assert await form.locator('button, input[type="submit"]').count() >= 1
     assert "acme/secret" not in await listed(page)
     assert "acme/web" in await search(page, "web")
     assert await page.locator('li.repository[data-path="acme/web"] a[href="/ui/r/acme/web"]').count() == 1
@@ -246,6 +256,20 @@ async def test_the_visibility_filter_and_sort_are_query_parameters(page: Page) -
     assert await listed(page) == ["acme/secret"]
     await visit(page, "/ui/?visibility=public&namespace=acme&sort=name")
     assert await listed(page) == ["acme/web"]
+
+
+async def test_paging_with_next_and_prev_links_walks_every_repository_once(page: Page) -> None:
+    await sign_in(page, "carol")
+    await visit(page, "/ui/?namespace=bulk&sort=name")
+    seen, pages = await listed(page), 1
+    while await page.locator("a[rel=next]").count():
+        async with page.expect_navigation():
+            await page.locator("a[rel=next]").first.click()
+        assert await page.locator("a[rel=prev]").count() >= 1, f"no prev link on page {pages + 1}"
+        seen, pages = seen + await listed(page), pages + 1
+        assert pages <= BULK, "the next links never end"
+    assert pages >= 2, "the bulk namespace fits one page: no paging seen"
+    assert seen == [f"bulk/r{number:03}" for number in range(BULK)]
 
 
 async def test_bad_list_parameters_are_a_4xx_page(page: Page) -> None:
@@ -275,7 +299,11 @@ async def test_copy_puts_the_pull_command_of_the_newest_tag_on_the_clipboard(
     await visit(page, "/ui/r/acme/web")
     assert await text(page, "code#pull-command") == expected
     await page.locator('button#copy-pull[type="button"]').click()
-    assert await page.evaluate("navigator.clipboard.readText()") == expected
+    # writeText resolves after the click handler returns: poll the clipboard briefly.
+    copied = await page.wait_for_function(
+        "async expected => (await navigator.clipboard.readText()) === expected", arg=expected
+    )
+    assert await copied.json_value() is True
 
 
 async def test_the_tags_show_the_pushed_digests_and_the_catalogues_sizes(
@@ -310,7 +338,7 @@ async def test_the_tags_show_media_times_and_immutability(page: Page) -> None:
     for name, row in shown.items():
         assert row["pushed_at"] and row["pushed_at"].endswith("Z"), (name, row)
         assert _EXACT_UTC.match(row["pushed_title"] or ""), (name, row)
-        assert row["pushed"].endswith("ago") or row["pushed"] in ("just now", "now"), (name, row)
+        assert "ago" in row["pushed"] or "now" in row["pushed"], (name, row)  # relative, not the date
         assert row["pulled"] == "never" or (row["pulled_at"] or "").endswith("Z"), (name, row)
 
 
@@ -347,7 +375,7 @@ async def test_the_readme_is_rendered_markdown_without_script_or_event_handlers(
         }"""
     )
     assert found["scripts"] == 0 and found["handlers"] == 0 and found["onerror"] == 0, found
-    assert found["heading"] == "Web server image"
+    assert "Web server image" in (found["heading"] or "")
     assert found["items"] == ["first point", "second point"]
     page_scripts = await page.eval_on_selector_all("script", "all => all.map(s => s.textContent)")
     assert not any("alert(1)" in script for script in page_scripts)
@@ -397,14 +425,28 @@ async def test_only_a_namespace_admin_gets_delete_links(
         await admin.context.close()
 
 
-async def test_deleting_an_immutable_tag_is_refused_409_with_the_reason(page: Page) -> None:
+async def test_deleting_an_immutable_tag_is_refused_409_with_the_reason(
+    page: Page, catalogue: Catalogue
+) -> None:
     await sign_in(page, "carol")
     await visit(page, "/ui/r/acme/web/tags/v1/delete")
-    async with page.expect_navigation() as navigation:
-        await page.locator('form#confirm-delete[method="post"] button').click()
-    response = await navigation.value
-    assert response is not None and response.status == 409
+    confirm = page.locator('form#confirm-delete[method="post"]')
+    if await confirm.count():  # a confirmation to submit: its answer is the refusal
+        async with page.expect_navigation() as navigation:
+            await confirm.locator("button").click()
+        response = await navigation.value
+        assert response is not None and response.status == 409
     assert "immutable" in await text(page, ".error")
+    # The POST itself, with the session and a valid csrf (as a form that skipped the page would send)
+    csrf = await page.locator('form#sign-out input[name="csrf"]').get_attribute("value")
+    refused = await page.context.request.post(
+        "/ui/r/acme/web/tags/v1/delete",
+        form={"csrf": csrf or ""},
+        headers={"Origin": catalogue.url},
+        max_redirects=0,
+    )
+    assert refused.status == 409, await refused.text()
+    assert "immutable" in await refused.text()
     await visit(page, "/ui/r/acme/web")
     assert "v1" in await rows(page)
 
