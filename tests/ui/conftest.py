@@ -3,8 +3,8 @@ with skopeo, and headless Debian Chromium driven by Playwright (async API, on th
 
 One catalogue per database for the module (``catalogue``): namespace acme (carol its admin, alice a
 member), mallory an outsider; public acme/web (tags scratch, v1, multi, v2 pushed in that order, so v2
-is the newest; v1 protected by an immutable rule; a Markdown full description with a script and an
-onerror in it) and private acme/secret (tag v1); carol's namespace bulk holds BULK private
+is the newest; v1 pulled once and protected by an immutable rule; a Markdown full description with
+a script and an onerror in it) and private acme/secret (tag v1); carol's namespace bulk holds BULK private
 repositories, for paging. Every request any page makes is logged in ``Catalogue.requests`` so the
 last test can check that none left the served host.
 """
@@ -163,6 +163,9 @@ def _push(hub: Catalogue, skopeo: Skopeo, secret_image: Image) -> None:
     eventually(lambda: "v2" in hub.v1_tags(), "acme/web:v2 in the catalogue")
     ok(skopeo.push(secret_image.layout, f"{host}/acme/secret:v1", *alice))
     eventually(lambda: "v1" in hub.v1_tags("secret"), "acme/secret:v1 in the catalogue")
+    # One pull of v1 (inspect GETs its manifest once), so one row has a last-pulled time to show.
+    ok(skopeo.inspect(f"{host}/acme/web:v1", "--creds", f"alice:{hub.tokens['alice']}"))
+    eventually(lambda: hub.v1_tags()["v1"]["download"] == 1, "the pull of acme/web:v1 counted")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -340,6 +340,8 @@ async def test_the_tags_show_media_times_and_immutability(page: Page) -> None:
         assert _EXACT_UTC.match(row["pushed_title"] or ""), (name, row)
         assert "ago" in row["pushed"] or "now" in row["pushed"], (name, row)  # relative, not the date
         assert row["pulled"] == "never" or (row["pulled_at"] or "").endswith("Z"), (name, row)
+    assert (shown["v1"]["pulled_at"] or "").endswith("Z") and shown["v1"]["pulls"] == "1", shown["v1"]
+    assert (shown["v2"]["pulled"], shown["v2"]["pulls"]) == ("never", "0")
 
 
 async def test_starring_then_unstarring_changes_the_count(page: Page) -> None:
@@ -395,6 +397,7 @@ async def test_the_repository_page_screenshot_is_saved_as_an_artifact(page: Page
 
 # -- who sees what ----------------------------------------------------------------------------------
 async def test_an_outsider_gets_the_not_found_page_for_a_private_repository(page: Page) -> None:
+    await visit(page, "/ui/r/acme/secret", status=404)  # anonymous: the same
     await sign_in(page, "mallory")
     await visit(page, "/ui/r/acme/secret", status=404)
     hidden = await text(page, "h1")
