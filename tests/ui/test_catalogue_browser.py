@@ -197,6 +197,18 @@ def test_the_login_form_with_its_csrf_field_and_own_origin_signs_in(catalogue: C
     assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
 
 
+def test_behind_an_https_proxy_the_session_cookie_is_secure(catalogue: Catalogue) -> None:
+    """127.0.0.1 is a trusted proxy by default: its X-Forwarded-Proto makes the request https."""
+    https = {"X-Forwarded-Proto": "https"}
+    origin = catalogue.url.replace("http://", "https://")
+    with http(catalogue) as client:
+        fields = login_form(client)
+        done = client.post("/ui/login", data=fields, headers={**https, "Origin": origin})
+    assert done.status_code == 303, done.text
+    cookie = session_cookie(done)
+    assert cookie is not None and "secure" in cookie.lower().split("; "), cookie
+
+
 def test_a_login_without_or_with_a_wrong_csrf_field_is_refused_403_without_a_cookie(
     catalogue: Catalogue,
 ) -> None:
