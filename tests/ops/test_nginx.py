@@ -122,7 +122,7 @@ def _check_instances(base: str, token: str, key: dict[str, str]) -> None:
         assert version.status_code == 200 and version.json()["version"]["id"] == "v2", version.text
         assert http.get(version.json()["version"]["links"]["href"]).json() == version.json()
         browser = http.get("/", headers={"Accept": "text/html"})
-        assert browser.status_code == 307 and browser.headers["location"] == "/docs"
+        assert browser.status_code == 307 and browser.headers["location"] == "/ui/"
         for registry_path in (
             f"/v2/{project}/manifests/latest",  # a repository named by the project id alone
             f"/v2/{project.upper()}/instances/x/manifests/latest",  # not a project id
@@ -268,6 +268,11 @@ def test_nginx_limits_logins_per_address_across_replicas(settings, clean, tmp_pa
                 "code": "rate_limited",
             }
             assert refused.headers["retry-after"] == "60"
+            # The web catalogue's sign-in shares the allowance, its 429 a page; its form is no attempt.
+            page = httpx.post(f"{base}/ui/login", data=wrong)
+            assert page.status_code == 429 and "Too many sign-ins" in page.text
+            assert page.headers["content-type"].startswith("text/html")
+            assert httpx.get(f"{base}/ui/login").status_code == 200
         # Neither process had reached its own limit: each still takes a login from this address.
         for server in (first, second):
             assert httpx.post(f"{server.url}/v1/generate-api-token/", json=wrong).status_code == 401

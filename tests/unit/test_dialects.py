@@ -148,12 +148,15 @@ def test_the_routers_are_tried_in_the_order_they_were() -> None:
         audit.router,
         overview.router,
     ]
+    from repohub.api.ui import account, namespaces, static, views
+
+    ui = [views.router, static.router, account.router, namespaces.router]
     expected = [ops.router, registry, swr, *swr_rest, abeja, v1]
-    assert list(dialects.routers()) == [*expected, images.router, versions.router]
+    assert list(dialects.routers()) == [*expected, images.router, *ui, versions.router]
 
 
 def test_the_credential_paths_are_the_ones_limited() -> None:
-    assert dialects.login_paths() == {("POST", "/v1/generate-api-token")}
+    assert dialects.login_paths() == {("POST", "/v1/generate-api-token"), ("POST", "/ui/login")}
     assert set(dialects.token_paths()) == {
         ("GET", "/registry/token"),
         ("POST", "/v2/manage/utils/authorizationtoken"),

@@ -10,6 +10,7 @@ from repohub.nginx import Limits, ProxyConfigError, render
 
 LOCATIONS = {  # location head -> (zone, the named location answering its 429)
     '~ "^/v1/generate-api-token/?$"': ("login", "@v1_limited"),
+    "= /ui/login": ("login", "@ui_limited"),
     "= /registry/token": ("token", "@registry_limited"),
     "= /v2/manage/utils/authorizationtoken": ("token", "@swr_limited"),
     "= /v2/manage/utils/secret": ("token", "@swr_limited"),
@@ -27,7 +28,9 @@ def _location(text: str, head: str) -> str:
 
 def test_each_limit_is_a_zone_per_client_address_at_its_rate_per_minute() -> None:
     text = _render(Limits(login_per_minute=7, token_per_minute=300))
-    assert "limit_req_zone $binary_remote_addr zone=repohub_login:10m rate=7r/m;" in text
+    # Logins count POSTs alone: the key of any other method is empty, which nginx does not count.
+    assert 'map $request_method $repohub_login_key { POST $binary_remote_addr; default ""; }' in text
+    assert "limit_req_zone $repohub_login_key zone=repohub_login:10m rate=7r/m;" in text
     assert "limit_req_zone $binary_remote_addr zone=repohub_token:10m rate=300r/m;" in text
     assert "limit_req_status 429;" in text
     for head, (zone, limited) in LOCATIONS.items():
@@ -57,3 +60,5 @@ def test_the_429_bodies_are_the_dialects_error_formats() -> None:
     assert '\'{"detail":"too many requests' in _location(text, "@v1_limited")
     assert '"code":"TOOMANYREQUESTS"' in _location(text, "@registry_limited")
     assert '"error_code":"SVCSTG.SWR.4290001"' in _location(text, "@swr_limited")
+    ui = _location(text, "@ui_limited")
+    assert "default_type text/html;" in ui and "<h1>Too many sign-ins</h1>" in ui

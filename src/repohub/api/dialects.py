@@ -41,6 +41,11 @@ from repohub.api.swr import (
 from repohub.api.swr import deps as swr_deps
 from repohub.api.swr import errors as swr_errors
 from repohub.api.swr import router as swr
+from repohub.api.ui import account as ui_account
+from repohub.api.ui import namespaces as ui_namespaces
+from repohub.api.ui import pages as ui_pages
+from repohub.api.ui import static as ui_static
+from repohub.api.ui import views as ui_views
 from repohub.api.v1 import errors as v1_errors
 from repohub.api.v1 import router as v1
 
@@ -51,6 +56,7 @@ __all__ = [
     "LABELS",
     "REGISTRY",
     "SWR",
+    "UI",
     "V1",
     "Dialect",
     "error_renderers",
@@ -134,9 +140,17 @@ V1 = Dialect(
     routers=(v1.router, images.router),  # images: what v1's logo_file names
     logins=(("POST", v1.PREFIX + "/generate-api-token"),),
 )
+# The web catalogue for people (``api.ui``): its errors are pages, its sign-in a limited login.
+UI = Dialect(
+    label="ui",
+    prefixes=("/ui",),
+    render=ui_pages.render_error,
+    routers=(ui_views.router, ui_static.router, ui_account.router, ui_namespaces.router),
+    logins=(("POST", ui_account.LOGIN),),
+)
 # In the order their routers are tried: the hot machine-facing paths (registry tokens and events,
-# SWR lists) first (docs/benchmarks.md).
-DIALECTS = (REGISTRY, SWR, ABEJA, V1)
+# SWR lists) first (docs/benchmarks.md); the pages for people last.
+DIALECTS = (REGISTRY, SWR, ABEJA, V1, UI)
 
 # Label of the paths that belong to no dialect: the probes and the documentation.
 _OTHERS = (

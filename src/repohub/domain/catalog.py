@@ -324,9 +324,14 @@ class CatalogService:
             raise NotFound(f"tag {name!r} not found in {repository.path!r}")
         return found
 
+    async def require_tag_deletion(self, repository: Repository) -> None:
+        """PermissionDenied unless the caller may delete the repository's tags: asked before a page
+        offers to confirm a delete, by the rule ``delete_tag`` applies."""
+        await self._require_on(repository, Action.DELETE, "delete tags")
+
     async def delete_tag(self, repository: Repository, name: str) -> None:
         tag = await self.tag(repository, name)
-        await self._require_on(repository, Action.DELETE, "delete tags")
+        await self.require_tag_deletion(repository)
         # A tag on the image of a protected one is refused too: the registry deletes the image.
         await self._immutability.refuse(repository, [name], deleting=True)
         if self._registry is not None:

@@ -85,8 +85,19 @@ def _zones(limits: Limits) -> str:
         if rate < 0:
             raise ProxyConfigError(f"{zone} rate {rate}: expected 0 (no limit) or more requests a minute")
         if rate:  # 10 MiB: some 160,000 addresses a zone (nginx's figure for 64-byte states)
-            lines.append(f"    limit_req_zone $binary_remote_addr zone=repohub_{zone}:10m rate={rate}r/m;")
+            lines.extend(_zone(zone, rate))
     return "\n".join(lines) or "    # no rate limits (both rates 0)"
+
+
+def _zone(zone: str, rate: int) -> list[str]:
+    """The zone's lines. Logins count POSTs alone (an empty key is not counted): loading the web
+    catalogue's sign-in form is no attempt, and both login forms share the one allowance."""
+    if zone != "login":
+        return [f"    limit_req_zone $binary_remote_addr zone=repohub_{zone}:10m rate={rate}r/m;"]
+    return [
+        '    map $request_method $repohub_login_key { POST $binary_remote_addr; default ""; }',
+        f"    limit_req_zone $repohub_login_key zone=repohub_login:10m rate={rate}r/m;",
+    ]
 
 
 def _limit(zone: str, rate: int) -> str:

@@ -1,5 +1,5 @@
 """``GET /`` and ``GET /{api_version}``: SWR's list_api_versions and show_api_version; a browser at
-the root is sent to the docs; ``/v<n>`` shadows no other page."""
+the root is sent to the web catalogue; ``/v<n>`` shadows no other page."""
 
 import pytest
 
@@ -30,17 +30,17 @@ async def test_show_api_version_answers_v2_only(client):
         assert answer.json()["error_code"] == "SVCSTG.SWR.4040001", missing
 
 
-async def test_a_browser_at_the_root_is_sent_to_the_docs(client):
+async def test_a_browser_at_the_root_is_sent_to_the_web_catalogue(client):
     browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
     answer = await client.get("/", headers=browser)
-    assert answer.status_code == 307 and answer.headers["location"] == "/docs"
+    assert answer.status_code == 307 and answer.headers["location"] == "/ui/"
     assert (await client.get(answer.headers["location"], headers=browser)).status_code == 200
 
 
 async def test_the_redirect_and_links_keep_the_root_path(settings):
     async with app_with(settings, root_path="/repohub") as http:
         answer = await http.get("/repohub/", headers={"Accept": "text/html"})
-        assert answer.status_code == 307 and answer.headers["location"] == "/repohub/docs"
+        assert answer.status_code == 307 and answer.headers["location"] == "/repohub/ui/"
         listed = (await http.get("/repohub/")).json()
         assert listed["versions"][0]["links"]["href"] == "http://testserver/repohub/v2"
 

@@ -1,8 +1,8 @@
 """SWR's ``list_api_versions`` (``GET /``) and ``show_api_version`` (``GET /{api_version}``).
 
 The root is also the first page a newcomer opens: a browser (``Accept: text/html``) is sent to the
-docs instead. ``/{api_version}`` is only ``v<digits>``, so it never shadows ``/docs``, ``/healthz`` or
-any other page; like the cloud's, these two answer without credentials.
+web catalogue (``/ui/``) instead. ``/{api_version}`` is only ``v<digits>``, so it never shadows
+``/docs``, ``/healthz`` or any other page; like the cloud's, these two answer without credentials.
 """
 
 from __future__ import annotations
@@ -62,12 +62,12 @@ def _wants_html(request: Request) -> bool:
 @router.get(
     "/",
     response_model=ApiVersions,
-    responses={307: {"description": "a browser (Accept: text/html) is sent to /docs"}},
+    responses={307: {"description": "a browser (Accept: text/html) is sent to the web catalogue, /ui/"}},
 )
 async def list_api_versions(request: Request) -> Any:
-    """The API versions (SWR's v2); a browser is sent to the docs."""
+    """The API versions (SWR's v2); a browser is sent to the web catalogue."""
     if _wants_html(request):
-        return RedirectResponse(request.scope.get("root_path", "") + "/docs", status_code=307)
+        return RedirectResponse(request.scope.get("root_path", "") + "/ui/", status_code=307)
     return {"versions": [_detail(request, CURRENT)]}
 
 

@@ -1,0 +1,133 @@
+"""The catalogue's pages: the repositories list, a repository with its tags, starring, deleting a
+tag. Each page is one use case of the catalogue (the same reads as the APIs'), rendered; every
+refusal is the domain's, shown as a page (``pages.render_error``): an invisible repository is the
+404 a missing one is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from repohub.api.deps import state_of
+from repohub.api.routing import PlainRoute, PrefixRouter
+from repohub.api.ui.deps import ViewerService, posted_form
+from repohub.api.ui.listing import PER_PAGE, SORTS, Listing
+from repohub.api.ui.markdown import render_markdown
+from repohub.api.ui.pages import page, root_of
+from repohub.api.ui.present import Shown, media_of
+from repohub.domain import access
+from repohub.domain.access import Action
+from repohub.domain.entities import Repository, Tag
+from repohub.domain.errors import InvalidInput
+from repohub.domain.numbers import parse_integer
+from repohub.domain.queries import TagOrder, TagQuery
+from repohub.domain.service import Service
+
+__all__ = ["router"]
+
+router = PrefixRouter(prefix="/ui", route_class=PlainRoute, include_in_schema=False)
+TAGS_PER_PAGE = 50
+
+
+@router.get("/")
+async def repositories(request: Request, service: ViewerService) -> Response:
+    """Every repository the viewer may see, searched, filtered, sorted and paged."""
+    listing = Listing.of(request.query_params)
+    found = await service.catalog.list_repository_summaries(listing.query())
+    namespaces = (
+        [view.namespace.name for view in await service.namespaces.visible()]
+        if (service.principal.user is not None)
+        else []
+    )
+    context = {
+        "listing": listing,
+        "found": found,
+        "sorts": list(SORTS),
+        "namespaces": namespaces,
+        "pages": -(-found.total // PER_PAGE),
+    }
+    return page(request, "repositories.html", context)
+
+
+@dataclass(frozen=True, slots=True)
+class TagRow:
+    tag: Tag
+    media: Shown
+    immutable: bool
+
+
+async def _tag_rows(service: Service, repository: Repository, number: int) -> tuple[list[TagRow], int]:
+    query = TagQuery(offset=(number - 1) * TAGS_PER_PAGE, limit=TAGS_PER_PAGE, order=TagOrder.UPDATED_AT)
+    tags = await service.catalog.list_tags(repository, query)
+    protected = await service.immutability.protected(repository, [tag.name for tag in tags.items])
+    rows = [TagRow(tag, media_of(tag.media_type, tag.manifest), tag.name in protected) for tag in tags.items]
+    return rows, tags.total
+
+
+def _back_to(request: Request, repo: Repository) -> RedirectResponse:
+    return RedirectResponse(f"{root_of(request)}/r/{repo.path}", status_code=303)
+
+
+@router.post("/r/{namespace}/{name:path}/star")
+async def star(request: Request, service: ViewerService, namespace: str, name: str) -> Response:
+    """Star or unstar (the form's ``starred``: ``1`` or ``0``) for the signed-in viewer."""
+    fields = await posted_form(request)
+    wanted = fields.get("starred")
+    if wanted not in ("0", "1"):
+        raise InvalidInput("starred is 1 or 0", field="starred")
+    repo = await service.catalog.repository(namespace, name)
+    await service.catalog.set_star(repo, wanted == "1")
+    return _back_to(request, repo)
+
+
+@router.get("/r/{namespace}/{name:path}/tags/{tag}/delete")
+async def confirm_delete(
+    request: Request, service: ViewerService, namespace: str, name: str, tag: str
+) -> Response:
+    """Ask before deleting: the tag, its digest, and whether a rule protects it (then no button)."""
+    repo = await service.catalog.repository(namespace, name)
+    found = await service.catalog.tag(repo, tag)
+    await service.catalog.require_tag_deletion(repo)
+    protected = await service.immutability.protected(repo, [found.name])
+    context = {"repo": repo, "tag": found, "rule": protected.get(found.name), "error": None}
+    return page(request, "delete_tag.html", context)
+
+
+@router.post("/r/{namespace}/{name:path}/tags/{tag}/delete")
+async def delete_tag(
+    request: Request, service: ViewerService, namespace: str, name: str, tag: str
+) -> Response:
+    """Delete the tag (its namespace's admins; a protected tag is refused, 409, with the reason)."""
+    await posted_form(request)
+    repo = await service.catalog.repository(namespace, name)
+    await service.catalog.delete_tag(repo, tag)
+    return _back_to(request, repo)
+
+
+# Last: its trailing ``{name:path}`` would take the tag and star paths above for a name.
+@router.get("/r/{namespace}/{name:path}")
+async def repository(request: Request, service: ViewerService, namespace: str, name: str) -> Response:
+    """A repository: its description, pull command and tags; its rules for its admins."""
+    repo = await service.catalog.repository(namespace, name)
+    raw = request.query_params.get("tags_page", "")
+    number = parse_integer(raw, field="tags_page", low=1, high=10_000) if raw else 1
+    rows, total = await _tag_rows(service, repo, number)
+    role = await service.catalog.role_on(repo) if service.principal.user is not None else None
+    admin = access.allows(role, Action.DELETE)
+    newest = rows[0].tag.name if rows and number == 1 else None
+    host = state_of(request).settings.registry_host
+    context = {
+        "repo": repo,
+        "readme": render_markdown(repo.full_description),
+        "starred": await service.catalog.is_starred(repo),
+        "rows": rows,
+        "tags_total": total,
+        "tags_page": number,
+        "tags_pages": -(-total // TAGS_PER_PAGE),
+        "pull": f"docker pull {host}/{repo.path}" + (f":{newest}" if newest else ""),
+        "admin": admin,
+        "retention": await service.retentions.list(repo) if admin else [],
+    }
+    return page(request, "repository.html", context)
