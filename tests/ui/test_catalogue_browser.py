@@ -270,6 +270,17 @@ async def test_the_visibility_filter_and_sort_are_query_parameters(page: Page) -
     assert await listed(page) == ["acme/web"]
 
 
+async def test_every_sort_of_the_search_form_lists_the_same_repositories(page: Page) -> None:
+    await visit(page, "/ui/")
+    sorts = await page.eval_on_selector_all(
+        'form#search select[name="sort"] option', "options => options.map(option => option.value)"
+    )
+    assert {"updated", "name", "tags", "pulls"} <= set(sorts), sorts
+    for sort in ("updated", "name", "tags", "pulls"):
+        await visit(page, f"/ui/?sort={sort}")
+        assert await listed(page) == ["acme/web"], sort  # anonymous: the one public repository
+
+
 async def test_paging_with_next_and_prev_links_walks_every_repository_once(page: Page) -> None:
     await sign_in(page, "carol")
     await visit(page, "/ui/?namespace=bulk&sort=name")
