@@ -37,19 +37,19 @@ def selected_names(sql: str) -> list[str]:
 
 def test_summary_columns_come_in_the_order_of_its_fields() -> None:
     # _summary_from_row builds a summary from the row's leading values by position.
-    sql = pg_pages.page_sql(True, False, False, "member", RepoOrder.NAME, False, True, True)
+    sql = pg_pages.page_sql(True, False, False, None, "member", RepoOrder.NAME, False, True, True)
     assert selected_names(sql) == [*RepositorySummary._fields[:-1], "total", "tag_names"]
 
 
 def test_summary_pages_skip_the_creator_join_and_full_pages_keep_it() -> None:
-    summary = pg_pages.page_sql(False, True, False, "public", RepoOrder.UPDATED_AT, True, False, True)
-    full = pg_pages.page_sql(False, True, False, "public", RepoOrder.UPDATED_AT, True, False, False)
+    summary = pg_pages.page_sql(False, True, False, None, "public", RepoOrder.UPDATED_AT, True, False, True)
+    full = pg_pages.page_sql(False, True, False, None, "public", RepoOrder.UPDATED_AT, True, False, False)
     assert "users c" not in summary and "full_description" not in summary
     assert "LEFT JOIN users c" in full and "creator_username" in full
 
 
 def test_parameters_are_numbered_for_sqlite_too() -> None:
-    sql = pg_pages.page_sql(True, True, True, "member", RepoOrder.NAME, False, False, True)
+    sql = pg_pages.page_sql(True, True, True, None, "member", RepoOrder.NAME, False, False, True)
     # namespace, name, category, member (used by each rule reaching it), the shares' time, limit, offset
     numbers = {"1", "2", "3", "4", "5", "6", "7"}
     assert set(re.findall(r"\$(\d+)", sql)) == numbers
@@ -60,7 +60,7 @@ def test_parameters_are_numbered_for_sqlite_too() -> None:
 
 def test_a_name_filter_across_namespaces_probes_memberships_without_a_join() -> None:
     # A scalar subquery is never hashed: a generic plan hashed every membership of the caller.
-    fuzzy = pg_pages.page_sql(False, True, False, "member", RepoOrder.NAME, False, True, True)
+    fuzzy = pg_pages.page_sql(False, True, False, None, "member", RepoOrder.NAME, False, True, True)
     assert "JOIN memberships m" not in fuzzy and "(SELECT true FROM memberships m" in fuzzy
-    namespace_page = pg_pages.page_sql(True, True, False, "member", RepoOrder.NAME, False, True, True)
+    namespace_page = pg_pages.page_sql(True, True, False, None, "member", RepoOrder.NAME, False, True, True)
     assert "LEFT JOIN memberships m" in namespace_page

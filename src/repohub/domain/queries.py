@@ -12,6 +12,7 @@ class RepoOrder(StrEnum):
     UPDATED_AT = "updated_at"
     CREATED_AT = "created_at"
     TAG_COUNT = "tag_count"
+    DOWNLOADS = "download_count"  # pulls: the web catalogue's sort (issue 20); no dialect offers it
 
 
 class TagOrder(StrEnum):
@@ -25,6 +26,9 @@ class RepoQuery:
     namespace: str | None = None
     name_contains: str | None = None  # case-insensitive substring
     category: str | None = None
+    # None: both; True: the public ones; False: the private ones the caller may see. Within the
+    # visibility rule either way: a filter narrows what a caller sees, never widens it.
+    is_public: bool | None = None
     offset: int = 0
     limit: int = 20
     order: RepoOrder = RepoOrder.NAME
