@@ -100,3 +100,13 @@ def test_totals_of_one_part_are_kept_and_take_only_their_own_parameters() -> Non
     # Anonymous callers see no private repository: nothing to count.
     assert pg_pages.kept_total_sql(False, "public", False) == "SELECT CAST(0 AS BIGINT)"
     assert pg_pages.kept_total_sql(False, "public", None) == pg_pages.kept_total_sql(False, "public", True)
+
+
+def test_private_pages_under_the_public_rule_alone_are_false_for_the_planner() -> None:
+    # Anonymous callers see public rows alone: PostgreSQL walked a whole index to find none.
+    anonymous = pg_pages.page_sql(
+        False, False, False, False, "public", RepoOrder.DOWNLOADS, True, False, True
+    )
+    assert "WHERE FALSE AND" in anonymous and "IS FALSE" not in anonymous
+    member = pg_pages.page_sql(False, False, False, False, "member", RepoOrder.DOWNLOADS, True, False, True)
+    assert "WHERE r.is_public IS FALSE AND" in member and "WHERE FALSE" not in member
