@@ -110,3 +110,10 @@ def test_private_pages_under_the_public_rule_alone_are_false_for_the_planner() -
     assert "WHERE FALSE AND" in anonymous and "IS FALSE" not in anonymous
     member = pg_pages.page_sql(False, False, False, False, "member", RepoOrder.DOWNLOADS, True, False, True)
     assert "WHERE r.is_public IS FALSE AND" in member and "WHERE FALSE" not in member
+
+
+def test_every_repository_order_has_a_column_in_every_statement_builder() -> None:
+    # A RepoOrder one builder lacks is a KeyError, a 500, the day a dialect offers it there.
+    from repohub.store import grants
+
+    assert set(pg_pages._ORDER_COLUMNS) == set(grants._ORDER_COLUMNS) == set(RepoOrder)
