@@ -11,7 +11,8 @@ statement) and as a generic one (``plan_cache_mode = force_generic_plan``: what 
 them when the generic plan's estimate is no worse, for every later request of a served app). Each
 plan gets a one-line verdict: the most rows any node touched (returned plus removed by filters, over
 its loops) against the page's 20. A list scenario gets its plans once ``CALLS`` knows which store
-call it makes (the v3 marker page: add its keyset call there).
+call it makes (the v3 marker page: add its keyset call there). Store calls no dialect serves yet have
+plans-only scenarios (``PLAN_ONLY``): the web catalogue's first page by pulls (issue 20).
 
 python -m bench.plans --size 1m --database bench_1m
 python -m bench.plans --size 10k --scenarios swr_admin,swr_member --plan generic
@@ -33,7 +34,8 @@ from urllib.parse import parse_qsl, urlsplit
 import asyncpg
 
 from bench import dataset as data
-from bench.scenarios import BY_KEY, LIST_PAGES, expand
+from bench.dataset import ADMIN_USER, BENCH_USER
+from bench.scenarios import BY_KEY, LIST_PAGES, Scenario, expand
 from repohub import defaults
 from repohub.api.swr import filters
 from repohub.domain import access
@@ -42,7 +44,7 @@ from repohub.domain.queries import RepoOrder, RepoQuery, TagQuery, Visibility
 from repohub.store.repositories import RepositoryStore, TagStore
 from repohub.store.session import LazySession
 
-__all__ = ["Explained", "Explaining", "main", "verdict"]
+__all__ = ["PLAN_ONLY", "Explained", "Explaining", "main", "verdict"]
 
 MODES = ("custom", "generic")
 # A first page touching more than this many rows per row shown is not a top-N scan.
@@ -195,11 +197,40 @@ async def _tag_page(_r: RepositoryStore, tags: TagStore, _v: Visibility, sample:
     return await tags.page(sample[3], TagQuery(offset=0, limit=20))
 
 
+async def _pulls_page(
+    repos: RepositoryStore, _t: TagStore, seen: Visibility, _s: Sample, path: str
+) -> object:
+    """The web catalogue's first page by pulls, most first (``RepoOrder.DOWNLOADS``), the private
+    repositories alone if the path says so: meant to walk ``ix_repositories_download_count_id``
+    backwards as the other orders walk theirs, a top-N scan."""
+    public = False if path.endswith("private") else None
+    query = RepoQuery(limit=20, order=RepoOrder.DOWNLOADS, descending=True, is_public=public)
+    return await repos.summaries(query, seen)
+
+
+def _plan_only(key: str, title: str, path: str, user: str = BENCH_USER) -> Scenario:
+    """A list page no dialect serves yet (no route, no wrk script): its path only names it."""
+    return Scenario(key, title, "get", "", path, "", user=user)
+
+
+PLAN_ONLY = {
+    scenario.key: scenario
+    for scenario in (
+        _plan_only("catalogue_by_pulls", "Catalogue page by pulls, member", "catalogue?order=pulls"),
+        _plan_only(
+            "catalogue_admin_by_pulls", "Catalogue page by pulls, admin", "catalogue?order=pulls", ADMIN_USER
+        ),
+        _plan_only(
+            "catalogue_private_by_pulls", "Catalogue page by pulls, private", "catalogue?order=pulls&private"
+        ),
+    )
+}
 CALLS: dict[str, Call] = {
     **{key: _swr_page for key in LIST_PAGES if key.startswith("swr_")},
     "v1_list": _namespace_page,
     "abeja_list": _namespace_page,
     "abeja_tags": _tag_page,
+    **{key: _pulls_page for key in PLAN_ONLY},
 }
 
 
@@ -224,7 +255,7 @@ async def explain(dsn: str, dataset: data.Dataset, keys: Sequence[str], modes: S
     try:
         sample = dataset.sample(1)[0]
         for key in keys:
-            scenario = BY_KEY[key]
+            scenario = BY_KEY.get(key) or PLAN_ONLY[key]
             path = expand(scenario.path, sample)
             user = await _user(connection, scenario.user)
             reader = Explaining(connection, modes, page_rows=20)

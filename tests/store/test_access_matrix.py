@@ -6,7 +6,10 @@ same facts kept in memory (``Model``), where the policy (``domain.access``) deci
 in SQL: list pages (``RepositoryStore.page``/``summaries`` with the policy's ``Visibility``, with and
 without namespace, name and category filters) and registry grants
 (``RegistryStore.access_facts``/``access_facts_of``/``member_roles`` fed to the policy's grant),
-the facts a namespace's disclosure rests on, and namespace lists. A robot is a principal here by its
+the facts a namespace's disclosure rests on, and namespace lists. List pages are also asked for
+public or private repositories alone (``RepoQuery.is_public``: within what the caller may read,
+never beyond), past their last page (the total counted alone) and by pulls (``RepoOrder.DOWNLOADS``,
+ties broken by id, page after page). A robot is a principal here by its
 patterns, whether its secret would authenticate or not: that is the dialects' matter
 (``tests/api/test_access_dialects.py``).
 Each read runs as a lone read on the store's reader and through a session (as inside a
@@ -21,14 +24,21 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from repohub.domain import access
 from repohub.domain.access import DELETE, PULL, PUSH, AccessFacts
 from repohub.domain.entities import Principal, Role
-from repohub.domain.queries import RepoQuery, Visibility
+from repohub.domain.queries import RepoOrder, RepoQuery, Visibility
 from repohub.store.session import LazySession
+from repohub.store.tables import RepositoryRow
 from repohub.store.unit import Store
-from tests.access_world import ALL, CALLERS, NOW, ORGS, USERS, Model, build_world
+from tests.access_world import ALL, CALLERS, NOW, ORGS, REPOSITORIES, USERS, Model, build_world
+
+PUBLIC_PATHS = {f"{namespace}/{name}" for namespace, name, public, _ in REPOSITORIES if public}
+# Pulls of each repository of the world (REPOSITORIES' order): ties within and across namespaces,
+# public and private, so that only the id can order them.
+DOWNLOADS = [5, 0, 5, 2, 0, 7, 2, 5, 0, 5]
 
 Read = Callable[[Store], Awaitable[Any]]
 
@@ -66,7 +76,25 @@ def _queries() -> list[RepoQuery]:
     ]
     queries = [RepoQuery(limit=100, **given) for given in filters]
     queries += [RepoQuery(namespace=ns, limit=100, **given) for ns in namespaces for given in filters[:3]]
+    # Public or private alone, across namespaces (totals from the kept counts' parts, or counted) and
+    # within the namespaces that hold both, either, or none, with a category too (counted).
+    within = [{}, {"name_contains": "app"}, {"category": "other"}]
+    for public in (True, False):
+        queries += [RepoQuery(limit=100, is_public=public, **given) for given in filters]
+        queries += [
+            RepoQuery(namespace=ns, limit=100, is_public=public, **given)
+            for ns in ("alpha", "beta", "gamma", "owner", "delta", "nowhere")
+            for given in within
+        ]
     return queries
+
+
+def _expected(model: Model, caller: str | None, query: RepoQuery) -> list[str]:
+    """What the policy lets ``caller`` read, filtered as ``query`` asks."""
+    listed = model.listed(caller, query)
+    if query.is_public is None:
+        return listed
+    return [path for path in listed if (path in PUBLIC_PATHS) is query.is_public]
 
 
 async def _pages(query: RepoQuery, visibility: Visibility, store: Store) -> tuple[Any, Any]:
@@ -107,12 +135,75 @@ async def test_list_pages_show_what_the_policy_lets_each_caller_read(app: FastAP
     for caller in CALLERS:
         visibility = access.visibility(model.principals[caller], NOW)
         for query in _queries():
-            expected = model.listed(caller, query)
+            expected = _expected(model, caller, query)
             for page, summaries in await _both(app, partial(_pages, query, visibility)):
                 shown = (sorted(r.path for r in page.items), page.total)
                 assert shown == (expected, len(expected)), (caller, query)
                 listed = sorted(f"{s.namespace}/{s.name}" for s in summaries.items)
                 assert (listed, summaries.total) == (expected, len(expected)), (caller, query)
+
+
+async def test_totals_past_the_last_page_are_the_policy_s(app: FastAPI, model: Model) -> None:
+    """A page past the end has no row to carry its total: it is counted alone, with the parameters
+    its statement takes (a public part's total takes none of the caller's)."""
+    for caller in CALLERS:
+        visibility = access.visibility(model.principals[caller], NOW)
+        for query in _queries():
+            past = RepoQuery(**{**_fields(query), "offset": 100})
+            expected = len(_expected(model, caller, query))
+            for page, summaries in await _both(app, partial(_pages, past, visibility)):
+                assert (page.items, page.total) == ([], expected), (caller, query)
+                assert (summaries.items, summaries.total) == ([], expected), (caller, query)
+
+
+def _fields(query: RepoQuery) -> dict[str, Any]:
+    return {name: getattr(query, name) for name in query.__slots__}
+
+
+async def _set_downloads(app: FastAPI, model: Model) -> dict[str, tuple[int, int]]:
+    """Each repository's pulls set from DOWNLOADS; its sort key (pulls, id) by path."""
+    keys = {}
+    async with app.state.repohub.sessions() as session, session.begin():
+        for (namespace, name, _, _), downloads in zip(REPOSITORIES, DOWNLOADS, strict=True):
+            repository_id = model.repository_ids[(namespace, name)]
+            await session.execute(
+                update(RepositoryRow)
+                .where(RepositoryRow.id == repository_id)
+                .values(download_count=downloads)
+            )
+            keys[f"{namespace}/{name}"] = (downloads, repository_id)
+    return keys
+
+
+async def _walk(query: RepoQuery, visibility: Visibility, store: Store) -> list[tuple[list[str], int]]:
+    """Every page of ``query`` two by two: each page's paths (pages and summaries alike) and total."""
+    pages = []
+    while True:
+        page, summaries = await _pages(query, visibility, store)
+        paths = [repository.path for repository in page.items]
+        assert [f"{s.namespace}/{s.name}" for s in summaries.items] == paths
+        assert summaries.total == page.total
+        pages.append((paths, page.total))
+        if not page.has_next:
+            return pages
+        query = RepoQuery(**{**_fields(query), "offset": query.offset + query.limit})
+
+
+async def test_pages_by_pulls_come_in_pulls_then_id_order(app: FastAPI, model: Model) -> None:
+    keys = await _set_downloads(app, model)
+    assert len({downloads for downloads, _ in keys.values()}) < len(keys), "the world needs ties"
+    for caller in CALLERS:
+        visibility = access.visibility(model.principals[caller], NOW)
+        for query in _queries():
+            expected = _expected(model, caller, query)
+            for descending in (False, True):
+                ordered = sorted(expected, key=keys.__getitem__, reverse=descending)
+                by_pulls = RepoQuery(
+                    **{**_fields(query), "order": RepoOrder.DOWNLOADS, "descending": descending, "limit": 2}
+                )
+                for pages in await _both(app, partial(_walk, by_pulls, visibility)):
+                    assert [path for paths, _ in pages for path in paths] == ordered, (caller, by_pulls)
+                    assert {total for _, total in pages} == {len(expected)}, (caller, by_pulls)
 
 
 async def test_a_namespace_is_disclosed_as_the_policy_says(app: FastAPI, model: Model) -> None:

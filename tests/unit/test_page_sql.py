@@ -37,19 +37,19 @@ def selected_names(sql: str) -> list[str]:
 
 def test_summary_columns_come_in_the_order_of_its_fields() -> None:
     # _summary_from_row builds a summary from the row's leading values by position.
-    sql = pg_pages.page_sql(True, False, False, "member", RepoOrder.NAME, False, True, True)
+    sql = pg_pages.page_sql(True, False, False, None, "member", RepoOrder.NAME, False, True, True)
     assert selected_names(sql) == [*RepositorySummary._fields[:-1], "total", "tag_names"]
 
 
 def test_summary_pages_skip_the_creator_join_and_full_pages_keep_it() -> None:
-    summary = pg_pages.page_sql(False, True, False, "public", RepoOrder.UPDATED_AT, True, False, True)
-    full = pg_pages.page_sql(False, True, False, "public", RepoOrder.UPDATED_AT, True, False, False)
+    summary = pg_pages.page_sql(False, True, False, None, "public", RepoOrder.UPDATED_AT, True, False, True)
+    full = pg_pages.page_sql(False, True, False, None, "public", RepoOrder.UPDATED_AT, True, False, False)
     assert "users c" not in summary and "full_description" not in summary
     assert "LEFT JOIN users c" in full and "creator_username" in full
 
 
 def test_parameters_are_numbered_for_sqlite_too() -> None:
-    sql = pg_pages.page_sql(True, True, True, "member", RepoOrder.NAME, False, False, True)
+    sql = pg_pages.page_sql(True, True, True, None, "member", RepoOrder.NAME, False, False, True)
     # namespace, name, category, member (used by each rule reaching it), the shares' time, limit, offset
     numbers = {"1", "2", "3", "4", "5", "6", "7"}
     assert set(re.findall(r"\$(\d+)", sql)) == numbers
@@ -60,7 +60,60 @@ def test_parameters_are_numbered_for_sqlite_too() -> None:
 
 def test_a_name_filter_across_namespaces_probes_memberships_without_a_join() -> None:
     # A scalar subquery is never hashed: a generic plan hashed every membership of the caller.
-    fuzzy = pg_pages.page_sql(False, True, False, "member", RepoOrder.NAME, False, True, True)
+    fuzzy = pg_pages.page_sql(False, True, False, None, "member", RepoOrder.NAME, False, True, True)
     assert "JOIN memberships m" not in fuzzy and "(SELECT true FROM memberships m" in fuzzy
-    namespace_page = pg_pages.page_sql(True, True, False, "member", RepoOrder.NAME, False, True, True)
+    namespace_page = pg_pages.page_sql(True, True, False, None, "member", RepoOrder.NAME, False, True, True)
     assert "LEFT JOIN memberships m" in namespace_page
+
+
+def test_the_public_filter_is_a_literal_and_keeps_the_parameters_numbering() -> None:
+    sql = pg_pages.page_sql(False, True, True, False, "member", RepoOrder.DOWNLOADS, True, False, True)
+    assert "r.is_public IS FALSE AND (r.is_public IS TRUE OR" in sql  # within the rule, not instead
+    # name, category, member, the shares' time, limit, offset: the filter takes no parameter
+    assert set(re.findall(r"\$(\d+)", sql)) == {"1", "2", "3", "4", "5", "6"}
+    assert sql.endswith("ORDER BY r.download_count DESC, r.id DESC LIMIT $5 OFFSET $6")
+    unfiltered = pg_pages.page_sql(False, True, True, None, "member", RepoOrder.DOWNLOADS, True, False, True)
+    assert "IS FALSE" not in unfiltered
+
+
+def test_sqlite_pages_by_pulls_keep_their_order_around_the_tag_names() -> None:
+    sql = pg_pages.sqlite_page_sql(True, False, False, True, "public", RepoOrder.DOWNLOADS, False, True)
+    assert sql.endswith("ORDER BY p.download_count ASC, p.id ASC")
+
+
+def test_totals_of_one_part_are_kept_and_take_only_their_own_parameters() -> None:
+    for visible in ("everything", "public", "member", "robot"):
+        for public in (True, False):
+            page = pg_pages.page_sql(False, False, False, public, visible, RepoOrder.NAME, False, False, True)
+            assert "OVER ()" not in page, (visible, public)  # the kept counts, no window count
+            namespace_page = pg_pages.page_sql(
+                True, False, False, public, visible, RepoOrder.NAME, False, False
+            )
+            assert "OVER ()" not in namespace_page, (visible, public)
+    # The public part alone is the same sum for every caller: none of the caller's parameters.
+    for visible in ("member", "robot"):
+        assert pg_pages.parameter_count(pg_pages.kept_total_sql(False, visible, True)) == 0
+        assert pg_pages.parameter_count(pg_pages.kept_total_sql(True, visible, True)) == 1  # the category
+        assert pg_pages.parameter_count(pg_pages.namespace_total_sql(visible, True)) == 1  # the namespace
+        private = pg_pages.kept_total_sql(True, visible, False)
+        assert pg_pages.parameter_count(private) == 3 and "public_repositories" not in private
+    # Anonymous callers see no private repository: nothing to count.
+    assert pg_pages.kept_total_sql(False, "public", False) == "SELECT CAST(0 AS BIGINT)"
+    assert pg_pages.kept_total_sql(False, "public", None) == pg_pages.kept_total_sql(False, "public", True)
+
+
+def test_private_pages_under_the_public_rule_alone_are_false_for_the_planner() -> None:
+    # Anonymous callers see public rows alone: PostgreSQL walked a whole index to find none.
+    anonymous = pg_pages.page_sql(
+        False, False, False, False, "public", RepoOrder.DOWNLOADS, True, False, True
+    )
+    assert "WHERE FALSE AND" in anonymous and "IS FALSE" not in anonymous
+    member = pg_pages.page_sql(False, False, False, False, "member", RepoOrder.DOWNLOADS, True, False, True)
+    assert "WHERE r.is_public IS FALSE AND" in member and "WHERE FALSE" not in member
+
+
+def test_every_repository_order_has_a_column_in_every_statement_builder() -> None:
+    # A RepoOrder one builder lacks is a KeyError, a 500, the day a dialect offers it there.
+    from repohub.store import grants
+
+    assert set(pg_pages._ORDER_COLUMNS) == set(grants._ORDER_COLUMNS) == set(RepoOrder)

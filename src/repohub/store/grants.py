@@ -164,6 +164,7 @@ _ORDER_COLUMNS = {
     RepoOrder.UPDATED_AT: RepositoryRow.updated_at,
     RepoOrder.CREATED_AT: RepositoryRow.created_at,
     RepoOrder.TAG_COUNT: RepositoryRow.tag_count,
+    RepoOrder.DOWNLOADS: RepositoryRow.download_count,
 }
 
 

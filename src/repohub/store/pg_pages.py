@@ -57,7 +57,12 @@ _ORDER_COLUMNS = {
     RepoOrder.UPDATED_AT: "r.updated_at",
     RepoOrder.CREATED_AT: "r.created_at",
     RepoOrder.TAG_COUNT: "r.tag_count",
+    RepoOrder.DOWNLOADS: "r.download_count",
 }
+# RepoQuery.is_public as a literal condition of the statement's text, not a parameter: every shape
+# keeps its parameters' numbering, and a generic plan knows how many rows the filter keeps (of a
+# parameter it would guess).
+_PUBLIC_FILTER = {True: "r.is_public IS TRUE", False: "r.is_public IS FALSE"}
 EVERYTHING, PUBLIC, MEMBER, ROBOT = "everything", "public", "member", "robot"
 # The parameters each visibility kind takes after the filters': MEMBER the user's id and the time
 # shares are compared with; ROBOT the robot's namespace and id.
@@ -126,9 +131,20 @@ def visible_sql(visible: str, first: int, *, probe: bool = False) -> tuple[str, 
     return f" LEFT JOIN memberships m ON {key}", f"(r.is_public IS TRUE OR m.user_id IS NOT NULL{beyond})"
 
 
-@lru_cache(maxsize=256)
-def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
-    """FROM and WHERE of a shape; parameters are numbered in that order, from $1.
+def _public_filter(public: bool, rule: str | None) -> str:
+    """The public/private filter's condition beside the visibility rule's. Under a rule that lets
+    the public rows alone through (the anonymous one), the private filter keeps none, which the
+    planner does not see: it walked the order's whole index for no row (10,000 at 10k). FALSE it
+    folds to a page of nothing."""
+    if not public and rule == _PUBLIC_FILTER[True]:
+        return "FALSE"
+    return _PUBLIC_FILTER[public]
+
+
+@lru_cache(maxsize=512)
+def _filtered(namespace: bool, name: bool, category: bool, public: bool | None, visible: str) -> str:
+    """FROM and WHERE of a shape; parameters are numbered in that order, from $1 (``public``, the
+    public/private filter, takes none). The visibility rule applies under either filter.
 
     The caller's membership comes in as a LEFT JOIN on its primary key (namespace, user): one probe
     for the page of a namespace. As an EXISTS, PostgreSQL hashed all of the caller's memberships for
@@ -154,14 +170,18 @@ def _filtered(namespace: bool, name: bool, category: bool, visible: str) -> str:
     if category:
         conditions.append(f"r.category = ${len(conditions) + 1}")
     join, condition = visible_sql(visible, len(conditions) + 1, probe=not namespace)
+    if public is not None:  # after the numbered ones: it takes no parameter
+        conditions.append(_public_filter(public, condition))
     if condition is not None:
         conditions.append(condition)
     joins = _FROM + (_JOIN_NAMESPACE if namespace else "") + join
     return joins + (" WHERE " + " AND ".join(conditions) if conditions else "")
 
 
-def _parameters(sql: str) -> int:
-    """How many parameters ``sql`` takes: its highest ``$n`` (one may be used more than once)."""
+def parameter_count(sql: str) -> int:
+    """How many parameters ``sql`` takes: its highest ``$n`` (one may be used more than once). A
+    total of only the public part of a list (``kept_total_sql`` with ``public``) takes none of the
+    visibility's parameters, and both drivers refuse parameters a statement does not take."""
     return max((int(number) for number in _PARAMETER.findall(sql)), default=0)
 
 
@@ -193,53 +213,73 @@ _BELONGS = (
 )
 
 
-@lru_cache(maxsize=8)
-def namespace_total_sql(visible: str) -> str:
+def _parts(public: bool | None, public_part: str, private_part: str) -> str:
+    """A kept total under the public/private filter: both parts, the public one or the private one."""
+    if public is None:
+        return f"SELECT CAST({public_part} + {private_part} AS BIGINT)"
+    return f"SELECT CAST({public_part if public else private_part} AS BIGINT)"
+
+
+@lru_cache(maxsize=32)
+def namespace_total_sql(visible: str, public: bool | None = None) -> str:
     """The total of a page of one namespace (``$1`` its name, then the visibility kind's parameters):
     all of its repositories for a member, else the public ones and the private ones the caller's
-    grants, shares or robot patterns reach there (``visible_sql``'s rule, partitioned)."""
+    grants, shares or robot patterns reach there (``visible_sql``'s rule, partitioned). ``public``:
+    the public part alone, or the private part alone (False)."""
     everything = _NAMESPACE_COUNT.format(column="repositories")
+    public_part = _NAMESPACE_COUNT.format(column="public_repositories")
     if visible == EVERYTHING:
-        return f"SELECT CAST({everything} AS BIGINT)"
-    public = _NAMESPACE_COUNT.format(column="public_repositories")
-    if visible == PUBLIC:
-        return f"SELECT CAST({public} AS BIGINT)"
+        if public is None:
+            return f"SELECT CAST({everything} AS BIGINT)"
+        return _parts(public, public_part, f"({everything} - {public_part})")
+    if visible == PUBLIC:  # the public part is all an anonymous caller sees
+        return _parts(True if public is None else public, public_part, "0")
     private = f"{_IN_NAMESPACE} AND r.is_public IS FALSE"
     if visible == ROBOT:
         matches = _ROBOT_MATCHES.format(namespace=2, robot=3)
-        robots = f"(SELECT count(*) FROM repositories r WHERE {private} AND {matches})"
-        return f"SELECT CAST({public} + {robots} AS BIGINT)"
+        return _parts(
+            public, public_part, f"(SELECT count(*) FROM repositories r WHERE {private} AND {matches})"
+        )
     reached_ids = _GRANT_IDS.format(user=2) + " UNION " + _SHARE_IDS.format(user=2, now=3)
     reached = f"(SELECT count(*) FROM repositories r WHERE {private} AND r.id IN ({reached_ids}))"
-    return (
-        f"SELECT CAST(CASE WHEN {_BELONGS.format(user=2)} THEN {everything} ELSE {public} + {reached} END"
-        " AS BIGINT)"
+    belongs = _BELONGS.format(user=2)
+    if public is None:  # a member's total is one counts row, where the parts would be two
+        return (
+            f"SELECT CAST(CASE WHEN {belongs} THEN {everything} ELSE {public_part} + {reached} END AS BIGINT)"
+        )
+    return _parts(
+        public, public_part, f"CASE WHEN {belongs} THEN {everything} - {public_part} ELSE {reached} END"
     )
 
 
-def _kept_total(namespace: bool, category: bool, visible: str) -> str:
-    return namespace_total_sql(visible) if namespace else kept_total_sql(category, visible)
+def _kept_total(namespace: bool, category: bool, public: bool | None, visible: str) -> str:
+    return namespace_total_sql(visible, public) if namespace else kept_total_sql(category, visible, public)
 
 
-@lru_cache(maxsize=16)
-def kept_total_sql(category: bool, visible: str) -> str:
+@lru_cache(maxsize=64)
+def kept_total_sql(category: bool, visible: str, public: bool | None = None) -> str:
     """The total of a ``kept`` shape, its parameters the shape's ($1 the category if ``category``).
 
     The repositories ``visible_sql`` lets through, partitioned so that each part is a sum of kept
     rows or a count of a caller's own few: the public ones (the catalogue's counts), then the private
     ones the caller reaches — a member its namespaces' (its own counts) and, outside them, its grants'
-    and shares' (the same subqueries as the rule's); a robot its patterns' matches in its namespace."""
+    and shares' (the same subqueries as the rule's); a robot its patterns' matches in its namespace.
+    ``public``: the public part alone, or the private part alone (False)."""
+    everything = _catalogue("repositories", category)
+    public_part = _catalogue("public_repositories", category)
     if visible == EVERYTHING:
-        return f"SELECT CAST({_catalogue('repositories', category)} AS BIGINT)"
-    public = _catalogue("public_repositories", category)
-    if visible == PUBLIC:
-        return f"SELECT CAST({public} AS BIGINT)"
+        if public is None:
+            return f"SELECT CAST({everything} AS BIGINT)"
+        return _parts(public, public_part, f"({everything} - {public_part})")
+    if visible == PUBLIC:  # the public part is all an anonymous caller sees
+        return _parts(True if public is None else public, public_part, "0")
     first = 2 if category else 1
     private = "r.is_public IS FALSE" + (" AND r.category = $1" if category else "")
     if visible == ROBOT:
         matches = _ROBOT_MATCHES.format(namespace=first, robot=first + 1)
-        robots = f"(SELECT count(*) FROM repositories r WHERE {private} AND {matches})"
-        return f"SELECT CAST({public} + {robots} AS BIGINT)"
+        return _parts(
+            public, public_part, f"(SELECT count(*) FROM repositories r WHERE {private} AND {matches})"
+        )
     user = f"${first}"
     own = (
         f"(SELECT coalesce(sum(o.private_repositories), 0) FROM member_counts o WHERE o.user_id = {user}"
@@ -250,21 +290,21 @@ def kept_total_sql(category: bool, visible: str) -> str:
         f"(SELECT count(*) FROM repositories r WHERE r.id IN ({reached_ids}) AND {private}"
         f" AND NOT EXISTS (SELECT 1 FROM memberships m WHERE {_MEMBERSHIP_KEY.format(user=first)}))"
     )
-    return f"SELECT CAST({public} + {own} + {elsewhere} AS BIGINT)"
+    return _parts(public, public_part, f"{own} + {elsewhere}")
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=1024)
 def page_sql(
-    namespace: bool, name: bool, category: bool, visible: str, order: RepoOrder, descending: bool,
-    tag_names: bool, summary: bool = False,
+    namespace: bool, name: bool, category: bool, public: bool | None, visible: str, order: RepoOrder,
+    descending: bool, tag_names: bool, summary: bool = False,
 ) -> str:  # fmt: skip
     """The page statement of one query shape; LIMIT and OFFSET are its last two parameters.
     ``summary``: only the columns of a ``RepositorySummary``."""
-    filtered = _filtered(namespace, name, category, visible)
-    count = _parameters(filtered)
+    filtered = _filtered(namespace, name, category, public, visible)
+    count = parameter_count(filtered)
     direction = "DESC" if descending else "ASC"
     if kept(namespace, name, category):
-        total = f"({_kept_total(namespace, category, visible)}) AS total"
+        total = f"({_kept_total(namespace, category, public, visible)}) AS total"
     else:
         total = _WINDOW_TOTAL
     columns = (
@@ -291,17 +331,17 @@ _SQLITE_TAG_NAMES = (
 )
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=512)
 def sqlite_page_sql(
-    namespace: bool, name: bool, category: bool, visible: str, order: RepoOrder, descending: bool,
-    summary: bool = False,
+    namespace: bool, name: bool, category: bool, public: bool | None, visible: str, order: RepoOrder,
+    descending: bool, summary: bool = False,
 ) -> str:  # fmt: skip
     """``page_sql`` with each row's tag names as a JSON array, for SQLite's reader.
 
     One statement, where a second one for the tag names cost the reader another hop to its thread.
     The names are looked up around the page, for its rows alone: as a column of the page itself,
     SQLite computed them for every matching row before the LIMIT (250 → 310 µs a page at 10k)."""
-    page = page_sql(namespace, name, category, visible, order, descending, False, summary)
+    page = page_sql(namespace, name, category, public, visible, order, descending, False, summary)
     direction = "DESC" if descending else "ASC"
     column = _ORDER_COLUMNS[order].removeprefix("r.")
     ordered = f" ORDER BY p.{column} {direction}, p.id {direction}"
@@ -309,10 +349,12 @@ def sqlite_page_sql(
 
 
 @lru_cache(maxsize=256)
-def count_sql(namespace: bool, name: bool, category: bool, visible: str) -> str:
+def count_sql(namespace: bool, name: bool, category: bool, public: bool | None, visible: str) -> str:
+    """The total of a shape alone (a page past the end has no row to carry it); it may take fewer
+    parameters than the page (``parameter_count``)."""
     if kept(namespace, name, category):
-        return _kept_total(namespace, category, visible)
-    return "SELECT count(*)" + _filtered(namespace, name, category, visible)
+        return _kept_total(namespace, category, public, visible)
+    return "SELECT count(*)" + _filtered(namespace, name, category, public, visible)
 
 
 @lru_cache(maxsize=8)
@@ -381,5 +423,11 @@ def shape(
             params.append(value)
     kind = visibility_kind(visibility)
     params.extend(visibility_params(visibility, kind, sqlite=sqlite))
-    key = (query.namespace is not None, pattern is not None, query.category is not None, kind)
+    key = (
+        query.namespace is not None,
+        pattern is not None,
+        query.category is not None,
+        query.is_public,
+        kind,
+    )
     return key, params

@@ -189,7 +189,9 @@ class RepositoryStore:
         else:
             sql = pg_pages.page_sql(*key, query.order, query.descending, summary, summary)
         rows = await self._reads.fetch(sql, [*params, query.limit, query.offset])
-        total = await _window_total(rows, query.offset, self._reads, pg_pages.count_sql(*key), params)
+        count = pg_pages.count_sql(*key)
+        counted = params[: pg_pages.parameter_count(count)]  # a public part's total takes no visibility
+        total = await _window_total(rows, query.offset, self._reads, count, counted)
         if not summary:
             items = [row_of(row, ()) for row in rows]
         elif postgresql:

@@ -79,6 +79,18 @@ class RetentionStore:
         )
         return [_stored(row) for row in result]
 
+    async def of_namespace(self, namespace_id: int, limit: int) -> list[tuple[str, StoredRetention]]:
+        """The policies of a namespace's repositories with each repository's name, by name: at most
+        ``limit`` (one per repository; the unique index on repository_id keeps it a short scan)."""
+        result = await self._session.execute(
+            select(RepositoryRow.name, *_COLUMNS)
+            .join(RepositoryRow, RepositoryRow.id == RetentionRow.repository_id)
+            .where(RepositoryRow.namespace_id == namespace_id)
+            .order_by(RepositoryRow.name, RetentionRow.id)
+            .limit(limit)
+        )
+        return [(row[0], _stored(row[1:])) for row in result]
+
     async def get(self, repository_id: int, retention_id: int) -> StoredRetention | None:
         result = await self._session.execute(
             select(*_COLUMNS).where(

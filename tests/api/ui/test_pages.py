@@ -296,3 +296,22 @@ async def test_a_viewer_in_the_namespace_reads_but_may_not_star_anonymous(browse
     await catalogue.member("acme", "vera", Role.VIEWER)
     await browser.sign_in("vera")
     assert (await browser.get("/ui/r/acme/secret")).status_code == 200
+
+
+async def test_admins_read_the_retention_policies_of_their_repositories(browser, catalogue: World):
+    policy = {
+        "algorithm": "or",
+        "rules": [{"template": "tag_rule", "params": {"num": "3"}, "tag_selectors": [
+            {"kind": "regexp", "pattern": "^release-"}]}],
+    }  # fmt: skip
+    async with catalogue.service("carol") as service:
+        await service.retentions.create(await service.catalog.repository("acme", "web"), policy)
+    await browser.sign_in("carol")
+    for path in ("/ui/n/acme", "/ui/r/acme/web"):
+        page = (await browser.get(path)).text
+        assert "keep the 3 most recently pushed tags, delete the rest; never tags matching regexp" in page
+        assert "<code>^release-</code>" in page and "<form" not in page.split('id="retention"')[1]
+    await browser.submit("/ui/logout", {}, page="/ui/")
+    await browser.sign_in("alice")  # a member: the API would show it, the pages keep it to admins
+    assert 'id="retention"' not in (await browser.get("/ui/n/acme")).text
+    assert 'id="retention"' not in (await browser.get("/ui/r/acme/web")).text

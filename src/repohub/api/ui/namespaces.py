@@ -31,6 +31,7 @@ async def namespace(request: Request, service: ViewerService, namespace: str) ->
     found = await service.namespaces.access(namespace)
     admin = access.allows(found.caller.role, Action.ADMINISTER)
     rules = await service.immutable_rules.list(found.namespace.id, 0, _RULES_SHOWN) if admin else None
+    retention = await service.retentions.of_namespace(found.namespace, _RULES_SHOWN) if admin else []
     members = sorted([found.caller, *found.others], key=lambda member: member.user.username)
-    context = {"access": found, "members": members, "admin": admin, "rules": rules}
+    context = {"access": found, "members": members, "admin": admin, "rules": rules, "retention": retention}
     return page(request, "namespace.html", context)

@@ -9,13 +9,14 @@ policy, as SWR allows: a second is refused as bad input, like SWR's 400.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from repohub.domain import roles
 from repohub.domain.access import Action
-from repohub.domain.entities import Page, Principal, Repository, RetentionEntry, StoredRetention
+from repohub.domain.entities import Namespace, Page, Principal, Repository, RetentionEntry, StoredRetention
 from repohub.domain.errors import Conflict, InvalidInput, NotFound
 from repohub.domain.retention.rules import Policy, parse_policy
 from repohub.store.unit import Store
@@ -63,6 +64,17 @@ class RetentionPolicies:
     async def list(self, repository: Repository) -> list[Retention]:
         await self._require(repository, Action.READ, "read retention policies")
         return [Retention.of(stored) for stored in await self._store.retentions.of_repository(repository.id)]
+
+    async def of_namespace(
+        self, namespace: Namespace, limit: int = MAX_HISTORY_PAGE
+    ) -> builtins.list[tuple[str, Retention]]:
+        """The policies of the namespace's repositories, each with its repository's name, by name (the
+        web catalogue's namespace page): read by the rule of ``list``, a role in the namespace."""
+        role = await roles.role_in(self._store, self.principal, namespace)
+        action = "read retention policies"
+        await roles.require(self._store, self.principal, namespace, role, Action.READ, action)
+        rows = await self._store.retentions.of_namespace(namespace.id, limit)
+        return [(name, Retention.of(stored)) for name, stored in rows]
 
     async def get(self, repository: Repository, retention_id: int) -> Retention:
         await self._require(repository, Action.READ, "read retention policies")
