@@ -371,7 +371,7 @@ async def test_starring_then_unstarring_changes_the_count(page: Page) -> None:
     await sign_in(page, "alice")
     await visit(page, "/ui/r/acme/web")
     before = int(await text(page, "#stars"))
-    star = page.locator('form#star[method="post"][action="/ui/r/acme/web/star"]')
+    star = page.locator('form#star[method="post"][action="/ui/r/acme/web/-/star"]')
     assert await star.locator('input[type="hidden"][name="csrf"]').count() == 1
     assert await star.locator("button").inner_text() == "Star"
     async with page.expect_navigation():
@@ -446,7 +446,7 @@ async def test_only_a_namespace_admin_gets_delete_links(
         await sign_in(admin, "carol")
         await visit(admin, "/ui/r/acme/web")
         links = {name: row["delete"] for name, row in (await rows(admin)).items()}
-        assert links["v2"] == "/ui/r/acme/web/tags/v2/delete"
+        assert links["v2"] == "/ui/r/acme/web/-/tags/v2/delete"
     finally:
         await admin.context.close()
 
@@ -455,7 +455,7 @@ async def test_deleting_an_immutable_tag_is_refused_409_with_the_reason(
     page: Page, catalogue: Catalogue
 ) -> None:
     await sign_in(page, "carol")
-    await visit(page, "/ui/r/acme/web/tags/v1/delete")
+    await visit(page, "/ui/r/acme/web/-/tags/v1/delete")
     confirm = page.locator('form#confirm-delete[method="post"]')
     if await confirm.count():  # a confirmation to submit: its answer is the refusal
         async with page.expect_navigation() as navigation:
@@ -466,7 +466,7 @@ async def test_deleting_an_immutable_tag_is_refused_409_with_the_reason(
     # The POST itself, with the session and a valid csrf (as a form that skipped the page would send)
     csrf = await page.locator('form#sign-out input[name="csrf"]').get_attribute("value")
     refused = await page.context.request.post(
-        "/ui/r/acme/web/tags/v1/delete",
+        "/ui/r/acme/web/-/tags/v1/delete",
         form={"csrf": csrf or ""},
         headers={"Origin": catalogue.url},
         max_redirects=0,
@@ -554,7 +554,7 @@ def test_every_page_is_under_100_kb(catalogue: Catalogue) -> None:
             "/ui/r/acme/web",
             "/ui/namespaces",
             "/ui/n/acme",
-            "/ui/r/acme/web/tags/v2/delete",
+            "/ui/r/acme/web/-/tags/v2/delete",
         ):
             served = client.get(path)
             assert served.status_code == 200, (path, served.status_code)

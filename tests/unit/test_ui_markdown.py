@@ -82,3 +82,9 @@ def test_images_become_links_so_the_page_loads_nothing_from_elsewhere() -> None:
 
 def test_an_empty_description_renders_nothing() -> None:
     assert render_markdown("") == render_markdown("  \n ") == ""
+
+
+def test_table_alignment_is_a_class_not_an_inline_style() -> None:
+    html = render_markdown("| a | b |\n|:--|--:|\n| 1 | 2 |")
+    assert "style=" not in html
+    assert '<th class="align-left">a</th>' in html and '<td class="align-right">2</td>' in html

@@ -16,6 +16,7 @@ OCI_IMAGE = "application/vnd.oci.image.manifest.v1+json"
 @pytest.mark.parametrize(
     ("size", "shown"),
     [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB"), (10 * 1024, "10 KiB"),
+     (10188, "9.9 KiB"), (10239, "10 KiB"), (1048575, "1.0 MiB"),
      (3 * 1024**2, "3.0 MiB"), (int(2.25 * 1024**3), "2.2 GiB"), (5 * 1024**6, "5120 PiB")],
 )  # fmt: skip
 def test_sizes_are_in_binary_units(size: int, shown: str) -> None:

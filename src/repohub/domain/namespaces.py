@@ -138,14 +138,17 @@ class NamespaceService:
             self._store, name, roles.user_of(self.principal, "create namespaces")
         )
 
-    async def visible(self, name: str | None = None) -> list[NamespaceView]:
-        """The namespaces the caller belongs to (all for site admins), by name; ``name`` picks one. A
-        robot account belongs to none."""
+    async def visible(
+        self, name: str | None = None, *, after: str | None = None, limit: int | None = None
+    ) -> list[NamespaceView]:
+        """The namespaces the caller belongs to (all for site admins), by name; ``name`` picks one;
+        ``after`` and ``limit`` page them by name. A robot account belongs to none."""
         roles.signed_in(self.principal, "list namespaces")
         user = self.principal.user
         if user is None:
             return []
-        rows = await self._store.namespaces.listing(member_id=access.namespace_list_member(user), name=name)
+        member = access.namespace_list_member(user)
+        rows = await self._store.namespaces.listing(member_id=member, name=name, after=after, limit=limit)
         # Every row is a namespace the caller belongs to, or any namespace for a site admin
         # (``access.namespace_list_member``): each has an effective role.
         views = []

@@ -202,10 +202,16 @@ class NamespaceStore:
         return [namespace_from_row(row) for row in rows]
 
     async def listing(
-        self, *, member_id: int | None, name: str | None = None
+        self,
+        *,
+        member_id: int | None,
+        name: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> builtins.list[tuple[Namespace, Role | None, str | None]]:
         """Namespaces by name with ``member_id``'s role (None: every namespace, no role) and the
-        creator's username, in one query."""
+        creator's username, in one query; ``after`` and ``limit``: a keyset page of them (the name
+        is unique)."""
         creator = UserRow.__table__.alias("namespace_creator")
         query = (
             select(NamespaceRow, creator.c.username)
@@ -219,6 +225,10 @@ class NamespaceStore:
             )
         if name is not None:
             query = query.where(NamespaceRow.name == name)
+        if after is not None:
+            query = query.where(NamespaceRow.name > after)
+        if limit is not None:
+            query = query.limit(limit)
         rows = (await self._session.execute(query)).all()
         return [
             (namespace_from_row(row[0]), Role(row[2]) if member_id is not None else None, row[1])

@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 
+from repohub.app import create_app
 from repohub.domain.entities import Role
 from tests.api.ui.conftest import Browser, browser_of
 from tests.immutable_rules import add_rule, rule
@@ -176,7 +177,7 @@ async def test_an_outsiders_view_of_a_private_repository_is_the_missing_page(bro
     assert hidden.status_code == missing.status_code == 404
     assert "<h1>Not found</h1>" in hidden.text
     assert hidden.text.replace("secret", "X") == missing.text.replace("no-such-repository", "X")
-    assert (await browser.get("/ui/r/acme/secret/tags/latest/delete")).status_code == 404
+    assert (await browser.get("/ui/r/acme/secret/-/tags/latest/delete")).status_code == 404
     # acme itself is no secret (acme/web is public): its access list is a plain refusal.
     assert (await browser.get("/ui/n/acme")).status_code == 403
 
@@ -195,18 +196,18 @@ async def test_a_repository_page_shows_its_readme_pull_command_and_tags(browser,
 
 async def test_starring_and_unstarring(browser, catalogue):
     await browser.sign_in("alice")
-    starred = await browser.submit("/ui/r/acme/web/star", {"starred": "1"}, page="/ui/r/acme/web")
+    starred = await browser.submit("/ui/r/acme/web/-/star", {"starred": "1"}, page="/ui/r/acme/web")
     assert starred.status_code == 303 and starred.headers["location"] == "/ui/r/acme/web"
     page = (await browser.get("/ui/r/acme/web")).text
     assert '<span id="stars">1</span>' in page and ">Unstar</button>" in page
-    await browser.submit("/ui/r/acme/web/star", {"starred": "0"}, page="/ui/r/acme/web")
+    await browser.submit("/ui/r/acme/web/-/star", {"starred": "0"}, page="/ui/r/acme/web")
     page = (await browser.get("/ui/r/acme/web")).text
     assert '<span id="stars">0</span>' in page and ">Star</button>" in page
 
 
 async def test_a_forged_star_changes_nothing(browser, catalogue):
     await browser.sign_in("alice")
-    forged = await browser.http.post("/ui/r/acme/web/star", data={"starred": "1"})
+    forged = await browser.http.post("/ui/r/acme/web/-/star", data={"starred": "1"})
     assert forged.status_code == 403
     assert '<span id="stars">0</span>' in (await browser.get("/ui/r/acme/web")).text
 
@@ -214,10 +215,11 @@ async def test_a_forged_star_changes_nothing(browser, catalogue):
 async def test_admins_delete_a_tag_after_confirming(browser, catalogue: World):
     await browser.sign_in("carol")
     page = (await browser.get("/ui/r/acme/web")).text
-    assert 'href="/ui/r/acme/web/tags/v2/delete"' in page
-    confirm = await browser.get("/ui/r/acme/web/tags/v2/delete")
+    assert 'href="/ui/r/acme/web/-/tags/v2/delete"' in page
+    confirm = await browser.get("/ui/r/acme/web/-/tags/v2/delete")
     assert 'id="confirm-delete"' in confirm.text
-    deleted = await browser.submit("/ui/r/acme/web/tags/v2/delete", {}, page="/ui/r/acme/web/tags/v2/delete")
+    path = "/ui/r/acme/web/-/tags/v2/delete"
+    deleted = await browser.submit(path, {}, page=path)
     assert deleted.status_code == 303
     assert 'data-tag="v2"' not in (await browser.get("/ui/r/acme/web")).text
 
@@ -225,8 +227,8 @@ async def test_admins_delete_a_tag_after_confirming(browser, catalogue: World):
 async def test_members_may_not_delete_tags(browser, catalogue):
     await browser.sign_in("alice")
     assert "delete-tag" not in (await browser.get("/ui/r/acme/web")).text
-    assert (await browser.get("/ui/r/acme/web/tags/v2/delete")).status_code == 403
-    refused = await browser.submit("/ui/r/acme/web/tags/v2/delete", {}, page="/ui/r/acme/web")
+    assert (await browser.get("/ui/r/acme/web/-/tags/v2/delete")).status_code == 403
+    refused = await browser.submit("/ui/r/acme/web/-/tags/v2/delete", {}, page="/ui/r/acme/web")
     assert refused.status_code == 403
     assert 'data-tag="v2"' in (await browser.get("/ui/r/acme/web")).text
 
@@ -237,10 +239,10 @@ async def test_an_immutable_tag_is_refused_with_the_reason(app, browser, catalog
     page = (await browser.get("/ui/r/acme/web")).text
     assert re.search(r'<tr data-tag="v1">.*?<td class="immutable">immutable</td>', page, re.S)
     assert re.search(r'<tr data-tag="v2">.*?<td class="immutable"></td>', page, re.S)
-    confirm = await browser.get("/ui/r/acme/web/tags/v1/delete")
+    confirm = await browser.get("/ui/r/acme/web/-/tags/v1/delete")
     assert "is immutable" in confirm.text and f"rule {rule_id}" in confirm.text
     assert 'id="confirm-delete"' not in confirm.text
-    refused = await browser.submit("/ui/r/acme/web/tags/v1/delete", {}, page="/ui/r/acme/web")
+    refused = await browser.submit("/ui/r/acme/web/-/tags/v1/delete", {}, page="/ui/r/acme/web")
     assert refused.status_code == 409 and "immutable" in refused.text
     assert 'data-tag="v1"' in (await browser.get("/ui/r/acme/web")).text
 
@@ -315,3 +317,94 @@ async def test_admins_read_the_retention_policies_of_their_repositories(browser,
     await browser.sign_in("alice")  # a member: the API would show it, the pages keep it to admins
     assert 'id="retention"' not in (await browser.get("/ui/n/acme")).text
     assert 'id="retention"' not in (await browser.get("/ui/r/acme/web")).text
+
+
+async def test_a_tag_sharing_its_image_with_an_immutable_one_shows_why_it_stays(app, browser, catalogue):
+    # The registry deletes images, not tags: deleting alias would delete prod, which a rule protects.
+    await catalogue.tag("acme/web", "prod", digest="sha256:" + "ab" * 32, creator="carol")
+    await catalogue.tag("acme/web", "alias", digest="sha256:" + "ab" * 32, creator="carol")
+    await add_rule(app, "acme", rule("prod", "web"))
+    await browser.sign_in("carol")
+    page = (await browser.get("/ui/r/acme/web")).text
+    shown = r'<tr data-tag="alias">.*?<td class="immutable">shares its image with immutable'
+    assert re.search(shown, page, re.S)
+    confirm = await browser.get("/ui/r/acme/web/-/tags/alias/delete")
+    assert "shares its image with immutable tag" in confirm.text and 'id="confirm-delete"' not in confirm.text
+
+
+async def test_a_repository_named_like_an_action_has_its_own_page(browser, catalogue: World):
+    await catalogue.repository("acme/app/tags/v1/delete", by="carol", public=True)
+    await catalogue.repository("acme/app/star", by="carol", public=True)
+    for path in ("/ui/r/acme/app/tags/v1/delete", "/ui/r/acme/app/star"):
+        answer = await browser.get(path)
+        assert answer.status_code == 200 and f"<h1>{path.split('/', 4)[4]}</h1>" in answer.text, path
+
+
+async def test_a_page_past_the_end_links_to_the_last(browser, catalogue):
+    past = await browser.get("/ui/", params={"page": "9"})
+    assert past.status_code == 200 and listed(past) == []
+    assert "Page 9 is past the end" in past.text and 'rel="prev"' not in past.text
+    tags = await browser.get("/ui/r/acme/web", params={"tags_page": "5"})
+    assert "Page 5 is past the end" in tags.text
+    # The pull command names the newest tag on every page of tags.
+    assert "docker pull registry.example.test/acme/web:v2<" in tags.text
+
+
+async def test_a_long_readme_is_cut_and_the_page_stays_small(browser, catalogue: World):
+    await catalogue.repository("acme/long", by="carol", public=True, full_description="![" * 50_000)
+    answer = await browser.get("/ui/r/acme/long")
+    assert answer.status_code == 200 and len(answer.content) < 100_000
+    assert "The description goes on" in answer.text
+
+
+async def test_the_csrf_token_is_bound_to_the_session_and_renewed_at_sign_in(browser, catalogue):
+    anonymous_token = await browser.csrf()
+    answer = await browser.sign_in("alice")
+    assert any(h.startswith("repohub_csrf=") for h in answer.headers.get_list("set-cookie"))
+    # The form of a page read before signing in is no good after it.
+    stale = await browser.http.post("/ui/r/acme/web/-/star", data={"starred": "1", "csrf": anonymous_token})
+    assert stale.status_code == 403
+    assert (await browser.submit("/ui/r/acme/web/-/star", {"starred": "1"}, page="/ui/")).status_code == 303
+
+
+async def test_signing_in_again_ends_the_previous_session(browser, catalogue):
+    await browser.sign_in("alice")
+    first = browser.http.cookies.get("repohub_session")
+    await browser.sign_in("carol")
+    browser.http.cookies.set("repohub_session", first, path="/ui")
+    assert 'id="whoami"' not in (await browser.get("/ui/")).text
+
+
+async def test_the_public_url_is_an_origin_of_ours_behind_an_untrusted_proxy(settings, catalogue):
+    # A proxy repohub does not trust serves https://hub.example; repohub sees its own host only.
+    application = create_app(settings.model_copy(update={"public_url": "https://hub.example"}))
+    async with application.router.lifespan_context(application):
+        browser = await browser_of(application, "https://internal:8000")
+        async with browser.http as http:
+            token = await browser.csrf()
+            fields = {"username": "carol", "password": PASSWORD, "csrf": token}
+            answer = await http.post("/ui/login", data=fields, headers={"Origin": "https://hub.example"})
+            assert answer.status_code == 303
+            cookie = session_cookie(answer)
+            assert cookie is not None and "Secure" in cookie
+            other = await http.post("/ui/login", data=fields, headers={"Origin": "https://hub.example.evil"})
+            assert other.status_code == 403 and "FORWARDED_ALLOW_IPS" in other.text
+        # Over the proxy's plain http leg too, the cookies are for an https site: Secure.
+        plain = await browser_of(application, "http://internal:8000")
+        async with plain.http as http:
+            form = await http.get("/ui/login")
+            assert "Secure" in form.headers["set-cookie"] and "repohub_csrf=" in form.headers["set-cookie"]
+
+
+async def test_namespaces_are_paged_by_name(browser, catalogue: World):
+    for number in range(105):
+        await catalogue.org(f"team{number:03d}", members={"alice": Role.VIEWER})
+    await browser.sign_in("alice")
+    first = (await browser.get("/ui/namespaces")).text
+    names = re.findall(r'data-namespace="([^"]+)"', first)
+    assert len(names) == 100 and names == sorted(names)
+    following = re.search(r'rel="next" href="([^"]+)"', first)
+    assert following
+    rest = re.findall(r'data-namespace="([^"]+)"', (await browser.get(following.group(1))).text)
+    assert set(names) | set(rest) == {"acme", "alice", *(f"team{n:03d}" for n in range(105))}
+    assert not set(names) & set(rest)

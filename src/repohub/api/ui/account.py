@@ -9,7 +9,7 @@ from repohub.api.deps import state_of
 from repohub.api.routing import PlainRoute, PrefixRouter
 from repohub.api.ui.deps import ViewerService, posted_form
 from repohub.api.ui.pages import page, root_of
-from repohub.api.ui.session import SESSION_COOKIE, clear_session, keep_session
+from repohub.api.ui.session import SESSION_COOKIE, Guard, clear_session, keep_session
 from repohub.domain.errors import NotAuthenticated
 
 __all__ = ["LOGIN", "router"]
@@ -47,9 +47,14 @@ async def login(request: Request, service: ViewerService) -> Response:
     except NotAuthenticated:
         context = {"error": "Wrong username or password.", "username": username, "next": target}
         return page(request, "login.html", context, status=401)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # signing in again ends the session the browser held (its token is revoked)
+        await service.accounts.revoke_token(previous)
     response = RedirectResponse(target, status_code=303)
-    lifetime = state_of(request).settings.login_token_lifetime
+    settings = state_of(request).settings
+    lifetime = settings.login_token_lifetime
     keep_session(request, response, issued.token, int(lifetime.total_seconds()) if lifetime else None)
+    Guard.of(request, settings.resolved_secret_key).keep(request, response, renew=True)
     return response
 
 
@@ -62,4 +67,5 @@ async def logout(request: Request, service: ViewerService) -> Response:
         await service.accounts.revoke_token(token)
     response = RedirectResponse(root_of(request) + "/", status_code=303)
     clear_session(request, response)
+    Guard.of(request, state_of(request).settings.resolved_secret_key).keep(request, response, renew=True)
     return response

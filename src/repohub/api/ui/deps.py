@@ -29,6 +29,8 @@ async def bind_caller(service: Service, request: Request) -> None:
         with suppress(NotAuthenticated):
             service.acting_as(await service.accounts.principal_of_token(token))
     request.state.ui_viewer = service.principal
+    # Cookies are Secure when the pages' public address is https, behind an untrusted proxy too.
+    request.state.ui_secure = (state_of(request).settings.link_base or "").startswith("https://")
 
 
 ui_service = bound_service(bind_caller, [])
@@ -38,13 +40,14 @@ ViewerService = Annotated[Service, Depends(ui_service)]
 async def posted_form(request: Request) -> dict[str, str]:
     """The urlencoded fields of a POST from one of our pages: its origin and its CSRF field are
     checked first (``session.Forgery``, 403), so a forged form does nothing, sign-in included."""
-    check_origin(request)
+    settings = state_of(request).settings
+    check_origin(request, settings.link_base)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     body = await request.body()
     if media_type != FORM or len(body) > _MAX_FORM_BYTES:
         raise Forgery("our pages post urlencoded forms only")
     fields = _fields(body)
-    Guard.of(request, state_of(request).settings.resolved_secret_key).check(fields.get("csrf"))
+    Guard.of(request, settings.resolved_secret_key).check(fields.get("csrf"))
     return fields
 
 

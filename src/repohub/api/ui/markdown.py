@@ -11,7 +11,10 @@ Content-Security-Policy (``pages.HEADERS``) forbids inline script as a second wa
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +24,7 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
-__all__ = ["render_markdown"]
+__all__ = ["MAX_HTML", "MAX_SOURCE", "Readme", "readme", "render_markdown"]
 
 _LINK_SCHEMES = ("http:", "https:", "mailto:")
 _IMAGE_SCHEMES = ("http:", "https:")
@@ -39,6 +42,21 @@ def _validate(url: str) -> bool:
 
 
 class _Renderer(RendererHTML):
+    def _aligned(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        """A table cell's alignment as a class: the pages' CSP admits no inline style."""
+        token = tokens[idx]
+        style = str(token.attrGet("style") or "")
+        if style.startswith("text-align:"):
+            del token.attrs["style"]
+            token.attrSet("class", "align-" + style.partition(":")[2])
+        return self.renderToken(tokens, idx, options, env)
+
+    def th_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return self._aligned(tokens, idx, options, env)
+
+    def td_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return self._aligned(tokens, idx, options, env)
+
     def link_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         tokens[idx].attrSet("rel", "nofollow noopener")
         return self.renderToken(tokens, idx, options, env)
@@ -68,3 +86,44 @@ def render_markdown(source: str) -> str:
         return ""
     rendered: Any = _parser().render(source)
     return str(rendered)
+
+
+@dataclass(frozen=True, slots=True)
+class Readme:
+    html: str
+    cut: bool  # only the beginning of the description is shown
+
+
+# markdown-it is super-linear on some inputs: 100,000 characters of "![" took 1.8 s, 25,000 take
+# 0.5 s, and a README renders on every view of its page. So a page renders at most MAX_SOURCE
+# characters, off the event loop, once per distinct text (LRU), and shows at most MAX_HTML bytes
+# of it (a page stays under 100 KB with its 30 tag rows); the whole text is the API's.
+MAX_SOURCE = 25_000
+MAX_HTML = 60_000
+_FALLBACK_SOURCE = 5_000  # a text whose first MAX_SOURCE characters render larger than MAX_HTML
+
+
+def _render_readme(source: str) -> Readme:
+    cut = len(source) > MAX_SOURCE
+    html = render_markdown(source[:MAX_SOURCE])
+    if len(html) > MAX_HTML:  # markup-dense text: its beginning (at most 5x: every '&' an '&amp;')
+        html, cut = render_markdown(source[:_FALLBACK_SOURCE]), True
+    return Readme(html, cut)
+
+
+_RENDERED: OrderedDict[str, Readme] = OrderedDict()
+_RENDERED_KEPT = 128
+
+
+async def readme(source: str) -> Readme:
+    """The README of a page: rendered in a worker thread unless this text was rendered lately."""
+    key = source[: MAX_SOURCE + 1]  # what decides the rendering, and whether it is cut
+    found = _RENDERED.get(key)
+    if found is not None:
+        _RENDERED.move_to_end(key)
+        return found
+    found = await asyncio.to_thread(_render_readme, key)
+    _RENDERED[key] = found
+    if len(_RENDERED) > _RENDERED_KEPT:
+        _RENDERED.popitem(last=False)
+    return found

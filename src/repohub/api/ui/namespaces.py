@@ -11,18 +11,28 @@ from repohub.api.ui.deps import ViewerService
 from repohub.api.ui.pages import page, root_of
 from repohub.domain import access
 from repohub.domain.access import Action
+from repohub.domain.errors import InvalidInput
 
 __all__ = ["router"]
 
 router = PrefixRouter(prefix="/ui", route_class=PlainRoute, include_in_schema=False)
 _RULES_SHOWN = 100
+NAMESPACES_PER_PAGE = 100  # by name, keyset: a site admin's list is every namespace
+MEMBERS_SHOWN = 500  # of a namespace's members, by name: the page stays under 100 KB
+MAX_NAMESPACE = 255
 
 
 @router.get("/namespaces")
 async def namespaces(request: Request, service: ViewerService) -> Response:
     if service.principal.user is None:  # nobody has namespaces: sign in first, then come back
         return RedirectResponse(f"{root_of(request)}/login?next={root_of(request)}/namespaces", 303)
-    return page(request, "namespaces.html", {"views": await service.namespaces.visible()})
+    after = request.query_params.get("after") or None
+    if after is not None and len(after) > MAX_NAMESPACE:
+        raise InvalidInput(f"after is a namespace name, at most {MAX_NAMESPACE} characters", field="after")
+    views = await service.namespaces.visible(after=after, limit=NAMESPACES_PER_PAGE + 1)
+    shown = views[:NAMESPACES_PER_PAGE]
+    more = shown[-1].namespace.name if len(views) > NAMESPACES_PER_PAGE else None
+    return page(request, "namespaces.html", {"views": shown, "after": after, "more": more})
 
 
 @router.get("/n/{namespace}")
@@ -33,5 +43,12 @@ async def namespace(request: Request, service: ViewerService, namespace: str) ->
     rules = await service.immutable_rules.list(found.namespace.id, 0, _RULES_SHOWN) if admin else None
     retention = await service.retentions.of_namespace(found.namespace, _RULES_SHOWN) if admin else []
     members = sorted([found.caller, *found.others], key=lambda member: member.user.username)
-    context = {"access": found, "members": members, "admin": admin, "rules": rules, "retention": retention}
+    context = {
+        "access": found,
+        "members": members[:MEMBERS_SHOWN],
+        "more_members": max(0, len(members) - MEMBERS_SHOWN),
+        "admin": admin,
+        "rules": rules,
+        "retention": retention,
+    }
     return page(request, "namespace.html", context)

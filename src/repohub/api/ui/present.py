@@ -29,14 +29,16 @@ _IMAGE_CONFIGS = frozenset(
 
 
 def human_size(size: int) -> str:
-    """``1.2 KiB``-style: one decimal below 10 of a unit, none above; bytes exactly."""
+    """``1.2 KiB``-style: one decimal below 10 of a unit, none above; bytes exactly. The unit is
+    chosen after rounding, so 1,048,575 bytes are ``1.0 MiB``, not ``1024 KiB``."""
+    if size < 1024:
+        return f"{size} B"
     value = float(size)
-    for unit in _UNITS:
-        if value < 1024 or unit == _UNITS[-1]:
-            if unit == "B":
-                return f"{size} B"
-            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    for unit in _UNITS[1:]:
         value /= 1024
+        shown = f"{value:.1f}" if round(value, 1) < 10 else f"{value:.0f}"
+        if float(shown) < 1024 or unit == _UNITS[-1]:
+            return f"{shown} {unit}"
     raise AssertionError("unreachable")
 
 

@@ -14,13 +14,14 @@ from repohub.api.deps import state_of
 from repohub.api.routing import PlainRoute, PrefixRouter
 from repohub.api.ui.deps import ViewerService, posted_form
 from repohub.api.ui.listing import PER_PAGE, SORTS, Listing
-from repohub.api.ui.markdown import render_markdown
+from repohub.api.ui.markdown import readme
 from repohub.api.ui.pages import page, root_of
 from repohub.api.ui.present import Shown, media_of
 from repohub.domain import access
 from repohub.domain.access import Action
 from repohub.domain.entities import Repository, Tag
 from repohub.domain.errors import InvalidInput
+from repohub.domain.immutability.guard import Protection, TagImmutable
 from repohub.domain.numbers import parse_integer
 from repohub.domain.queries import TagOrder, TagQuery
 from repohub.domain.service import Service
@@ -28,7 +29,7 @@ from repohub.domain.service import Service
 __all__ = ["router"]
 
 router = PrefixRouter(prefix="/ui", route_class=PlainRoute, include_in_schema=False)
-TAGS_PER_PAGE = 50
+TAGS_PER_PAGE = 30  # with the longest README shown (markdown.MAX_HTML), a page stays under 100 KB
 
 
 @router.get("/")
@@ -47,22 +48,38 @@ async def repositories(request: Request, service: ViewerService) -> Response:
 class TagRow:
     tag: Tag
     media: Shown
-    immutable: bool
+    kept: Protection | None  # why a delete of it is refused: a rule protects it or its image
+
+    @property
+    def immutable(self) -> bool:
+        return self.kept is not None and self.kept.shares is None
 
 
 async def _tag_rows(service: Service, repository: Repository, number: int) -> tuple[list[TagRow], int]:
     query = TagQuery(offset=(number - 1) * TAGS_PER_PAGE, limit=TAGS_PER_PAGE, order=TagOrder.UPDATED_AT)
     tags = await service.catalog.list_tags(repository, query)
-    protected = await service.immutability.protected(repository, [tag.name for tag in tags.items])
-    rows = [TagRow(tag, media_of(tag.media_type, tag.manifest), tag.name in protected) for tag in tags.items]
+    kept = await service.immutability.kept(repository, [tag.name for tag in tags.items])
+    rows = [TagRow(tag, media_of(tag.media_type, tag.manifest), kept.get(tag.name)) for tag in tags.items]
     return rows, tags.total
+
+
+async def _newest_tag(
+    service: Service, repository: Repository, rows: list[TagRow], number: int
+) -> str | None:
+    """The tag the pull command names: the last pushed (the first row of the first page)."""
+    if number == 1:
+        return rows[0].tag.name if rows else None
+    newest = await service.catalog.list_tags(repository, TagQuery(limit=1, order=TagOrder.UPDATED_AT))
+    return newest.items[0].name if newest.items else None
 
 
 def _back_to(request: Request, repo: Repository) -> RedirectResponse:
     return RedirectResponse(f"{root_of(request)}/r/{repo.path}", status_code=303)
 
 
-@router.post("/r/{namespace}/{name:path}/star")
+# Actions on a repository follow ``/-/`` after its name: no path component of a name is ``-``
+# (``domain.names``), so no repository's page is taken for an action's, nor an action for a page.
+@router.post("/r/{namespace}/{name:path}/-/star")
 async def star(request: Request, service: ViewerService, namespace: str, name: str) -> Response:
     """Star or unstar (the form's ``starred``: ``1`` or ``0``) for the signed-in viewer."""
     fields = await posted_form(request)
@@ -74,20 +91,20 @@ async def star(request: Request, service: ViewerService, namespace: str, name: s
     return _back_to(request, repo)
 
 
-@router.get("/r/{namespace}/{name:path}/tags/{tag}/delete")
+@router.get("/r/{namespace}/{name:path}/-/tags/{tag}/delete")
 async def confirm_delete(
     request: Request, service: ViewerService, namespace: str, name: str, tag: str
 ) -> Response:
-    """Ask before deleting: the tag, its digest, and whether a rule protects it (then no button)."""
+    """Ask before deleting: the tag, its digest, and why a delete would be refused (then no button)."""
     repo = await service.catalog.repository(namespace, name)
     found = await service.catalog.tag(repo, tag)
     await service.catalog.require_tag_deletion(repo)
-    protected = await service.immutability.protected(repo, [found.name])
-    context = {"repo": repo, "tag": found, "rule": protected.get(found.name), "error": None}
-    return page(request, "delete_tag.html", context)
+    kept = (await service.immutability.kept(repo, [found.name])).get(found.name)
+    reason = TagImmutable(repo.path, found.name, kept.rule_id, shares=kept.shares).message if kept else None
+    return page(request, "delete_tag.html", {"repo": repo, "tag": found, "refusal": reason})
 
 
-@router.post("/r/{namespace}/{name:path}/tags/{tag}/delete")
+@router.post("/r/{namespace}/{name:path}/-/tags/{tag}/delete")
 async def delete_tag(
     request: Request, service: ViewerService, namespace: str, name: str, tag: str
 ) -> Response:
@@ -98,7 +115,6 @@ async def delete_tag(
     return _back_to(request, repo)
 
 
-# Last: its trailing ``{name:path}`` would take the tag and star paths above for a name.
 @router.get("/r/{namespace}/{name:path}")
 async def repository(request: Request, service: ViewerService, namespace: str, name: str) -> Response:
     """A repository: its description, pull command and tags; its rules for its admins."""
@@ -108,11 +124,11 @@ async def repository(request: Request, service: ViewerService, namespace: str, n
     rows, total = await _tag_rows(service, repo, number)
     role = await service.catalog.role_on(repo) if service.principal.user is not None else None
     admin = access.allows(role, Action.DELETE)
-    newest = rows[0].tag.name if rows and number == 1 else None
+    newest = await _newest_tag(service, repo, rows, number)
     host = state_of(request).settings.registry_host
     context = {
         "repo": repo,
-        "readme": render_markdown(repo.full_description),
+        "readme": await readme(repo.full_description),
         "starred": await service.catalog.is_starred(repo),
         "rows": rows,
         "tags_total": total,

@@ -169,6 +169,13 @@ class Immutability:
             for item in deletions
         ]
 
+    async def kept(self, repository: Repository, tags: Sequence[str]) -> dict[str, Protection]:
+        """Which of the repository's ``tags`` a delete would refuse, and why (``undeletable``): what
+        ``refuse(..., deleting=True)`` decides, asked before a page offers a delete."""
+        deletion = Deletion(repository.namespace_id, repository.id, repository.name, tags)
+        (found,) = await self.undeletable([deletion])
+        return found
+
     async def refuse(
         self, repository: Repository, tags: Iterable[str] | None = None, *, deleting: bool = False
     ) -> None:
@@ -180,8 +187,7 @@ class Immutability:
                 tag = min(protected)
                 raise TagImmutable(repository.path, tag, protected[tag])
             return
-        deletion = Deletion(repository.namespace_id, repository.id, repository.name, list(tags))
-        (found,) = await self.undeletable([deletion])
+        found = await self.kept(repository, list(tags))
         if found:
             tag = min(found, key=lambda name: (found[name].shares is not None, name))
             raise TagImmutable(repository.path, tag, found[tag].rule_id, shares=found[tag].shares)

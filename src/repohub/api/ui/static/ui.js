@@ -1,19 +1,40 @@
-// repohub's one script: copy buttons and the copied confirmation. The pages work without it.
+// repohub's one script: copy buttons. The pages work without it.
 "use strict";
+
+// Where the clipboard API is missing (a registry served over plain http), copy through a
+// selected off-screen text area holding the button's whole value (a digest in full, not its
+// 12 shown characters).
+function copyBySelection(text) {
+  const area = document.createElement("textarea");
+  area.value = text;
+  area.readOnly = true;
+  area.className = "offscreen";
+  document.body.appendChild(area);
+  area.select();
+  let copied = false;
+  try {
+    copied = document.execCommand("copy");
+  } catch (error) {
+    copied = false;
+  }
+  area.remove();
+  return copied;
+}
+
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-copy]");
   if (!button) return;
   const text = button.dataset.copy;
-  try {
-    await navigator.clipboard.writeText(text);
-    button.textContent = "Copied";
-  } catch (error) {
-    const range = document.createRange();  // no clipboard (plain http): select it for Ctrl+C
-    range.selectNodeContents(button.previousElementSibling || button);
-    const selection = window.getSelection();
-    selection.removeAllRanges();
-    selection.addRange(range);
-    button.textContent = "Press Ctrl+C";
+  let copied = false;
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      copied = true;
+    } catch (error) {
+      copied = false;
+    }
   }
+  if (!copied) copied = copyBySelection(text);
+  button.textContent = copied ? "Copied" : "Copy failed";
   setTimeout(() => { button.textContent = "Copy"; }, 2000);
 });
