@@ -14,8 +14,9 @@ import tempfile
 import time
 import uuid
 
-import pytest
 from bench.pgcluster import free_port, pg_bin
+
+from tests.needs import missing
 
 LOCAL = ("127.0.0.1", 5432)
 
@@ -74,9 +75,7 @@ def create_database() -> str:
         name = f"repohub_test_{uuid.uuid4().hex[:12]}"
         _psql(host, port, user, f"CREATE DATABASE {name}")
     except (RuntimeError, subprocess.CalledProcessError, OSError) as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI: {error}")
-        pytest.skip(f"no PostgreSQL available: {error}")
+        missing(f"no PostgreSQL available: {error}")
     atexit.register(lambda: _drop(host, port, user, name))
     return f"postgresql+asyncpg://{user}@{host}:{port}/{name}"
 

@@ -4,9 +4,7 @@ The browser resolves no name but 127.0.0.1 (``--host-resolver-rules``), so a pag
 would stay blank; the rendered DOM must show the operations, and the HTML must load nothing remote.
 """
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,19 +12,16 @@ import httpx
 import pytest
 
 from repohub.config import Settings
+from tests import needs
 from tests.server import serve
 
-CHROMIUM = "/usr/bin/chromium"
 # Resources the page loads (not links a reader may click, nor XML namespaces in inline SVG).
 _LOADED = re.compile(r"<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)=\"([^\"]+)\"", re.I)
 
 
 @pytest.fixture(scope="module")
 def docs_server(tmp_path_factory):
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is required in CI (Makefile TEST_DEBS)")
-        pytest.skip("chromium is not installed")
+    needs.chromium()
     data = tmp_path_factory.mktemp("docs")
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{data / 'repohub.db'}",
@@ -41,7 +36,7 @@ def docs_server(tmp_path_factory):
 def chromium(url: str, profile: Path, *extra: str) -> str:
     done = subprocess.run(
         [
-            CHROMIUM if Path(CHROMIUM).exists() else "chromium",
+            needs.chromium(),
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             f"--user-data-dir={profile}", "--virtual-time-budget=10000",

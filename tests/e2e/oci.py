@@ -31,59 +31,6 @@ class Image:
         return self.manifest_size + self.config_size + self.layer_size
 
 
-def write_image(layout: Path, content: str, *, tag: str = "latest") -> Image:
-    blobs = layout / "blobs" / "sha256"
-    blobs.mkdir(parents=True, exist_ok=True)
-
-    def blob(data: bytes) -> tuple[str, int]:
-        digest = hashlib.sha256(data).hexdigest()
-        (blobs / digest).write_bytes(data)
-        return f"sha256:{digest}", len(data)
-
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        payload = content.encode()
-        info = tarfile.TarInfo("hello.txt")
-        info.size, info.mtime = len(payload), 0
-        tar.addfile(info, io.BytesIO(payload))
-    diff_id = "sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()
-    layer, layer_size = blob(gzip.compress(raw.getvalue(), mtime=0))
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "config": {},
-    }
-    config_digest, config_size = blob(json.dumps(config).encode())
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": config_digest,
-            "size": config_size,
-        },
-        "layers": [
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_size}
-        ],
-    }
-    digest, manifest_size = blob(json.dumps(manifest).encode())
-    index = {
-        "schemaVersion": 2,
-        "manifests": [
-            {
-                "mediaType": OCI_MANIFEST,
-                "digest": digest,
-                "size": manifest_size,
-                "annotations": {"org.opencontainers.image.ref.name": tag},
-            }
-        ],
-    }
-    (layout / "index.json").write_text(json.dumps(index))
-    (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
-    return Image(layout, digest, manifest_size, config_size, layer_size, config_digest)
-
-
 # -- a multi-platform image (added for tests/ui) -------------------------------------------------------
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
@@ -112,8 +59,8 @@ def _blob(layout: Path, data: bytes) -> tuple[str, int]:
     return f"sha256:{digest}", len(data)
 
 
-def _platform_manifest(layout: Path, content: str, architecture: str) -> dict[str, object]:
-    """One image for linux/``architecture`` (its config says so); its descriptor for the index."""
+def _write_image(layout: Path, content: str, architecture: str = "amd64") -> Image:
+    """The blobs of one linux/``architecture`` image (one layer holding ``hello.txt``)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tar:
         payload = content.encode()
@@ -126,6 +73,7 @@ def _platform_manifest(layout: Path, content: str, architecture: str) -> dict[st
         "architecture": architecture,
         "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "config": {},
     }
     config_digest, config_size = _blob(layout, json.dumps(config).encode())
     manifest = {
@@ -140,14 +88,31 @@ def _platform_manifest(layout: Path, content: str, architecture: str) -> dict[st
             {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_size}
         ],
     }
-    digest, size = _blob(layout, json.dumps(manifest).encode())
-    return {
-        "mediaType": OCI_MANIFEST,
-        "digest": digest,
-        "size": size,
-        "platform": {"architecture": architecture, "os": "linux"},
-        "x-image-size": size + config_size + layer_size,  # stripped before it goes in the index
+    digest, manifest_size = _blob(layout, json.dumps(manifest).encode())
+    return Image(layout, digest, manifest_size, config_size, layer_size, config_digest)
+
+
+def _write_layout(layout: Path, media_type: str, digest: str, size: int, tag: str) -> None:
+    """The layout's own index.json naming ``digest`` as ``tag``, and its oci-layout marker."""
+    top = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": media_type,
+                "digest": digest,
+                "size": size,
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+            }
+        ],
     }
+    (layout / "index.json").write_text(json.dumps(top))
+    (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+
+
+def write_image(layout: Path, content: str, *, tag: str = "latest") -> Image:
+    image = _write_image(layout, content)
+    _write_layout(layout, OCI_MANIFEST, image.digest, image.manifest_size, tag)
+    return image
 
 
 def write_index(
@@ -155,22 +120,18 @@ def write_index(
 ) -> Index:
     """An OCI layout whose ``tag`` is an image index of one image per linux/``architecture``; push
     it with ``skopeo copy --all`` (without it skopeo copies only the image of the host's platform)."""
-    descriptors = [_platform_manifest(layout, f"{content}{arch}\n", arch) for arch in architectures]
-    sizes = tuple(int(str(descriptor.pop("x-image-size"))) for descriptor in descriptors)
+    images = [_write_image(layout, f"{content}{arch}\n", arch) for arch in architectures]
+    descriptors = [
+        {
+            "mediaType": OCI_MANIFEST,
+            "digest": image.digest,
+            "size": image.manifest_size,
+            "platform": {"architecture": arch, "os": "linux"},
+        }
+        for image, arch in zip(images, architectures, strict=True)
+    ]
     index_body = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}
     digest, index_size = _blob(layout, json.dumps(index_body).encode())
-    top = {
-        "schemaVersion": 2,
-        "manifests": [
-            {
-                "mediaType": OCI_INDEX,
-                "digest": digest,
-                "size": index_size,
-                "annotations": {"org.opencontainers.image.ref.name": tag},
-            }
-        ],
-    }
-    (layout / "index.json").write_text(json.dumps(top))
-    (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+    _write_layout(layout, OCI_INDEX, digest, index_size, tag)
     platforms = tuple(f"linux/{arch}" for arch in architectures)
-    return Index(layout, digest, index_size, platforms, sizes)
+    return Index(layout, digest, index_size, platforms, tuple(image.size for image in images))

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from repohub.config import Settings
+from tests.needs import missing
 from tests.server import cli
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -23,9 +24,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 def require_nginx() -> None:
     if not Path(NGINX).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("nginx is required in CI (Debian package nginx)")
-        pytest.skip("nginx not installed")
+        missing("nginx is not installed (Debian package nginx)")
 
 
 def main_config(tmp: Path, server_blocks: str) -> Path:

@@ -3,14 +3,14 @@ the test in CI when PostgreSQL's binaries are missing and skip it elsewhere."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import NoReturn, TypeVar
 
-import pytest
 from bench import pgcluster
 from bench.pgcluster import Cluster
+
+from tests.needs import missing
 
 __all__ = ["Cluster", "streaming_pair", "throwaway_cluster"]
 
@@ -18,9 +18,7 @@ T = TypeVar("T")
 
 
 def _missing(error: pgcluster.NoBinaries) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{error} in CI")
-    pytest.skip(str(error))
+    missing(str(error))
 
 
 def _enter(stack: ExitStack, context: AbstractContextManager[T]) -> T:

@@ -12,7 +12,6 @@ last test can check that none left the served host.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Request, async_p
 from repohub.config import Settings
 from repohub.domain.accounts import project_id_for
 from repohub.domain.entities import Role
-from tests.api.test_docs_browser import CHROMIUM
+from tests import needs
 from tests.e2e.oci import Image, Index, write_image, write_index
 from tests.e2e.registry import Registry, Skopeo, registry_config, require_binaries, running_registry
 from tests.e2e.test_registry import eventually, ok
@@ -70,13 +69,7 @@ TIMEOUT_MS = 5_000
 
 
 def require_chromium() -> str:
-    """Debian's chromium (``make debs``); in CI its absence fails, elsewhere it skips (as /docs' test)."""
-    found = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is required in CI (Makefile TEST_DEBS)")
-        pytest.skip("chromium is not installed")
-    return found
+    return needs.chromium()
 
 
 def artifact_dir() -> Path:
