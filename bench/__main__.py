@@ -35,7 +35,9 @@ from bench.scenarios import (
     LUA,
     PUSH_CHECKS,
     SCENARIOS,
+    UI_PAIRS,
     Scenario,
+    app_routes,
     auth_header,
     event_envelopes,
     expand,
@@ -192,6 +194,34 @@ def remove_written(url: str) -> None:
 
 
 # -- one scenario -------------------------------------------------------------------------------
+def _checked(scenario: Scenario, answer: httpx.Response, path: str, sample: tuple[str, str, int, int]) -> str:
+    """The probe's verdict on its answer: "ok" or why the scenario cannot run."""
+    if answer.status_code >= 300 or (scenario.key in PUSH_CHECKS and answer.status_code != 204):
+        return f"failed: HTTP {answer.status_code} {answer.text[:160]!r}"
+    if scenario.key == "swr_fuzzy_known" and sample[1] not in {row["name"] for row in answer.json()}:
+        return f"failed: {path} did not find {sample[0]}/{sample[1]}"  # the answer it is meant to hold
+    if not scenario.in_schema and not answer.headers.get("content-type", "").startswith("text/html"):
+        return f"failed: {path} answered {answer.headers.get('content-type')!r}, not a page"
+    return "ok"
+
+
+def ratio_of(key: str, rate: float, rates: dict[str, float]) -> dict[str, object]:
+    """A scenario's ratio and what it is to: the floor's page (pages), ``/healthz`` (the token, the
+    push checks) or the API call a web page is to match (issue 20), each of this invocation."""
+    if key in FLOOR_COMPARED:
+        # The floor of this invocation is named: a later run may replace the floor row shown.
+        reference, label = "floor", "floor"
+    elif key in ("registry_token", *PUSH_CHECKS):
+        reference, label = "healthz", "/healthz"
+    elif key in UI_PAIRS:
+        reference = label = UI_PAIRS[key]
+    else:
+        return {}
+    if reference not in rates:
+        return {}
+    return {"ratio": rate / rates[reference], "ratio_to": f"{label} ({rates[reference]:,.0f}/s)"}
+
+
 class Runner:
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -239,14 +269,17 @@ class Runner:
             env["AUTH_HEADER"] = auth_header(scenario, ds)
         return env
 
-    def _probe(self, url: str, scenario: Scenario, ds: data.Dataset, files: dict[str, Path]) -> str:
-        """One request like the scenario's: "ok", "endpoint missing", or what went wrong."""
+    def _probe(
+        self, url: str, scenario: Scenario, ds: data.Dataset, files: dict[str, Path]
+    ) -> tuple[str, int]:
+        """One request like the scenario's: "ok", "endpoint missing", or what went wrong, and the size
+        of its answer's body (issue 20 holds each web page under 100 KB)."""
         try:
             openapi = httpx.get(url + "/openapi.json", timeout=10).json()
         except (httpx.HTTPError, ValueError):
             openapi = {}
-        if not route_exists(openapi, scenario):
-            return "endpoint missing"
+        if not route_exists(openapi, scenario, None if scenario.in_schema else app_routes()):
+            return "endpoint missing", 0
         headers = {}
         if scenario.auth != "none":
             name, _, value = auth_header(scenario, ds).partition(":")
@@ -270,12 +303,8 @@ class Runner:
                 scenario.method.upper(), url + path, headers=headers, content=body, timeout=30
             )
         except httpx.HTTPError as error:
-            return f"failed: {error}"
-        if answer.status_code >= 300 or (scenario.key in PUSH_CHECKS and answer.status_code != 204):
-            return f"failed: HTTP {answer.status_code} {answer.text[:160]!r}"
-        if scenario.key == "swr_fuzzy_known" and sample[1] not in {row["name"] for row in answer.json()}:
-            return f"failed: {path} did not find {sample[0]}/{sample[1]}"  # the answer it is meant to hold
-        return "ok"
+            return f"failed: {error}", 0
+        return _checked(scenario, answer, path, sample), len(answer.content)
 
     def _warm_up(self, url: str, script: Path, env: dict[str, str]) -> None:
         """Unmeasured load first: connection pools filled, caches of the server and the database warm,
@@ -285,7 +314,7 @@ class Runner:
 
     def measure(self, url: str, pid: int, backend: str, workers: int, scenario: Scenario, ds: data.Dataset,
                 files: dict[str, Path], floor_rates: dict[str, float]) -> None:  # fmt: skip
-        status = self._probe(url, scenario, ds, files)
+        status, page_bytes = self._probe(url, scenario, ds, files)
         if status != "ok":
             self._result(ds, backend, workers, scenario, status)
             return
@@ -307,7 +336,7 @@ class Runner:
         cpu_before = cpu.seconds(pid)
         measured = wrk.run(url, script, env, load)
         cpu_us = (cpu.seconds(pid) - cpu_before) * 1e6 / max(measured.requests, 1)
-        extra: dict[str, object] = {"cpu_us": cpu_us, "connections": load.connections}
+        extra: dict[str, object] = {"cpu_us": cpu_us, "connections": load.connections, "bytes": page_bytes}
         if spy is not None:
             spy.wait(timeout=120)
             summary = raw.with_suffix(".summary.txt")
@@ -316,18 +345,10 @@ class Runner:
         failed = measured.errors > max(measured.requests // 100, 0)
         if failed:
             extra["note"] = f"{measured.errors} of {measured.requests} requests failed"
-        elif scenario.key in FLOOR_COMPARED and "floor" in floor_rates:
-            # The floor of this invocation is named: a later run may replace the floor row shown.
-            extra.update(
-                ratio=measured.rate / floor_rates["floor"], ratio_to=f"floor ({floor_rates['floor']:,.0f}/s)"
-            )
-        elif scenario.key in ("registry_token", *PUSH_CHECKS) and "healthz" in floor_rates:
-            extra.update(
-                ratio=measured.rate / floor_rates["healthz"],
-                ratio_to=f"/healthz ({floor_rates['healthz']:,.0f}/s)",
-            )
-        if scenario.key == "healthz":
-            floor_rates["healthz"] = measured.rate
+        else:
+            extra.update(ratio_of(scenario.key, measured.rate, floor_rates))
+        # This server's rates, for the ratios of later scenarios (``/healthz``, the web pages' API twins).
+        floor_rates[scenario.key] = measured.rate
         if scenario.key == "registry_events":
             time.sleep(1.0)  # requests still in flight when wrk stopped
             downloads, recorded = (
@@ -423,8 +444,9 @@ class Runner:
                         )
                     )
                     for workers in opts.workers:
-                        # /healthz of this server is the reference for the token scenario
-                        rates.pop("healthz", None)
+                        # Ratios are to rates of this server (and the floor): the last one's are dropped
+                        for key in [key for key in rates if key != "floor"]:
+                            del rates[key]
                         self.run_repohub(ds, backend, workers, files, rates)
             finally:
                 if opts.smoke:

@@ -35,6 +35,7 @@ class Result:
     cpu_us: float = 0.0  # server CPU per request (all its processes), microseconds
     connections: int = 0  # wrk's connections (0: a row from before they were recorded)
     run: str = ""  # the invocation that measured it: ratios hold within one
+    bytes: int = 0  # the body of the probe's answer (one request like the scenario's); 0: not recorded
 
     @property
     def key(self) -> tuple[str, str, int, str]:

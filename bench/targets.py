@@ -5,7 +5,9 @@ Three tables in the report ``bench/report.py`` writes:
 - ratios: pages to the floor's, the registry token to ``/healthz`` (the ratios ``__main__`` computes
   within one invocation, on one data size);
 - unfiltered first pages over the namespace page's median at 20 namespaces × 1,000 repositories, at
-  32 connections (≤ 3×).
+  32 connections (≤ 3×);
+- issue 20's web pages: each page's throughput over its API call's (``scenarios.UI_PAIRS``) in the same
+  invocation (≥ 0.8×), and its body under 100 KB.
 
 Medians of different sizes may come from different invocations (results accumulate across runs); the
 growth table says when they do, as the machine's speed drifts between runs (docs/benchmarks.md).
@@ -18,9 +20,9 @@ from dataclasses import dataclass
 
 from bench.dataset import NAMED_SIZES
 from bench.report import Result
-from bench.scenarios import UNFILTERED_PAGES, is_list_page
+from bench.scenarios import UI_PAIRS, UNFILTERED_PAGES, is_list_page
 
-__all__ = ["Check", "floor_ratios", "growth", "markdown", "unfiltered"]
+__all__ = ["Check", "floor_ratios", "growth", "markdown", "unfiltered", "web_pages"]
 
 SMALL, MIDDLE, LARGE = NAMED_SIZES["10k"], NAMED_SIZES["100k"], NAMED_SIZES["1m"]
 COMPARISON = NAMED_SIZES["20x1000"]
@@ -28,6 +30,8 @@ GROWTH_LIMIT = 1.5
 UNFILTERED_LIMIT = 3.0
 COMPARISON_CONNECTIONS = 32
 NAMESPACE_PAGE = "swr_list"
+WEB_LEAST = 0.8  # a web page's requests/s over its API call's: "served in the time of" it, with margin
+WEB_MAX_BYTES = 100 * 1024  # "each page under 100 KB"
 # (server, scenario) → the least ratio, and the only size it holds at (None: every size).
 RATIO_TARGETS: dict[tuple[str, str], tuple[float, str | None]] = {
     ("postgresql", "swr_list"): (0.8, None),
@@ -137,6 +141,35 @@ def _unfiltered_check(cells: tuple[str, ...], row: Result, base: Result | None) 
     return Check((*cells, f"{ratio:.2f}×"), target, _verdict(ratio <= UNFILTERED_LIMIT), note)
 
 
+def web_pages(results: Sequence[Result]) -> list[Check]:
+    """Each web page beside its API call, same size, server and workers: requests/s and p50 ratios."""
+    rows = _index(results)
+    checks = []
+    for (size, server, workers, key), row in sorted(rows.items(), key=lambda item: item[1].repositories):
+        if key not in UI_PAIRS:
+            continue
+        twin = rows.get((size, server, workers, UI_PAIRS[key]))
+        cells = (f"{row.repositories:,}", server, str(workers), key, UI_PAIRS[key])
+        checks.append(_web_check(cells, row, twin))
+    return checks
+
+
+def _web_check(cells: tuple[str, ...], row: Result, twin: Result | None) -> Check:
+    target = f"≥ {WEB_LEAST}× req/s, < {WEB_MAX_BYTES // 1024} KB"
+    size = f"{row.bytes / 1024:.1f}" if row.bytes else "—"
+    if twin is None:
+        return Check((*cells, "—", "—", "—", size), target, f"no {cells[-1]} row")
+    rate, p50 = row.rate / twin.rate, row.p50_ms / twin.p50_ms
+    # Server CPU per request: steadier than requests/s when other work shares the machine.
+    cpu = f"{row.cpu_us / twin.cpu_us:.2f}×" if row.cpu_us and twin.cpu_us else "—"
+    figures = (*cells, f"{rate:.2f}×", f"{p50:.2f}×", cpu, size)
+    if row.run != twin.run:
+        return Check(figures, target, "not judged: measured in different invocations")
+    small = 0 < row.bytes < WEB_MAX_BYTES
+    note = "" if row.bytes else "size not recorded"
+    return Check(figures, target, _verdict(rate >= WEB_LEAST and small), note)
+
+
 def _table(headers: Sequence[str], checks: Sequence[Check]) -> list[str]:
     columns = [*headers, "target", "verdict", "note"]
     lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
@@ -169,6 +202,22 @@ def _sections(results: Sequence[Result]) -> list[tuple[str, tuple[str, ...], lis
             ("server", "workers", "scenario", "p50 ms", f"{NAMESPACE_PAGE} p50 ms", "ratio"),
             unfiltered(results),
             comparison,
+        ),
+        (
+            "Web catalogue (issue 20): each page ÷ its API call, same invocation, size and server",
+            (
+                "repositories",
+                "server",
+                "workers",
+                "page",
+                "API call",
+                "req/s ratio",
+                "p50 ratio",
+                "CPU/req ratio",
+                "page KB",
+            ),
+            web_pages(results),
+            "a run of the ui_ scenarios with their API calls",
         ),
     ]
 

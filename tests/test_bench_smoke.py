@@ -7,6 +7,7 @@ together and that every measured row has numbers and no failed requests, not how
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -18,9 +19,9 @@ import asyncpg
 import pytest
 from bench import dataset as data
 from bench import floor, plans, targets
-from bench.__main__ import scalar
+from bench.__main__ import ratio_of, scalar
 from bench.report import Result
-from bench.scenarios import BY_KEY
+from bench.scenarios import BY_KEY, UI_PAIRS, Scenario, app_routes, route_exists
 
 from tests.postgres import create_database
 
@@ -65,6 +66,10 @@ def test_bench_smoke_writes_report_with_numbers(tmp_path: Path) -> None:
     if swr["status"] == "ok":
         assert swr["ratio"] == swr["rate"] / floor_row["rate"]
         assert f"{swr['ratio']:.2f}× floor ({floor_row['rate']:,.0f}/s)" in markdown
+    for page, twin in UI_PAIRS.items():
+        row = by[("postgresql", page)]
+        assert row["status"] == "ok", row  # the web pages are served: none is "endpoint missing"
+        assert 0 < row["bytes"] < 100 * 1024 and row["ratio_to"].startswith(f"{twin} ("), row
     events = by[("postgresql", "registry_events")]
     if events["status"] == "ok":
         assert "(exact)" in events["note"], events  # each recorded event added one download
@@ -233,3 +238,47 @@ def test_webhook_bench_smoke_delivers_every_event_once(tmp_path: Path) -> None:
     delivery = results["delivery"]
     assert delivery["received"] == {"requests": 300, "unique_delivery_ids": 300}
     assert delivery["deliveries_per_second"] > 0
+
+
+def test_web_pages_are_judged_against_their_api_call_of_the_same_invocation() -> None:
+    """Issue 20: a page is met at ≥ 0.8× its API call's requests/s and under 100 KB; a pair from two
+    invocations is not judged, a page without its API call's row says so."""
+    small = targets.SMALL
+
+    def row(scenario: str, rate: float, size: int = 20_000, run: str = "a") -> Result:
+        return dataclasses.replace(_row(small, scenario, 10.0 / rate, run=run), rate=rate, bytes=size)
+
+    rows = [
+        row("swr_list", 100.0), row("ui_list", 85.0),
+        row("swr_member", 100.0), row("ui_member", 70.0), row("ui_anonymous", 95.0, size=150_000),
+        row("swr_fuzzy", 100.0), row("ui_fuzzy", 100.0, run="b"),
+        row("ui_repo", 50.0),
+    ]  # fmt: skip
+    checks = {check.cells[3]: check for check in targets.web_pages(rows)}
+    assert checks["ui_list"].verdict == "met"
+    assert checks["ui_list"].cells[5:] == ("0.85×", "1.18×", "—", "19.5")  # no CPU figures in these rows
+    assert checks["ui_member"].verdict == "missed"  # too slow
+    assert checks["ui_anonymous"].verdict == "missed"  # fast enough, but 146 KB
+    assert checks["ui_fuzzy"].verdict == "not judged: measured in different invocations"
+    assert checks["ui_repo"].verdict == "no v1_detail row"
+    assert "Web catalogue (issue 20)" in targets.markdown(rows)
+
+
+def test_a_page_outside_the_schema_is_looked_for_among_the_app_routes_and_an_api_call_is_not() -> None:
+    routes = app_routes()
+    assert route_exists({"paths": {}}, BY_KEY["ui_repo"], routes)
+    missing = Scenario("ui_x", "x", "get", "/ui/nowhere", "/ui/nowhere", "get.lua", in_schema=False)
+    assert not route_exists({"paths": {}}, missing, routes)
+    assert not route_exists({"paths": {}}, dataclasses.replace(BY_KEY["ui_list"], method="delete"), routes)
+    # An API scenario still needs its route in the OpenAPI document, whatever the app's routes hold.
+    api = dataclasses.replace(BY_KEY["v1_detail"], route="/ui/")
+    assert not route_exists({"paths": {}}, api, routes)
+    assert route_exists({"paths": {"/ui/": {"get": {}}}}, api, routes)
+
+
+def test_a_web_page_is_compared_with_its_api_call_and_the_token_with_healthz() -> None:
+    rates = {"floor": 200.0, "healthz": 1000.0, "swr_list": 100.0}
+    assert ratio_of("ui_list", 80.0, rates) == {"ratio": 0.8, "ratio_to": "swr_list (100/s)"}
+    assert ratio_of("registry_token", 500.0, rates) == {"ratio": 0.5, "ratio_to": "/healthz (1,000/s)"}
+    assert ratio_of("swr_list", 100.0, rates) == {"ratio": 0.5, "ratio_to": "floor (200/s)"}
+    assert ratio_of("ui_member", 80.0, rates) == {}  # its API call was not measured on this server
