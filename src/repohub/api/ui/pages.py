@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from repohub.api.deps import state_of
 from repohub.api.errors import Failure
-from repohub.api.ui import present
+from repohub.api.ui import present, rows
 from repohub.api.ui.session import Guard
 from repohub.api.ui.static import asset_url
 from repohub.domain.clock import utcnow
@@ -42,16 +42,16 @@ def environment() -> Environment:
         loader=FileSystemLoader(_HERE / "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,  # a misspelt name fails the test that renders it, not silently
+        auto_reload=False,  # templates ship with the package: no stat() of them on every page
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters.update(
         size=present.human_size,
         exact=present.exact_time,
-        machine=present.machine_time,
         short_digest=present.short_digest,
     )
-    env.globals["asset"] = asset_url
+    env.globals.update(asset=asset_url, repository_item=rows.repository_item, tag_row=rows.tag_row)
     return env
 
 
@@ -75,7 +75,7 @@ def page(request: Request, template: str, context: dict[str, Any], status: int =
         "viewer": viewer_of(request),
         "csrf": guard.field,
         "now": now,
-        "ago": lambda moment: present.relative_time(moment, now),
+        "when": lambda moment: present.time_element(moment, now),
     }
     body = environment().get_template(template).render({**shared, **context})
     response = HTMLResponse(body, status_code=status, headers=HEADERS)

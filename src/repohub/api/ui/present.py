@@ -7,7 +7,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["Shown", "exact_time", "human_size", "media_of", "relative_time", "short_digest"]
+from markupsafe import Markup
+
+from repohub.api.render import iso
+
+__all__ = ["Shown", "exact_time", "human_size", "media_of", "relative_time", "short_digest", "time_element"]
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 _INDEXES = frozenset(
@@ -47,11 +51,16 @@ def _utc(moment: datetime) -> datetime:
 
 
 def exact_time(moment: datetime) -> str:
-    return _utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stamp = iso(moment)  # orjson's, in C: two strftime calls per tag were a tenth of a page
+    return f"{stamp[:10]} {stamp[11:19]} UTC"
 
 
-def machine_time(moment: datetime) -> str:
-    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+def time_element(moment: datetime, now: datetime) -> Markup:
+    """``<time>`` with the machine-readable time, the exact UTC time on hover and the relative one
+    as its text (nothing in it needs escaping: digits, signs and words of ours)."""
+    stamp = iso(moment)
+    exact = f"{stamp[:10]} {stamp[11:19]} UTC"
+    return Markup(f'<time datetime="{stamp[:19]}Z" title="{exact}">{relative_time(moment, now)}</time>')
 
 
 _SPANS = ((365 * 86400, "year"), (30 * 86400, "month"), (86400, "day"), (3600, "hour"), (60, "minute"))

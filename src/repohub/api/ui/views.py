@@ -5,8 +5,6 @@ refusal is the domain's, shown as a page (``pages.render_error``): an invisible 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -16,12 +14,13 @@ from repohub.api.ui.deps import ViewerService, posted_form
 from repohub.api.ui.listing import PER_PAGE, SORTS, Listing
 from repohub.api.ui.markdown import readme
 from repohub.api.ui.pages import page, root_of
-from repohub.api.ui.present import Shown, media_of
+from repohub.api.ui.present import media_of
+from repohub.api.ui.rows import TagRow
 from repohub.domain import access
 from repohub.domain.access import Action
-from repohub.domain.entities import Repository, Tag
+from repohub.domain.entities import Repository
 from repohub.domain.errors import InvalidInput
-from repohub.domain.immutability.guard import Protection, TagImmutable
+from repohub.domain.immutability.guard import TagImmutable
 from repohub.domain.numbers import parse_integer
 from repohub.domain.queries import TagOrder, TagQuery
 from repohub.domain.service import Service
@@ -44,21 +43,10 @@ async def repositories(request: Request, service: ViewerService) -> Response:
     return page(request, "repositories.html", context)
 
 
-@dataclass(frozen=True, slots=True)
-class TagRow:
-    tag: Tag
-    media: Shown
-    kept: Protection | None  # why a delete of it is refused: a rule protects it or its image
-
-    @property
-    def immutable(self) -> bool:
-        return self.kept is not None and self.kept.shares is None
-
-
 async def _tag_rows(service: Service, repository: Repository, number: int) -> tuple[list[TagRow], int]:
     query = TagQuery(offset=(number - 1) * TAGS_PER_PAGE, limit=TAGS_PER_PAGE, order=TagOrder.UPDATED_AT)
     tags = await service.catalog.list_tags(repository, query)
-    kept = await service.immutability.kept(repository, [tag.name for tag in tags.items])
+    kept = await service.immutability.kept(repository, [tag.name for tag in tags.items], remembered=True)
     rows = [TagRow(tag, media_of(tag.media_type, tag.manifest), kept.get(tag.name)) for tag in tags.items]
     return rows, tags.total
 
@@ -99,7 +87,7 @@ async def confirm_delete(
     repo = await service.catalog.repository(namespace, name)
     found = await service.catalog.tag(repo, tag)
     await service.catalog.require_tag_deletion(repo)
-    kept = (await service.immutability.kept(repo, [found.name])).get(found.name)
+    kept = (await service.immutability.kept(repo, [found.name], remembered=True)).get(found.name)
     reason = TagImmutable(repo.path, found.name, kept.rule_id, shares=kept.shares).message if kept else None
     return page(request, "delete_tag.html", {"repo": repo, "tag": found, "refusal": reason})
 

@@ -153,11 +153,13 @@ class Immutability:
             book.rules[namespace_id] = await self._store.immutables.enabled(namespace_id)
         return book
 
-    async def undeletable(self, deletions: Sequence[Deletion]) -> list[dict[str, Protection]]:
+    async def undeletable(
+        self, deletions: Sequence[Deletion], book: RuleBook | None = None
+    ) -> list[dict[str, Protection]]:
         """For each deletion, which of its tags may not be deleted (``RuleBook.undeletable``): one
-        read of rules per namespace, and one statement for the tags sharing the images of those in
-        namespaces with an enabled rule (none at all without one)."""
-        book = await self.book(deletion.namespace_id for deletion in deletions)
+        read of rules per namespace (none for those in ``book``), and one statement for the tags
+        sharing the images of those in namespaces with an enabled rule (none at all without one)."""
+        book = await self.book((deletion.namespace_id for deletion in deletions), book)
         guarded = [deletion for deletion in deletions if book.any_in(deletion.namespace_id)]
         sharing = await self._store.tags.sharing({item.repository_id: item.tags for item in guarded})
         return [
@@ -169,12 +171,22 @@ class Immutability:
             for item in deletions
         ]
 
-    async def kept(self, repository: Repository, tags: Sequence[str]) -> dict[str, Protection]:
+    async def kept(
+        self, repository: Repository, tags: Sequence[str], *, remembered: bool = False
+    ) -> dict[str, Protection]:
         """Which of the repository's ``tags`` a delete would refuse, and why (``undeletable``): what
-        ``refuse(..., deleting=True)`` decides, asked before a page offers a delete."""
+        ``refuse(..., deleting=True)`` decides. ``remembered``: from the rules the push check
+        remembers (``ImmutableRuleStore.namespace_rules``), for a page that shows it before offering
+        a delete: a third of the repository page's time went to reading them (docs/benchmarks.md);
+        the delete itself decides from the database."""
         deletion = Deletion(repository.namespace_id, repository.id, repository.name, tags)
-        (found,) = await self.undeletable([deletion])
+        book = await self._remembered(repository) if remembered else None
+        (found,) = await self.undeletable([deletion], book)
         return found
+
+    async def _remembered(self, repository: Repository) -> RuleBook:
+        found = await self._store.immutables.namespace_rules(repository.namespace)
+        return RuleBook({repository.namespace_id: list(found.rules) if found is not None else []})
 
     async def refuse(
         self, repository: Repository, tags: Iterable[str] | None = None, *, deleting: bool = False
