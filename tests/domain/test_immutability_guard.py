@@ -75,6 +75,18 @@ async def test_the_store_reads_the_other_tags_on_each_given_tags_image(world: Wo
     assert found == {app.id: {"v1": ["shared"]}, api.id: {"shared": ["v1"]}}
 
 
+async def test_one_repositorys_siblings_are_what_sharing_reads_for_it(world: World) -> None:
+    # The repository page's lone read (SQL text) and the guard's statement agree, on both databases.
+    await _acme(world)
+    async with world.service("ann") as service:
+        app = await service.catalog.repository("acme", "app")
+        names = ["latest", "shared", "v1", "missing", "v1"]
+        siblings = await service.store.tags.siblings(app.id, names)
+        shared = await service.store.tags.sharing({app.id: names})
+        assert await service.store.tags.siblings(app.id, []) == {}
+    assert siblings == shared[app.id] == {"shared": ["v1"], "v1": ["shared"]}
+
+
 async def test_excludes_protects_every_tag_but_the_matching_ones(world: World) -> None:
     (only,) = await _acme(world, rule("v*", tag_decoration="excludes"))
     async with world.service("ann") as service:

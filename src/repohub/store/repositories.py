@@ -103,6 +103,18 @@ async def _window_total(
 
 # A star by its primary key, for a lone read (v1's repository detail asks on every request).
 _IS_STARRED_SQL = "SELECT 1 FROM stars WHERE repository_id = $1 AND user_id = $2"
+# ``TagStore.sharing`` for one repository's named tags ($2: a JSON array of names), a lone read of
+# the repository page: built with SQLAlchemy, its expanding IN took 45 % of the page's handler
+# (bench --profile ui_repo).
+_SIBLINGS = (
+    "SELECT t.name, o.name FROM tags t JOIN tags o ON o.repository_id = t.repository_id"
+    " AND o.digest = t.digest AND o.name <> t.name WHERE t.repository_id = $1 AND t.name IN ({names})"
+    " ORDER BY t.name, o.name"
+)
+_SIBLINGS_SQL = {
+    "postgresql": _SIBLINGS.format(names="SELECT json_array_elements_text($2::json)"),
+    "sqlite": _SIBLINGS.format(names="SELECT value FROM json_each($2)"),
+}
 
 
 def _escape_like(text: str) -> str:
@@ -330,6 +342,17 @@ class TagStore:
             .order_by(TagRow.name)
         )
         return [(row[0], row[1]) for row in result.all()]
+
+    async def siblings(self, repository_id: int, names: Sequence[str]) -> dict[str, list[str]]:
+        """``sharing`` of one repository, as a lone read (SQL text, the reader's when not writing)."""
+        if not names:
+            return {}
+        sql = _SIBLINGS_SQL[self._session.dialect]
+        rows = await self._reads.fetch(sql, [repository_id, orjson.dumps(sorted(set(names))).decode()])
+        found: dict[str, list[str]] = {}
+        for name, sibling in rows:
+            found.setdefault(name, []).append(sibling)
+        return found
 
     async def sharing(self, wanted: Mapping[int, Iterable[str]]) -> dict[int, dict[str, list[str]]]:
         """For each repository id's tags in ``wanted``, the repository's other tags on the same digest

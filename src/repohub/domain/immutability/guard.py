@@ -179,10 +179,15 @@ class Immutability:
         remembers (``ImmutableRuleStore.namespace_rules``), for a page that shows it before offering
         a delete: a third of the repository page's time went to reading them (docs/benchmarks.md);
         the delete itself decides from the database."""
-        deletion = Deletion(repository.namespace_id, repository.id, repository.name, tags)
-        book = await self._remembered(repository) if remembered else None
-        (found,) = await self.undeletable([deletion], book)
-        return found
+        if not remembered:
+            deletion = Deletion(repository.namespace_id, repository.id, repository.name, tags)
+            (found,) = await self.undeletable([deletion])
+            return found
+        book = await self._remembered(repository)
+        if not book.any_in(repository.namespace_id):
+            return {}
+        sharing = await self._store.tags.siblings(repository.id, tags)
+        return book.undeletable(repository.namespace_id, repository.name, tags, sharing)
 
     async def _remembered(self, repository: Repository) -> RuleBook:
         found = await self._store.immutables.namespace_rules(repository.namespace)
