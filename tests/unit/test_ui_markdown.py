@@ -3,11 +3,12 @@ could run in a reader's browser (no raw HTML, no script URL, no image from anoth
 
 from __future__ import annotations
 
+import asyncio
 from html.parser import HTMLParser
 
 import pytest
 
-from repohub.api.ui.markdown import render_markdown
+from repohub.api.ui.markdown import MAX_HTML, MAX_SOURCE, readme, render_markdown
 
 
 class Elements(HTMLParser):
@@ -88,3 +89,24 @@ def test_table_alignment_is_a_class_not_an_inline_style() -> None:
     html = render_markdown("| a | b |\n|:--|--:|\n| 1 | 2 |")
     assert "style=" not in html
     assert '<th class="align-left">a</th>' in html and '<td class="align-right">2</td>' in html
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "[a]: http://x.example/" + "b" * 2500 + "\n\n" + "[a]" * 820,  # one long link, repeated
+        "|" + "a|" * 600 + "\n|" + "-|" * 600 + "\n" + "b\n" * 1300,  # a wide table, autocompleted
+        "\U0001f600" * 25_000,  # four bytes a character
+        '"&<' * 8_000,  # every character escaped
+    ],
+)
+async def test_a_readme_is_shown_in_at_most_max_html_bytes(source: str) -> None:
+    shown = await readme(source)
+    assert len(shown.html.encode()) <= MAX_HTML and shown.html
+
+
+async def test_a_readme_that_fits_is_not_cut_and_one_render_serves_concurrent_views() -> None:
+    source = "# Once\n\n" + "a unique paragraph. " * 100
+    views = await asyncio.gather(*(readme(source) for _ in range(12)))
+    assert all(view is views[0] for view in views) and not views[0].cut
+    assert (await readme("x" * (MAX_SOURCE + 10))).cut

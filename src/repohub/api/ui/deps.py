@@ -30,7 +30,7 @@ async def bind_caller(service: Service, request: Request) -> None:
             service.acting_as(await service.accounts.principal_of_token(token))
     request.state.ui_viewer = service.principal
     # Cookies are Secure when the pages' public address is https, behind an untrusted proxy too.
-    request.state.ui_secure = (state_of(request).settings.link_base or "").startswith("https://")
+    request.state.ui_secure = (state_of(request).settings.link_base or "").lower().startswith("https://")
 
 
 ui_service = bound_service(bind_caller, [])

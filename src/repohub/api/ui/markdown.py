@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,7 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+from markupsafe import escape
 
 __all__ = ["MAX_HTML", "MAX_SOURCE", "Readme", "readme", "render_markdown"]
 
@@ -94,35 +96,54 @@ class Readme:
     cut: bool  # only the beginning of the description is shown
 
 
-# markdown-it is super-linear on some inputs: 100,000 characters of "![" took 1.8 s, 25,000 take
-# 0.5 s, and a README renders on every view of its page. So a page renders at most MAX_SOURCE
-# characters, off the event loop, once per distinct text (LRU), and shows at most MAX_HTML bytes
-# of it (a page stays under 100 KB with its 30 tag rows); the whole text is the API's.
+# markdown-it is super-linear on some inputs (100,000 characters of "![" took 1.8 s, 25,000 take
+# 0.5 s) and can multiply its output (a 5,000-character table of 600 columns rendered to 660 KB;
+# one reference link with a long URL, repeated, to 1 MB). So a page renders at most MAX_SOURCE
+# characters, once per distinct text (an LRU), on a thread of its own (not the pool that checks
+# passwords), one render per text however many views wait for it; and shows at most MAX_HTML
+# bytes: else the first 5,000 characters rendered, else an escaped excerpt of the text. A page then
+# stays under 100 KB with its 30 tag rows; the whole text is the API's.
 MAX_SOURCE = 25_000
 MAX_HTML = 60_000
-_FALLBACK_SOURCE = 5_000  # a text whose first MAX_SOURCE characters render larger than MAX_HTML
+_FALLBACK_SOURCE = 5_000
+_ESCAPED_GROWTH = 6  # bytes an escaped character may take at most ('&#34;', or a 4-byte one plus)
+
+
+def _fits(html: str) -> bool:
+    return len(html.encode()) <= MAX_HTML
 
 
 def _render_readme(source: str) -> Readme:
     cut = len(source) > MAX_SOURCE
     html = render_markdown(source[:MAX_SOURCE])
-    if len(html) > MAX_HTML:  # markup-dense text: its beginning (at most 5x: every '&' an '&amp;')
+    if not _fits(html) and len(source) > _FALLBACK_SOURCE:
         html, cut = render_markdown(source[:_FALLBACK_SOURCE]), True
+    if not _fits(html):
+        excerpt = source[: MAX_HTML // _ESCAPED_GROWTH - 64]
+        html, cut = f'<pre class="readme-text">{escape(excerpt)}</pre>', len(excerpt) < len(source)
     return Readme(html, cut)
 
 
 _RENDERED: OrderedDict[str, Readme] = OrderedDict()
-_RENDERED_KEPT = 128
+_RENDERED_KEPT = 128  # at most 128 x 60 KB of HTML, and their texts
+_PENDING: dict[str, asyncio.Future[Readme]] = {}
+_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repohub-readme")
 
 
 async def readme(source: str) -> Readme:
-    """The README of a page: rendered in a worker thread unless this text was rendered lately."""
+    """The README of a page: rendered on the README thread unless this text was rendered lately
+    or is being rendered for another view (which this one then waits for)."""
     key = source[: MAX_SOURCE + 1]  # what decides the rendering, and whether it is cut
     found = _RENDERED.get(key)
     if found is not None:
         _RENDERED.move_to_end(key)
         return found
-    found = await asyncio.to_thread(_render_readme, key)
+    pending = _PENDING.get(key)
+    if pending is None:
+        pending = asyncio.get_running_loop().run_in_executor(_RENDERER, _render_readme, key)
+        _PENDING[key] = pending
+        pending.add_done_callback(lambda _done: _PENDING.pop(key, None))
+    found = await asyncio.shield(pending)
     _RENDERED[key] = found
     if len(_RENDERED) > _RENDERED_KEPT:
         _RENDERED.popitem(last=False)

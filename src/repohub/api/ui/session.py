@@ -98,9 +98,22 @@ def own_origins(request: Request, public_url: str | None) -> set[str]:
     forwarded) and PUBLIC_URL's, when set (a proxy repohub does not trust still serves that one)."""
     found = {f"{request.url.scheme}://{request.url.netloc}"}
     if public_url:
-        parts = urlsplit(public_url)
-        found.add(f"{parts.scheme}://{parts.netloc}")
+        found.add(origin_of(public_url))
     return found
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """A URL's origin as a browser sends it: scheme and host in lower case, no default port
+    (``https://Hub.Example:443/x`` is ``https://hub.example``)."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    port = parts.port
+    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else "")
 
 
 def check_origin(request: Request, public_url: str | None = None) -> None:

@@ -16,6 +16,7 @@ from repohub.api.ui.markdown import readme
 from repohub.api.ui.pages import page, root_of
 from repohub.api.ui.present import media_of
 from repohub.api.ui.rows import TagRow
+from repohub.defaults import SWR_MAX_OFFSET
 from repohub.domain import access
 from repohub.domain.access import Action
 from repohub.domain.entities import Repository
@@ -29,6 +30,8 @@ __all__ = ["router"]
 
 router = PrefixRouter(prefix="/ui", route_class=PlainRoute, include_in_schema=False)
 TAGS_PER_PAGE = 30  # with the longest README shown (markdown.MAX_HTML), a page stays under 100 KB
+# As deep as the API's offset pages of tags go (SWR v2's bound); v3's marker walks further.
+_MAX_TAGS_PAGE = SWR_MAX_OFFSET // TAGS_PER_PAGE + 1
 
 
 @router.get("/")
@@ -108,7 +111,7 @@ async def repository(request: Request, service: ViewerService, namespace: str, n
     """A repository: its description, pull command and tags; its rules for its admins."""
     repo = await service.catalog.repository(namespace, name)
     raw = request.query_params.get("tags_page", "")
-    number = parse_integer(raw, field="tags_page", low=1, high=10_000) if raw else 1
+    number = parse_integer(raw, field="tags_page", low=1, high=_MAX_TAGS_PAGE) if raw else 1
     rows, total = await _tag_rows(service, repo, number)
     role = await service.catalog.role_on(repo) if service.principal.user is not None else None
     admin = access.allows(role, Action.DELETE)
@@ -121,7 +124,7 @@ async def repository(request: Request, service: ViewerService, namespace: str, n
         "rows": rows,
         "tags_total": total,
         "tags_page": number,
-        "tags_pages": -(-total // TAGS_PER_PAGE),
+        "tags_pages": min(-(-total // TAGS_PER_PAGE), _MAX_TAGS_PAGE),
         "pull": f"docker pull {host}/{repo.path}" + (f":{newest}" if newest else ""),
         "admin": admin,
         "retention": await service.retentions.list(repo) if admin else [],
