@@ -408,3 +408,39 @@ async def test_namespaces_are_paged_by_name(browser, catalogue: World):
     rest = re.findall(r'data-namespace="([^"]+)"', (await browser.get(following.group(1))).text)
     assert set(names) | set(rest) == {"acme", "alice", *(f"team{n:03d}" for n in range(105))}
     assert not set(names) & set(rest)
+
+
+async def test_admins_add_change_and_remove_members_and_keep_an_admin(browser, catalogue: World):
+    await catalogue.account("nina")
+    await browser.sign_in("carol")
+    page = "/ui/n/acme"
+    assert (
+        await browser.submit("/ui/n/acme/-/members", {"username": "nina", "role": "viewer"}, page=page)
+    ).status_code == 303
+    shown = (await browser.get(page)).text
+    assert re.search(r'<tr data-user="nina">.*?<td class="role">viewer</td>', shown, re.S)
+    await browser.submit("/ui/n/acme/-/members/nina", {"role": "member"}, page=page)
+    assert re.search(
+        r'<tr data-user="nina">.*?<td class="role">member</td>', (await browser.get(page)).text, re.S
+    )
+    await browser.submit("/ui/n/acme/-/members/nina/remove", {}, page=page)
+    assert 'data-user="nina"' not in (await browser.get(page)).text
+    # The namespace keeps an admin: carol cannot demote or remove herself, the last one.
+    refused = await browser.submit("/ui/n/acme/-/members/carol", {"role": "viewer"}, page=page)
+    assert refused.status_code == 409 and "at least one admin" in refused.text
+    assert (await browser.submit("/ui/n/acme/-/members/carol/remove", {}, page=page)).status_code == 409
+    bad = await browser.submit("/ui/n/acme/-/members/alice", {"role": "owner"}, page=page)
+    assert bad.status_code == 400
+
+
+async def test_members_read_the_access_list_but_may_not_change_it(browser, catalogue: World):
+    await browser.sign_in("alice")
+    page = (await browser.get("/ui/n/acme")).text
+    assert 'id="add-member"' not in page and "member-role" not in page
+    refused = await browser.submit("/ui/n/acme/-/members/carol", {"role": "viewer"}, page="/ui/n/acme")
+    assert refused.status_code == 403
+    forged = await browser.http.post("/ui/n/acme/-/members", data={"username": "alice", "role": "admin"})
+    assert forged.status_code == 403
+    assert re.search(
+        r'<tr data-user="alice">.*?<td class="role">member</td>', (await browser.get("/ui/n/acme")).text, re.S
+    )

@@ -1,5 +1,6 @@
-"""The viewer's namespaces: each with its members and their roles, and for its admins the
-immutable-tag rules that protect its tags (read-only here: the APIs change them)."""
+"""The viewer's namespaces: each with its members and their roles (read-only to all but its admins,
+who add, change and remove members here), and for its admins the immutable-tag rules and the
+retention policies of its repositories (read-only here: the APIs change them)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from repohub.api.routing import PlainRoute, PrefixRouter
-from repohub.api.ui.deps import ViewerService
+from repohub.api.ui.deps import ViewerService, posted_form
 from repohub.api.ui.pages import page, root_of
 from repohub.domain import access
 from repohub.domain.access import Action
-from repohub.domain.errors import InvalidInput
+from repohub.domain.entities import Role
+from repohub.domain.errors import InvalidInput, NotFound
+from repohub.domain.namespaces import Grant
 
 __all__ = ["router"]
 
@@ -44,6 +47,7 @@ async def namespace(request: Request, service: ViewerService, namespace: str) ->
     retention = await service.retentions.of_namespace(found.namespace, _RULES_SHOWN) if admin else []
     members = sorted([found.caller, *found.others], key=lambda member: member.user.username)
     context = {
+        "roles": [role.value for role in Role],
         "access": found,
         "members": members[:MEMBERS_SHOWN],
         "more_members": max(0, len(members) - MEMBERS_SHOWN),
@@ -52,3 +56,46 @@ async def namespace(request: Request, service: ViewerService, namespace: str) ->
         "retention": retention,
     }
     return page(request, "namespace.html", context)
+
+
+# Changing who has access: the SWR access calls' use cases (``NamespaceService.grant`` and
+# ``revoke``, its admins only, a namespace always keeping an admin), behind forms. Actions follow
+# ``/-/`` as a repository's do.
+def _role(fields: dict[str, str]) -> Role:
+    try:
+        return Role(fields.get("role", ""))
+    except ValueError as error:
+        roles = ", ".join(role.value for role in Role)
+        raise InvalidInput(f"role is one of {roles}", field="role") from error
+
+
+def _back_to(request: Request, namespace: str) -> RedirectResponse:
+    return RedirectResponse(f"{root_of(request)}/n/{namespace}", status_code=303)
+
+
+@router.post("/n/{namespace}/-/members")
+async def add_member(request: Request, service: ViewerService, namespace: str) -> Response:
+    fields = await posted_form(request)
+    username = fields.get("username", "").strip()
+    if not username:
+        raise InvalidInput("give the username to add", field="username")
+    await service.namespaces.grant(namespace, [Grant(_role(fields), username=username)], change=False)
+    return _back_to(request, namespace)
+
+
+@router.post("/n/{namespace}/-/members/{username}")
+async def change_member(request: Request, service: ViewerService, namespace: str, username: str) -> Response:
+    fields = await posted_form(request)
+    await service.namespaces.grant(namespace, [Grant(_role(fields), username=username)], change=True)
+    return _back_to(request, namespace)
+
+
+@router.post("/n/{namespace}/-/members/{username}/remove")
+async def remove_member(request: Request, service: ViewerService, namespace: str, username: str) -> Response:
+    await posted_form(request)
+    found = await service.namespaces.access(namespace)
+    member = next((m for m in [found.caller, *found.others] if m.user.username == username), None)
+    if member is None:
+        raise NotFound(f"user {username!r} has no access to namespace {namespace!r}")
+    await service.namespaces.revoke(namespace, [member.user.id])
+    return _back_to(request, namespace)
