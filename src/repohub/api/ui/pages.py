@@ -46,11 +46,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(
-        size=present.human_size,
-        exact=present.exact_time,
-        short_digest=present.short_digest,
-    )
+    env.filters["size"] = present.human_size
     env.globals.update(asset=asset_url, repository_item=rows.repository_item, tag_row=rows.tag_row)
     return env
 
