@@ -10,9 +10,22 @@ from typing import NoReturn
 
 import pytest
 
-__all__ = ["CHROMIUM", "chromium", "missing"]
+__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "chromium", "missing"]
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (Makefile TEST_DEBS)
+# What headless Chromium needs here: no sandbox (root in a container), none of its own network
+# traffic (the machine refuses it, many connections at a time), and no name resolved but
+# 127.0.0.1, so a page that reached for a CDN shows it in the request log instead of loading it.
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+)
 
 
 def missing(reason: str) -> NoReturn:

@@ -37,10 +37,8 @@ def chromium(url: str, profile: Path, *extra: str) -> str:
     done = subprocess.run(
         [
             needs.chromium(),
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--headless", *needs.CHROMIUM_FLAGS,
             f"--user-data-dir={profile}", "--virtual-time-budget=10000",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             *extra, url,
         ],
         capture_output=True, text=True, timeout=120,

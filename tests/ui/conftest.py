@@ -52,18 +52,7 @@ A small image for the catalogue's tests.
 """
 DESCRIPTION = "The acme web server"
 BULK = 120  # private repositories of carol's namespace bulk: more than a page of the list
-# The flags the machine needs: no sandbox (root in a container), and no name resolved but 127.0.0.1,
-# so a page that reached for a CDN would show it in the request log instead of loading it.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
+CHROMIUM_ARGS = list(needs.CHROMIUM_FLAGS)
 # Short: a missing element fails its test in seconds, not after Playwright's default 30 s.
 TIMEOUT_MS = 5_000
 

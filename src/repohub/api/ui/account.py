@@ -9,7 +9,7 @@ from repohub.api.deps import state_of
 from repohub.api.routing import PlainRoute, PrefixRouter
 from repohub.api.ui.deps import ViewerService, posted_form
 from repohub.api.ui.pages import page, root_of
-from repohub.api.ui.session import SESSION_COOKIE, Guard, clear_session, keep_session
+from repohub.api.ui.session import SESSION_COOKIE, clear_session, guard_of, keep_session
 from repohub.domain.errors import NotAuthenticated
 
 __all__ = ["LOGIN", "router"]
@@ -54,7 +54,7 @@ async def login(request: Request, service: ViewerService) -> Response:
     settings = state_of(request).settings
     lifetime = settings.login_token_lifetime
     keep_session(request, response, issued.token, int(lifetime.total_seconds()) if lifetime else None)
-    Guard.of(request, settings.resolved_secret_key).keep(request, response, renew=True)
+    guard_of(request).keep(request, response, renew=True)
     return response
 
 
@@ -67,5 +67,5 @@ async def logout(request: Request, service: ViewerService) -> Response:
         await service.accounts.revoke_token(token)
     response = RedirectResponse(root_of(request) + "/", status_code=303)
     clear_session(request, response)
-    Guard.of(request, state_of(request).settings.resolved_secret_key).keep(request, response, renew=True)
+    guard_of(request).keep(request, response, renew=True)
     return response

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 
 from repohub.api.deps import bound_service, state_of
-from repohub.api.ui.session import SESSION_COOKIE, Forgery, Guard, check_origin
+from repohub.api.ui.session import SESSION_COOKIE, Forgery, check_origin, guard_of
 from repohub.domain.errors import InvalidInput, NotAuthenticated
 from repohub.domain.service import Service
 
@@ -47,7 +47,7 @@ async def posted_form(request: Request) -> dict[str, str]:
     if media_type != FORM or len(body) > _MAX_FORM_BYTES:
         raise Forgery("our pages post urlencoded forms only")
     fields = _fields(body)
-    Guard.of(request, settings.resolved_secret_key).check(fields.get("csrf"))
+    guard_of(request).check(fields.get("csrf"))
     return fields
 
 

@@ -11,10 +11,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from repohub.api.deps import state_of
 from repohub.api.errors import Failure
 from repohub.api.ui import present, rows
-from repohub.api.ui.session import Guard
+from repohub.api.ui.session import guard_of
 from repohub.api.ui.static import asset_url
 from repohub.domain.clock import utcnow
 from repohub.domain.entities import ANONYMOUS, Principal
@@ -64,7 +63,7 @@ def viewer_of(request: Request) -> Principal:
 
 def page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
     """``template`` rendered for this request's viewer, with the CSRF cookie set if it had none."""
-    guard = Guard.of(request, state_of(request).settings.resolved_secret_key)
+    guard = guard_of(request)
     now = utcnow()
     shared = {
         "root": root_of(request),

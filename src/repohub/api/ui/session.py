@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 
+from repohub.api.deps import state_of
 from repohub.domain.errors import PermissionDenied
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "check_origin",
     "clear_session",
     "cookie_path",
+    "guard_of",
     "keep_session",
 ]
 
@@ -91,6 +93,11 @@ class Guard:
                 secure=is_secure(request),
                 path=cookie_path(request),
             )
+
+
+def guard_of(request: Request) -> Guard:
+    """This request's guard, under the app's secret."""
+    return Guard.of(request, state_of(request).settings.resolved_secret_key)
 
 
 def own_origins(request: Request, public_url: str | None) -> set[str]:
