@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 
-from repohub.api import dialects, errors, openapi, ops
+from repohub.api import dialects, errors, hot_routes, openapi, ops
 from repohub.api.deps import AppState
 from repohub.api.hosts import AllowedHostsMiddleware
 from repohub.api.limits import Limits, LimitsMiddleware
@@ -109,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The document declares the dialects' 400s (not FastAPI's unused 422) and the credential headers
     # that the dialects' dependencies read themselves.
     openapi.install(app, routers)
+    # The reads a PlainRoute serves are found by their routes' own patterns, in the order above,
+    # without FastAPI's route search (``api.hot_routes``).
+    hot_routes.install(app, hot_routes.groups_of(routers, doc_pages))
     # The forwarded-headers middleware is always installed: it also puts the configured root path
     # into ``path``; it believes X-Forwarded-* only when proxy headers are on and the peer is trusted.
     trusted = settings.trusted_proxies if settings.proxy_headers else frozenset[str]()

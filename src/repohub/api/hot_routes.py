@@ -1,0 +1,118 @@
+"""Reads served without FastAPI's route search: a :class:`~repohub.api.routing.PlainRoute` found by
+the routes' own compiled patterns and called at once.
+
+FastAPI 0.165 looks for a request's route through each included router's "effective" candidates,
+setting and restoring scope keys around every route it tries, twice per router (to select, then to
+handle): a fifth of an SWR list page's CPU and more than a quarter of a v1 page's (cProfile by CPU
+time, 10k repositories; docs/benchmarks.md, "Scale"). repohub knows its routes' order (``app.py``:
+the dialects' routers, then the doc pages) and that a router with a prefix declines every path
+outside it (``api.routing.PrefixRouter``), so it can find the route FastAPI would select itself.
+
+:class:`HotRoutes` sits where FastAPI's router is called, inside the exception middleware that
+renders errors in a dialect's format. For a ``GET`` or ``HEAD`` it takes the first route whose
+pattern matches the path and which accepts the method, as Starlette's matching does; when that
+route is a ``PlainRoute``, it sets what matching sets (path parameters, endpoint, route, router)
+and calls the route's own ASGI app, the one FastAPI would call. Every other outcome (another kind
+of route first, a method only another route accepts, no route: 404s and slash redirects) goes to
+FastAPI's router untouched, so it answers as it always did.
+
+The framework detail it rests on: Starlette's ``Router.__call__`` calls ``self.middleware_stack``,
+which :func:`install` wraps, and Starlette's ``get_route_path``, the path its routes match.
+``tests/unit/test_hot_routes.py`` fails when either stops holding, and
+``tests/api/test_hot_routes.py`` holds every answer to FastAPI's own routing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette._utils import get_route_path
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from repohub.api.proxy import app_path
+from repohub.api.routing import PlainRoute
+
+__all__ = ["HotRoutes", "RouteGroup", "install"]
+
+_METHODS = frozenset({"GET", "HEAD"})  # reads only: a body's limits stay FastAPI's to apply
+_TELEMETRY = "fastapi.telemetry"  # the scope key of FastAPI's per-request OpenTelemetry state
+
+
+@dataclass(frozen=True, slots=True)
+class RouteGroup:
+    """A router's routes in FastAPI's order; ``prefix``: the one its paths all start with ('' none)."""
+
+    prefix: str
+    routes: tuple[BaseRoute, ...]
+
+
+@dataclass(slots=True)
+class HotRoutes:
+    """The ASGI app in front of FastAPI's router (``fallback``); ``groups`` in the order FastAPI tries
+    them. ``served`` counts the requests it answered itself (tests, and the check that it is used)."""
+
+    fallback: ASGIApp
+    router: APIRouter
+    groups: tuple[RouteGroup, ...]
+    served: int = field(default=0)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # With OpenTelemetry on (REPOHUB_OPENTELEMETRY) FastAPI names each request's span after the
+        # route it selects: those requests take FastAPI's way.
+        if scope["type"] != "http" or scope["method"] not in _METHODS or scope.get(_TELEMETRY) is not None:
+            await self.fallback(scope, receive, send)
+            return
+        selected = self.select(scope)
+        if selected is None:
+            await self.fallback(scope, receive, send)
+            return
+        route, params = selected
+        path_params = dict(scope.get("path_params", {}))
+        path_params.update(params)
+        scope["path_params"] = path_params
+        scope["endpoint"] = route.endpoint
+        scope["route"] = route
+        scope.setdefault("router", self.router)
+        self.served += 1
+        await route.app(scope, receive, send)
+
+    def select(self, scope: Scope) -> tuple[Route, dict[str, Any]] | None:
+        """The PlainRoute FastAPI would select for this request and its converted path parameters;
+        None when FastAPI would select anything else, or nothing."""
+        path = app_path(scope)
+        route_path = get_route_path(scope)
+        method = scope["method"]
+        for group in self.groups:
+            if group.prefix and not path.startswith(group.prefix):
+                continue
+            for route in group.routes:
+                if not isinstance(route, Route):
+                    return None  # a mount or a websocket: matched by rules of their own
+                found = route.path_regex.match(route_path)
+                if found is None or (route.methods and method not in route.methods):
+                    continue  # a method mismatch is only partial: Starlette looks on for a full match
+                if not isinstance(route, PlainRoute):
+                    return None
+                convertors = route.param_convertors
+                return route, {
+                    key: convertors[key].convert(value) for key, value in found.groupdict().items()
+                }
+        return None
+
+
+def groups_of(routers: Iterable[APIRouter], rest: Sequence[BaseRoute]) -> tuple[RouteGroup, ...]:
+    """The groups of ``routers`` included in this order, then ``rest`` (the app's own routes)."""
+    groups = [RouteGroup(router.prefix, tuple(router.routes)) for router in routers]
+    return (*groups, RouteGroup("", tuple(rest)))
+
+
+def install(app: FastAPI, groups: tuple[RouteGroup, ...]) -> HotRoutes:
+    """Put :class:`HotRoutes` in front of ``app``'s router, once its routes are all included."""
+    router = app.router
+    hot = HotRoutes(fallback=router.middleware_stack, router=router, groups=groups)
+    router.middleware_stack = hot
+    return hot
