@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cached_property
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,23 +42,76 @@ class Store:
             session = LazySession.around(session)
         self.memory: Memory = memory if memory is not None else Memory()
         self.session = session
-        self.users = UserStore(session)
-        self.namespaces = NamespaceStore(session, reader)
-        self.credentials = CredentialStore(session)
-        self.robots = RobotStore(session)
-        self.repositories = RepositoryStore(session, reader)
-        self.tags = TagStore(session, reader)
-        self.keyset = KeysetStore(session, reader)
-        self.audit = AuditStore(session)
-        self.registry = RegistryStore(session, reader)
-        self.retentions = RetentionStore(session)
-        self.schedules = ScheduleStore(session)
-        self.immutables = ImmutableRuleStore(session, reader, self.memory.immutable_rules)
-        self.webhooks = WebhookStore(session)
-        self.outbox = OutboxStore(session)
-        self.grants = GrantStore(session)
-        self.shares = ShareStore(session)
-        self.counts = CountStore(session)
+        self._reader = reader
+
+    # Each store is made at its first use: a request uses two or three of the nineteen.
+    @cached_property
+    def users(self) -> UserStore:
+        return UserStore(self.session)
+
+    @cached_property
+    def namespaces(self) -> NamespaceStore:
+        return NamespaceStore(self.session, self._reader)
+
+    @cached_property
+    def credentials(self) -> CredentialStore:
+        return CredentialStore(self.session)
+
+    @cached_property
+    def robots(self) -> RobotStore:
+        return RobotStore(self.session)
+
+    @cached_property
+    def repositories(self) -> RepositoryStore:
+        return RepositoryStore(self.session, self._reader)
+
+    @cached_property
+    def tags(self) -> TagStore:
+        return TagStore(self.session, self._reader)
+
+    @cached_property
+    def keyset(self) -> KeysetStore:
+        return KeysetStore(self.session, self._reader)
+
+    @cached_property
+    def audit(self) -> AuditStore:
+        return AuditStore(self.session)
+
+    @cached_property
+    def registry(self) -> RegistryStore:
+        return RegistryStore(self.session, self._reader)
+
+    @cached_property
+    def retentions(self) -> RetentionStore:
+        return RetentionStore(self.session)
+
+    @cached_property
+    def schedules(self) -> ScheduleStore:
+        return ScheduleStore(self.session)
+
+    @cached_property
+    def immutables(self) -> ImmutableRuleStore:
+        return ImmutableRuleStore(self.session, self._reader, self.memory.immutable_rules)
+
+    @cached_property
+    def webhooks(self) -> WebhookStore:
+        return WebhookStore(self.session)
+
+    @cached_property
+    def outbox(self) -> OutboxStore:
+        return OutboxStore(self.session)
+
+    @cached_property
+    def grants(self) -> GrantStore:
+        return GrantStore(self.session)
+
+    @cached_property
+    def shares(self) -> ShareStore:
+        return ShareStore(self.session)
+
+    @cached_property
+    def counts(self) -> CountStore:
+        return CountStore(self.session)
 
     async def commit_bookkeeping(self) -> None:
         """Commit a write no remembered read depends on (a credential's last use): ``memory.commits``
