@@ -161,16 +161,17 @@ class Grants:
     ) -> AccessFacts | None:
         namespace, name = path
         # A caller with a role in the namespace gets what the role allows on any repository there
-        # whose name could be created, whether it exists yet or not: one read of the caller's roles
-        # answers a whole push into its namespaces. Outsiders' pulls rest on each repository.
+        # whose name could be created, whether it exists yet or not, and on those granted to it what
+        # the grant adds: one read of the caller's memberships answers a whole push into its
+        # namespaces. Outsiders' pulls rest on each repository.
         if user_id is not None and _creatable(name):
-            roles = await memo.roles.get_or_load(
-                user_id, commits, partial(self._store.registry.member_roles, user_id)
+            member = await memo.members.get_or_load(
+                user_id, commits, partial(self._store.registry.member_facts, user_id)
             )
-            in_namespace = roles.get(namespace)
+            in_namespace = member.roles.get(namespace)
             # A full namespace's role settles nothing for a name that may not exist: its own facts do.
             if in_namespace is not None and not in_namespace.full:
-                return in_namespace
+                return member.granted.get(path, in_namespace)
         return memo.facts.get((namespace, name, user_id), commits)
 
     async def _read_facts(
