@@ -124,22 +124,13 @@ async def service_session(state: AppState) -> AsyncIterator[Service]:
             allow_private=state.settings.webhook_allow_private,
         )
     finally:
-        await _close(store)
+        await close_store(store)
 
 
-@asynccontextmanager
-async def store_session(state: AppState) -> AsyncIterator[Store]:
-    """``service_session``'s unit of work alone, for an endpoint that needs one or two use cases rather
-    than a whole service (``GET /registry/token``: the service and its rebinding to the caller cost
-    it about 17 µs of CPU a request, in-process)."""
-    store = state.database.store()
-    try:
-        yield store
-    finally:
-        await _close(store)
-
-
-async def _close(store: Store) -> None:
+async def close_store(store: Store) -> None:
+    """Close the request's unit of work (``service_session``'s, or one an endpoint opened alone with
+    ``Database.store``: ``GET /registry/token`` uses two use cases, not a whole service, whose making
+    and rebinding to the caller cost it about 17 us of CPU a request)."""
     try:
         await store.session.close()
     except Exception as error:

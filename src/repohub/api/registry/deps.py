@@ -57,7 +57,7 @@ async def _principal(accounts: AccountService, authorization: str) -> Principal:
 async def authenticated_caller(accounts: AccountService, scope: Scope) -> Principal:
     """The caller the credentials name (anonymous without any), noted for the access log as a
     service's ``acting_as`` notes it. The token endpoint binds no service to it: it needs the
-    accounts and the grants alone (``api.deps.store_session``)."""
+    accounts and the grants alone."""
     principal = await _principal(accounts, header(scope, b"authorization"))
     if not principal.is_anonymous:
         context.note_user(principal.name)

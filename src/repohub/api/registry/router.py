@@ -15,7 +15,7 @@ from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from repohub.api.deps import AnonymousServiceDep, StateDep, store_session
+from repohub.api.deps import AnonymousServiceDep, StateDep, close_store
 from repohub.api.openapi import (
     BAD_INPUT,
     FORBIDDEN,
@@ -75,12 +75,15 @@ async def token(request: Request, state: StateDep) -> Response:
     service_name, requested = _token_query(request)
     if service_name is not None and service_name != settings.registry_service:
         raise InvalidInput(f"unknown service {service_name!r}; this is {settings.registry_service!r}")
-    async with store_session(state) as store:
+    store = state.database.store()  # the unit of work alone: two use cases of it, not a Service
+    try:
         accounts = AccountService(
             store, state.secret_box, state.password_budget, login_token_ttl=settings.login_token_lifetime
         )
         principal = await authenticated_caller(accounts, request.scope)
         granted = await RegistryService(store, state.registry, state.grant_facts).grant(principal, requested)
+    finally:
+        await close_store(store)
     claims = token_claims(
         issuer=settings.registry_issuer,
         service=settings.registry_service,
