@@ -206,13 +206,13 @@ class Model:
         )
 
     def member_of(self, caller: str) -> set[str]:
-        """The namespaces whose role settles all of the caller's grants there (``member_roles``)."""
-        return {
-            namespace
-            for (user, namespace), role in self.roles.items()
-            if user == caller
-            and (role is Role.ADMIN or not any(g[:2] == (caller, namespace) for g in GRANTS))
-        }
+        """The namespaces the caller belongs to (``member_facts``' roles)."""
+        return {namespace for (user, namespace) in self.roles if user == caller}
+
+    def granted_in_member_namespaces(self, caller: str) -> set[tuple[str, str]]:
+        """The repositories granted to the caller in namespaces it belongs to (``member_facts``'
+        granted: their whole facts, as a grant may be stronger than the role)."""
+        return {(ns, name) for (user, ns, name) in GRANTS if user == caller and (caller, ns) in self.roles}
 
 
 def robot_granted(robot: Robot, namespace: str, name: str, *, exists: bool, public: bool) -> list[str]:

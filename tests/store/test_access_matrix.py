@@ -5,7 +5,7 @@ domain forever, until a future date and until a past one, robot accounts, writte
 same facts kept in memory (``Model``), where the policy (``domain.access``) decides. The store decides
 in SQL: list pages (``RepositoryStore.page``/``summaries`` with the policy's ``Visibility``, with and
 without namespace, name and category filters) and registry grants
-(``RegistryStore.access_facts``/``access_facts_of``/``member_roles`` fed to the policy's grant),
+(``RegistryStore.access_facts``/``access_facts_of``/``member_facts`` fed to the policy's grant),
 the facts a namespace's disclosure rests on, and namespace lists. List pages are also asked for
 public or private repositories alone (``RepoQuery.is_public``: within what the caller may read,
 never beyond), past their last page (the total counted alone) and by pulls (``RepoOrder.DOWNLOADS``,
@@ -29,6 +29,7 @@ from sqlalchemy import update
 from repohub.domain import access
 from repohub.domain.access import DELETE, PULL, PUSH, AccessFacts
 from repohub.domain.entities import Principal, Role
+from repohub.domain.grant_facts import MemberFacts
 from repohub.domain.queries import RepoOrder, RepoQuery, Visibility
 from repohub.store.session import LazySession
 from repohub.store.tables import RepositoryRow
@@ -123,8 +124,8 @@ async def _facts_together(
     return await store.registry.access_facts_of(paths, user_id)
 
 
-async def _member_roles(user_id: int, store: Store) -> dict[str, AccessFacts]:
-    return await store.registry.member_roles(user_id)
+async def _member_facts(user_id: int, store: Store) -> MemberFacts:
+    return await store.registry.member_facts(user_id)
 
 
 def _user_id(principal: Principal) -> int | None:  # a robot's facts are anonymous ones
@@ -241,19 +242,24 @@ async def test_registry_grants_from_the_stored_facts_are_the_policy_s(app: FastA
                 assert granted == model.granted(caller, *path), (caller, path)
 
 
-async def test_registry_grants_from_a_member_s_roles_are_the_policy_s(app: FastAPI, model: Model) -> None:
-    """The grant memo answers a caller with a role from its roles alone, for any creatable name
-    (``RegistryService._remembered``): the same grant as from the repository's own facts."""
+async def test_registry_grants_from_a_member_s_facts_are_the_policy_s(app: FastAPI, model: Model) -> None:
+    """The grant memo answers a caller with a role from its memberships alone, for any creatable
+    name (``RegistryService._remembered``): a granted repository's whole facts, else the namespace's
+    role, give the same grant as the repository's own facts."""
     paths = [path for path in _paths(model) if access.creatable(path[1])]
     for caller in USERS:
         principal = model.principals[caller]
         user_id = _user_id(principal)
         assert user_id is not None
-        for stored in await _both(app, partial(_member_roles, user_id)):
-            assert set(stored) == model.member_of(caller), caller
+        for stored in await _both(app, partial(_member_facts, user_id)):
+            assert set(stored.roles) == model.member_of(caller), caller
+            assert set(stored.granted) == model.granted_in_member_namespaces(caller), caller
+            for path, facts in stored.granted.items():
+                assert facts == model.facts(caller, *path), (caller, path)
             for namespace, name in paths:
-                if namespace in stored:
-                    granted = access.registry_actions(principal, stored[namespace], name, ALL, NOW)
+                if namespace in stored.roles and not stored.roles[namespace].full:
+                    facts = stored.granted.get((namespace, name), stored.roles[namespace])
+                    granted = access.registry_actions(principal, facts, name, ALL, NOW)
                     assert granted == model.granted(caller, namespace, name), (caller, namespace, name)
 
 

@@ -163,8 +163,8 @@ async def test_the_immutable_rules_remembered_are_read_on_the_primary(rememberin
     assert remembering.primary.statements and not remembering.replica.statements
 
 
-async def test_the_roles_the_token_server_remembers_are_read_on_the_primary(remembering: Remembering):
-    await remembering.store.registry.member_roles(7)
+async def test_the_member_facts_the_token_server_remembers_are_read_on_the_primary(remembering: Remembering):
+    await remembering.store.registry.member_facts(7)
     assert remembering.primary.statements and not remembering.replica.statements
 
 

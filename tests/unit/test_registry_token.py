@@ -238,6 +238,9 @@ def test_non_positive_ttl_rejected(signing_key: SigningKey) -> None:
         ("repository(plugin):vieux/sshfs:pull", [Scope("repository(plugin)", "vieux/sshfs", ("pull",))]),
         ("registry:catalog:*", [Scope("registry", "catalog", ("*",))]),
         ("repository:acme/hello:pull,pull,push", [Scope("repository", "acme/hello", ("pull", "push"))]),
+        # An action no rule grants is still a well-formed one (left out of the token, not refused).
+        ("repository:acme/hello:pull,frob", [Scope("repository", "acme/hello", ("pull", "frob"))]),
+        ("plugin:vieux/sshfs:pull", [Scope("plugin", "vieux/sshfs", ("pull",))]),
         (
             "repository:a/b:pull  registry:catalog:*",
             [Scope("repository", "a/b", ("pull",)), Scope("registry", "catalog", ("*",))],

@@ -15,9 +15,12 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from repohub.domain.access import AccessFacts
+
+__all__ = ["MAX_ENTRIES", "TTL_SECONDS", "FactsKey", "GrantFacts", "MemberFacts", "TimedMemo"]
 
 TTL_SECONDS = 2.0
 MAX_ENTRIES = 10_000
@@ -80,10 +83,20 @@ class TimedMemo(Generic[K, V]):
             self._entries.popitem(last=False)
 
 
+@dataclass(frozen=True, slots=True)
+class MemberFacts:
+    """What a user's memberships settle (``RegistryStore.member_facts``): ``roles``, the facts of no
+    particular repository in each namespace it belongs to, by name; ``granted``, the whole facts of
+    each repository granted to it in one of them, by path (a grant may be stronger than the role)."""
+
+    roles: Mapping[str, AccessFacts]
+    granted: Mapping[tuple[str, str], AccessFacts]
+
+
 class GrantFacts:
-    """``roles``: a user's roles, by namespace name (one read per user answers a push into any
+    """``members``: what a user's memberships settle (one read per user answers a push into any
     namespace it belongs to); ``facts``: one repository's facts for one caller, for the rest."""
 
     def __init__(self, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
-        self.roles: TimedMemo[int, Mapping[str, AccessFacts]] = TimedMemo(ttl, max_entries)
+        self.members: TimedMemo[int, MemberFacts] = TimedMemo(ttl, max_entries)
         self.facts: TimedMemo[FactsKey, AccessFacts] = TimedMemo(ttl, max_entries)

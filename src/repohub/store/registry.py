@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 from repohub.domain.access import FOREVER, AccessFacts
 from repohub.domain.entities import Role, StoredTag
+from repohub.domain.grant_facts import MemberFacts
 from repohub.store.audit import learn_namespaces
 from repohub.store.readers import Reader, Reads
 from repohub.store.repositories import later, update_summary
@@ -82,19 +83,23 @@ _ACCESS_FACTS_OF_SQL = {
         " WHERE n.name IN (SELECT value FROM json_each($1))"
     ),
 }
-# A user's roles, for ``member_roles``: one read answers its tokens for every namespace it belongs to
-# where its role settles every repository's: it is an admin there, or has no repository grant there
-# (a grant may be stronger than the role; a share never is, giving what any role gives). The
-# namespaces of its grants are one derived table joined once: as a NOT EXISTS under the OR,
-# PostgreSQL costed a probe per membership (1.5M at 10,000 of them) and JIT-compiled each load,
-# 540 ms against 40 (review of issue 18, PostgreSQL 15).
-_MEMBER_ROLES_SQL = (
-    f"SELECT n.name, n.id, m.role, {_FULL_COLUMN}"
-    " FROM memberships m JOIN namespaces n ON n.id = m.namespace_id"
-    " LEFT JOIN (SELECT DISTINCT gr.namespace_id FROM repository_grants g"
-    " JOIN repositories gr ON gr.id = g.repository_id WHERE g.user_id = $1) x"
-    " ON x.namespace_id = m.namespace_id"
-    " WHERE m.user_id = $1 AND (m.role = 'admin' OR x.namespace_id IS NULL)"
+# A user's facts as a member, for ``member_facts``: a row of each namespace it belongs to (its role,
+# whether the namespace is full; no repository), then a row of each repository granted to it in one of
+# them, with that repository's whole facts (``access_facts``' columns): a grant may be stronger than
+# the role, a share never is (it gives what any role gives). Before, the namespaces of its grants were
+# left out, and their every token read its repository's facts from the database: 61 of the bench
+# user's 100 namespaces, about 4 in 10 token requests. $1 and $2 are both the user's id
+# (``_BEYOND_COLUMNS`` names it $2). The grants' namespaces are no longer joined to the memberships
+# (as a NOT EXISTS under an OR, PostgreSQL had costed a probe per membership: 540 ms against 40 at
+# 10,000 of them, review of issue 18); the second part is driven by the user's grants alone.
+_MEMBER_FACTS_SQL = (
+    f"SELECT n.name, NULL, n.id, m.role, NULL, NULL, NULL, NULL, NULL, {_FULL_COLUMN}"
+    " FROM memberships m JOIN namespaces n ON n.id = m.namespace_id WHERE m.user_id = $1"
+    f" UNION ALL SELECT n.name, r.name, n.id, m.role, r.id, r.is_public, {_BEYOND_COLUMNS}, {_FULL_COLUMN}"
+    " FROM repository_grants g0 JOIN repositories r ON r.id = g0.repository_id"
+    " JOIN namespaces n ON n.id = r.namespace_id"
+    " JOIN memberships m ON m.namespace_id = n.id AND m.user_id = $2"
+    " WHERE g0.user_id = $2"
 )
 
 
@@ -264,16 +269,26 @@ class RegistryStore:
         fetch = self._reads.fetch_primary if remembered else self._reads.fetch
         return _facts_of_paths(paths, await fetch(sql, params))
 
-    async def member_roles(self, user_id: int) -> dict[str, AccessFacts]:
-        """The user's role in each namespace it belongs to, as facts of no particular repository.
+    async def member_facts(self, user_id: int) -> MemberFacts:
+        """What the user's memberships settle for its tokens (``MemberFacts``), in one read.
         Read on the primary: the token server remembers them (``domain.grant_facts``)."""
-        rows = await self._reads.fetch_primary(_MEMBER_ROLES_SQL, (user_id,))
-        return {
-            name: AccessFacts(
-                namespace_id=id_, role=Role(role), repository_id=None, is_public=False, full=bool(full)
-            )
-            for name, id_, role, full in rows
-        }
+        rows = await self._reads.fetch_primary(_MEMBER_FACTS_SQL, (user_id, user_id))
+        roles: dict[str, AccessFacts] = {}
+        granted: dict[tuple[str, str], AccessFacts] = {}
+        for namespace, name, namespace_id, role, repository_id, is_public, grant, forever, ends, full in rows:
+            if name is None:
+                roles[namespace] = AccessFacts(namespace_id, Role(role), None, False, full=bool(full))
+            else:
+                granted[(namespace, name)] = AccessFacts(
+                    namespace_id,
+                    Role(role),
+                    repository_id,
+                    bool(is_public),
+                    Role(grant) if grant else None,
+                    shared_until(forever, ends),
+                    bool(full),
+                )
+        return MemberFacts(roles, granted)
 
     # -- event ids ------------------------------------------------------------------------------
     async def seen_events(self, ids: Iterable[str]) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
 import httpx
@@ -281,6 +282,41 @@ async def test_a_role_is_remembered_per_namespace_but_never_past_a_change(
         "repository:acme/public": ["pull"]
     }
     assert await access(client, settings, ["repository:acme/private:pull"], outsider) == {}
+
+
+async def test_a_member_s_repository_grant_is_remembered_with_its_role_but_never_past_a_change(
+    accounts: World, client: httpx.AsyncClient, settings: Settings, world: dict[str, str]
+) -> None:
+    """A grant stronger than the member's role shows in its tokens (served from the member's
+    remembered facts), and its revocation shows at once; the namespace's other names keep the role's."""
+    member = basic("member", world["member"])
+    scopes = ["repository:acme/private:pull,push,delete", "repository:acme/other:pull,push,delete"]
+    role_only = {"repository:acme/private": ["pull", "push"], "repository:acme/other": ["pull", "push"]}
+    assert await access(client, settings, scopes, member) == role_only
+    grants = "/v2/manage/namespaces/acme/repos/private/access"
+    user_id = str(await accounts.user_id("member"))
+    owner = {"X-Auth-Token": world["owner"]}
+    made = await client.post(grants, json=[{"user_id": user_id, "auth": 7}], headers=owner)
+    assert made.status_code == 201, made.text
+    for _ in range(2):  # the second from the remembered facts
+        assert await access(client, settings, scopes, member) == {
+            **role_only,
+            "repository:acme/private": ["pull", "push", "delete"],
+        }
+    revoked = await client.request("DELETE", grants, json=[user_id], headers=owner)
+    assert revoked.status_code == 204, revoked.text
+    assert await access(client, settings, scopes, member) == role_only
+
+
+async def test_the_access_log_names_who_asked_for_a_token(
+    client: httpx.AsyncClient, world: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="repohub.access"):
+        for headers in (basic("member", world["member"]), {}):
+            response = await client.get("/registry/token", params=_scope_query([]), headers=headers)
+            assert response.status_code == 200, response.text
+    logged = [r.fields["user"] for r in caplog.records if r.name == "repohub.access"]  # type: ignore[attr-defined]
+    assert logged == ["member", None]
 
 
 def _scope_query(scopes: list[str]) -> list[tuple[str, str]]:

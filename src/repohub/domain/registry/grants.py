@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 
 from repohub.auth.registry_token import Scope, merge_scopes
 from repohub.domain.access import (
@@ -20,9 +20,9 @@ from repohub.domain.access import (
     PUSH,
     REPOSITORY_ACTIONS,
     AccessFacts,
+    creatable,
     may_list_catalog,
 )
-from repohub.domain.access import creatable as _creatable
 from repohub.domain.access import registry_actions as allowed_actions
 from repohub.domain.accounts import AccountService
 from repohub.domain.clock import utcnow
@@ -49,6 +49,9 @@ __all__ = [
 MAX_SCOPES = 32
 # A docker-login credential (SWR's temporary login command) lives this long, as on Huawei Cloud.
 DOCKER_LOGIN_VALIDITY = timedelta(hours=24)
+# Whether a name could be created is the policy's (a pure function of the name): asked once per name
+# here rather than on every token, 1.9 us of CPU against 0.2 (a pass of the name grammar's regexes).
+_creatable = lru_cache(maxsize=4096)(creatable)
 
 
 def split_path(path: str) -> tuple[str, str] | None:
@@ -161,16 +164,19 @@ class Grants:
     ) -> AccessFacts | None:
         namespace, name = path
         # A caller with a role in the namespace gets what the role allows on any repository there
-        # whose name could be created, whether it exists yet or not: one read of the caller's roles
-        # answers a whole push into its namespaces. Outsiders' pulls rest on each repository.
+        # whose name could be created, whether it exists yet or not, and on those granted to it what
+        # the grant adds: one read of the caller's memberships answers a whole push into its
+        # namespaces. Outsiders' pulls rest on each repository.
         if user_id is not None and _creatable(name):
-            roles = await memo.roles.get_or_load(
-                user_id, commits, partial(self._store.registry.member_roles, user_id)
-            )
-            in_namespace = roles.get(namespace)
+            member = memo.members.get(user_id, commits)  # as get_or_load's first step, minus a coroutine
+            if member is None:
+                member = await memo.members.get_or_load(
+                    user_id, commits, partial(self._store.registry.member_facts, user_id)
+                )
+            in_namespace = member.roles.get(namespace)
             # A full namespace's role settles nothing for a name that may not exist: its own facts do.
             if in_namespace is not None and not in_namespace.full:
-                return in_namespace
+                return member.granted.get(path, in_namespace)
         return memo.facts.get((namespace, name, user_id), commits)
 
     async def _read_facts(
