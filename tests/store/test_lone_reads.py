@@ -100,6 +100,12 @@ async def test_a_repository_by_id_and_by_name(app: FastAPI, world: World) -> Non
     by_name = await both(app, lambda store: store.repositories.by_name(world.team, "group/app"))
     assert by_name == found
     assert await both(app, lambda store: store.repositories.by_path("team", "group/app")) == found
+    namespace, with_namespace = await both(
+        app, lambda store: store.repositories.get_with_namespace(world.app)
+    )
+    assert with_namespace == found
+    assert repr(namespace) == repr(await both(app, lambda store: store.namespaces.get(world.team)))
+    assert await both(app, lambda store: store.repositories.get_with_namespace(world.app + 1000)) is None
     orphan = await both(app, lambda store: store.repositories.by_name(world.team, "orphan"))
     assert orphan.creator is None and orphan.is_public is True
 

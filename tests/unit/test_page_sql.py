@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import fields
 
-from repohub.domain.entities import Creator, Repository, RepositorySummary, Tag
+from repohub.domain.entities import Creator, Namespace, Repository, RepositorySummary, Tag
 from repohub.domain.queries import RepoOrder
 from repohub.store import keyset, pg_pages, repositories
 from repohub.store.sqlite_reader import sqlite_sql
@@ -59,6 +59,9 @@ def test_repository_and_tag_columns_come_in_the_order_their_rows_are_built_in() 
     for one in (pg_pages.REPOSITORY_BY_ID_SQL, pg_pages.REPOSITORY_BY_NAME_SQL):
         assert selected_names(one) == repository
     assert selected_names(pg_pages.REPOSITORY_BY_PATH_SQL) == repository
+    # get_with_namespace: then the namespace's fields after its id and name (the repository's 2nd, 3rd).
+    rest = [f"namespace_{field.name}" for field in fields(Namespace)][2:]
+    assert selected_names(pg_pages.REPOSITORY_AND_NAMESPACE_BY_ID_SQL) == [*repository, *rest]
     tag = _by_position(Tag, repositories._TAG_HEAD, repositories._TAG_TAIL)
     tag_columns = top_level(pg_pages.TAG_BY_NAME_SQL.split("SELECT ", 1)[1], " FROM tags")[0]
     assert [column.strip().split(" AS ")[-1].split(".")[-1] for column in top_level(tag_columns, ",")] == tag

@@ -234,13 +234,16 @@ class CatalogService:
         found = await self._store.repositories.by_path(namespace_name, name)
         return await self._readable(found, f"{namespace_name}/{name}")
 
-    async def repository_by_id(self, namespace_id: int, repository_id: int) -> Repository:
-        # A repository's namespace exists (a foreign key): one read settles both, none of another
-        # namespace's answers as a missing one.
-        found = await self._store.repositories.get(repository_id)
-        if found is not None and found.namespace_id != namespace_id:
-            found = None
-        return await self._readable(found, str(repository_id))
+    async def namespaced_repository_by_id(
+        self, namespace_id: int, repository_id: int
+    ) -> tuple[Namespace, Repository]:
+        """The repository ``repository_id`` of namespace ``namespace_id`` and that namespace, in one
+        read (a repository's namespace exists: a foreign key); another namespace's repository, or one
+        the caller may not read, answers as a missing one."""
+        found = await self._store.repositories.get_with_namespace(repository_id)
+        if found is None or found[1].namespace_id != namespace_id:
+            raise _no_repository(str(repository_id))
+        return found[0], await self._readable(found[1], str(repository_id))
 
     async def list_repositories(self, query: RepoQuery) -> Page[Repository]:
         check_query(query)

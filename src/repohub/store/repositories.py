@@ -14,7 +14,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from repohub.domain.clock import utcnow
-from repohub.domain.entities import Creator, Page, Repository, RepositorySummary, Tag
+from repohub.domain.entities import (
+    Creator,
+    Namespace,
+    NamespaceKind,
+    Page,
+    Repository,
+    RepositorySummary,
+    Tag,
+)
 from repohub.domain.queries import RepoQuery, TagQuery, Visibility
 from repohub.store import pg_pages
 from repohub.store.readers import Reader, Reads
@@ -140,6 +148,19 @@ class RepositoryStore:
     async def get(self, repository_id: int) -> Repository | None:
         rows = await self._reads.fetch(pg_pages.REPOSITORY_BY_ID_SQL, [repository_id])
         return _repository_from_row(rows[0]) if rows else None
+
+    async def get_with_namespace(self, repository_id: int) -> tuple[Namespace, Repository] | None:
+        """``get`` and the repository's namespace, in one read."""
+        rows = await self._reads.fetch(pg_pages.REPOSITORY_AND_NAMESPACE_BY_ID_SQL, [repository_id])
+        if not rows:
+            return None
+        row = rows[0]
+        at = _REPOSITORY_TAIL + 6  # after the creator's columns
+        kind, display_name, creator_id, created_at, updated_at = row[at : at + 5]
+        namespace = Namespace(
+            row[1], row[2], NamespaceKind(kind), display_name, creator_id, created_at, updated_at
+        )
+        return namespace, _repository_from_row(row)
 
     async def by_name(self, namespace_id: int, name: str) -> Repository | None:
         if "\x00" in name:  # no stored name holds NUL, and PostgreSQL refuses to compare with one
