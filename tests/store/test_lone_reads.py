@@ -99,6 +99,13 @@ async def test_a_repository_by_id_and_by_name(app: FastAPI, world: World) -> Non
     assert found.star_count == 1 and found.download_count == 3
     by_name = await both(app, lambda store: store.repositories.by_name(world.team, "group/app"))
     assert by_name == found
+    assert await both(app, lambda store: store.repositories.by_path("team", "group/app")) == found
+    namespace, with_namespace = await both(
+        app, lambda store: store.repositories.get_with_namespace(world.app)
+    )
+    assert with_namespace == found
+    assert repr(namespace) == repr(await both(app, lambda store: store.namespaces.get(world.team)))
+    assert await both(app, lambda store: store.repositories.get_with_namespace(world.app + 1000)) is None
     orphan = await both(app, lambda store: store.repositories.by_name(world.team, "orphan"))
     assert orphan.creator is None and orphan.is_public is True
 
@@ -109,6 +116,9 @@ async def test_missing_repositories_are_none(app: FastAPI, world: World) -> None
     assert await both(app, lambda store: store.repositories.by_name(world.team + 1000, "orphan")) is None
     # A NUL never reaches the database (PostgreSQL refuses to compare with one).
     assert await both(app, lambda store: store.repositories.by_name(world.team, "app\x00")) is None
+    missing = [("team", "nothing"), ("nobody", "orphan"), ("team\x00", "orphan"), ("team", "app\x00")]
+    for path in missing:
+        assert await both(app, lambda store, path=path: store.repositories.by_path(*path)) is None
 
 
 async def test_stars(app: FastAPI, world: World) -> None:

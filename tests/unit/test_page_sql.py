@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 
-from repohub.domain.entities import RepositorySummary
+from repohub.domain.entities import Creator, Namespace, Repository, RepositorySummary, Tag
 from repohub.domain.queries import RepoOrder
-from repohub.store import pg_pages
+from repohub.store import keyset, pg_pages, repositories
 from repohub.store.sqlite_reader import sqlite_sql
 
 
@@ -39,6 +40,33 @@ def test_summary_columns_come_in_the_order_of_its_fields() -> None:
     # _summary_from_row builds a summary from the row's leading values by position.
     sql = pg_pages.page_sql(True, False, False, None, "member", RepoOrder.NAME, False, True, True)
     assert selected_names(sql) == [*RepositorySummary._fields[:-1], "total", "tag_names"]
+
+
+def _by_position(entity: type, head: int, tail: int) -> list[str]:
+    """The columns a row must have for ``entity`` built from it by position: its fields before the
+    creator, those after it (up to ``tail``), then the creator's."""
+    names = [field.name for field in fields(entity) if field.name != "tag_names"]
+    assert names[head] == "creator" and len(names) == tail + 1
+    creator = [f"creator_{field.name}" for field in fields(Creator)]
+    return [*names[:head], *names[head + 1 :], *creator]
+
+
+def test_repository_and_tag_columns_come_in_the_order_their_rows_are_built_in() -> None:
+    # _repository_from_row and _tag_from_row build the entities from the rows by position.
+    repository = _by_position(Repository, repositories._REPOSITORY_HEAD, repositories._REPOSITORY_TAIL)
+    page = pg_pages.page_sql(True, False, False, None, "member", RepoOrder.NAME, False, False)
+    assert selected_names(page) == [*repository, "total"]
+    for one in (pg_pages.REPOSITORY_BY_ID_SQL, pg_pages.REPOSITORY_BY_NAME_SQL):
+        assert selected_names(one) == repository
+    assert selected_names(pg_pages.REPOSITORY_BY_PATH_SQL) == repository
+    # get_with_namespace: then the namespace's fields after its id and name (the repository's 2nd, 3rd).
+    rest = [f"namespace_{field.name}" for field in fields(Namespace)][2:]
+    assert selected_names(pg_pages.REPOSITORY_AND_NAMESPACE_BY_ID_SQL) == [*repository, *rest]
+    tag = _by_position(Tag, repositories._TAG_HEAD, repositories._TAG_TAIL)
+    tag_columns = top_level(pg_pages.TAG_BY_NAME_SQL.split("SELECT ", 1)[1], " FROM tags")[0]
+    assert [column.strip().split(" AS ")[-1].split(".")[-1] for column in top_level(tag_columns, ",")] == tag
+    walked = [column.strip().split(" AS ")[-1].split(".")[-1] for column in keyset._TAG_COLUMNS.split(",")]
+    assert walked == tag
 
 
 def test_summary_pages_skip_the_creator_join_and_full_pages_keep_it() -> None:

@@ -90,8 +90,10 @@ async def _repository(
     """The repository first: through an organization that is missing or hidden, it is what an
     unknown repository is."""
     namespace_id = _parse_id(organization_id, "organization")
-    repo = await service.catalog.repository_by_id(namespace_id, _parse_id(repository_id, "repository"))
-    return await service.catalog.namespace_by_id(namespace_id), repo
+    # One read for both (~100 µs of CPU of a tag page, issue 19).
+    return await service.catalog.namespaced_repository_by_id(
+        namespace_id, _parse_id(repository_id, "repository")
+    )
 
 
 async def _all_tags(service: Service, repo: Repository) -> list[Tag]:

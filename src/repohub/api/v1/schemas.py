@@ -135,16 +135,25 @@ class _CounterFields(_BaseFields):
     pushed_at: str | None
 
 
-def _counters(repo: Repository) -> _CounterFields:
+def _counters(repo: Repository, created: str) -> _CounterFields:
+    # One literal in ``_base``'s order then the counters', each time written once (``created``
+    # twice in a list entry): merged from ``_base``, a list page's 20 entries cost ~45 µs more (issue 19).
     return {
-        **_base(repo),
+        "repo_name": repo.name,
+        "namespace": repo.namespace,
+        "repo_path": f"{repo.namespace}/{repo.name}",  # ``Repository.path``
+        "description": repo.description,
+        "is_public": repo.is_public,
+        "logo": repo.logo,
+        "created_at": created,
+        "updated_at": iso(repo.updated_at),
         "is_automated": repo.is_automated,
         "full_description": repo.full_description,
         "repo_starred_count": repo.star_count,
         "download": repo.download_count,
         "upload": repo.upload_count,
-        "pulled_at": iso(repo.pulled_at),
-        "pushed_at": iso(repo.pushed_at),
+        "pulled_at": None if repo.pulled_at is None else iso(repo.pulled_at),
+        "pushed_at": None if repo.pushed_at is None else iso(repo.pushed_at),
     }
 
 
@@ -159,12 +168,17 @@ class _DetailFields(_CounterFields):
 
 def listed_fields(repo: Repository) -> _ListedFields:
     """A list page's entry, as :class:`ListedRepository` writes it (the page renders this directly)."""
-    return {**_counters(repo), "creation_at": iso(repo.created_at) or ""}
+    created = iso(repo.created_at)
+    return {**_counters(repo, created), "creation_at": created}
 
 
 def detail_fields(repo: Repository, *, starred: bool) -> _DetailFields:
     """The detail, as :class:`RepositoryDetail` writes it (the page renders this directly)."""
-    return {**_counters(repo), "logo_file": f"/static/images/{repo.logo}", "is_repo_starred": starred}
+    return {
+        **_counters(repo, iso(repo.created_at)),
+        "logo_file": f"/static/images/{repo.logo}",
+        "is_repo_starred": starred,
+    }
 
 
 class ListedRepository(_Counters):
