@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app, routers)
     # The reads a PlainRoute serves are found by their routes' own patterns, in the order above,
     # without FastAPI's route search (``api.hot_routes``).
-    hot_routes.install(app, hot_routes.groups_of(routers, doc_pages))
+    hot_routes.install(app)
     # The forwarded-headers middleware is always installed: it also puts the configured root path
     # into ``path``; it believes X-Forwarded-* only when proxy headers are on and the peer is trusted.
     trusted = settings.trusted_proxies if settings.proxy_headers else frozenset[str]()

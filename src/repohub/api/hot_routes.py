@@ -24,7 +24,7 @@ which :func:`install` wraps, and Starlette's ``get_route_path``, the path its ro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from repohub.api.fastapi_private import inclusions
 from repohub.api.proxy import app_path
 from repohub.api.routing import PlainRoute
 
@@ -47,7 +48,7 @@ class RouteGroup:
     """A router's routes in FastAPI's order; ``prefix``: the one its paths all start with ('' none)."""
 
     prefix: str
-    routes: tuple[BaseRoute, ...]
+    routes: Sequence[BaseRoute]  # the router's own list: a route added to it later is seen
 
 
 @dataclass(slots=True)
@@ -104,15 +105,23 @@ class HotRoutes:
         return None
 
 
-def groups_of(routers: Iterable[APIRouter], rest: Sequence[BaseRoute]) -> tuple[RouteGroup, ...]:
-    """The groups of ``routers`` included in this order, then ``rest`` (the app's own routes)."""
-    groups = [RouteGroup(router.prefix, tuple(router.routes)) for router in routers]
-    return (*groups, RouteGroup("", tuple(rest)))
-
-
-def install(app: FastAPI, groups: tuple[RouteGroup, ...]) -> HotRoutes:
-    """Put :class:`HotRoutes` in front of ``app``'s router, once its routes are all included."""
+def install(app: FastAPI) -> HotRoutes:
+    """Put :class:`HotRoutes` in front of ``app``'s router, once every router is included: its groups
+    are FastAPI's own order of them (``api.fastapi_private.inclusions``, which refuses an inclusion
+    that adds dependencies or a prefix of its own); each group reads its router's live route list."""
+    groups: list[RouteGroup] = []
+    rest: list[BaseRoute] = []
+    for entry in inclusions(app):
+        if isinstance(entry, APIRouter):
+            if rest:
+                groups.append(RouteGroup("", rest))
+                rest = []
+            groups.append(RouteGroup(entry.prefix, entry.routes))
+        else:
+            rest.append(entry)
+    if rest:
+        groups.append(RouteGroup("", rest))
     router = app.router
-    hot = HotRoutes(fallback=router.middleware_stack, router=router, groups=groups)
+    hot = HotRoutes(fallback=router.middleware_stack, router=router, groups=tuple(groups))
     router.middleware_stack = hot
     return hot
