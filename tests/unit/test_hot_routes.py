@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Route
@@ -130,6 +131,20 @@ def test_every_route_of_the_app_is_selected_as_fastapi_selects_it(tmp_path: Path
                         checked += 1
                         served += hot.select(scope) is not None
     assert checked > 2000 and served > 100  # the table is the app's, and the hot path is taken
+
+
+def test_a_route_matching_by_rules_of_its_own_is_left_to_fastapi_with_what_follows_it() -> None:
+    class OwnMatching(APIRoute):
+        def matches(self, scope: Scope) -> tuple[Match, Scope]:
+            return super().matches(scope)
+
+    router = PrefixRouter(prefix="/x")
+    router.add_api_route("/own", _tags, methods=["GET"], route_class_override=OwnMatching)
+    router.add_api_route("/r/{name:path}", _plain, methods=["GET"], route_class_override=PlainRoute)
+    app = FastAPI()
+    app.include_router(router)
+    hot = hot_routes.install(app)
+    assert hot.select(_scope("GET", "/x/r/a")) is None
 
 
 def test_an_inclusion_that_adds_a_prefix_or_dependencies_is_refused() -> None:

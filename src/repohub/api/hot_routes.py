@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -41,6 +42,8 @@ __all__ = ["HotRoutes", "RouteGroup", "install"]
 
 _METHODS = frozenset({"GET", "HEAD"})  # reads only: a body's limits stay FastAPI's to apply
 _TELEMETRY = "fastapi.telemetry"  # the scope key of FastAPI's per-request OpenTelemetry state
+# Routes that match by their pattern on the path alone (SWR's RawSegmentRoute reads the raw path).
+_PATTERN_MATCHING = (APIRoute.matches, Route.matches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +94,8 @@ class HotRoutes:
             if group.prefix and not path.startswith(group.prefix):
                 continue
             for route in group.routes:
-                if not isinstance(route, Route):
-                    return None  # a mount or a websocket: matched by rules of their own
+                if not isinstance(route, Route) or type(route).matches not in _PATTERN_MATCHING:
+                    return None  # a mount, a websocket, a route matching by rules of its own
                 found = route.path_regex.match(route_path)
                 if found is None or (route.methods and method not in route.methods):
                     continue  # a method mismatch is only partial: Starlette looks on for a full match
