@@ -167,7 +167,14 @@ def test_the_credential_paths_are_the_ones_limited() -> None:
 @pytest.mark.parametrize("dialect", dialects.DIALECTS, ids=lambda dialect: dialect.label)
 def test_each_dialect_binds_its_caller_in_its_deps_module(dialect: dialects.Dialect) -> None:
     deps = importlib.import_module(f"repohub.api.{dialect.label}.deps")
-    assert inspect.iscoroutinefunction(deps.bind_caller)
-    assert list(inspect.signature(deps.bind_caller).parameters) == ["service", "request"]
+    # The registry's token endpoint opens no Service (the accounts and the grants are all it uses):
+    # its caller is the one its deps module authenticates, from the request's scope.
+    binder, parameters = (
+        (deps.authenticated_caller, ["accounts", "scope"])
+        if dialect.label == "registry"
+        else (deps.bind_caller, ["service", "request"])
+    )
+    assert inspect.iscoroutinefunction(binder)
+    assert list(inspect.signature(binder).parameters) == parameters
     for _endpoint, claimed in dialect.tokens:
         assert claimed is deps.claimed_caller  # the pre-authentication reading beside the binder
