@@ -24,7 +24,6 @@ from repohub.store.database import Database, Engine, Sessions
 from repohub.store.faults import is_unavailable
 from repohub.store.gate import Gate
 from repohub.store.readers import Reader
-from repohub.store.unit import Store
 
 
 @dataclass(slots=True)
@@ -124,20 +123,13 @@ async def service_session(state: AppState) -> AsyncIterator[Service]:
             allow_private=state.settings.webhook_allow_private,
         )
     finally:
-        await close_store(store)
-
-
-async def close_store(store: Store) -> None:
-    """Close the request's unit of work (``service_session``'s, or one an endpoint opened alone with
-    ``Database.store``: ``GET /registry/token`` uses two use cases, not a whole service, whose making
-    and rebinding to the caller cost it about 17 us of CPU a request)."""
-    try:
-        await store.session.close()
-    except Exception as error:
-        # Closing runs after the answer went out; a connection that died with the database
-        # is dropped by the pool, and there is nobody left to tell.
-        if not is_unavailable(error):
-            raise
+        try:
+            await store.session.close()
+        except Exception as error:
+            # Closing runs after the answer went out; a connection that died with the database
+            # is dropped by the pool, and there is nobody left to tell.
+            if not is_unavailable(error):
+                raise
 
 
 Binder = Callable[[Service, Request], Awaitable[None]]

@@ -15,7 +15,7 @@ from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from repohub.api.deps import AnonymousServiceDep, StateDep, close_store
+from repohub.api.deps import AnonymousServiceDep, StateDep, service_session
 from repohub.api.openapi import (
     BAD_INPUT,
     FORBIDDEN,
@@ -31,9 +31,7 @@ from repohub.api.registry.push_check import push_check
 from repohub.api.registry.schemas import Envelope, EnvelopeOut, TokenOut
 from repohub.api.routing import PrefixRouter, plain
 from repohub.auth.registry_token import Scope, parse_scope, token_claims
-from repohub.domain.accounts import AccountService
 from repohub.domain.errors import InvalidInput, NotAuthenticated
-from repohub.domain.registry import RegistryService
 from repohub.observability.metrics import EVENTS_APPLIED, EVENTS_REJECTED, TOKENS_ISSUED
 
 PREFIX = "/registry"
@@ -75,15 +73,11 @@ async def token(request: Request, state: StateDep) -> Response:
     service_name, requested = _token_query(request)
     if service_name is not None and service_name != settings.registry_service:
         raise InvalidInput(f"unknown service {service_name!r}; this is {settings.registry_service!r}")
-    store = state.database.store()  # the unit of work alone: two use cases of it, not a Service
-    try:
-        accounts = AccountService(
-            store, state.secret_box, state.password_budget, login_token_ttl=settings.login_token_lifetime
-        )
-        principal = await authenticated_caller(accounts, request.scope)
-        granted = await RegistryService(store, state.registry, state.grant_facts).grant(principal, requested)
-    finally:
-        await close_store(store)
+    # The service makes only the two use cases asked for (``domain.service``), bound to no caller:
+    # the grant is the principal's, given as an argument.
+    async with service_session(state) as service:
+        principal = await authenticated_caller(service.accounts, request.scope)
+        granted = await service.registry.grant(principal, requested)
     claims = token_claims(
         issuer=settings.registry_issuer,
         service=settings.registry_service,
