@@ -167,8 +167,8 @@ def test_the_credential_paths_are_the_ones_limited() -> None:
 @pytest.mark.parametrize("dialect", dialects.DIALECTS, ids=lambda dialect: dialect.label)
 def test_each_dialect_binds_its_caller_in_its_deps_module(dialect: dialects.Dialect) -> None:
     deps = importlib.import_module(f"repohub.api.{dialect.label}.deps")
-    # The registry's token endpoint opens no Service (the accounts and the grants are all it uses):
-    # its caller is the one its deps module authenticates, from the request's scope.
+    # The registry's token endpoint binds no caller to its service: its caller is the principal its
+    # deps module authenticates from the request's scope, and the grant is given that principal.
     binder, parameters = (
         (deps.authenticated_caller, ["accounts", "scope"])
         if dialect.label == "registry"
